@@ -1,0 +1,326 @@
+module;
+#include <atomic>
+#include <cstddef>
+#include <concepts>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <thread>
+#include <type_traits>
+#include <utility>
+export module weakref:control;
+import :errors;
+
+// Internal: nothing here is exported. It is an interface partition (re-exported by the primary
+// interface, as [module.unit]/3 requires) only because the exported templates use it.
+//
+// The design, in the paper's section "Ownership and how the weak list is found":
+//  - A weakly referenceable object lives in one allocation, the "chunk": the shared_ptr control
+//    block, then a `header` (the weak list), the allocator, and the object.
+//  - The control block's deleter is `detail::deleter`, one non-template type, so any
+//    shared_ptr<U> into the object finds the header with std::get_deleter<deleter>.
+//  - The deleter runs when the use count reaches zero: by then every std::weak_ptr is expired,
+//    which is what "clears" every weak reference before any callback or ~T runs.
+//  - The chunk is released when the control block is deallocated, i.e. when the weak count
+//    reaches zero. Every ref node holds a std::weak_ptr, so the header outlives every node that
+//    can still touch it: that is what makes a concurrent unlink safe.
+namespace weakref::detail {
+
+// A lock of one byte per referent. No user code ever runs while it is held
+// ([weakref.ref.general]/5), so critical sections are a few pointer writes.
+class spinlock {
+  std::atomic<bool> locked_{false};
+
+public:
+  void lock() noexcept {
+    while (locked_.exchange(true, std::memory_order_acquire))
+      while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
+  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+};
+
+enum class node_kind : unsigned char { ref, proxy };
+
+struct header;
+
+// The identity of one weak reference or proxy: every copy of a weak_ref is a handle to the same
+// node ([weakref.ref.general]/3). Handles count in `handles`; the node leaves the weak list and
+// is freed when the last handle goes.
+struct node_base {
+  std::atomic<std::size_t> handles{1};
+  header* const hdr;
+  node_base* prev = nullptr; // guarded by hdr->lock
+  node_base* next = nullptr; // guarded by hdr->lock; after death, the callback chain
+  bool linked = false;       // guarded by hdr->lock
+  const node_kind kind;
+  const void* const element_tag;           // &type_tag<T>: which handle type may adopt it
+  void (*const callback)(node_base*);      // null when there is no callback; may throw
+  void (*const dispose)(node_base*) noexcept;
+  std::atomic<bool> hash_cached{false};    // [weakref.ref.hash]/2
+  std::atomic<std::size_t> hash_value{0};
+
+  node_base(header* h, node_kind k, const void* tag, void (*cb)(node_base*),
+            void (*del)(node_base*) noexcept) noexcept
+      : hdr(h), kind(k), element_tag(tag), callback(cb), dispose(del) {}
+  node_base(const node_base&) = delete;
+  node_base& operator=(const node_base&) = delete;
+};
+
+template <class T>
+inline constexpr char type_tag = 0;
+
+// Per-referent state; lives in the chunk next to the object.
+struct header {
+  spinlock lock;
+  node_base* head = nullptr; // newest first: the callback order of PY-REF-2
+  std::size_t count = 0;     // refs and proxies alive, for weak_ref_count (PY-COUNT-1)
+  void* chunk = nullptr;     // start of the allocation; the control block is placed there
+  std::size_t cb_capacity = 0;
+  bool cb_placed = false;
+  void (*destroy_referent)(header*) noexcept = nullptr;
+  void (*release_chunk)(header*) noexcept = nullptr;
+
+  void link(node_base* n) noexcept {
+    std::lock_guard guard(lock);
+    n->next = head;
+    if (head) head->prev = n;
+    head = n;
+    n->linked = true;
+    ++count;
+  }
+
+  // Requires: lock held and n->linked.
+  void unlink(node_base* n) noexcept {
+    if (n->prev) n->prev->next = n->next; else head = n->next;
+    if (n->next) n->next->prev = n->prev;
+    n->prev = n->next = nullptr;
+    n->linked = false;
+    --count;
+  }
+
+  void die() noexcept;
+};
+
+inline void acquire(node_base* n) noexcept { n->handles.fetch_add(1, std::memory_order_relaxed); }
+
+// Takes a handle only while another still exists: a node whose count reached zero is being
+// retired by its last owner and must not be revived.
+inline bool try_acquire(node_base* n) noexcept {
+  std::size_t c = n->handles.load(std::memory_order_relaxed);
+  while (c != 0)
+    if (n->handles.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed))
+      return true;
+  return false;
+}
+
+inline void release(node_base* n) noexcept {
+  if (n->handles.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // The node's weak_ptr keeps the chunk, and so the header, alive until dispose().
+  header* h = n->hdr;
+  {
+    std::lock_guard guard(h->lock);
+    if (n->linked) h->unlink(n);
+  }
+  n->dispose(n);
+}
+
+inline void report_callback_error(std::exception_ptr e) noexcept {
+  get_callback_error_handler()(std::move(e));
+}
+
+// [weakref.ref.death]: runs on the thread that released the last owner, after the use count
+// reached zero (so every weak reference is already cleared, PY-NOTE-1).
+inline void header::die() noexcept {
+  // 1. Detach every node; pin those with a callback so that a callback destroying another
+  //    ref whose callback is still pending does not cancel it (CPython clears all refs before
+  //    the first callback). A node whose last handle is going away concurrently is skipped:
+  //    "a ref destroyed before its referent died never calls back".
+  node_base* chain = nullptr;
+  node_base** tail = &chain;
+  {
+    std::lock_guard guard(lock);
+    for (node_base* n = head; n != nullptr;) {
+      node_base* following = n->next;
+      n->prev = n->next = nullptr;
+      n->linked = false;
+      if (n->callback && try_acquire(n)) {
+        *tail = n;
+        tail = &n->next;
+      }
+      n = following;
+    }
+    head = nullptr;
+    count = 0;
+  }
+  // 2. Callbacks, newest first (PY-REF-2), no lock held; exceptions go to the handler and the
+  //    remaining callbacks still run (PY-REF-3).
+  while (chain != nullptr) {
+    node_base* n = chain;
+    chain = n->next;
+    n->next = nullptr;
+    try {
+      n->callback(n);
+    } catch (...) {
+      report_callback_error(std::current_exception());
+    }
+    release(n);
+  }
+  // 3. Only now is the referent destroyed.
+  destroy_referent(this);
+}
+
+// The deleter of every weakly referenceable object: one type, found by std::get_deleter.
+struct deleter {
+  header* hdr;
+  template <class P>
+  void operator()(P*) const noexcept {
+    if (hdr) hdr->die();
+  }
+};
+
+// The control block's size is not known to the library (it is the standard library's private
+// type), so it is measured once per element type by building one shared_ptr with a probing
+// allocator; afterwards the control block goes in the slot reserved at the chunk's start.
+struct probe_result {
+  std::size_t size = 0;
+  std::size_t align = 0;
+};
+
+template <class U>
+struct chunk_allocator {
+  using value_type = U;
+  header* hdr = nullptr;
+  probe_result* probe = nullptr;
+
+  chunk_allocator(header* h, probe_result* p) noexcept : hdr(h), probe(p) {}
+  template <class V>
+  chunk_allocator(const chunk_allocator<V>& other) noexcept : hdr(other.hdr), probe(other.probe) {}
+
+  U* allocate(std::size_t n) {
+    const std::size_t bytes = n * sizeof(U);
+    if (probe) {
+      probe->size = bytes;
+      probe->align = alignof(U);
+      return static_cast<U*>(::operator new(bytes));
+    }
+    if (!hdr->cb_placed && bytes <= hdr->cb_capacity) {
+      hdr->cb_placed = true;
+      return static_cast<U*>(hdr->chunk);
+    }
+    // Only if a standard library allocates differently from what the probe saw.
+    return static_cast<U*>(::operator new(bytes, std::align_val_t{alignof(U)}));
+  }
+
+  void deallocate(U* p, std::size_t) noexcept {
+    if (probe) {
+      ::operator delete(p);
+      return;
+    }
+    if (static_cast<void*>(p) != hdr->chunk) ::operator delete(p, std::align_val_t{alignof(U)});
+    hdr->release_chunk(hdr);
+  }
+
+  friend bool operator==(const chunk_allocator&, const chunk_allocator&) = default;
+};
+
+template <class T>
+const probe_result& control_block_layout() {
+  static const probe_result layout = [] {
+    probe_result r;
+    { std::shared_ptr<T> probe(static_cast<T*>(nullptr), deleter{nullptr},
+                               chunk_allocator<std::byte>{nullptr, &r}); }
+    return r;
+  }();
+  return layout;
+}
+
+// The header of a factory-made object, or null (not weakly referenceable, PY-INTRO-5).
+template <class T>
+header* header_of(const std::shared_ptr<T>& obj) noexcept {
+  if (obj.get() == nullptr) return nullptr;
+  const deleter* d = std::get_deleter<deleter>(obj);
+  return d ? d->hdr : nullptr;
+}
+
+// The node behind a weak_ref<T> or weak_proxy<T>.
+template <class T>
+struct ref_node : node_base {
+  std::weak_ptr<T> target;
+
+  ref_node(header* h, const std::shared_ptr<T>& obj, node_kind k, void (*cb)(node_base*),
+           void (*del)(node_base*) noexcept)
+      : node_base(h, k, &type_tag<T>, cb, del), target(obj) {}
+
+  static void destroy(node_base* n) noexcept { delete static_cast<ref_node*>(n); }
+};
+
+// Grants the nodes and the introspection functions access to handles' private constructors.
+struct access {
+  template <class Handle>
+  static Handle adopt(node_base* n) noexcept {
+    return Handle(adopt_tag{}, static_cast<ref_node<typename Handle::element_type>*>(n));
+  }
+  template <class Handle>
+  static node_base* node_of(const Handle& h) noexcept {
+    return h.node_;
+  }
+  struct adopt_tag {};
+};
+
+template <class T, class Handle, class F>
+struct callback_node : ref_node<T> {
+  F fn;
+
+  template <class G>
+  callback_node(header* h, const std::shared_ptr<T>& obj, node_kind k, G&& g)
+      : ref_node<T>(h, obj, k, &call, &destroy), fn(std::forward<G>(g)) {}
+
+  static void call(node_base* n) {
+    acquire(n);
+    std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
+  }
+  static void destroy(node_base* n) noexcept { delete static_cast<callback_node*>(n); }
+};
+
+// Python: "If callback is provided and not None" (PY-REF-1): a null function pointer or an
+// empty std::function means no callback.
+template <class F>
+bool is_null_callback(const F& f) noexcept {
+  if constexpr (requires { f == nullptr; })
+    return f == nullptr;
+  else
+    return false;
+}
+
+struct no_callback {};
+
+template <class T, class Handle, class F>
+ref_node<T>* make_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
+  header* h = header_of(obj);
+  if (h == nullptr)
+    throw type_error("cannot create weak reference to this object: only objects created by "
+                     "weakref::make_shared or weakref::allocate_shared are weakly referenceable");
+  ref_node<T>* n;
+  if constexpr (std::is_same_v<std::decay_t<F>, no_callback>) {
+    n = new ref_node<T>(h, obj, kind, nullptr, &ref_node<T>::destroy);
+  } else {
+    if (is_null_callback(f))
+      n = new ref_node<T>(h, obj, kind, nullptr, &ref_node<T>::destroy);
+    else
+      n = new callback_node<T, Handle, std::decay_t<F>>(h, obj, kind, std::forward<F>(f));
+  }
+  h->link(n);
+  return n;
+}
+
+// Python: "Proxy objects are not hashable regardless of the referent"; for refs, hashable
+// exactly when the referent type is ([weakref.ref.hash]/1).
+template <class T>
+concept hashable = requires(const std::remove_cv_t<T>& t) {
+  { std::hash<std::remove_cv_t<T>>{}(t) } -> std::convertible_to<std::size_t>;
+};
+
+} // namespace weakref::detail

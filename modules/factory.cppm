@@ -1,0 +1,124 @@
+module;
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+export module weakref:factory;
+import :control;
+
+namespace weakref::detail {
+
+template <std::size_t Align>
+struct alignas(Align) chunk_unit {
+  unsigned char bytes[Align];
+};
+
+constexpr std::size_t round_up(std::size_t n, std::size_t a) noexcept { return (n + a - 1) / a * a; }
+
+// What follows the control block in the chunk: the header (a base, so that the type-erased
+// header* converts back with static_cast), the allocator and the object's storage.
+template <class T, class Alloc>
+struct block : header {
+  using value_type = std::remove_cv_t<T>;
+  static constexpr std::size_t unit_align =
+      alignof(std::max_align_t) > alignof(value_type) ? alignof(std::max_align_t)
+                                                      : alignof(value_type);
+  using unit = chunk_unit<unit_align>;
+  using unit_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<unit>;
+  using unit_traits = std::allocator_traits<unit_allocator>;
+  using value_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<value_type>;
+  using value_traits = std::allocator_traits<value_allocator>;
+
+  [[no_unique_address]] Alloc alloc;
+  std::size_t units;
+  alignas(value_type) unsigned char storage[sizeof(value_type)];
+
+  block(const Alloc& a, std::size_t n) : alloc(a), units(n) {}
+
+  value_type* object() noexcept { return reinterpret_cast<value_type*>(storage); }
+  static block* from(header* h) noexcept { return static_cast<block*>(h); }
+
+  static void destroy_object(header* h) noexcept {
+    block* b = from(h);
+    value_allocator va(b->alloc);
+    value_traits::destroy(va, std::launder(b->object()));
+  }
+
+  static void free_chunk(header* h) noexcept {
+    block* b = from(h);
+    unit_allocator ua(b->alloc);
+    unit* first = static_cast<unit*>(h->chunk);
+    const std::size_t n = b->units;
+    b->~block();
+    unit_traits::deallocate(ua, std::pointer_traits<typename unit_traits::pointer>::pointer_to(*first),
+                            n);
+  }
+};
+
+} // namespace weakref::detail
+
+export namespace weakref {
+
+// [weakref.factory]/1 Python: "Not all objects can be weakly referenced" (PY-INTRO-5). In C++ the
+// weakly referenceable objects are exactly those made here: the returned shared_ptr shares one
+// allocation with the object, its control block and its weak list (the same count of
+// allocations as std::allocate_shared).
+//
+// Constraints: T is not an array type.
+// Mandates: T is an object type constructible from args through the allocator.
+// Effects: as std::allocate_shared<T>(a, args...); the object is constructed with
+//   allocator_traits<A2>::construct, where A2 is Alloc rebound to remove_cv_t<T>, and destroyed
+//   with allocator_traits<A2>::destroy after the death callbacks ([weakref.ref.death]).
+// Throws: what the allocator or T's constructor throws; then nothing is leaked.
+template <class T, class Alloc, class... Args>
+  requires(!std::is_array_v<T>)
+std::shared_ptr<T> allocate_shared(const Alloc& a, Args&&... args) {
+  static_assert(std::is_object_v<T>, "weakref::allocate_shared<T>: T must be an object type");
+  using block = detail::block<T, Alloc>;
+  using unit = typename block::unit;
+  constexpr std::size_t align = alignof(unit);
+
+  const detail::probe_result& cb = detail::control_block_layout<T>();
+  // A control block stricter than the unit alignment (never seen) gets its own allocation.
+  const std::size_t cb_bytes = cb.align <= align ? detail::round_up(cb.size, align) : 0;
+  const std::size_t units = (cb_bytes + detail::round_up(sizeof(block), align)) / align;
+
+  typename block::unit_allocator ua(a);
+  auto memory = block::unit_traits::allocate(ua, units);
+  unsigned char* base = reinterpret_cast<unsigned char*>(std::to_address(memory));
+  block* b = ::new (static_cast<void*>(base + cb_bytes)) block(a, units);
+  b->chunk = base;
+  b->cb_capacity = cb_bytes;
+  b->destroy_referent = &block::destroy_object;
+  b->release_chunk = &block::free_chunk;
+
+  try {
+    typename block::value_allocator va(a);
+    block::value_traits::construct(va, b->object(), std::forward<Args>(args)...);
+  } catch (...) {
+    block::free_chunk(b);
+    throw;
+  }
+  T* object = std::launder(b->object());
+  try {
+    // Taking a raw pointer (not aliasing) keeps enable_shared_from_this working.
+    return std::shared_ptr<T>(object, detail::deleter{b},
+                              detail::chunk_allocator<std::byte>{b, nullptr});
+  } catch (...) {
+    // Only reachable if the control block did not fit its slot and operator new failed; the
+    // shared_ptr constructor has already run the deleter, which destroyed the object.
+    block::free_chunk(b);
+    throw;
+  }
+}
+
+// [weakref.factory]/2 Effects: equivalent to allocate_shared<T>(std::allocator<T>(), args...).
+template <class T, class... Args>
+  requires(!std::is_array_v<T>)
+std::shared_ptr<T> make_shared(Args&&... args) {
+  return weakref::allocate_shared<T>(std::allocator<std::remove_cv_t<T>>(),
+                                     std::forward<Args>(args)...);
+}
+
+} // namespace weakref

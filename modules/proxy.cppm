@@ -1,0 +1,306 @@
+module;
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+export module weakref:proxy;
+import :errors;
+import :control;
+import :ref;
+
+export namespace weakref {
+template <class T>
+class weak_proxy;
+}
+
+namespace weakref::detail {
+
+template <class P>
+inline constexpr bool is_proxy = false;
+template <class T>
+inline constexpr bool is_proxy<weak_proxy<T>> = true;
+
+template <class U>
+concept not_proxy = !is_proxy<std::remove_cvref_t<U>>;
+
+// The result of proxy->: owns the referent until the end of the full-expression
+// ([weakref.proxy.access]/2), so `p->f()` cannot see the referent die half way.
+template <class T>
+class pinned {
+  std::shared_ptr<T> owner_;
+
+public:
+  explicit pinned(std::shared_ptr<T> owner) noexcept : owner_(std::move(owner)) {}
+  T* operator->() const noexcept { return owner_.get(); }
+};
+
+// An operand of a forwarded operator: a proxy stands for its referent (Python unwraps proxies on
+// both sides of a binary operator); anything else for itself.
+template <class U>
+struct operand {
+  U&& value;
+  U&& get() const noexcept { return std::forward<U>(value); }
+};
+template <class T>
+struct proxy_operand {
+  std::shared_ptr<T> owner;
+  T& get() const noexcept { return *owner; }
+};
+template <class U>
+auto make_operand(U&& u) {
+  if constexpr (is_proxy<std::remove_cvref_t<U>>)
+    return proxy_operand<typename std::remove_cvref_t<U>::element_type>{u.pin()};
+  else
+    return operand<U>{std::forward<U>(u)};
+}
+template <class U>
+using unwrapped_t = decltype(make_operand(std::declval<U>()).get());
+
+} // namespace weakref::detail
+
+export namespace weakref {
+
+// [weakref.proxy] Python: weakref.proxy (PY-PROXY-*). A weak reference used without explicit
+// dereference: members through ->, operators, calls, subscripts and ranges forward to the
+// referent; any use after the referent died throws reference_error (PY-REFERR-1). It shares the
+// referent's weak list with weak_ref, so weak_ref_count and weak_refs see it.
+//
+// [weakref.proxy.general]/4 Remarks: a result that refers into the referent (a reference or an
+// iterator) stays valid only while some owner keeps the referent alive, as for any raw
+// reference; -> and pin() hold the referent for as long as their result lives.
+template <class T>
+class weak_proxy {
+  static_assert(std::is_object_v<T> && !std::is_array_v<T>,
+                "weakref::weak_proxy<T>: T must be a non-array object type");
+
+public:
+  using element_type = T;
+
+  // [weakref.proxy.cons]/1 Postconditions: expired() is true.
+  weak_proxy() noexcept = default;
+
+  // [weakref.proxy.cons]/2 Throws: type_error as weak_ref's constructor (PY-INTRO-5).
+  explicit weak_proxy(const std::shared_ptr<T>& obj)
+      : node_(detail::make_node<T, weak_proxy>(obj, detail::node_kind::proxy,
+                                               detail::no_callback{})) {}
+
+  // [weakref.proxy.cons]/3 Python: "callback is the same as the parameter of the same name to
+  // the ref() function"; it receives a handle to this proxy (PY-PROXY-3).
+  template <class F>
+    requires weak_callback<F, weak_proxy<T>>
+  weak_proxy(const std::shared_ptr<T>& obj, F&& callback)
+      : node_(detail::make_node<T, weak_proxy>(obj, detail::node_kind::proxy,
+                                               std::forward<F>(callback))) {}
+
+  weak_proxy(const std::shared_ptr<T>& obj, std::nullptr_t) : weak_proxy(obj) {}
+
+  weak_proxy(const weak_proxy& other) noexcept : node_(other.node_) {
+    if (node_) detail::acquire(node_);
+  }
+  weak_proxy(weak_proxy&& other) noexcept : node_(std::exchange(other.node_, nullptr)) {}
+  weak_proxy& operator=(const weak_proxy& other) noexcept {
+    weak_proxy(other).swap(*this);
+    return *this;
+  }
+  weak_proxy& operator=(weak_proxy&& other) noexcept {
+    weak_proxy(std::move(other)).swap(*this);
+    return *this;
+  }
+  ~weak_proxy() {
+    if (node_) detail::release(node_);
+  }
+  void swap(weak_proxy& other) noexcept { std::swap(node_, other.node_); }
+  friend void swap(weak_proxy& a, weak_proxy& b) noexcept { a.swap(b); }
+
+  // [weakref.proxy.access]/1 Returns: an owner of the referent. Throws: reference_error if it
+  // is gone.
+  std::shared_ptr<T> pin() const {
+    std::shared_ptr<T> owner = lock();
+    if (!owner) throw reference_error("weakly-referenced object no longer exists");
+    return owner;
+  }
+  // [weakref.proxy.access]/2
+  detail::pinned<T> operator->() const { return detail::pinned<T>(pin()); }
+  // [weakref.proxy.access]/3 The reference is valid while an owner keeps the referent alive.
+  T& operator*() const { return *pin(); }
+
+  // [weakref.proxy.obs] The escape hatches of C++ (a Python proxy has no attributes of its
+  // own): they never throw.
+  std::shared_ptr<T> lock() const noexcept {
+    return node_ ? static_cast<detail::ref_node<T>*>(node_)->target.lock() : std::shared_ptr<T>();
+  }
+  bool expired() const noexcept {
+    return node_ == nullptr || static_cast<detail::ref_node<T>*>(node_)->target.expired();
+  }
+  bool identical(const weak_proxy& other) const noexcept { return node_ == other.node_; }
+
+  // [weakref.proxy.call] Only for the callable kind (PY-PROXY-2): Constraints: T& is invocable
+  // with args.
+  template <class... Args>
+    requires std::invocable<T&, Args...>
+  decltype(auto) operator()(Args&&... args) const {
+    const std::shared_ptr<T> owner = pin();
+    return std::invoke(*owner, std::forward<Args>(args)...);
+  }
+
+  // [weakref.proxy.container] Forwarded where T has them.
+  template <class I>
+    requires requires(T& t, I&& i) { t[std::forward<I>(i)]; }
+  decltype(auto) operator[](I&& i) const {
+    const std::shared_ptr<T> owner = pin();
+    return (*owner)[std::forward<I>(i)];
+  }
+  auto begin() const
+    requires std::ranges::range<T&>
+  {
+    return std::ranges::begin(*pin());
+  }
+  auto end() const
+    requires std::ranges::range<T&>
+  {
+    return std::ranges::end(*pin());
+  }
+  auto size() const
+    requires std::ranges::sized_range<T&>
+  {
+    return std::ranges::size(*pin());
+  }
+  bool empty() const
+    requires requires(T& t) { std::ranges::empty(t); }
+  {
+    return std::ranges::empty(*pin());
+  }
+
+  // [weakref.proxy.ops]/1 Python: bool(proxy) is bool(referent).
+  explicit operator bool() const
+    requires std::constructible_from<bool, T&>
+  {
+    return static_cast<bool>(*pin());
+  }
+
+// [weakref.proxy.ops]/2 Binary operators forward to the referent, with a proxy operand on
+// either side unwrapped (only the left one is the "proxy side" when both are proxies, so that
+// the two candidates never tie). Equality is one direction only: C++20 rewrites the other.
+#define WEAKREF_PROXY_BINARY(op)                                                                  \
+  template <class U>                                                                              \
+    requires requires(T& t, detail::unwrapped_t<U> u) { t op std::forward<decltype(u)>(u); }     \
+  friend decltype(auto) operator op(const weak_proxy& p, U&& u) {                                 \
+    const std::shared_ptr<T> owner = p.pin();                                                    \
+    auto rhs = detail::make_operand(std::forward<U>(u));                                          \
+    return *owner op rhs.get();                                                                   \
+  }
+#define WEAKREF_PROXY_BINARY_REVERSED(op)                                                         \
+  template <detail::not_proxy U>                                                                  \
+    requires requires(U&& u, T& t) { std::forward<U>(u) op t; }                                   \
+  friend decltype(auto) operator op(U&& u, const weak_proxy& p) {                                 \
+    const std::shared_ptr<T> owner = p.pin();                                                    \
+    return std::forward<U>(u) op * owner;                                                         \
+  }
+#define WEAKREF_PROXY_BOTH(op) WEAKREF_PROXY_BINARY(op) WEAKREF_PROXY_BINARY_REVERSED(op)
+  WEAKREF_PROXY_BOTH(+)
+  WEAKREF_PROXY_BOTH(-)
+  WEAKREF_PROXY_BOTH(*)
+  WEAKREF_PROXY_BOTH(/)
+  WEAKREF_PROXY_BOTH(%)
+  WEAKREF_PROXY_BOTH(&)
+  WEAKREF_PROXY_BOTH(|)
+  WEAKREF_PROXY_BOTH(^)
+  WEAKREF_PROXY_BOTH(<<)
+  WEAKREF_PROXY_BOTH(>>)
+  WEAKREF_PROXY_BOTH(<)
+  WEAKREF_PROXY_BOTH(>)
+  WEAKREF_PROXY_BOTH(<=)
+  WEAKREF_PROXY_BOTH(>=)
+  WEAKREF_PROXY_BINARY(==)
+#undef WEAKREF_PROXY_BOTH
+#undef WEAKREF_PROXY_BINARY_REVERSED
+#undef WEAKREF_PROXY_BINARY
+
+// [weakref.proxy.ops]/3 Compound assignment acts on the referent and yields the proxy (Python:
+// `p += x` rebinds p to the proxy that __iadd__ returns).
+#define WEAKREF_PROXY_COMPOUND(op)                                                                \
+  template <class U>                                                                              \
+    requires requires(T& t, detail::unwrapped_t<U> u) { t op std::forward<decltype(u)>(u); }     \
+  const weak_proxy& operator op(U&& u) const {                                                    \
+    const std::shared_ptr<T> owner = pin();                                                       \
+    auto rhs = detail::make_operand(std::forward<U>(u));                                          \
+    *owner op rhs.get();                                                                          \
+    return *this;                                                                                 \
+  }
+  WEAKREF_PROXY_COMPOUND(+=)
+  WEAKREF_PROXY_COMPOUND(-=)
+  WEAKREF_PROXY_COMPOUND(*=)
+  WEAKREF_PROXY_COMPOUND(/=)
+  WEAKREF_PROXY_COMPOUND(%=)
+  WEAKREF_PROXY_COMPOUND(&=)
+  WEAKREF_PROXY_COMPOUND(|=)
+  WEAKREF_PROXY_COMPOUND(^=)
+  WEAKREF_PROXY_COMPOUND(<<=)
+  WEAKREF_PROXY_COMPOUND(>>=)
+#undef WEAKREF_PROXY_COMPOUND
+
+// [weakref.proxy.ops]/4 Unary operators and increments.
+#define WEAKREF_PROXY_UNARY(op)                                                                   \
+  decltype(auto) operator op() const                                                              \
+    requires requires(T& t) { op t; }                                                             \
+  {                                                                                               \
+    const std::shared_ptr<T> owner = pin();                                                       \
+    return op * owner;                                                                            \
+  }
+  WEAKREF_PROXY_UNARY(-)
+  WEAKREF_PROXY_UNARY(+)
+  WEAKREF_PROXY_UNARY(~)
+  WEAKREF_PROXY_UNARY(!)
+#undef WEAKREF_PROXY_UNARY
+
+  const weak_proxy& operator++() const
+    requires requires(T& t) { ++t; }
+  {
+    ++*pin();
+    return *this;
+  }
+  const weak_proxy& operator--() const
+    requires requires(T& t) { --t; }
+  {
+    --*pin();
+    return *this;
+  }
+  auto operator++(int) const
+    requires requires(T& t) { t++; }
+  {
+    return (*pin())++;
+  }
+  auto operator--(int) const
+    requires requires(T& t) { t--; }
+  {
+    return (*pin())--;
+  }
+
+private:
+  friend struct detail::access;
+  weak_proxy(detail::access::adopt_tag, detail::ref_node<T>* n) noexcept : node_(n) {}
+
+  detail::node_base* node_ = nullptr;
+};
+
+// [weakref.proxy.types] Python: ProxyType, CallableProxyType and ProxyTypes. The kind of a
+// proxy is that of its referent type: callable when T is a class with a (non-template,
+// non-overloaded) operator(), as Python's callable() asks for __call__.
+template <class T>
+concept callable_referent = std::is_class_v<T> && requires { &T::operator(); };
+
+template <class P>
+concept proxy_types = detail::is_proxy<std::remove_cv_t<P>>;
+
+template <class P>
+concept callable_proxy_type =
+    proxy_types<P> && callable_referent<typename std::remove_cv_t<P>::element_type>;
+
+template <class P>
+concept proxy_type = proxy_types<P> && !callable_proxy_type<P>;
+
+} // namespace weakref

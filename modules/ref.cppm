@@ -1,0 +1,164 @@
+module;
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <type_traits>
+#include <utility>
+export module weakref:ref;
+import :errors;
+import :control;
+
+export namespace weakref {
+template <class T>
+class weak_ref;
+}
+
+namespace weakref::detail {
+template <class T>
+weak_ref<T>* ref_base(weak_ref<T>* p) noexcept;
+}
+
+export namespace weakref {
+
+// [weakref.ref.callback]/1: what may be passed as a callback for a handle type H.
+template <class F, class H>
+concept weak_callback = std::invocable<std::decay_t<F>&, H> &&
+                        std::constructible_from<std::decay_t<F>, F> &&
+                        !std::same_as<std::remove_cvref_t<F>, std::nullptr_t>;
+
+// [weakref.ref] Python: weakref.ref (PY-REF-*). A handle to a weak reference: copies share one
+// identity (one registration, one callback, counted once) ([weakref.ref.general]/3).
+template <class T>
+class weak_ref {
+  static_assert(std::is_object_v<T> && !std::is_array_v<T>,
+                "weakref::weak_ref<T>: T must be a non-array object type");
+
+public:
+  using element_type = T;
+
+  // [weakref.ref.cons]/1 Postconditions: expired() is true. The state of a moved-from ref.
+  weak_ref() noexcept = default;
+
+  // [weakref.ref.cons]/2 Throws: type_error if obj was not made by make_shared or
+  // allocate_shared, or is empty (PY-INTRO-5).
+  explicit weak_ref(const std::shared_ptr<T>& obj)
+      : node_(detail::make_node<T, weak_ref>(obj, detail::node_kind::ref, detail::no_callback{})) {}
+
+  // [weakref.ref.cons]/3 Effects: as above, and registers callback: when the referent is about
+  // to be finalized and this ref (or a copy) still exists, callback(r) is called with a handle r
+  // to this ref (PY-REF-1). A null function pointer or empty std::function registers none.
+  template <class F>
+    requires weak_callback<F, weak_ref<T>>
+  weak_ref(const std::shared_ptr<T>& obj, F&& callback)
+      : node_(detail::make_node<T, weak_ref>(obj, detail::node_kind::ref,
+                                             std::forward<F>(callback))) {}
+
+  weak_ref(const std::shared_ptr<T>& obj, std::nullptr_t) : weak_ref(obj) {}
+
+  // [weakref.ref.cons]/4 A copy is the same reference, not a new one (identity is shared).
+  weak_ref(const weak_ref& other) noexcept : node_(other.node_) {
+    if (node_) detail::acquire(node_);
+  }
+  weak_ref(weak_ref&& other) noexcept : node_(std::exchange(other.node_, nullptr)) {}
+
+  weak_ref& operator=(const weak_ref& other) noexcept {
+    weak_ref(other).swap(*this);
+    return *this;
+  }
+  weak_ref& operator=(weak_ref&& other) noexcept {
+    weak_ref(std::move(other)).swap(*this);
+    return *this;
+  }
+
+  // [weakref.ref.cons]/5 Destroying the last handle before the referent dies unregisters the
+  // reference: its callback never runs.
+  ~weak_ref() {
+    if (node_) detail::release(node_);
+  }
+
+  void swap(weak_ref& other) noexcept { std::swap(node_, other.node_); }
+  friend void swap(weak_ref& a, weak_ref& b) noexcept { a.swap(b); }
+
+  // [weakref.ref.obs]/1 Python: r() (PY-REF-1, PY-EX-1). Returns: an owner of the referent if it
+  // is alive, else an empty shared_ptr. Atomic: the thread-safe idiom of PY-EX-3.
+  std::shared_ptr<T> operator()() const noexcept { return lock(); }
+  std::shared_ptr<T> lock() const noexcept {
+    return node_ ? static_cast<detail::ref_node<T>*>(node_)->target.lock() : std::shared_ptr<T>();
+  }
+
+  // [weakref.ref.obs]/2 Returns: true if the referent is gone (or *this is empty). Only a hint
+  // when other threads may release owners (PY-EX-3): use lock() to act on the referent.
+  bool expired() const noexcept {
+    return node_ == nullptr || static_cast<detail::ref_node<T>*>(node_)->target.expired();
+  }
+
+  // [weakref.ref.obs]/3 Returns: true if *this and other are handles to the same reference
+  // (Python: `r1 is r2`).
+  bool identical(const weak_ref& other) const noexcept { return node_ == other.node_; }
+
+  // [weakref.ref.hash]/2 Python: "Weak references are hashable if the object is hashable. They
+  // will maintain their hash value even after the object was deleted. If hash() is called the
+  // first time only after the object was deleted, the call will raise TypeError" (PY-REF-4, -5).
+  // The referent's hash runs with no library lock held.
+  std::size_t hash() const
+    requires detail::hashable<T>
+  {
+    if (node_ == nullptr) throw type_error("weak object has gone away");
+    if (node_->hash_cached.load(std::memory_order_acquire))
+      return node_->hash_value.load(std::memory_order_relaxed);
+    const std::shared_ptr<T> referent = lock();
+    if (!referent) throw type_error("weak object has gone away");
+    const std::size_t h = std::hash<std::remove_cv_t<T>>{}(*referent);
+    node_->hash_value.store(h, std::memory_order_relaxed);
+    node_->hash_cached.store(true, std::memory_order_release);
+    return h;
+  }
+
+  // [weakref.ref.owner] Identity of the referent, stable after death: the basis of the identity
+  // policy of the weak containers, and usable for types with neither == nor hash.
+  std::size_t owner_hash() const noexcept {
+    return std::hash<const void*>{}(node_ ? static_cast<const void*>(node_->hdr) : nullptr);
+  }
+  bool owner_equal(const weak_ref& other) const noexcept {
+    return (node_ ? node_->hdr : nullptr) == (other.node_ ? other.node_->hdr : nullptr);
+  }
+
+  // [weakref.ref.eq] Python: "If the referents are still alive, two references have the same
+  // equality relationship as their referents (regardless of the callback). If either referent
+  // has been deleted, the references are equal only if the reference objects are the same
+  // object" (PY-REF-6). A T without == compares by address. There is deliberately no ordering
+  // (PY-REF-7): no operator<, operator<=>.
+  friend bool operator==(const weak_ref& a, const weak_ref& b) {
+    const std::shared_ptr<T> pa = a.lock();
+    const std::shared_ptr<T> pb = b.lock();
+    if (!pa || !pb) return a.node_ == b.node_;
+    if constexpr (std::equality_comparable<T>)
+      return static_cast<bool>(*pa == *pb);
+    else
+      return pa.get() == pb.get();
+  }
+
+private:
+  friend struct detail::access;
+  weak_ref(detail::access::adopt_tag, detail::ref_node<T>* n) noexcept : node_(n) {}
+
+  detail::node_base* node_ = nullptr;
+};
+
+// [weakref.ref.types] Python: ReferenceType. Satisfied by weak_ref<T> and by classes derived
+// from it (Python: "Specialized versions of ref objects can be created through subclassing").
+// Detected by deduction against the base, so no weak_ref<X> is instantiated for unrelated types
+// (std::hash<R> below is checked for every R a program hashes).
+template <class R>
+concept ref_type = requires(std::remove_cvref_t<R>* p) { detail::ref_base(p); };
+
+} // namespace weakref
+
+// [weakref.ref.hash]/1 Enabled exactly when std::hash<T> is, for weak_ref<T> and classes derived
+// from it; disabled (as a std::hash primary) otherwise.
+template <class R>
+  requires weakref::ref_type<R> && weakref::detail::hashable<typename R::element_type>
+struct std::hash<R> {
+  std::size_t operator()(const R& r) const { return r.hash(); }
+};

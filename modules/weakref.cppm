@@ -1,0 +1,10 @@
+// The weakref module: Python's weakref semantics for objects owned by std::shared_ptr.
+// Each partition implements one section of the proposed wording in proposal/.
+export module weakref;
+
+export import :errors;        // [weakref.error]   reference_error, type_error, callback errors
+export import :control;       // (internal) the weak list and the death protocol; exports nothing
+export import :factory;       // [weakref.factory] make_shared, allocate_shared
+export import :ref;           // [weakref.ref]     weak_ref
+export import :proxy;         // [weakref.proxy]   weak_proxy and the proxy kinds
+export import :introspection; // [weakref.introspection] weak_ref_count, weak_refs
