@@ -184,7 +184,7 @@ public:
 
 // [weakref.proxy.ops]/2 Binary operators forward to the referent, with a proxy operand on
 // either side unwrapped (only the left one is the "proxy side" when both are proxies, so that
-// the two candidates never tie). Equality is one direction only: C++20 rewrites the other.
+// the two candidates never tie).
 #define WEAKREF_PROXY_BINARY(op)                                                                  \
   template <class U>                                                                              \
     requires requires(T& t, detail::unwrapped_t<U> u) { t op std::forward<decltype(u)>(u); }     \
@@ -215,10 +215,26 @@ public:
   WEAKREF_PROXY_BOTH(>)
   WEAKREF_PROXY_BOTH(<=)
   WEAKREF_PROXY_BOTH(>=)
-  WEAKREF_PROXY_BINARY(==)
 #undef WEAKREF_PROXY_BOTH
 #undef WEAKREF_PROXY_BINARY_REVERSED
 #undef WEAKREF_PROXY_BINARY
+
+  // [weakref.proxy.ops]/2 Equality is declared in one direction only (C++20 rewrites x == p and
+  // !=); proxy == proxy has its own symmetric overload so that the rewritten candidate never
+  // competes with the template ([over.match.oper]/9).
+  template <detail::not_proxy U>
+    requires requires(T& t, U&& u) { t == std::forward<U>(u); }
+  friend decltype(auto) operator==(const weak_proxy& p, U&& u) {
+    const std::shared_ptr<T> owner = p.pin();
+    return *owner == std::forward<U>(u);
+  }
+  friend decltype(auto) operator==(const weak_proxy& a, const weak_proxy& b)
+    requires std::equality_comparable<T>
+  {
+    const std::shared_ptr<T> left = a.pin();
+    const std::shared_ptr<T> right = b.pin();
+    return *left == *right;
+  }
 
 // [weakref.proxy.ops]/3 Compound assignment acts on the referent and yields the proxy (Python:
 // `p += x` rebinds p to the proxy that __iadd__ returns).

@@ -1,0 +1,71 @@
+// Test doubles shared by the unit tests. Header, not module: a test helper must not become part
+// of the module's interface.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace weakref_test {
+
+// Counts live instances, so tests can assert exactly when a referent is destroyed.
+struct tracked {
+  static inline std::atomic<int> alive{0};
+  int value;
+  explicit tracked(int v = 0) : value(v) { ++alive; }
+  tracked(const tracked& o) : value(o.value) { ++alive; }
+  ~tracked() { --alive; }
+  friend bool operator==(const tracked& a, const tracked& b) { return a.value == b.value; }
+};
+
+// A referent type with neither == nor std::hash.
+struct opaque {
+  int value = 0;
+};
+
+// A stateful allocator that counts allocations and live bytes per instance family.
+struct allocation_stats {
+  std::size_t allocations = 0;
+  std::size_t deallocations = 0;
+  std::size_t live_bytes = 0;
+};
+
+template <class T>
+struct counting_allocator {
+  using value_type = T;
+  allocation_stats* stats;
+  explicit counting_allocator(allocation_stats* s) noexcept : stats(s) {}
+  template <class U>
+  counting_allocator(const counting_allocator<U>& o) noexcept : stats(o.stats) {}
+  T* allocate(std::size_t n) {
+    ++stats->allocations;
+    stats->live_bytes += n * sizeof(T);
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    ++stats->deallocations;
+    stats->live_bytes -= n * sizeof(T);
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <class U>
+  friend bool operator==(const counting_allocator& a, const counting_allocator<U>& b) noexcept {
+    return a.stats == b.stats;
+  }
+};
+
+// Replaces the callback error handler for the lifetime of the object and records what it saw.
+class capture_callback_errors {
+public:
+  capture_callback_errors();
+  ~capture_callback_errors();
+  static std::vector<std::string>& messages();
+
+private:
+  void (*previous_)(std::exception_ptr) noexcept;
+};
+
+} // namespace weakref_test

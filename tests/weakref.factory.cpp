@@ -1,0 +1,180 @@
+#include <boost/test/unit_test.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <memory_resource>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+import weakref;
+
+using weakref_test::allocation_stats;
+using weakref_test::counting_allocator;
+using weakref_test::tracked;
+
+namespace {
+
+struct throws_on_construction {
+  static inline int attempts = 0;
+  explicit throws_on_construction(bool fail) {
+    ++attempts;
+    if (fail) throw std::runtime_error("constructor failed");
+  }
+};
+
+struct alignas(64) over_aligned {
+  unsigned char bytes[64]{};
+};
+
+struct self_aware : std::enable_shared_from_this<self_aware> {
+  int value = 7;
+};
+
+// Uses-allocator construction: a pmr-aware type receives the pmr allocator.
+struct pmr_aware {
+  using allocator_type = std::pmr::polymorphic_allocator<>;
+  std::pmr::string text;
+  explicit pmr_aware(const char* s, const allocator_type& a = {}) : text(s, a) {}
+  pmr_aware(std::allocator_arg_t, const allocator_type& a, const char* s) : text(s, a) {}
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(factory)
+
+// [weakref.factory]/2: make_shared forwards its arguments and returns an owner.
+BOOST_AUTO_TEST_CASE(make_shared_constructs_and_destroys_once) {
+  {
+    std::shared_ptr<tracked> p = weakref::make_shared<tracked>(42);
+    BOOST_TEST(p->value == 42);
+    BOOST_TEST(tracked::alive == 1);
+    BOOST_TEST(p.use_count() == 1);
+  }
+  BOOST_TEST(tracked::alive == 0);
+}
+
+// PY-INTRO-5 "Not all objects can be weakly referenced": factory objects can.
+BOOST_AUTO_TEST_CASE(factory_object_is_weakly_referenceable) {
+  auto p = weakref::make_shared<tracked>(1);
+  weakref::weak_ref<tracked> r(p);
+  BOOST_TEST(r().get() == p.get());
+}
+
+// PY-INTRO-5: an object from std::make_shared cannot be weakly referenced; the type error names
+// the fix.
+BOOST_AUTO_TEST_CASE(std_make_shared_object_is_rejected_with_type_error) {
+  auto p = std::make_shared<tracked>(1);
+  try {
+    weakref::weak_ref<tracked> r(p);
+    BOOST_FAIL("weak_ref accepted a std::make_shared object");
+  } catch (const weakref::type_error& e) {
+    BOOST_TEST(std::string(e.what()).find("weakref::make_shared") != std::string::npos);
+  }
+  BOOST_CHECK_THROW(weakref::weak_ref<tracked>(std::shared_ptr<tracked>()), weakref::type_error);
+  BOOST_CHECK_THROW(weakref::weak_ref<tracked>(std::shared_ptr<tracked>(new tracked(3))),
+                    weakref::type_error);
+}
+
+// [weakref.factory]/1: one allocation, like std::allocate_shared, freed exactly once.
+BOOST_AUTO_TEST_CASE(allocate_shared_uses_one_allocation_of_the_given_allocator) {
+  allocation_stats stats;
+  {
+    auto p = weakref::allocate_shared<tracked>(counting_allocator<tracked>(&stats), 5);
+    BOOST_TEST(stats.allocations == 1u);
+    BOOST_TEST(p->value == 5);
+    weakref::weak_ref<tracked> r(p);
+    p.reset();
+    // The object is gone but the ref still holds the control block: the chunk stays.
+    BOOST_TEST(tracked::alive == 0);
+    BOOST_TEST(stats.deallocations == 0u);
+  }
+  BOOST_TEST(stats.deallocations == 1u);
+  BOOST_TEST(stats.live_bytes == 0u);
+}
+
+// [weakref.factory]/1 Effects: construction through the allocator (uses-allocator construction
+// for pmr), memory from the resource.
+BOOST_AUTO_TEST_CASE(allocate_shared_with_pmr_resource) {
+  std::byte buffer[4096];
+  std::pmr::monotonic_buffer_resource resource(buffer, sizeof buffer,
+                                               std::pmr::null_memory_resource());
+  std::pmr::polymorphic_allocator<pmr_aware> alloc(&resource);
+  auto p = weakref::allocate_shared<pmr_aware>(alloc, "a string long enough to allocate memory");
+  auto* where = reinterpret_cast<std::byte*>(p.get());
+  BOOST_TEST((where >= buffer && where < buffer + sizeof buffer));
+  BOOST_TEST((p->text.get_allocator().resource() == &resource));
+  weakref::weak_ref<pmr_aware> r(p);
+  BOOST_TEST(weakref::weak_ref_count(p) == 1u);
+}
+
+// [weakref.factory]/1 Throws: a throwing constructor leaks nothing.
+BOOST_AUTO_TEST_CASE(throwing_constructor_releases_the_allocation) {
+  allocation_stats stats;
+  BOOST_CHECK_THROW(weakref::allocate_shared<throws_on_construction>(
+                        counting_allocator<throws_on_construction>(&stats), true),
+                    std::runtime_error);
+  BOOST_TEST(stats.allocations == 1u);
+  BOOST_TEST(stats.deallocations == 1u);
+  BOOST_TEST(stats.live_bytes == 0u);
+}
+
+// [weakref.factory]/1: alignment of T is honoured.
+BOOST_AUTO_TEST_CASE(over_aligned_type_is_aligned) {
+  std::vector<std::shared_ptr<over_aligned>> owners;
+  for (int i = 0; i < 16; ++i) {
+    owners.push_back(weakref::make_shared<over_aligned>());
+    BOOST_TEST(reinterpret_cast<std::uintptr_t>(owners.back().get()) % 64 == 0u);
+  }
+}
+
+// [weakref.factory]/3: enable_shared_from_this works on factory objects and the result is
+// weakly referenceable too.
+BOOST_AUTO_TEST_CASE(enable_shared_from_this_still_works) {
+  auto p = weakref::make_shared<self_aware>();
+  std::shared_ptr<self_aware> again = p->shared_from_this();
+  BOOST_TEST(again.get() == p.get());
+  BOOST_TEST(p.use_count() == 2);
+  weakref::weak_ref<self_aware> r(again);
+  BOOST_TEST(weakref::weak_ref_count(p) == 1u);
+  p.reset();
+  again.reset();
+  BOOST_TEST(r.expired());
+}
+
+// [weakref.factory]/4: shared_ptrs converted to a base or aliasing a member find the same
+// weak list: the referent is the owned object.
+BOOST_AUTO_TEST_CASE(converted_and_aliased_owners_are_weakly_referenceable) {
+  struct base {
+    virtual ~base() = default;
+    int b = 1;
+  };
+  struct derived : base {
+    int d = 2;
+  };
+  auto p = weakref::make_shared<derived>();
+  std::shared_ptr<base> as_base = p;
+  std::shared_ptr<int> member(p, &p->d);
+  weakref::weak_ref<base> rb(as_base);
+  weakref::weak_ref<int> rm(member);
+  BOOST_TEST(weakref::weak_ref_count(p) == 2u);
+  BOOST_TEST(*rm() == 2);
+  as_base.reset();
+  member.reset();
+  p.reset();
+  BOOST_TEST(rb.expired());
+  BOOST_TEST(rm.expired());
+}
+
+// [weakref.factory]/1: const element types.
+BOOST_AUTO_TEST_CASE(const_element_type) {
+  std::shared_ptr<const tracked> p = weakref::make_shared<const tracked>(9);
+  weakref::weak_ref<const tracked> r(p);
+  BOOST_TEST(r()->value == 9);
+  p.reset();
+  BOOST_TEST(tracked::alive == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,443 @@
+#include <boost/test/unit_test.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "support.hpp"
+import weakref;
+
+using weakref::weak_ref;
+using weakref_test::opaque;
+using weakref_test::tracked;
+
+namespace {
+
+// The paper's ExtendedRef (Python doc, "Weak Reference Objects"): a ref that stores extra
+// information and returns (referent, number of successful calls). Python's **annotations become
+// a plain struct. Deviation from Python: the counter belongs to this handle object, as any data
+// member of a derived class does; copies count separately.
+template <class T>
+class extended_ref : public weak_ref<T> {
+public:
+  struct annotations {
+    std::string label;
+  };
+
+  explicit extended_ref(const std::shared_ptr<T>& ob, annotations a = {})
+      : weak_ref<T>(ob), annotations_(std::move(a)) {}
+  template <class F>
+  extended_ref(const std::shared_ptr<T>& ob, F&& callback, annotations a = {})
+      : weak_ref<T>(ob, std::forward<F>(callback)), annotations_(std::move(a)) {}
+
+  // Return a pair containing the referent and the number of times the reference has been
+  // called (successfully).
+  std::optional<std::pair<std::shared_ptr<T>, std::size_t>> operator()() {
+    std::shared_ptr<T> ob = weak_ref<T>::operator()();
+    if (!ob) return std::nullopt;
+    return std::pair{std::move(ob), ++counter_};
+  }
+
+  const annotations& info() const noexcept { return annotations_; }
+
+private:
+  annotations annotations_;
+  std::size_t counter_ = 0;
+};
+
+// A referent that, while it is being destroyed, looks at a weak ref to itself.
+struct inspects_itself_in_destructor {
+  weak_ref<inspects_itself_in_destructor>* self = nullptr;
+  bool* saw_live_ref = nullptr;
+  ~inspects_itself_in_destructor() {
+    if (self && saw_live_ref) *saw_live_ref = static_cast<bool>(self->lock());
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(ref)
+
+BOOST_AUTO_TEST_SUITE(lifetime)
+
+// PY-INTRO-1 "A weak reference to an object is not enough to keep the object alive".
+BOOST_AUTO_TEST_CASE(does_not_keep_referent_alive) {
+  auto p = weakref::make_shared<tracked>(1);
+  weak_ref<tracked> r(p);
+  BOOST_TEST(p.use_count() == 1);
+  p.reset();
+  BOOST_TEST(tracked::alive == 0);
+  BOOST_TEST(r.expired());
+}
+
+// PY-REF-1 / PY-EX-1: calling the ref returns the object while it is alive (`o is o2`).
+BOOST_AUTO_TEST_CASE(call_returns_the_referent_while_alive) {
+  auto o = weakref::make_shared<tracked>(3);
+  weak_ref<tracked> r(o);
+  std::shared_ptr<tracked> o2 = r();
+  BOOST_TEST(o2.get() == o.get());
+  BOOST_TEST(r.lock().get() == o.get());
+  BOOST_TEST(!r.expired());
+}
+
+// PY-EX-2 "If the referent no longer exists, calling the reference object returns None".
+BOOST_AUTO_TEST_CASE(call_returns_empty_after_death) {
+  auto o = weakref::make_shared<tracked>(3);
+  weak_ref<tracked> r(o);
+  auto o2 = r();
+  o.reset();
+  BOOST_TEST(!r.expired()); // o2 still owns it
+  o2.reset();
+  BOOST_TEST(r() == nullptr);
+  BOOST_TEST(r.lock() == nullptr);
+}
+
+// PY-EX-3: the liveness idiom; the result of r() keeps the referent alive while it is used.
+BOOST_AUTO_TEST_CASE(liveness_idiom_pins_the_referent) {
+  auto owner = weakref::make_shared<tracked>(11);
+  weak_ref<tracked> r(owner);
+  int seen = 0;
+  if (std::shared_ptr<tracked> o = r()) {
+    owner.reset(); // another party drops its owner while we use the object
+    seen = o->value;
+    BOOST_TEST(tracked::alive == 1);
+  }
+  BOOST_TEST(seen == 11);
+  BOOST_TEST(tracked::alive == 0);
+}
+
+// PY-NOTE-1 "Weak references to an object are cleared before the object's __del__() is called".
+BOOST_AUTO_TEST_CASE(cleared_before_the_destructor_runs) {
+  bool saw_live_ref = true;
+  auto p = weakref::make_shared<inspects_itself_in_destructor>();
+  weak_ref<inspects_itself_in_destructor> r(p);
+  p->self = &r;
+  p->saw_live_ref = &saw_live_ref;
+  p.reset();
+  BOOST_TEST(!saw_live_ref);
+}
+
+// [weakref.ref.cons]/1: the default and moved-from state.
+BOOST_AUTO_TEST_CASE(default_constructed_is_expired) {
+  weak_ref<tracked> r;
+  BOOST_TEST(r.expired());
+  BOOST_TEST(r() == nullptr);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(identity)
+
+// [weakref.ref.general]/3: copies are the same reference: one registration, counted once.
+BOOST_AUTO_TEST_CASE(copies_share_one_identity) {
+  auto p = weakref::make_shared<tracked>(1);
+  weak_ref<tracked> a(p);
+  weak_ref<tracked> b = a;
+  weak_ref<tracked> c;
+  c = b;
+  BOOST_TEST(a.identical(b));
+  BOOST_TEST(b.identical(c));
+  BOOST_TEST(weakref::weak_ref_count(p) == 1u);
+  weak_ref<tracked> d(p);
+  BOOST_TEST(!d.identical(a));
+  BOOST_TEST(weakref::weak_ref_count(p) == 2u);
+}
+
+// [weakref.ref.general]/3: move leaves the source empty and transfers the identity.
+BOOST_AUTO_TEST_CASE(move_leaves_source_empty) {
+  auto p = weakref::make_shared<tracked>(1);
+  weak_ref<tracked> a(p);
+  weak_ref<tracked> witness = a;
+  weak_ref<tracked> b = std::move(a);
+  BOOST_TEST(a.expired());                 // NOLINT(bugprone-use-after-move): specified state
+  BOOST_TEST(a.identical(weak_ref<tracked>())); // NOLINT
+  BOOST_TEST(b.identical(witness));
+  BOOST_TEST(b().get() == p.get());
+  BOOST_TEST(weakref::weak_ref_count(p) == 1u);
+}
+
+// [weakref.ref.cons]/5: the reference is unregistered when its last handle goes.
+BOOST_AUTO_TEST_CASE(last_handle_unregisters) {
+  auto p = weakref::make_shared<tracked>(1);
+  {
+    weak_ref<tracked> a(p);
+    weak_ref<tracked> b = a;
+    BOOST_TEST(weakref::weak_ref_count(p) == 1u);
+  }
+  BOOST_TEST(weakref::weak_ref_count(p) == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(callback)
+
+// PY-REF-1: "the callback will be called when the object is about to be finalized; the weak
+// reference object will be passed as the only parameter to the callback; the referent will no
+// longer be available".
+BOOST_AUTO_TEST_CASE(receives_its_ref_with_the_referent_gone) {
+  auto p = weakref::make_shared<tracked>(1);
+  int calls = 0;
+  bool referent_available = true;
+  bool same_ref = false;
+  int alive_during_callback = -1;
+  std::optional<weak_ref<tracked>> r;
+  r.emplace(p, [&](weak_ref<tracked> self) {
+    ++calls;
+    referent_available = static_cast<bool>(self());
+    same_ref = self.identical(*r);
+    alive_during_callback = tracked::alive;
+  });
+  BOOST_TEST(calls == 0);
+  p.reset();
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(!referent_available);
+  BOOST_TEST(same_ref);
+  // [weakref.ref.death]: "about to be finalized": the callbacks run before ~T.
+  BOOST_TEST(alive_during_callback == 1);
+  BOOST_TEST(tracked::alive == 0);
+}
+
+// PY-REF-2: "Callbacks registered for each weak reference will be called from the most recently
+// registered callback to the oldest registered callback."
+BOOST_AUTO_TEST_CASE(most_recently_registered_runs_first) {
+  auto p = weakref::make_shared<tracked>(1);
+  std::vector<int> order;
+  weak_ref<tracked> r1(p, [&](weak_ref<tracked>) { order.push_back(1); });
+  weak_ref<tracked> plain(p);
+  weak_ref<tracked> r2(p, [&](weak_ref<tracked>) { order.push_back(2); });
+  weak_ref<tracked> r3(p, [&](weak_ref<tracked>) { order.push_back(3); });
+  p.reset();
+  BOOST_TEST(order == (std::vector<int>{3, 2, 1}), boost::test_tools::per_element());
+}
+
+// PY-REF-1: "and the returned weakref object is still alive": a ref destroyed first never calls.
+BOOST_AUTO_TEST_CASE(destroyed_ref_never_calls_back) {
+  auto p = weakref::make_shared<tracked>(1);
+  int calls = 0;
+  {
+    weak_ref<tracked> r(p, [&](weak_ref<tracked>) { ++calls; });
+  }
+  p.reset();
+  BOOST_TEST(calls == 0);
+}
+
+// [weakref.ref.general]/3: one callback per reference, however many handles.
+BOOST_AUTO_TEST_CASE(copies_call_back_once) {
+  auto p = weakref::make_shared<tracked>(1);
+  int calls = 0;
+  weak_ref<tracked> r(p, [&](weak_ref<tracked>) { ++calls; });
+  std::vector<weak_ref<tracked>> copies(5, r);
+  p.reset();
+  BOOST_TEST(calls == 1);
+}
+
+// [weakref.ref.death]/2: a callback destroying another ref whose callback is pending does not
+// cancel it (CPython clears every ref before the first callback).
+BOOST_AUTO_TEST_CASE(destroying_a_pending_ref_in_a_callback_does_not_cancel_it) {
+  auto p = weakref::make_shared<tracked>(1);
+  std::vector<int> order;
+  std::optional<weak_ref<tracked>> older;
+  older.emplace(p, [&](weak_ref<tracked>) { order.push_back(1); });
+  weak_ref<tracked> newer(p, [&](weak_ref<tracked>) {
+    order.push_back(2);
+    older.reset(); // the last handle of the older ref
+  });
+  p.reset();
+  BOOST_TEST(order == (std::vector<int>{2, 1}), boost::test_tools::per_element());
+}
+
+// [weakref.ref.death]/2: a callback may destroy the last handle of its own ref.
+BOOST_AUTO_TEST_CASE(callback_may_destroy_its_own_ref) {
+  auto p = weakref::make_shared<tracked>(1);
+  int calls = 0;
+  std::optional<weak_ref<tracked>> r;
+  r.emplace(p, [&](weak_ref<tracked>) {
+    ++calls;
+    r.reset();
+  });
+  p.reset();
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(!r.has_value());
+}
+
+// PY-REF-1 "If callback is provided and not None": a null callback registers a ref without one.
+BOOST_AUTO_TEST_CASE(null_callback_means_none) {
+  auto p = weakref::make_shared<tracked>(1);
+  void (*none)(weak_ref<tracked>) = nullptr;
+  std::function<void(weak_ref<tracked>)> empty;
+  weak_ref<tracked> a(p, none);
+  weak_ref<tracked> b(p, empty);
+  weak_ref<tracked> c(p, nullptr);
+  BOOST_TEST(weakref::weak_ref_count(p) == 3u);
+  p.reset(); // would crash calling a null callback
+  BOOST_TEST(a.expired());
+}
+
+// [weakref.ref.callback]/1: the constraint rejects callbacks of the wrong shape at compile time.
+static_assert(!std::is_constructible_v<weak_ref<int>, const std::shared_ptr<int>&, int>);
+static_assert(!std::is_constructible_v<weak_ref<int>, const std::shared_ptr<int>&, void (*)()>);
+static_assert(std::is_constructible_v<weak_ref<int>, const std::shared_ptr<int>&,
+                                      void (*)(weak_ref<int>)>);
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(hash)
+
+// PY-REF-4 "Weak references are hashable if the object is hashable. They will maintain their
+// hash value even after the object was deleted."
+BOOST_AUTO_TEST_CASE(equals_referent_hash_and_survives_death) {
+  auto p = weakref::make_shared<std::string>("image-42");
+  weak_ref<std::string> r(p);
+  const std::size_t expected = std::hash<std::string>{}("image-42");
+  BOOST_TEST(std::hash<weak_ref<std::string>>{}(r) == expected);
+  weak_ref<std::string> copy = r;
+  p.reset();
+  BOOST_TEST(std::hash<weak_ref<std::string>>{}(r) == expected);
+  BOOST_TEST(copy.hash() == expected); // the cache belongs to the reference, not the handle
+}
+
+// PY-REF-5 "If hash() is called the first time only after the object was deleted, the call will
+// raise TypeError."
+BOOST_AUTO_TEST_CASE(first_hash_after_death_throws_type_error) {
+  auto p = weakref::make_shared<std::string>("x");
+  weak_ref<std::string> r(p);
+  p.reset();
+  BOOST_CHECK_THROW(std::hash<weak_ref<std::string>>{}(r), weakref::type_error);
+  BOOST_CHECK_THROW(weak_ref<std::string>().hash(), weakref::type_error);
+}
+
+// PY-REF-4 "if the object is hashable": otherwise std::hash is disabled.
+static_assert(std::is_default_constructible_v<std::hash<weak_ref<std::string>>>);
+static_assert(!std::is_default_constructible_v<std::hash<weak_ref<opaque>>>);
+static_assert(!std::is_default_constructible_v<std::hash<weak_ref<tracked>>>);
+template <class R>
+concept has_hash_member = requires(const R& r) { r.hash(); };
+static_assert(has_hash_member<weak_ref<std::string>>);
+static_assert(!has_hash_member<weak_ref<opaque>>);
+
+// Hashing makes refs usable as unordered keys (the basis of WeakKeyDictionary).
+BOOST_AUTO_TEST_CASE(usable_in_unordered_set) {
+  auto a = weakref::make_shared<std::string>("a");
+  auto b = weakref::make_shared<std::string>("b");
+  auto a2 = weakref::make_shared<std::string>("a");
+  std::unordered_set<weak_ref<std::string>> set{weak_ref<std::string>(a),
+                                                weak_ref<std::string>(b)};
+  BOOST_TEST(set.size() == 2u);
+  BOOST_TEST(set.count(weak_ref<std::string>(a2)) == 1u); // equal referents, equal refs
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(equality)
+
+// PY-REF-6 "If the referents are still alive, two references have the same equality
+// relationship as their referents (regardless of the callback)."
+BOOST_AUTO_TEST_CASE(alive_refs_compare_referents) {
+  auto x = weakref::make_shared<tracked>(1);
+  auto y = weakref::make_shared<tracked>(1);
+  auto z = weakref::make_shared<tracked>(2);
+  weak_ref<tracked> rx(x, [](weak_ref<tracked>) {});
+  weak_ref<tracked> ry(y);
+  weak_ref<tracked> rz(z);
+  BOOST_TEST((rx == ry));
+  BOOST_TEST((rx != rz));
+}
+
+// PY-REF-6 "If either referent has been deleted, the references are equal only if the reference
+// objects are the same object."
+BOOST_AUTO_TEST_CASE(dead_refs_compare_by_identity) {
+  auto x = weakref::make_shared<tracked>(1);
+  auto y = weakref::make_shared<tracked>(1);
+  weak_ref<tracked> rx(x);
+  weak_ref<tracked> rx_copy = rx;
+  weak_ref<tracked> rx_other(x);
+  weak_ref<tracked> ry(y);
+  x.reset();
+  BOOST_TEST((rx != ry));      // one dead: no longer equal, though the referents were
+  BOOST_TEST((rx == rx_copy)); // same reference
+  BOOST_TEST((rx != rx_other)); // another reference to the same dead referent
+}
+
+// [weakref.ref.eq]/2: without ==, the referents compare by address.
+BOOST_AUTO_TEST_CASE(referent_without_equality_compares_by_address) {
+  auto a = weakref::make_shared<opaque>();
+  auto b = weakref::make_shared<opaque>();
+  BOOST_TEST((weak_ref<opaque>(a) == weak_ref<opaque>(a)));
+  BOOST_TEST((weak_ref<opaque>(a) != weak_ref<opaque>(b)));
+}
+
+// PY-REF-7 "Weak references support tests for equality, but not ordering."
+static_assert(std::equality_comparable<weak_ref<int>>);
+static_assert(!std::totally_ordered<weak_ref<int>>);
+template <class R>
+concept any_ordering = requires(const R& a) { a < a; } || requires(const R& a) { a <= a; } ||
+                       requires(const R& a) { a > a; } || requires(const R& a) { a >= a; } ||
+                       requires(const R& a) { a <=> a; };
+static_assert(!any_ordering<weak_ref<int>>);
+static_assert(!any_ordering<weak_ref<std::string>>);
+static_assert(any_ordering<std::shared_ptr<int>>); // the probe itself can detect an ordering
+
+// [weakref.ref.owner]: referent identity, stable after death.
+BOOST_AUTO_TEST_CASE(owner_identity_survives_death) {
+  auto a = weakref::make_shared<tracked>(1);
+  auto b = weakref::make_shared<tracked>(1);
+  weak_ref<tracked> r1(a), r2(a), r3(b);
+  const std::size_t h = r1.owner_hash();
+  BOOST_TEST(r1.owner_equal(r2));
+  BOOST_TEST(!r1.owner_equal(r3));
+  a.reset();
+  BOOST_TEST(r1.owner_equal(r2));
+  BOOST_TEST(r1.owner_hash() == h);
+  BOOST_TEST(r2.owner_hash() == h);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(subclass)
+
+static_assert(weakref::ref_type<weak_ref<int>>);
+static_assert(weakref::ref_type<extended_ref<int>>);
+static_assert(!weakref::ref_type<std::weak_ptr<int>>);
+static_assert(!weakref::ref_type<int>);
+
+// PY-SUB-1 "Specialized versions of ref objects can be created through subclassing" and the
+// ExtendedRef example: extra information, and a different value returned on call.
+BOOST_AUTO_TEST_CASE(extended_ref_counts_successful_calls) {
+  auto ob = weakref::make_shared<tracked>(5);
+  extended_ref<tracked> r(ob, {"thumbnail"});
+  BOOST_TEST(r.info().label == "thumbnail");
+  auto first = r();
+  auto second = r();
+  BOOST_REQUIRE(first.has_value());
+  BOOST_REQUIRE(second.has_value());
+  BOOST_TEST(first->first.get() == ob.get());
+  BOOST_TEST(first->second == 1u);
+  BOOST_TEST(second->second == 2u);
+  first.reset();
+  second.reset();
+  ob.reset();
+  BOOST_TEST(!r().has_value());
+}
+
+// A subclass is still a ref: callbacks, hashing (derived std::hash) and equality carry over.
+BOOST_AUTO_TEST_CASE(extended_ref_keeps_ref_behaviour) {
+  auto ob = weakref::make_shared<std::string>("k");
+  int calls = 0;
+  extended_ref<std::string> r(ob, [&](weak_ref<std::string>) { ++calls; });
+  BOOST_TEST(std::hash<extended_ref<std::string>>{}(r) == std::hash<std::string>{}("k"));
+  BOOST_TEST((r == weak_ref<std::string>(ob)));
+  BOOST_TEST(weakref::weak_ref_count(ob) == 1u);
+  ob.reset();
+  BOOST_TEST(calls == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,209 @@
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "support.hpp"
+import weakref;
+
+using weakref::weak_proxy;
+using weakref::weak_ref;
+
+namespace {
+
+constexpr std::uint32_t intact = 0xC0FFEEu;
+
+struct payload {
+  static inline std::atomic<long> alive{0};
+  std::uint32_t magic = intact;
+  payload() { alive.fetch_add(1, std::memory_order_relaxed); }
+  ~payload() {
+    magic = 0;
+    alive.fetch_sub(1, std::memory_order_relaxed);
+  }
+};
+
+// What one callback ref saw: how often its callback ran.
+struct record {
+  std::atomic<int> calls{0};
+};
+
+// Owners shared between the threads; each slot is replaced by a fresh object after its death.
+class slots {
+public:
+  static constexpr std::size_t size = 8;
+
+  std::shared_ptr<payload> get(std::size_t i) {
+    std::lock_guard guard(mutex_[i]);
+    return owner_[i];
+  }
+  // Takes the owner out and releases it outside the lock, so that the death (callbacks and all)
+  // runs on this thread with no test lock held, then installs a fresh object.
+  void kill_and_replace(std::size_t i) {
+    std::shared_ptr<payload> victim;
+    {
+      std::lock_guard guard(mutex_[i]);
+      victim = std::move(owner_[i]);
+    }
+    victim.reset();
+    auto fresh = weakref::make_shared<payload>();
+    std::lock_guard guard(mutex_[i]);
+    owner_[i] = std::move(fresh);
+  }
+  void clear() {
+    for (std::size_t i = 0; i < size; ++i) {
+      std::shared_ptr<payload> victim;
+      {
+        std::lock_guard guard(mutex_[i]);
+        victim = std::move(owner_[i]);
+      }
+    }
+  }
+
+private:
+  std::array<std::mutex, size> mutex_;
+  std::array<std::shared_ptr<payload>, size> owner_;
+};
+
+struct stress_result {
+  long operations = 0;
+  long failed_checks = 0;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(thread)
+
+// [weakref.ref.death]/1: death, callbacks included, runs on the thread that released the last
+// owner.
+BOOST_AUTO_TEST_CASE(callbacks_run_on_the_releasing_thread) {
+  auto p = weakref::make_shared<payload>();
+  std::thread::id callback_thread;
+  weak_ref<payload> r(p, [&](weak_ref<payload>) { callback_thread = std::this_thread::get_id(); });
+  std::thread releaser([owner = std::move(p)]() mutable { owner.reset(); });
+  const std::thread::id releaser_id = releaser.get_id();
+  releaser.join();
+  BOOST_TEST((callback_thread == releaser_id));
+}
+
+// [weakref.ref.general]/4-5: referents die on one thread while another creates, copies, locks
+// and destroys refs and proxies to them; a third destroys refs as their referents die. Checks:
+// no use after free (every successful lock sees an intact object), every callback runs at most
+// once, every callback ref that outlived its referent was called exactly once, nothing leaks.
+// Bounded by an operation count and a wall-clock budget (sanitizer builds are slower).
+BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
+  using clock = std::chrono::steady_clock;
+  constexpr long target_operations = 2'000'000;
+  const auto deadline = clock::now() + std::chrono::seconds(8);
+
+  slots owners;
+  for (std::size_t i = 0; i < slots::size; ++i) owners.kill_and_replace(i);
+
+  std::atomic<bool> stop{false};
+  std::atomic<long> callbacks_run{0};
+  std::atomic<long> callback_refs{0};
+  std::atomic<long> double_calls{0};
+
+  struct kept {
+    weak_ref<payload> ref;
+    std::shared_ptr<record> rec;
+  };
+
+  // Refs kept to the end: every one of them must have been called back exactly once.
+  std::vector<kept> survivors;
+  // Refs handed to the reaper thread, destroyed there while their referents die elsewhere.
+  std::mutex handoff_mutex;
+  std::vector<weak_ref<payload>> handoff;
+
+  auto make_callback = [&](const std::shared_ptr<record>& rec) {
+    return [&callbacks_run, &double_calls, rec](weak_ref<payload> self) {
+      if (self.lock()) double_calls.fetch_add(1); // cleared before the callback: must be empty
+      if (rec->calls.fetch_add(1) != 0) double_calls.fetch_add(1);
+      callbacks_run.fetch_add(1, std::memory_order_relaxed);
+    };
+  };
+
+  stress_result worker_result;
+  std::thread worker([&] {
+    std::vector<weak_ref<payload>> ring(64);
+    std::vector<weak_proxy<payload>> proxies(16);
+    std::size_t n = 0;
+    while (worker_result.operations < target_operations && clock::now() < deadline) {
+      for (int burst = 0; burst < 256; ++burst, ++n) {
+        const std::size_t slot = n % slots::size;
+        std::shared_ptr<payload> owner = owners.get(slot);
+        if (!owner) continue;
+        auto rec = std::make_shared<record>();
+        weak_ref<payload> with_cb(owner, make_callback(rec));
+        callback_refs.fetch_add(1, std::memory_order_relaxed);
+        weak_ref<payload> plain(owner);
+        weak_ref<payload> copy = with_cb;
+        if (weakref::weak_ref_count(owner) == 0) ++worker_result.failed_checks;
+        owner.reset(); // the worker may be the last owner: death on this thread too
+        if (auto locked = copy.lock(); locked && locked->magic != intact)
+          ++worker_result.failed_checks;
+        if (n % 997 == 0)
+          survivors.push_back({with_cb, rec});
+        else if (n % 5 == 0) {
+          std::lock_guard guard(handoff_mutex);
+          handoff.push_back(copy);
+        }
+        ring[n % ring.size()] = std::move(plain);
+        if (std::shared_ptr<payload> again = owners.get(slot))
+          proxies[n % proxies.size()] = weak_proxy<payload>(again);
+        try {
+          if (proxies[(n * 7) % proxies.size()]->magic != intact) ++worker_result.failed_checks;
+        } catch (const weakref::reference_error&) {
+        }
+        worker_result.operations += 8;
+      }
+    }
+    stop = true;
+  });
+
+  std::thread killer([&] {
+    std::size_t n = 0;
+    while (!stop.load()) owners.kill_and_replace(n++ % slots::size);
+  });
+
+  std::thread reaper([&] {
+    while (!stop.load()) {
+      std::vector<weak_ref<payload>> batch;
+      {
+        std::lock_guard guard(handoff_mutex);
+        batch.swap(handoff);
+      }
+      batch.clear(); // destroys refs while the killer thread kills their referents
+      std::this_thread::yield();
+    }
+  });
+
+  worker.join();
+  killer.join();
+  reaper.join();
+  owners.clear();
+  handoff.clear();
+
+  BOOST_TEST_MESSAGE("stress: " << worker_result.operations << " ref operations, "
+                                << callbacks_run.load() << " callbacks run");
+  BOOST_TEST(worker_result.operations >= 20'000); // the test did real work, even under TSan
+  BOOST_TEST(worker_result.failed_checks == 0);
+  BOOST_TEST(double_calls.load() == 0);
+  BOOST_TEST(callbacks_run.load() <= callback_refs.load());
+  BOOST_TEST(!survivors.empty());
+  for (const kept& k : survivors) {
+    BOOST_TEST(k.ref.expired());
+    BOOST_TEST(k.rec->calls.load() == 1);
+  }
+  BOOST_TEST(payload::alive.load() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
