@@ -220,19 +220,19 @@ public:
 #undef WEAKREF_PROXY_BINARY
 
   // [weakref.proxy.ops]/2 Equality is declared in one direction only (C++20 rewrites x == p and
-  // !=); proxy == proxy has its own symmetric overload so that the rewritten candidate never
-  // competes with the template ([over.match.oper]/9).
+  // !=); proxy == proxy has its own overload, symmetric in shape, so that the rewritten candidate
+  // never ties with a better-matching template ([over.match.oper]/9).
   template <detail::not_proxy U>
     requires requires(T& t, U&& u) { t == std::forward<U>(u); }
   friend decltype(auto) operator==(const weak_proxy& p, U&& u) {
     const std::shared_ptr<T> owner = p.pin();
     return *owner == std::forward<U>(u);
   }
-  friend decltype(auto) operator==(const weak_proxy& a, const weak_proxy& b)
-    requires std::equality_comparable<T>
-  {
+  template <class V>
+    requires requires(T& t, V& v) { t == v; }
+  friend decltype(auto) operator==(const weak_proxy& a, const weak_proxy<V>& b) {
     const std::shared_ptr<T> left = a.pin();
-    const std::shared_ptr<T> right = b.pin();
+    const std::shared_ptr<V> right = b.pin();
     return *left == *right;
   }
 
@@ -304,10 +304,14 @@ private:
 };
 
 // [weakref.proxy.types] Python: ProxyType, CallableProxyType and ProxyTypes. The kind of a
-// proxy is that of its referent type: callable when T is a class with a (non-template,
-// non-overloaded) operator(), as Python's callable() asks for __call__.
+// proxy is that of its referent type, as Python's callable() asks for __call__: callable when T
+// is a pointer to function or a class with one non-template operator(). A type whose call
+// operator is overloaded or a template cannot be told from the type alone: such a proxy is still
+// invocable with the arguments T accepts, but it is classified as proxy_type.
 template <class T>
-concept callable_referent = std::is_class_v<T> && requires { &T::operator(); };
+concept callable_referent =
+    std::is_function_v<std::remove_pointer_t<std::remove_cv_t<T>>> ||
+    (std::is_class_v<T> && requires { &T::operator(); });
 
 template <class P>
 concept proxy_types = detail::is_proxy<std::remove_cv_t<P>>;
