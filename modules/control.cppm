@@ -10,6 +10,13 @@ module;
 #include <thread>
 #include <type_traits>
 #include <utility>
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#include <sanitizer/tsan_interface.h>
+#define WEAKREF_TSAN_ANNOTATIONS 1
+#endif
+#endif
 export module weakref:control;
 import :errors;
 
@@ -40,6 +47,23 @@ public:
   }
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 };
+
+// The chunk is freed when the weak count reaches zero. libc++ decrements that count inside its
+// shared library (__shared_weak_count::__release_weak), which ThreadSanitizer does not see, so
+// the happens-before edge from every thread's last use of a header to the chunk's deallocation
+// is stated here: each path that touched a header releases it just before dropping its weak or
+// strong count, and the deallocation acquires it. The edge itself is real (the count is an
+// acq_rel atomic); only its visibility to the tool is added. No-ops in other builds.
+inline void done_with_header([[maybe_unused]] const void* h) noexcept {
+#ifdef WEAKREF_TSAN_ANNOTATIONS
+  __tsan_release(const_cast<void*>(h));
+#endif
+}
+inline void header_unreachable([[maybe_unused]] const void* h) noexcept {
+#ifdef WEAKREF_TSAN_ANNOTATIONS
+  __tsan_acquire(const_cast<void*>(h));
+#endif
+}
 
 enum class node_kind : unsigned char { ref, proxy };
 
@@ -124,6 +148,7 @@ inline void release(node_base* n) noexcept {
     std::lock_guard guard(h->lock);
     if (n->linked) h->unlink(n);
   }
+  done_with_header(h);
   n->dispose(n);
 }
 
@@ -170,6 +195,7 @@ inline void header::die() noexcept {
   }
   // 3. Only now is the referent destroyed.
   destroy_referent(this);
+  done_with_header(this);
 }
 
 // The deleter of every weakly referenceable object: one type, found by std::get_deleter.

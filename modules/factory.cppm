@@ -46,6 +46,7 @@ struct block : header {
   }
 
   static void free_chunk(header* h) noexcept {
+    header_unreachable(h);
     block* b = from(h);
     unit_allocator ua(b->alloc);
     unit* first = static_cast<unit*>(h->chunk);
