@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <memory_resource>
 #include <stdexcept>
@@ -166,6 +167,27 @@ BOOST_AUTO_TEST_CASE(converted_and_aliased_owners_are_weakly_referenceable) {
   p.reset();
   BOOST_TEST(rb.expired());
   BOOST_TEST(rm.expired());
+}
+
+// PY-INTRO-6 "Several built-in types such as list and dict do not directly support weak
+// references but can add support through subclassing". Adapted: in C++ no subclass is needed;
+// any object type made by the factory is weakly referenceable, standard types and scalars
+// included (Python's Dict(dict) example becomes make_shared<std::map<...>>).
+BOOST_AUTO_TEST_CASE(standard_types_and_scalars_are_weakly_referenceable) {
+  auto dict = weakref::make_shared<std::map<std::string, int>>(
+      std::map<std::string, int>{{"red", 1}, {"green", 2}, {"blue", 3}});
+  auto list = weakref::make_shared<std::vector<int>>(3, 7);
+  auto number = weakref::make_shared<long>(42L);
+  weakref::weak_ref<std::map<std::string, int>> rd(dict);
+  weakref::weak_ref<std::vector<int>> rl(list);
+  weakref::weak_ref<long> rn(number);
+  BOOST_TEST(rd()->at("green") == 2);
+  BOOST_TEST(rl()->size() == 3u);
+  BOOST_TEST(*rn() == 42L);
+  dict.reset();
+  list.reset();
+  number.reset();
+  BOOST_TEST((rd.expired() && rl.expired() && rn.expired()));
 }
 
 // [weakref.factory]/1: const element types.

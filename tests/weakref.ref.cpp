@@ -280,6 +280,30 @@ BOOST_AUTO_TEST_CASE(null_callback_means_none) {
   BOOST_TEST(a.expired());
 }
 
+// [weakref.ref.general]/5 No user code runs while a library lock is held: a callback and the
+// referent's destructor both drop refs to the same referent (which takes its lock); holding
+// the lock around them would deadlock here.
+BOOST_AUTO_TEST_CASE(no_library_lock_held_during_callbacks_or_destructor) {
+  struct drops_ref_in_destructor {
+    std::optional<weak_ref<drops_ref_in_destructor>> self;
+    ~drops_ref_in_destructor() { self.reset(); }
+  };
+  auto p = weakref::make_shared<drops_ref_in_destructor>();
+  p->self.emplace(p);
+  std::optional<weak_ref<drops_ref_in_destructor>> plain;
+  plain.emplace(p);
+  int calls = 0;
+  weak_ref<drops_ref_in_destructor> r(p, [&](weak_ref<drops_ref_in_destructor>) {
+    ++calls;
+    plain.reset(); // last handle of a ref without callback: unlinks under the referent's lock
+    weak_ref<drops_ref_in_destructor> copy = r; // copies and drops a handle of the pinned ref
+  });
+  BOOST_TEST(weakref::weak_ref_count(p) == 3u);
+  p.reset();
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(!plain.has_value());
+}
+
 // [weakref.ref.callback]/1: the constraint rejects callbacks of the wrong shape at compile time.
 static_assert(!std::is_constructible_v<weak_ref<int>, const std::shared_ptr<int>&, int>);
 static_assert(!std::is_constructible_v<weak_ref<int>, const std::shared_ptr<int>&, void (*)()>);
