@@ -285,15 +285,50 @@ struct ref_node : node_base {
 
 // Grants the nodes and the introspection functions access to handles' private constructors.
 struct access {
+  struct adopt_tag {};
   template <class Handle>
   static Handle adopt(node_base* n) noexcept {
     return Handle(adopt_tag{}, static_cast<ref_node<typename Handle::element_type>*>(n));
   }
-  template <class Handle>
-  static node_base* node_of(const Handle& h) noexcept {
-    return h.node_;
+};
+
+// What weak_ref<T> and weak_proxy<T> have in common: a counted handle to one node, so that
+// copies share the reference's identity ([weakref.ref.general]/3) and the node is unregistered
+// with its last handle ([weakref.ref.cons]/5).
+template <class T>
+class handle {
+public:
+  using element_type = T;
+
+  // [weakref.ref.obs]/1, [weakref.proxy.obs]: never throw.
+  std::shared_ptr<T> lock() const noexcept {
+    return node_ ? static_cast<ref_node<T>*>(node_)->target.lock() : std::shared_ptr<T>();
   }
-  struct adopt_tag {};
+  bool expired() const noexcept {
+    return node_ == nullptr || static_cast<ref_node<T>*>(node_)->target.expired();
+  }
+
+protected:
+  handle() noexcept = default;
+  explicit handle(ref_node<T>* n) noexcept : node_(n) {}
+  handle(const handle& other) noexcept : node_(other.node_) {
+    if (node_) acquire(node_);
+  }
+  handle(handle&& other) noexcept : node_(std::exchange(other.node_, nullptr)) {}
+  handle& operator=(const handle& other) noexcept {
+    handle(other).swap_node(*this);
+    return *this;
+  }
+  handle& operator=(handle&& other) noexcept {
+    handle(std::move(other)).swap_node(*this);
+    return *this;
+  }
+  ~handle() {
+    if (node_) release(node_);
+  }
+  void swap_node(handle& other) noexcept { std::swap(node_, other.node_); }
+
+  node_base* node_ = nullptr;
 };
 
 template <class T, class Handle, class F>

@@ -73,9 +73,11 @@ export namespace weakref {
 // iterator) stays valid only while some owner keeps the referent alive, as for any raw
 // reference; -> and pin() hold the referent for as long as their result lives.
 template <class T>
-class weak_proxy {
+class weak_proxy : public detail::handle<T> {
   static_assert(std::is_object_v<T> && !std::is_array_v<T>,
                 "weakref::weak_proxy<T>: T must be a non-array object type");
+  using base = detail::handle<T>;
+  using base::node_;
 
 public:
   using element_type = T;
@@ -85,41 +87,27 @@ public:
 
   // [weakref.proxy.cons]/2 Throws: type_error as weak_ref's constructor (PY-INTRO-5).
   explicit weak_proxy(const std::shared_ptr<T>& obj)
-      : node_(detail::make_node<T, weak_proxy>(obj, detail::node_kind::proxy,
-                                               detail::no_callback{})) {}
+      : base(detail::make_node<T, weak_proxy>(obj, detail::node_kind::proxy,
+                                              detail::no_callback{})) {}
 
   // [weakref.proxy.cons]/3 Python: "callback is the same as the parameter of the same name to
   // the ref() function"; it receives a handle to this proxy (PY-PROXY-3).
   template <class F>
     requires weak_callback<F, weak_proxy<T>>
   weak_proxy(const std::shared_ptr<T>& obj, F&& callback)
-      : node_(detail::make_node<T, weak_proxy>(obj, detail::node_kind::proxy,
-                                               std::forward<F>(callback))) {}
+      : base(detail::make_node<T, weak_proxy>(obj, detail::node_kind::proxy,
+                                              std::forward<F>(callback))) {}
 
   weak_proxy(const std::shared_ptr<T>& obj, std::nullptr_t) : weak_proxy(obj) {}
 
-  weak_proxy(const weak_proxy& other) noexcept : node_(other.node_) {
-    if (node_) detail::acquire(node_);
-  }
-  weak_proxy(weak_proxy&& other) noexcept : node_(std::exchange(other.node_, nullptr)) {}
-  weak_proxy& operator=(const weak_proxy& other) noexcept {
-    weak_proxy(other).swap(*this);
-    return *this;
-  }
-  weak_proxy& operator=(weak_proxy&& other) noexcept {
-    weak_proxy(std::move(other)).swap(*this);
-    return *this;
-  }
-  ~weak_proxy() {
-    if (node_) detail::release(node_);
-  }
-  void swap(weak_proxy& other) noexcept { std::swap(node_, other.node_); }
+  // Copies share the identity, moves empty the source (detail::handle, as weak_ref).
+  void swap(weak_proxy& other) noexcept { this->swap_node(other); }
   friend void swap(weak_proxy& a, weak_proxy& b) noexcept { a.swap(b); }
 
   // [weakref.proxy.access]/1 Returns: an owner of the referent. Throws: reference_error if it
   // is gone.
   std::shared_ptr<T> pin() const {
-    std::shared_ptr<T> owner = lock();
+    std::shared_ptr<T> owner = this->lock();
     if (!owner) throw reference_error("weakly-referenced object no longer exists");
     return owner;
   }
@@ -129,13 +117,9 @@ public:
   T& operator*() const { return *pin(); }
 
   // [weakref.proxy.obs] The escape hatches of C++ (a Python proxy has no attributes of its
-  // own): they never throw.
-  std::shared_ptr<T> lock() const noexcept {
-    return node_ ? static_cast<detail::ref_node<T>*>(node_)->target.lock() : std::shared_ptr<T>();
-  }
-  bool expired() const noexcept {
-    return node_ == nullptr || static_cast<detail::ref_node<T>*>(node_)->target.expired();
-  }
+  // own): lock() and expired() never throw.
+  using base::expired;
+  using base::lock;
   bool identical(const weak_proxy& other) const noexcept { return node_ == other.node_; }
 
   // [weakref.proxy.call] Only for the callable kind (PY-PROXY-2): Constraints: T& is invocable
@@ -298,9 +282,7 @@ public:
 
 private:
   friend struct detail::access;
-  weak_proxy(detail::access::adopt_tag, detail::ref_node<T>* n) noexcept : node_(n) {}
-
-  detail::node_base* node_ = nullptr;
+  weak_proxy(detail::access::adopt_tag, detail::ref_node<T>* n) noexcept : base(n) {}
 };
 
 // [weakref.proxy.types] Python: ProxyType, CallableProxyType and ProxyTypes. The kind of a

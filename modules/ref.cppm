@@ -30,9 +30,11 @@ concept weak_callback = std::invocable<std::decay_t<F>&, H> &&
 // [weakref.ref] Python: weakref.ref (PY-REF-*). A handle to a weak reference: copies share one
 // identity (one registration, one callback, counted once) ([weakref.ref.general]/3).
 template <class T>
-class weak_ref {
+class weak_ref : public detail::handle<T> {
   static_assert(std::is_object_v<T> && !std::is_array_v<T>,
                 "weakref::weak_ref<T>: T must be a non-array object type");
+  using base = detail::handle<T>;
+  using base::node_;
 
 public:
   using element_type = T;
@@ -43,7 +45,7 @@ public:
   // [weakref.ref.cons]/2 Throws: type_error if obj was not made by make_shared or
   // allocate_shared, or is empty (PY-INTRO-5).
   explicit weak_ref(const std::shared_ptr<T>& obj)
-      : node_(detail::make_node<T, weak_ref>(obj, detail::node_kind::ref, detail::no_callback{})) {}
+      : base(detail::make_node<T, weak_ref>(obj, detail::node_kind::ref, detail::no_callback{})) {}
 
   // [weakref.ref.cons]/3 Effects: as above, and registers callback: when the referent is about
   // to be finalized and this ref (or a copy) still exists, callback(r) is called with a handle r
@@ -51,47 +53,25 @@ public:
   template <class F>
     requires weak_callback<F, weak_ref<T>>
   weak_ref(const std::shared_ptr<T>& obj, F&& callback)
-      : node_(detail::make_node<T, weak_ref>(obj, detail::node_kind::ref,
-                                             std::forward<F>(callback))) {}
+      : base(detail::make_node<T, weak_ref>(obj, detail::node_kind::ref,
+                                            std::forward<F>(callback))) {}
 
   weak_ref(const std::shared_ptr<T>& obj, std::nullptr_t) : weak_ref(obj) {}
 
-  // [weakref.ref.cons]/4 A copy is the same reference, not a new one (identity is shared).
-  weak_ref(const weak_ref& other) noexcept : node_(other.node_) {
-    if (node_) detail::acquire(node_);
-  }
-  weak_ref(weak_ref&& other) noexcept : node_(std::exchange(other.node_, nullptr)) {}
+  // [weakref.ref.cons]/4 A copy is the same reference, not a new one (identity is shared); a
+  // move leaves the source empty. [weakref.ref.cons]/5 Destroying the last handle before the
+  // referent dies unregisters the reference: its callback never runs. (detail::handle.)
 
-  weak_ref& operator=(const weak_ref& other) noexcept {
-    weak_ref(other).swap(*this);
-    return *this;
-  }
-  weak_ref& operator=(weak_ref&& other) noexcept {
-    weak_ref(std::move(other)).swap(*this);
-    return *this;
-  }
-
-  // [weakref.ref.cons]/5 Destroying the last handle before the referent dies unregisters the
-  // reference: its callback never runs.
-  ~weak_ref() {
-    if (node_) detail::release(node_);
-  }
-
-  void swap(weak_ref& other) noexcept { std::swap(node_, other.node_); }
+  void swap(weak_ref& other) noexcept { this->swap_node(other); }
   friend void swap(weak_ref& a, weak_ref& b) noexcept { a.swap(b); }
 
   // [weakref.ref.obs]/1 Python: r() (PY-REF-1, PY-EX-1). Returns: an owner of the referent if it
-  // is alive, else an empty shared_ptr. Atomic: the thread-safe idiom of PY-EX-3.
-  std::shared_ptr<T> operator()() const noexcept { return lock(); }
-  std::shared_ptr<T> lock() const noexcept {
-    return node_ ? static_cast<detail::ref_node<T>*>(node_)->target.lock() : std::shared_ptr<T>();
-  }
-
-  // [weakref.ref.obs]/2 Returns: true if the referent is gone (or *this is empty). Only a hint
-  // when other threads may release owners (PY-EX-3): use lock() to act on the referent.
-  bool expired() const noexcept {
-    return node_ == nullptr || static_cast<detail::ref_node<T>*>(node_)->target.expired();
-  }
+  // is alive, else an empty shared_ptr. Atomic: the thread-safe idiom of PY-EX-3. lock() is the
+  // same; expired() is true if the referent is gone (or *this is empty), only a hint when other
+  // threads may release owners (PY-EX-3).
+  std::shared_ptr<T> operator()() const noexcept { return this->lock(); }
+  using base::expired;
+  using base::lock;
 
   // [weakref.ref.obs]/3 Returns: true if *this and other are handles to the same reference
   // (Python: `r1 is r2`).
@@ -107,7 +87,7 @@ public:
     if (node_ == nullptr) throw type_error("weak object has gone away");
     if (node_->hash_cached.load(std::memory_order_acquire))
       return node_->hash_value.load(std::memory_order_relaxed);
-    const std::shared_ptr<T> referent = lock();
+    const std::shared_ptr<T> referent = this->lock();
     if (!referent) throw type_error("weak object has gone away");
     const std::size_t h = std::hash<std::remove_cv_t<T>>{}(*referent);
     node_->hash_value.store(h, std::memory_order_relaxed);
@@ -141,9 +121,7 @@ public:
 
 private:
   friend struct detail::access;
-  weak_ref(detail::access::adopt_tag, detail::ref_node<T>* n) noexcept : node_(n) {}
-
-  detail::node_base* node_ = nullptr;
+  weak_ref(detail::access::adopt_tag, detail::ref_node<T>* n) noexcept : base(n) {}
 };
 
 // [weakref.ref.types] Python: ReferenceType. Satisfied by weak_ref<T> and by classes derived
