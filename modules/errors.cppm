@@ -21,6 +21,13 @@ public:
   using std::logic_error::logic_error;
 };
 
+// [weakref.error.key] Python: KeyError, from the weak containers' at, pop, popitem and
+// remove when the key (or element) is absent or its referent is gone.
+class key_error : public std::out_of_range {
+public:
+  using std::out_of_range::out_of_range;
+};
+
 // [weakref.error.callback] Python: "Exceptions raised by the callback will be noted on the
 // standard error output, but cannot be propagated" (PY-REF-3). The handler is replaceable so
 // that programs can log elsewhere or count; it must not throw (it runs inside a deleter).

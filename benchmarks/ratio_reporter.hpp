@@ -1,0 +1,296 @@
+// The ratio table shared by the benchmark programs (header-only).
+//
+// Every benchmark is registered twice under one naming convention:
+//     ours/<op>[/args]   the weakref operation
+//     std/<op>[/args]    its std baseline, measured in the same process
+// The reporter forwards every run to the default display reporter (the console one unless
+// --benchmark_format says otherwise), keeps each run's real time per iteration, and at the end
+// prints one row per <op>[/args]:
+//     operation | ours ns | baseline ns | ratio | target | met?
+// where ratio = ours / baseline and the target is the design brief's (shared/design/brief.md,
+// "Targets"), keyed by <op>, the first component after the prefix. With repetitions the median
+// is used (Google Benchmark's median aggregate, or the median of the repetitions it reported).
+//
+// run_main() is the programs' main(): it accepts Google Benchmark's flags plus
+//     --ratio_md=<path>            also write the table as Markdown to <path>
+//     --single_threaded_baseline   do not start the warm-up thread (see below)
+// and returns 0 whether or not a target is met: timings never fail a build or CI. It returns 1
+// only for unrecognized arguments, when no benchmark matched, or when a benchmark reported an
+// error.
+//
+// Why a warm-up thread: libstdc++ updates shared_ptr/weak_ptr counts with plain (non-atomic)
+// instructions while the process has never started a thread (glibc's __libc_single_threaded),
+// and switches to atomic instructions for good at the first std::thread. The library's own
+// atomics (per-referent spinlock, handle counts) are always atomic. The multi-threaded state is
+// the one weak references are used in and the only one that stays consistent once a
+// ->Threads(n) benchmark has run, so by default one thread is started and joined before any
+// benchmark; --single_threaded_baseline keeps the single-threaded state (until the first
+// ->Threads(n) benchmark, which the programs register last).
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace weakref_bench {
+
+// The brief's targets: ours / baseline must not exceed max_ratio. Keyed by <op>.
+struct target {
+  std::string op;
+  double max_ratio;
+};
+
+inline std::vector<target> brief_targets() {
+  return {
+      {"lock_live", 1.1},              // weak_ref::lock() on a live referent vs weak_ptr::lock()
+      {"ref_create_destroy", 1.5},     // weak_ref without callback vs weak_ptr copy + destroy
+      {"factory_create_destroy", 1.3}, // weakref::make_shared + destroy vs std::make_shared
+      {"death_callbacks", 1.5},        // death with k callbacks vs k std::function + destroy
+      // Names reserved for the container benchmarks.
+      {"value_map_lookup_hit", 1.2},   // weak_value_map vs unordered_map<K, weak_ptr<V>> + lock
+      {"value_map_insert", 1.5},
+      {"key_map_lookup", 1.2},         // weak_key_map vs unordered_map keyed by owner identity
+      {"set_lookup", 1.2},             // weak_set vs the same
+  };
+}
+
+class ratio_reporter : public benchmark::BenchmarkReporter {
+public:
+  explicit ratio_reporter(benchmark::BenchmarkReporter* display,
+                          std::vector<target> targets = brief_targets())
+      : display_(display), targets_(std::move(targets)) {}
+
+  bool ReportContext(const Context& context) override { return display_->ReportContext(context); }
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    display_->ReportRuns(runs);
+    for (const Run& run : runs) collect(run);
+  }
+
+  void Finalize() override { display_->Finalize(); }
+
+  bool any_error() const { return any_error_; }
+
+  // The table as plain text (for the console) or as Markdown.
+  void print_table(std::ostream& out, bool markdown) const {
+    const std::vector<std::vector<std::string>> rows = table();
+    const std::vector<std::string> head = {"operation", "ours ns", "baseline ns", "ratio",
+                                           "target", "met?"};
+    if (markdown) {
+      out << "| " << join(head, " | ") << " |\n|---|---:|---:|---:|---:|---|\n";
+      for (const auto& row : rows) out << "| " << join(row, " | ") << " |\n";
+      out << "\n" << footnote() << "\n";
+      return;
+    }
+    std::vector<std::size_t> width(head.size());
+    for (std::size_t c = 0; c < head.size(); ++c) {
+      width[c] = head[c].size();
+      for (const auto& row : rows) width[c] = std::max(width[c], row[c].size());
+    }
+    auto line = [&](const std::vector<std::string>& cells) {
+      for (std::size_t c = 0; c < cells.size(); ++c) {
+        if (c) out << " | ";
+        if (c == 0 || c == cells.size() - 1)
+          out << std::left << std::setw(static_cast<int>(width[c])) << cells[c];
+        else
+          out << std::right << std::setw(static_cast<int>(width[c])) << cells[c];
+      }
+      out << "\n";
+    };
+    line(head);
+    std::size_t total = head.size() * 3 - 3;
+    for (std::size_t w : width) total += w;
+    out << std::string(total, '-') << "\n";
+    for (const auto& row : rows) line(row);
+    out << footnote() << "\n";
+  }
+
+  void set_note(std::string note) { note_ = std::move(note); }
+
+private:
+  struct samples {
+    std::vector<double> iterations; // ns per iteration, one per reported repetition
+    std::optional<double> median;   // Google Benchmark's median aggregate, if reported
+    bool error = false;
+  };
+  struct row_data {
+    samples side[2]; // 0: ours, 1: std
+  };
+
+  void collect(const Run& run) {
+    if (run.error_occurred) any_error_ = true;
+    // The row key: the name without the time type ("manual_time", "real_time"), the minimum
+    // time, the iteration and repetition settings, which both sides of a pair share.
+    const benchmark::BenchmarkName& n = run.run_name;
+    std::string name = n.function_name;
+    for (const std::string* part : {&n.args, &n.threads})
+      if (!part->empty()) name += "/" + *part;
+    int side;
+    if (name.rfind("ours/", 0) == 0) {
+      side = 0;
+      name.erase(0, 5);
+    } else if (name.rfind("std/", 0) == 0) {
+      side = 1;
+      name.erase(0, 4);
+    } else {
+      return; // not part of a pair
+    }
+    auto [it, inserted] = rows_.try_emplace(name);
+    if (inserted) order_.push_back(name);
+    samples& s = it->second.side[side];
+    if (run.error_occurred) {
+      s.error = true;
+      return;
+    }
+    const double ns = run.GetAdjustedRealTime() * 1e9 / benchmark::GetTimeUnitMultiplier(run.time_unit);
+    if (run.run_type == Run::RT_Aggregate) {
+      if (run.aggregate_name == "median") s.median = ns;
+    } else {
+      s.iterations.push_back(ns);
+      max_repetitions_ = std::max(max_repetitions_, s.iterations.size());
+    }
+  }
+
+  static std::optional<double> value(const samples& s) {
+    if (s.error) return std::nullopt;
+    if (s.median) return s.median;
+    if (s.iterations.empty()) return std::nullopt;
+    std::vector<double> v = s.iterations;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
+  const target* target_for(const std::string& op_and_args) const {
+    const std::string op = op_and_args.substr(0, op_and_args.find('/'));
+    for (const target& t : targets_)
+      if (t.op == op) return &t;
+    return nullptr;
+  }
+
+  static std::string fixed(double x, int digits) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(digits) << x;
+    return s.str();
+  }
+
+  static std::string ns_text(const samples& s, const std::optional<double>& v) {
+    if (s.error) return "error";
+    if (!v) return "-";
+    return fixed(*v, *v < 100 ? 2 : 1);
+  }
+
+  std::vector<std::vector<std::string>> table() const {
+    std::vector<std::vector<std::string>> rows;
+    for (const std::string& name : order_) {
+      const row_data& r = rows_.at(name);
+      const std::optional<double> ours = value(r.side[0]);
+      const std::optional<double> base = value(r.side[1]);
+      const target* t = target_for(name);
+      std::string ratio = "-", goal = "-", met = "-";
+      if (t) goal = "<= " + fixed(t->max_ratio, 2);
+      if (ours && base && *base > 0) {
+        const double q = *ours / *base;
+        ratio = fixed(q, 2);
+        if (t) met = q <= t->max_ratio ? "yes" : "NO";
+      }
+      rows.push_back({name, ns_text(r.side[0], ours), ns_text(r.side[1], base), ratio, goal, met});
+    }
+    return rows;
+  }
+
+  std::string footnote() const {
+    std::string s = "ratio = ours / baseline (real time per operation, ";
+    s += max_repetitions_ > 1 ? "median of " + std::to_string(max_repetitions_) + " repetitions"
+                              : std::string("single run");
+    s += "); targets from the design brief; timings never fail the run.";
+    if (!note_.empty()) s += " " + note_;
+    return s;
+  }
+
+  static std::string join(const std::vector<std::string>& cells, std::string_view sep) {
+    std::string s;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i) s += sep;
+      s += cells[i];
+    }
+    return s;
+  }
+
+  benchmark::BenchmarkReporter* display_;
+  std::vector<target> targets_;
+  std::map<std::string, row_data> rows_;
+  std::vector<std::string> order_;
+  std::size_t max_repetitions_ = 0;
+  bool any_error_ = false;
+  std::string note_;
+};
+
+// The main() of every benchmark program. `title` heads the Markdown table.
+inline int run_main(int argc, char** argv, const char* title,
+                    std::vector<target> targets = brief_targets()) {
+  // Our own flags are taken out before Google Benchmark sees the arguments.
+  std::string md_path;
+  bool single_threaded = false;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.rfind("--ratio_md=", 0) == 0)
+      md_path = std::string(arg.substr(std::strlen("--ratio_md=")));
+    else if (arg == "--single_threaded_baseline")
+      single_threaded = true;
+    else
+      argv[kept++] = argv[i];
+  }
+  argc = kept;
+  argv[argc] = nullptr;
+
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+
+  if (!single_threaded) std::thread([] {}).join(); // see the header comment
+
+  ratio_reporter reporter(benchmark::CreateDefaultDisplayReporter(), std::move(targets));
+  reporter.set_note(single_threaded
+                        ? "Process state: single-threaded until the first multi-threaded "
+                          "benchmark (libstdc++ counts shared_ptr owners non-atomically)."
+                        : "Process state: multi-threaded (libstdc++ counts shared_ptr owners "
+                          "atomically, as in any program that has started a thread).");
+  const std::size_t matched = benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  if (matched == 0) {
+    std::fprintf(stderr, "%s: no benchmark matched\n", title);
+    return 1;
+  }
+
+  std::ostream& out = reporter.GetOutputStream();
+  out << "\n" << title << ": ours vs std baseline\n";
+  reporter.print_table(out, false);
+  out.flush();
+  if (!md_path.empty()) {
+    std::ofstream md(md_path);
+    md << "### " << title << "\n\n";
+    reporter.print_table(md, true);
+    if (!md) {
+      std::fprintf(stderr, "%s: cannot write %s\n", title, md_path.c_str());
+      return 1;
+    }
+  }
+  // A missed target is reported, never an error; a benchmark that failed is.
+  return reporter.any_error() ? 1 : 0;
+}
+
+} // namespace weakref_bench

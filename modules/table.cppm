@@ -1,0 +1,480 @@
+module;
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <utility>
+export module weakref:table;
+import :errors;
+import :control;
+
+// Internal: the hash table shared by weak_value_map, weak_key_map and weak_set
+// ([weakref.containers.general]). Nothing here is exported.
+//
+// Each element is a `table_entry`: a weak reference to the element's weakly held referent
+// (registered in that referent's weak list, so weak_ref_count and weak_refs see it, like
+// Python's KeyedRef), the table's bookkeeping, and the strongly held part (`payload`: the key of
+// a weak_value_map, the value of a weak_key_map, nothing for a weak_set).
+//
+// Deaths happen on any thread; the container belongs to one thread at a time. So a death never
+// touches the table: the entry's callback only moves it, with two atomics, onto a lock-free
+// "inbox" (a Treiber stack) in the shared `table_core`. The owning thread removes inbox entries
+// from the chains at the start of its next non-const operation (`purge`). Until then a dead
+// entry stays in its chain and every lookup and iterator skips it: it is never observable
+// ([weakref.containers.general]/4), and it never removes anything but itself (bpo-28427).
+//
+// The entry's state settles the race between the owner erasing an entry and its referent dying:
+//   live --(death callback, any thread)--> queued --> pushed (in the inbox)
+//   live --(owner erases it)-------------> erased (the callback will do nothing)
+// Whoever wins the first transition owns the entry's release.
+namespace weakref::detail {
+
+enum entry_state : unsigned char { entry_live, entry_queued, entry_pushed, entry_erased };
+
+template <class R, class P, class Alloc>
+struct table_core;
+
+template <class R, class P, class Alloc>
+struct table_entry : ref_node<R> {
+  using core_type = table_core<R, P, Alloc>;
+
+  table_entry* chain_next = nullptr; // owner thread only
+  const std::size_t hash;            // taken while the referent was alive; survives its death
+  R* const address;                  // identity of the referent; dereferenced only while pinned
+  core_type* const core;
+  std::atomic<unsigned char> state{entry_live};
+  bool retired = false; // owner thread only: out of the chains, payload destroyed
+  union {
+    P payload;
+  };
+
+  table_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hv, core_type* c)
+      : ref_node<R>(h, obj, node_kind::ref, &on_death, &dispose),
+        hash(hv), address(obj.get()), core(c) {}
+  ~table_entry() {}
+
+  // The inbox link reuses node_base::prev: once die() has detached the node from the weak list,
+  // prev is no longer guarded by (or read under) the header's lock.
+  table_entry* inbox_next() const noexcept { return static_cast<table_entry*>(this->prev); }
+  void set_inbox_next(table_entry* e) noexcept { this->prev = e; }
+
+  // The death callback: runs inside header::die() on the releasing thread, with the entry
+  // pinned. No allocation, no lock, no user code.
+  static void on_death(node_base* n) {
+    auto* e = static_cast<table_entry*>(n);
+    unsigned char expected = entry_live;
+    if (!e->state.compare_exchange_strong(expected, entry_queued, std::memory_order_acq_rel))
+      return; // the owner erased it first
+    core_type* c = e->core;
+    c->pending_count.fetch_add(1, std::memory_order_relaxed);
+    table_entry* head = c->inbox.load(std::memory_order_relaxed);
+    do e->set_inbox_next(head);
+    while (!c->inbox.compare_exchange_weak(head, e, std::memory_order_release,
+                                           std::memory_order_relaxed));
+    // After this store the core may be destroyed by its owner: touch nothing of it below.
+    e->state.store(entry_pushed, std::memory_order_release);
+  }
+
+  static void dispose(node_base* n) noexcept { core_type::free_entry(static_cast<table_entry*>(n)); }
+};
+
+// The part of a table that outlives its container while any entry does (an entry can be pinned
+// by a death on another thread, or held by a keyrefs() handle), so it owns the allocator.
+template <class R, class P, class Alloc>
+struct table_core {
+  using entry = table_entry<R, P, Alloc>;
+  using alloc_traits = std::allocator_traits<Alloc>;
+  using entry_allocator = typename alloc_traits::template rebind_alloc<entry>;
+  using entry_traits = std::allocator_traits<entry_allocator>;
+  using bucket_allocator = typename alloc_traits::template rebind_alloc<entry*>;
+  using bucket_traits = std::allocator_traits<bucket_allocator>;
+  using core_allocator = typename alloc_traits::template rebind_alloc<table_core>;
+  using core_traits = std::allocator_traits<core_allocator>;
+
+  // 1 for the container, plus 1 for every entry it released while another party still held it.
+  std::atomic<std::size_t> refs{1};
+  std::atomic<entry*> inbox{nullptr};
+  std::atomic<std::size_t> pending_count{0}; // entries reported dead, not yet purged
+  [[no_unique_address]] Alloc alloc;
+
+  // Owner thread only.
+  entry** buckets = nullptr;
+  std::size_t bucket_count = 0;
+  unsigned shift = 64;
+  std::size_t size = 0;            // entries in the chains, alive or dead-not-yet-purged
+  std::size_t retired_pending = 0; // retired by the owner, but their callback claimed them
+  float max_load_factor = 1.0f;
+
+  explicit table_core(const Alloc& a) : alloc(a) {}
+
+  static table_core* create(const Alloc& a) {
+    core_allocator ca(a);
+    table_core* c = std::to_address(core_traits::allocate(ca, 1));
+    ::new (static_cast<void*>(c)) table_core(a);
+    return c;
+  }
+
+  static void unref(table_core* c) noexcept {
+    if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    core_allocator ca(c->alloc);
+    if (c->buckets) {
+      bucket_allocator ba(c->alloc);
+      bucket_traits::deallocate(ba, c->buckets, c->bucket_count);
+    }
+    c->~table_core();
+    core_traits::deallocate(ca, c, 1);
+  }
+
+  // The entry's last handle is gone (on any thread): its payload was destroyed when it left the
+  // chains, so only the shell remains.
+  static void free_entry(entry* e) noexcept {
+    table_core* c = e->core;
+    entry_allocator ea(c->alloc);
+    e->~entry();
+    entry_traits::deallocate(ea, e, 1);
+    unref(c);
+  }
+
+  std::size_t index(std::size_t hash) const noexcept {
+    // Fibonacci hashing: spreads identity hashes of aligned addresses over a power-of-two table.
+    return static_cast<std::size_t>((static_cast<std::uint64_t>(hash) * 0x9E3779B97F4A7C15ull) >>
+                                    shift);
+  }
+};
+
+// The owner-side table. Facades (the three containers) supply hashing, matching and the public
+// interface; this class supplies storage, the allocator model, death handling and traversal.
+template <class R, class P, class Alloc>
+class weak_table {
+public:
+  using core_type = table_core<R, P, Alloc>;
+  using entry = typename core_type::entry;
+  using alloc_traits = std::allocator_traits<Alloc>;
+  using payload_allocator = typename alloc_traits::template rebind_alloc<P>;
+  using payload_traits = std::allocator_traits<payload_allocator>;
+
+  explicit weak_table(const Alloc& a) noexcept(std::is_nothrow_copy_constructible_v<Alloc>)
+      : alloc_(a) {}
+  weak_table(weak_table&& other) noexcept
+      : alloc_(std::move(other.alloc_)), core_(std::exchange(other.core_, nullptr)) {}
+  weak_table(const weak_table&) = delete;
+  weak_table& operator=(const weak_table&) = delete;
+  weak_table& operator=(weak_table&&) = delete;
+  ~weak_table() { destroy(); }
+
+  const Alloc& allocator() const noexcept { return alloc_; }
+
+  // [weakref.containers.general]/5 size(): entries in the table minus those whose death has
+  // been reported. Exact unless a referent is dying at this moment (its callbacks not yet run).
+  std::size_t size() const noexcept {
+    if (!core_) return 0;
+    // A claimed entry may be counted as retired before its callback has counted it as pending.
+    const auto pending =
+        static_cast<long long>(core_->pending_count.load(std::memory_order_acquire));
+    const long long dead_in_chains = pending - static_cast<long long>(core_->retired_pending);
+    const auto in_chains = static_cast<long long>(core_->size);
+    if (dead_in_chains <= 0) return core_->size;
+    return dead_in_chains >= in_chains ? 0 : static_cast<std::size_t>(in_chains - dead_in_chains);
+  }
+  std::size_t bucket_count() const noexcept { return core_ ? core_->bucket_count : 0; }
+  float max_load_factor() const noexcept { return core_ ? core_->max_load_factor : 1.0f; }
+  void max_load_factor(float f) {
+    if (!(f > 0.0f)) throw std::invalid_argument("weakref: max_load_factor must be positive");
+    ensure_core().max_load_factor = f;
+    reserve(core_->size);
+  }
+  std::size_t max_size() const noexcept {
+    return std::allocator_traits<typename core_type::entry_allocator>::max_size(
+        typename core_type::entry_allocator(alloc_));
+  }
+
+  // Removes every entry whose referent's death has been reported ([weakref.containers.general]/6).
+  void purge() noexcept {
+    if (!core_ || core_->inbox.load(std::memory_order_relaxed) == nullptr) return;
+    entry* e = core_->inbox.exchange(nullptr, std::memory_order_acquire);
+    while (e) {
+      entry* next = e->inbox_next();
+      if (e->retired)
+        --core_->retired_pending;
+      else
+        retire(e);
+      core_->pending_count.fetch_sub(1, std::memory_order_relaxed);
+      drop(e);
+      e = next;
+    }
+  }
+
+  // Makes an entry for obj (the weakly held referent) and constructs its payload from args,
+  // through the allocator (uses-allocator construction, as std::pmr containers do). The entry
+  // is registered with the referent but not yet in the table.
+  template <class... Args>
+  entry* make_entry(const std::shared_ptr<R>& obj, std::size_t hash, Args&&... args) {
+    header* h = header_of(obj);
+    if (h == nullptr)
+      throw type_error("cannot create weak reference to this object: only objects created by "
+                       "weakref::make_shared or weakref::allocate_shared are weakly referenceable");
+    core_type& c = ensure_core();
+    typename core_type::entry_allocator ea(alloc_);
+    entry* e = std::to_address(core_type::entry_traits::allocate(ea, 1));
+    ::new (static_cast<void*>(e)) entry(h, obj, hash, &c);
+    try {
+      std::uninitialized_construct_using_allocator(std::addressof(e->payload), alloc_,
+                                                   std::forward<Args>(args)...);
+    } catch (...) {
+      e->~entry();
+      core_type::entry_traits::deallocate(ea, e, 1);
+      throw;
+    }
+    c.refs.fetch_add(1, std::memory_order_relaxed); // balanced by free_entry's unref
+    h->link(e);
+    return e;
+  }
+
+  // Releases an entry made by make_entry that never entered the table.
+  void discard(entry* e) noexcept {
+    destroy_payload(e);
+    e->retired = true;
+    unsigned char expected = entry_live;
+    if (e->state.compare_exchange_strong(expected, entry_erased, std::memory_order_acq_rel))
+      drop(e);
+    else
+      ++core_->retired_pending; // its referent died meanwhile; the inbox brings it back
+  }
+
+  void link(entry* e) {
+    reserve(core_->size + 1);
+    entry*& head = core_->buckets[core_->index(e->hash)];
+    e->chain_next = head;
+    head = e;
+    ++core_->size;
+  }
+
+  // Takes e out of the table (owner thread), whatever its referent's state.
+  void erase(entry* e) noexcept {
+    retire(e);
+    unsigned char expected = entry_live;
+    if (e->state.compare_exchange_strong(expected, entry_erased, std::memory_order_acq_rel))
+      drop(e);
+    else
+      ++core_->retired_pending;
+  }
+
+  // The first entry in e's chain with this hash for which match(entry, referent) holds and
+  // whose referent is alive, pinned.
+  template <class Match>
+  std::pair<entry*, std::shared_ptr<R>> find(std::size_t hash, Match&& match) const {
+    if (!core_ || core_->bucket_count == 0) return {};
+    for (entry* e = core_->buckets[core_->index(hash)]; e; e = e->chain_next) {
+      if (e->hash != hash) continue;
+      std::shared_ptr<R> pin = e->target.lock();
+      if (pin && match(*e, *pin)) return {e, std::move(pin)};
+    }
+    return {};
+  }
+
+  std::size_t bucket_of(std::size_t hash) const noexcept { return core_->index(hash); }
+  // Grows the bucket array for one more entry now, so that a following link() cannot throw.
+  void reserve_one_more() { reserve(ensure_core().size + 1); }
+
+  // Traversal: the live entry at or after (bucket, e), pinned. Dead entries are skipped.
+  struct position {
+    std::size_t bucket = 0;
+    entry* e = nullptr;
+    std::shared_ptr<R> pin;
+  };
+  position first() const { return settle({0, core_ && core_->bucket_count ? core_->buckets[0] : nullptr, {}}); }
+  position next(const position& p) const {
+    return settle({p.bucket, p.e->chain_next, {}});
+  }
+
+  void clear() noexcept {
+    purge();
+    if (!core_) return;
+    for (std::size_t b = 0; b < core_->bucket_count; ++b) {
+      entry* e = std::exchange(core_->buckets[b], nullptr);
+      while (e) {
+        entry* next = e->chain_next;
+        e->retired = true;
+        destroy_payload(e);
+        unsigned char expected = entry_live;
+        if (e->state.compare_exchange_strong(expected, entry_erased, std::memory_order_acq_rel))
+          drop(e);
+        else
+          ++core_->retired_pending;
+        e = next;
+      }
+    }
+    core_->size = 0;
+  }
+
+  void reserve(std::size_t n) {
+    core_type& c = ensure_core();
+    const double wanted = static_cast<double>(n) / static_cast<double>(c.max_load_factor);
+    if (c.bucket_count != 0 && wanted <= static_cast<double>(c.bucket_count)) return;
+    std::size_t count = c.bucket_count ? c.bucket_count : 8;
+    while (static_cast<double>(count) < wanted) {
+      if (count > (std::numeric_limits<std::size_t>::max() >> 2))
+        throw std::length_error("weakref: too many buckets");
+      count *= 2;
+    }
+    rehash_to(count);
+  }
+
+  void rehash(std::size_t n) {
+    core_type& c = ensure_core();
+    const auto least = static_cast<std::size_t>(static_cast<double>(c.size) /
+                                                static_cast<double>(c.max_load_factor));
+    std::size_t count = 8;
+    while (count < n || count < least) count *= 2;
+    if (count != c.bucket_count) rehash_to(count);
+  }
+
+  // Swaps storage and allocators (the caller decides whether allocators may be swapped).
+  void swap(weak_table& other) noexcept {
+    using std::swap;
+    swap(alloc_, other.alloc_);
+    swap(core_, other.core_);
+  }
+  // Swaps storage only; valid when the allocators compare equal.
+  void swap_storage(weak_table& other) noexcept { std::swap(core_, other.core_); }
+  void take_storage(weak_table& other) noexcept {
+    destroy();
+    core_ = std::exchange(other.core_, nullptr);
+  }
+  void set_allocator(const Alloc& a) { alloc_ = a; }
+
+private:
+  core_type& ensure_core() {
+    if (!core_) core_ = core_type::create(alloc_);
+    return *core_;
+  }
+
+  void destroy_payload(entry* e) noexcept {
+    payload_allocator pa(alloc_);
+    payload_traits::destroy(pa, std::addressof(e->payload));
+  }
+
+  // Out of the chains and payload destroyed (owner thread); the release is decided elsewhere.
+  void retire(entry* e) noexcept {
+    if (e->retired) return;
+    entry** link = &core_->buckets[core_->index(e->hash)];
+    while (*link != e) link = &(*link)->chain_next;
+    *link = e->chain_next;
+    e->chain_next = nullptr;
+    e->retired = true;
+    --core_->size;
+    destroy_payload(e);
+  }
+
+  // Releases the table's handle on a retired entry. If another party still holds one (a death
+  // in progress elsewhere, a keyrefs() handle), that party frees it later, with the core kept
+  // alive for it by the reference taken in make_entry.
+  static void drop(entry* e) noexcept { release(e); }
+
+  position settle(position p) const {
+    if (!core_) return {};
+    for (;;) {
+      while (p.e == nullptr) {
+        if (++p.bucket >= core_->bucket_count) return {core_->bucket_count, nullptr, {}};
+        p.e = core_->buckets[p.bucket];
+      }
+      if ((p.pin = p.e->target.lock())) return p;
+      p.e = p.e->chain_next;
+    }
+  }
+
+  void rehash_to(std::size_t count) {
+    core_type& c = *core_;
+    typename core_type::bucket_allocator ba(alloc_);
+    entry** fresh = std::to_address(core_type::bucket_traits::allocate(ba, count));
+    for (std::size_t i = 0; i < count; ++i) fresh[i] = nullptr;
+    unsigned shift = 64;
+    for (std::size_t n = count; n > 1; n >>= 1) --shift;
+    entry** old = c.buckets;
+    const std::size_t old_count = c.bucket_count;
+    c.buckets = fresh;
+    c.bucket_count = count;
+    c.shift = shift;
+    for (std::size_t b = 0; b < old_count; ++b) {
+      entry* e = old[b];
+      while (e) {
+        entry* next = e->chain_next;
+        entry*& head = fresh[c.index(e->hash)];
+        e->chain_next = head;
+        head = e;
+        e = next;
+      }
+    }
+    if (old) core_type::bucket_traits::deallocate(ba, old, old_count);
+  }
+
+  // The container is going away: release every entry, wait for the deaths that already claimed
+  // an entry to finish reporting it (a few instructions, no user code), then let the core go.
+  void destroy() noexcept {
+    if (!core_) return;
+    clear();
+    while (core_->retired_pending != 0) {
+      purge();
+      if (core_->retired_pending != 0) std::this_thread::yield();
+    }
+    core_type::unref(std::exchange(core_, nullptr));
+  }
+
+  [[no_unique_address]] Alloc alloc_;
+  core_type* core_ = nullptr;
+};
+
+// The iterator of every weak container ([weakref.containers.general]/4): holds the current
+// element's referent (pinned) so that it cannot die, and its entry cannot leave the table,
+// while the iterator points at it; skips dead entries. Access::make builds the (by-value)
+// reference from the entry and the pinned referent.
+template <class Table, class Access>
+class table_iterator {
+public:
+  using iterator_concept = std::forward_iterator_tag;
+  using iterator_category = std::input_iterator_tag; // references are values, as Python's tuples
+  using value_type = typename Access::value_type;
+  using reference = typename Access::reference;
+  using difference_type = std::ptrdiff_t;
+
+  struct arrow {
+    reference value;
+    const std::remove_reference_t<reference>* operator->() const noexcept {
+      return std::addressof(value);
+    }
+  };
+
+  table_iterator() = default;
+  table_iterator(const Table* table, typename Table::position pos) noexcept
+      : table_(table), pos_(std::move(pos)) {}
+
+  reference operator*() const { return Access::make(*pos_.e, pos_.pin); }
+  arrow operator->() const { return arrow{**this}; }
+  table_iterator& operator++() {
+    pos_ = table_->next(pos_);
+    return *this;
+  }
+  table_iterator operator++(int) {
+    table_iterator before = *this;
+    ++*this;
+    return before;
+  }
+  friend bool operator==(const table_iterator& a, const table_iterator& b) noexcept {
+    return a.pos_.e == b.pos_.e;
+  }
+
+  typename Table::entry* entry() const noexcept { return pos_.e; }
+  const auto& pinned() const noexcept { return pos_.pin; }
+
+private:
+  const Table* table_ = nullptr;
+  typename Table::position pos_;
+};
+
+} // namespace weakref::detail

@@ -1,0 +1,390 @@
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <memory_resource>
+#include <ranges>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/transform.hpp>
+
+#include "support.hpp"
+import weakref;
+
+using weakref::weak_value_map;
+using weakref_test::allocation_stats;
+using weakref_test::counting_allocator;
+using weakref_test::tracked;
+
+namespace {
+
+using map_t = weak_value_map<std::string, tracked>;
+
+std::shared_ptr<tracked> obj(int v) { return weakref::make_shared<tracked>(v); }
+
+// Counts the live entries by walking them (what size() must agree with).
+template <class M>
+std::size_t walked(const M& m) {
+  return static_cast<std::size_t>(std::ranges::distance(m.begin(), m.end()));
+}
+
+} // namespace
+
+static_assert(std::ranges::forward_range<map_t>);
+static_assert(std::ranges::forward_range<const map_t>);
+static_assert(std::forward_iterator<map_t::iterator>);
+static_assert(std::same_as<std::ranges::range_value_t<map_t>,
+                           std::pair<const std::string, std::shared_ptr<tracked>>>);
+
+BOOST_AUTO_TEST_SUITE(value_map)
+
+BOOST_AUTO_TEST_SUITE(python)
+
+// PY-WVD-1 "Entries in the dictionary will be discarded when no strong reference to the value
+// exists any more." PY-INTRO-1: the map does not keep its values alive.
+BOOST_AUTO_TEST_CASE(entry_discarded_when_value_dies) {
+  map_t m;
+  auto a = obj(1);
+  auto b = obj(2);
+  m["a"] = a;
+  m["b"] = b;
+  BOOST_TEST(m.size() == 2u);
+  BOOST_TEST(a.use_count() == 1);
+  a.reset();
+  BOOST_TEST(tracked::alive == 1);
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(!m.contains("a"));
+  BOOST_TEST(m.contains("b"));
+  BOOST_TEST(walked(m) == 1u);
+}
+
+// The id2obj example of the Python doc: remember(obj) stores obj under its id; id2obj(oid)
+// returns it while it lives, and raises KeyError once it is gone.
+BOOST_AUTO_TEST_CASE(id2obj_example) {
+  weak_value_map<const void*, tracked> id2obj_dict;
+  auto remember = [&](const std::shared_ptr<tracked>& o) {
+    const void* oid = o.get();
+    id2obj_dict[oid] = o;
+    return oid;
+  };
+  auto id2obj = [&](const void* oid) -> std::shared_ptr<tracked> { return id2obj_dict[oid]; };
+  auto o = obj(7);
+  const void* oid = remember(o);
+  BOOST_TEST(id2obj(oid) == o);
+  o.reset();
+  BOOST_CHECK_THROW(id2obj(oid), weakref::key_error);
+}
+
+// bpo-28427: a stale death never removes a newer value stored under the same key.
+BOOST_AUTO_TEST_CASE(stale_death_keeps_newer_value) {
+  map_t m;
+  auto old_value = obj(1);
+  auto new_value = obj(2);
+  m["k"] = old_value;
+  m["k"] = new_value; // replaces; the old entry is gone
+  old_value.reset();  // its death must not touch the new entry
+  BOOST_TEST(m.at("k") == new_value);
+  // And while the old value is still alive, only the new one is reachable.
+  auto older = obj(3);
+  auto newer = obj(4);
+  m["j"] = older;
+  m.insert_or_assign(std::string("j"), newer);
+  BOOST_TEST(m.at("j") == newer);
+  older.reset();
+  BOOST_TEST(m.at("j") == newer);
+}
+
+// bpo-28427 with a dead entry still in the table: inserting under its key makes a new entry,
+// and purging the dead one leaves the new one.
+BOOST_AUTO_TEST_CASE(dead_entry_and_new_entry_under_one_key) {
+  map_t m;
+  auto v1 = obj(1);
+  auto keep = obj(0);
+  std::optional<weakref::weak_ref<tracked>> watcher;
+  // Kill v1 inside another ref's callback, i.e. while its death is being reported: the entry
+  // is dead but possibly not yet purged when we insert again.
+  m["k"] = v1;
+  auto v2 = obj(2);
+  weakref::weak_ref<tracked> probe(v1, [&](weakref::weak_ref<tracked>) { m["k"] = v2; });
+  v1.reset();
+  BOOST_TEST(m.at("k") == v2);
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(walked(m) == 1u);
+}
+
+// Python: get, setdefault, pop, popitem, update, copy, ==.
+BOOST_AUTO_TEST_CASE(python_methods) {
+  map_t m;
+  auto a = obj(1), b = obj(2), c = obj(3);
+  BOOST_TEST(m.get("a") == nullptr);
+  BOOST_TEST(m.get("a", c) == c);
+  BOOST_TEST(m.setdefault("a", a) == a);
+  BOOST_TEST(m.setdefault("a", b) == a); // present: unchanged
+  m.update(std::vector<std::pair<std::string, std::shared_ptr<tracked>>>{{"b", b}, {"a", c}});
+  BOOST_TEST(m.at("a") == c); // update replaces
+  BOOST_TEST(m.at("b") == b);
+  map_t copy = m.copy();
+  BOOST_TEST((copy == m));
+  BOOST_TEST(m.pop("a") == c);
+  BOOST_CHECK_THROW(m.pop("a"), weakref::key_error);
+  BOOST_TEST(m.pop("a", a) == a);
+  BOOST_TEST((copy != m));
+  auto [key, value] = m.popitem();
+  BOOST_TEST(key == "b");
+  BOOST_TEST(value == b);
+  BOOST_TEST(m.empty());
+  BOOST_CHECK_THROW(m.popitem(), weakref::key_error);
+  // The copy holds its own weak references: it is unaffected by m and drops with the values.
+  BOOST_TEST(copy.size() == 2u);
+  c.reset();
+  BOOST_TEST(copy.size() == 1u);
+}
+
+// Python dict equality for WeakValueDictionary: same keys and equal values (not identity).
+BOOST_AUTO_TEST_CASE(equality_compares_values) {
+  map_t x, y;
+  auto a = obj(5), a2 = obj(5), b = obj(6);
+  x["k"] = a;
+  y["k"] = a2;
+  BOOST_TEST((x == y));
+  y["k"] = b;
+  BOOST_TEST((x != y));
+  y["k"] = a2;
+  y["extra"] = b;
+  BOOST_TEST((x != y));
+  b.reset(); // the extra entry dies: the maps are equal again
+  BOOST_TEST((x == y));
+}
+
+// PY-WVD-3 "itervaluerefs() ... valuerefs()": the references themselves, which may be dead
+// when used; they are the map's own (counted once by weak_ref_count).
+BOOST_AUTO_TEST_CASE(valuerefs_may_die_after_they_are_taken) {
+  map_t m;
+  auto a = obj(1), b = obj(2);
+  m["a"] = a;
+  m["b"] = b;
+  BOOST_TEST(weakref::weak_ref_count(a) == 1u);
+  std::vector<weakref::weak_ref<tracked>> refs = m.valuerefs();
+  BOOST_TEST(refs.size() == 2u);
+  BOOST_TEST(weakref::weak_ref_count(a) == 1u); // handles to the existing registration
+  a.reset();
+  std::size_t alive = 0;
+  for (const auto& r : refs)
+    if (auto v = r()) ++alive;
+  BOOST_TEST(alive == 1u);
+  std::size_t lazily = 0;
+  for (weakref::weak_ref<tracked> r : m.itervaluerefs()) {
+    BOOST_TEST(r().get() == b.get());
+    ++lazily;
+  }
+  BOOST_TEST(lazily == 1u);
+  static_assert(std::ranges::forward_range<decltype(m.itervaluerefs())>);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(iteration)
+
+// PY-WVD-2 (the doc's caution about entries vanishing "by magic" while iterating): here a death
+// in the loop body never invalidates the iteration, never yields a dead entry, and never skips
+// a live one; the visited value is pinned.
+BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
+  weak_value_map<int, tracked> m;
+  std::vector<std::shared_ptr<tracked>> owners;
+  for (int i = 0; i < 100; ++i) {
+    owners.push_back(obj(i));
+    m[i] = owners.back();
+  }
+  std::vector<int> seen;
+  for (auto [key, value] : m) {
+    BOOST_TEST(value->value == key); // never a dead entry
+    seen.push_back(key);
+    owners[static_cast<std::size_t>(key)].reset(); // the visited value dies only when unpinned
+    BOOST_TEST(value.use_count() >= 1);
+    if (key % 2 == 0) // kill some not yet visited ones, too
+      for (int k = key + 1; k < 100 && k < key + 4; k += 2) owners[static_cast<std::size_t>(k)].reset();
+  }
+  // Every entry alive when the loop began and not killed before its visit was seen.
+  std::ranges::sort(seen);
+  BOOST_TEST((std::ranges::adjacent_find(seen) == seen.end()));
+  for (int k : seen) BOOST_TEST(k >= 0);
+  BOOST_TEST(m.size() == 0u);
+  BOOST_TEST(m.empty());
+  BOOST_TEST(tracked::alive == 0);
+}
+
+// The element being visited stays alive while the iterator points at it.
+BOOST_AUTO_TEST_CASE(iterator_pins_the_current_value) {
+  weak_value_map<int, tracked> m;
+  auto v = obj(1);
+  m[1] = v;
+  auto it = m.begin();
+  v.reset();
+  BOOST_TEST(tracked::alive == 1);
+  BOOST_TEST(it->second->value == 1);
+  it = m.end();
+  BOOST_TEST(tracked::alive == 0);
+  BOOST_TEST(m.empty());
+}
+
+// [weakref.containers.general]/5: size() counts entries whose death has not been reported;
+// purging happens on the next non-const operation.
+BOOST_AUTO_TEST_CASE(size_is_exact_after_each_death) {
+  weak_value_map<int, tracked> m;
+  std::vector<std::shared_ptr<tracked>> owners;
+  for (int i = 0; i < 10; ++i) {
+    owners.push_back(obj(i));
+    m[i] = owners.back();
+  }
+  for (int i = 0; i < 10; ++i) {
+    owners[static_cast<std::size_t>(i)].reset();
+    BOOST_TEST(m.size() == static_cast<std::size_t>(9 - i));
+    BOOST_TEST(walked(std::as_const(m)) == m.size());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cpp_api)
+
+BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
+  map_t m;
+  auto a = obj(1), b = obj(2);
+  auto [it, inserted] = m.insert({"a", a});
+  BOOST_TEST(inserted);
+  BOOST_TEST(it->first == "a");
+  BOOST_TEST(it->second == a);
+  BOOST_TEST(!m.insert({"a", b}).second); // insert does not replace
+  BOOST_TEST(!m.emplace("a", b).second);
+  BOOST_TEST(!m.try_emplace("a", b).second);
+  BOOST_TEST(m.try_emplace("b", b).second);
+  BOOST_TEST(m.count("a") == 1u);
+  BOOST_TEST(m.count("z") == 0u);
+  BOOST_TEST((m.find("z") == m.end()));
+  BOOST_TEST(m.find("b")->second == b);
+  BOOST_TEST(m.at("a") == a);
+  BOOST_CHECK_THROW(m.at("z"), weakref::key_error);
+  BOOST_TEST(!m.insert_or_assign(std::string("a"), b).second);
+  BOOST_TEST(m.at("a") == b);
+  BOOST_TEST(m.erase("a") == 1u);
+  BOOST_TEST(m.erase("a") == 0u);
+  auto next = m.erase(m.find("b"));
+  BOOST_TEST((next == m.end()));
+  BOOST_TEST(m.empty());
+  BOOST_CHECK_THROW(m.insert({"x", std::make_shared<tracked>(1)}), weakref::type_error);
+  BOOST_CHECK_THROW(m.insert({"x", nullptr}), weakref::type_error);
+  BOOST_TEST(m.empty());
+}
+
+BOOST_AUTO_TEST_CASE(erase_if_swap_and_buckets) {
+  weak_value_map<int, tracked> m, other;
+  std::vector<std::shared_ptr<tracked>> owners;
+  for (int i = 0; i < 50; ++i) {
+    owners.push_back(obj(i));
+    m[i] = owners.back();
+  }
+  BOOST_TEST(erase_if(m, [](const auto& kv) { return kv.first % 2 == 0; }) == 25u);
+  BOOST_TEST(m.size() == 25u);
+  m.reserve(1000);
+  BOOST_TEST(m.bucket_count() * m.max_load_factor() >= 1000.0f);
+  m.rehash(0);
+  BOOST_TEST(m.load_factor() <= m.max_load_factor());
+  swap(m, other);
+  BOOST_TEST(m.empty());
+  BOOST_TEST(other.size() == 25u);
+  BOOST_TEST(other.at(1) == owners[1]);
+}
+
+// Construction from iterators, ranges (weakref::from_range), initializer lists; range-v3 views
+// and conversion.
+BOOST_AUTO_TEST_CASE(range_construction_and_views) {
+  auto a = obj(1), b = obj(2), c = obj(3);
+  std::map<std::string, std::shared_ptr<tracked>> source{{"a", a}, {"b", b}, {"c", c}};
+  map_t from_iters(source.begin(), source.end());
+  map_t from_range(weakref::from_range, source);
+  map_t from_list{{"a", a}, {"b", b}};
+  BOOST_TEST(from_iters.size() == 3u);
+  BOOST_TEST((from_range == from_iters));
+  BOOST_TEST(from_list.size() == 2u);
+  auto big = from_range | ranges::views::filter([](const auto& kv) { return kv.second->value > 1; }) |
+             ranges::views::transform([](const auto& kv) { return kv.first; }) |
+             ranges::to<std::vector<std::string>>();
+  std::ranges::sort(big);
+  BOOST_TEST(big == (std::vector<std::string>{"b", "c"}), boost::test_tools::per_element());
+  auto keys = from_range | std::views::keys;
+  BOOST_TEST(std::ranges::distance(keys) == 3);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(allocator)
+
+BOOST_AUTO_TEST_CASE(counting_allocator_releases_everything) {
+  allocation_stats stats;
+  using alloc_t = counting_allocator<std::pair<const int, std::shared_ptr<tracked>>>;
+  {
+    weak_value_map<int, tracked, std::hash<int>, std::equal_to<int>, alloc_t> m{alloc_t(&stats)};
+    std::vector<std::shared_ptr<tracked>> owners;
+    for (int i = 0; i < 100; ++i) {
+      owners.push_back(obj(i));
+      m[i] = owners.back();
+    }
+    BOOST_TEST(stats.allocations > 100u);
+    BOOST_TEST((m.get_allocator() == alloc_t(&stats)));
+    owners.resize(50); // half the values die
+    BOOST_TEST(m.size() == 50u);
+    auto copy = m;
+    BOOST_TEST((copy.get_allocator() == alloc_t(&stats)));
+  }
+  BOOST_TEST(stats.live_bytes == 0u);
+  BOOST_TEST(stats.allocations == stats.deallocations);
+}
+
+// [weakref.containers.general]/7 Keys are built by uses-allocator construction: a pmr key's
+// buffer comes from the container's resource (the only allocation of 1000+ bytes here).
+BOOST_AUTO_TEST_CASE(pmr_resource_serves_entries_and_keys) {
+  struct recording_resource : std::pmr::memory_resource {
+    std::vector<std::size_t> sizes;
+    std::pmr::memory_resource* upstream = std::pmr::new_delete_resource();
+    void* do_allocate(std::size_t n, std::size_t a) override {
+      sizes.push_back(n);
+      return upstream->allocate(n, a);
+    }
+    void do_deallocate(void* p, std::size_t n, std::size_t a) override {
+      upstream->deallocate(p, n, a);
+    }
+    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override {
+      return this == &o;
+    }
+  } recording;
+  auto v = obj(1);
+  {
+    weakref::pmr::weak_value_map<std::pmr::string, tracked> m(&recording);
+    m[std::pmr::string(1000, 'k')] = v;
+    BOOST_TEST(m.at(std::pmr::string(1000, 'k')) == v);
+    BOOST_TEST(std::ranges::any_of(recording.sizes, [](std::size_t n) { return n > 1000; }));
+    BOOST_TEST((m.get_allocator().resource() == &recording));
+  }
+  std::pmr::monotonic_buffer_resource resource;
+  weakref::pmr::weak_value_map<std::pmr::string, tracked> m(&resource);
+  m["key"] = v;
+  BOOST_TEST(m.at("key") == v);
+  v.reset();
+  BOOST_TEST(m.empty());
+  static_assert(std::same_as<decltype(m)::allocator_type,
+                             std::pmr::polymorphic_allocator<
+                                 std::pair<const std::pmr::string, std::shared_ptr<tracked>>>>);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()
