@@ -1,6 +1,7 @@
 module;
 #include <atomic>
 #include <cstddef>
+#include <concepts>
 #include <cstdint>
 #include <iterator>
 #include <limits>
@@ -453,6 +454,12 @@ public:
   table_iterator() = default;
   table_iterator(const Table* table, typename Table::position pos) noexcept
       : table_(table), pos_(std::move(pos)) {}
+  // iterator -> const_iterator, where the two differ (weak_key_map's mutable values).
+  template <class OtherAccess>
+    requires(!std::same_as<OtherAccess, Access> &&
+             std::convertible_to<typename OtherAccess::reference, reference>)
+  table_iterator(const table_iterator<Table, OtherAccess>& other) noexcept
+      : table_(other.table_), pos_(other.pos_) {}
 
   reference operator*() const { return Access::make(*pos_.e, pos_.pin); }
   arrow operator->() const { return arrow{**this}; }
@@ -470,9 +477,12 @@ public:
   }
 
   typename Table::entry* entry() const noexcept { return pos_.e; }
+  const typename Table::position& position() const noexcept { return pos_; }
   const auto& pinned() const noexcept { return pos_.pin; }
 
 private:
+  template <class, class>
+  friend class table_iterator;
   const Table* table_ = nullptr;
   typename Table::position pos_;
 };

@@ -11,3 +11,4 @@ export import :introspection; // [weakref.introspection] weak_ref_count, weak_re
 export import :containers;    // [weakref.containers] from_range, the identity policy
 export import :table;         // (internal) the weak hash table; exports nothing
 export import :value_map;     // [weakref.value.map] weak_value_map
+export import :key_map;       // [weakref.key.map]   weak_key_map

@@ -1,0 +1,282 @@
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <memory_resource>
+#include <ranges>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/transform.hpp>
+
+#include "support.hpp"
+import weakref;
+
+using weakref::weak_key_map;
+using weakref_test::allocation_stats;
+using weakref_test::counting_allocator;
+using weakref_test::opaque;
+using weakref_test::tracked;
+
+namespace {
+
+using name_t = std::string;
+using map_t = weak_key_map<name_t, int>;
+using identity_map_t =
+    weak_key_map<opaque, std::string, weakref::identity_hash<opaque>, weakref::identity_equal<opaque>>;
+
+std::shared_ptr<name_t> key(const char* s) { return weakref::make_shared<name_t>(s); }
+
+template <class M>
+std::size_t walked(const M& m) {
+  return static_cast<std::size_t>(std::ranges::distance(m.begin(), m.end()));
+}
+
+} // namespace
+
+static_assert(std::ranges::forward_range<map_t>);
+static_assert(std::ranges::forward_range<const map_t>);
+static_assert(std::forward_iterator<map_t::iterator>);
+static_assert(std::forward_iterator<map_t::const_iterator>);
+static_assert(std::convertible_to<map_t::iterator, map_t::const_iterator>);
+
+BOOST_AUTO_TEST_SUITE(key_map)
+
+BOOST_AUTO_TEST_SUITE(python)
+
+// PY-WKD-1 "Entries in the dictionary will be discarded when there is no longer a strong
+// reference to the key." The map does not keep its keys alive; the value is released when the
+// entry is purged (at the next non-const operation).
+BOOST_AUTO_TEST_CASE(entry_discarded_when_key_dies) {
+  weak_key_map<name_t, tracked> m;
+  auto a = key("a"), b = key("b");
+  m[a] = tracked(1);
+  m.insert_or_assign(b, tracked(2));
+  BOOST_TEST(a.use_count() == 1);
+  BOOST_TEST(m.size() == 2u);
+  a.reset();
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(!m.contains(name_t("a")));
+  BOOST_TEST(walked(std::as_const(m)) == 1u);
+  // Deviation from Python: the value is destroyed by the owner's next non-const operation (the
+  // death may run on any thread), here purge().
+  BOOST_TEST(tracked::alive == 2);
+  m.purge();
+  BOOST_TEST(tracked::alive == 1);
+}
+
+// PY-WKD-2 "associate additional data with an object owned by other parts of an application
+// without adding attributes to those objects": a side table.
+BOOST_AUTO_TEST_CASE(side_table_of_objects_owned_elsewhere) {
+  identity_map_t labels;
+  std::vector<std::shared_ptr<opaque>> owned;
+  for (int i = 0; i < 5; ++i) {
+    owned.push_back(weakref::make_shared<opaque>());
+    labels[owned.back()] = "object " + std::to_string(i);
+  }
+  BOOST_TEST(labels.at(*owned[3]) == "object 3");
+  owned.erase(owned.begin(), owned.begin() + 2);
+  BOOST_TEST(labels.size() == 3u);
+  BOOST_TEST(labels.at(*owned[0]) == "object 2");
+}
+
+// Python matches keys by == and hash: an equal, distinct key finds the entry, and assignment
+// through it keeps the first key object (its death removes the entry).
+BOOST_AUTO_TEST_CASE(keys_match_by_referent_equality) {
+  map_t m;
+  auto first = key("k");
+  auto equal = key("k");
+  m[first] = 1;
+  BOOST_TEST(m.contains(*equal));
+  BOOST_TEST(m.at(*equal) == 1);
+  m.insert_or_assign(equal, 2);
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(m.at(name_t("k")) == 2);
+  BOOST_TEST(m.keyrefs().front()().get() == first.get());
+  first.reset();
+  BOOST_TEST(m.empty());
+  BOOST_TEST(!m.contains(*equal));
+}
+
+// [weakref.containers.identity] The identity policy: distinct equal objects are distinct keys.
+BOOST_AUTO_TEST_CASE(identity_policy_distinguishes_equal_objects) {
+  weak_key_map<name_t, int, weakref::identity_hash<name_t>, weakref::identity_equal<name_t>> m;
+  auto x = key("same"), y = key("same");
+  m[x] = 1;
+  m[y] = 2;
+  BOOST_TEST(m.size() == 2u);
+  BOOST_TEST(m.at(*x) == 1);
+  BOOST_TEST(m.at(*y) == 2);
+  BOOST_TEST(!m.contains(name_t("same")));
+}
+
+BOOST_AUTO_TEST_CASE(python_methods) {
+  map_t m;
+  auto a = key("a"), b = key("b"), c = key("c");
+  BOOST_TEST(!m.get(*a).has_value());
+  BOOST_TEST(m.get(*a, 9) == 9);
+  BOOST_TEST(m.setdefault(a, 1) == 1);
+  BOOST_TEST(m.setdefault(a, 5) == 1);
+  m.update(std::vector<std::pair<std::shared_ptr<name_t>, int>>{{b, 2}, {a, 3}});
+  BOOST_TEST(m.at(*a) == 3);
+  BOOST_TEST(*m.get(*b) == 2);
+  map_t copy = m.copy();
+  BOOST_TEST((copy == m));
+  BOOST_TEST(m.pop(*a) == 3);
+  BOOST_CHECK_THROW(m.pop(*a), weakref::key_error);
+  BOOST_TEST(m.pop(*a, 7) == 7);
+  BOOST_TEST((copy != m));
+  auto [k, v] = m.popitem();
+  BOOST_TEST(k == b);
+  BOOST_TEST(v == 2);
+  BOOST_CHECK_THROW(m.popitem(), weakref::key_error);
+  BOOST_CHECK_THROW(m.at(*c), weakref::key_error);
+  BOOST_TEST(copy.size() == 2u);
+  a.reset();
+  BOOST_TEST(copy.size() == 1u);
+}
+
+// PY-WKD-4 "keyrefs(): Return a list of weak references to the keys ... not guaranteed to be
+// live at the time they are used"; they are the map's own references.
+BOOST_AUTO_TEST_CASE(keyrefs_may_die_after_they_are_taken) {
+  map_t m;
+  auto a = key("a"), b = key("b");
+  m[a] = 1;
+  m[b] = 2;
+  auto refs = m.keyrefs();
+  BOOST_TEST(refs.size() == 2u);
+  BOOST_TEST(weakref::weak_ref_count(a) == 1u);
+  BOOST_TEST(weakref::weak_refs(a).size() == 1u); // listed, as Python lists its KeyedRefs
+  a.reset();
+  BOOST_TEST(std::ranges::count_if(refs, [](const auto& r) { return r.expired(); }) == 1);
+  std::size_t lazily = 0;
+  for (weakref::weak_ref<name_t> r : m.iterkeyrefs()) {
+    BOOST_TEST(r().get() == b.get());
+    ++lazily;
+  }
+  BOOST_TEST(lazily == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(iteration)
+
+// PY-WKD-3 (the caution about entries vanishing "by magic"): deaths in the loop body never
+// invalidate the loop, never show a dead key, never skip a live one; values are mutable.
+BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
+  weak_key_map<name_t, int> m;
+  std::vector<std::shared_ptr<name_t>> owners;
+  for (int i = 0; i < 64; ++i) {
+    owners.push_back(key(std::to_string(i).c_str()));
+    m[owners.back()] = i;
+  }
+  std::vector<int> seen;
+  for (auto [k, v] : m) {
+    BOOST_TEST(*k == std::to_string(v));
+    seen.push_back(v);
+    v += 1000; // writes through to the map
+    owners[static_cast<std::size_t>(std::stoi(*k))].reset(); // pinned by the iterator
+  }
+  BOOST_TEST(seen.size() == 64u);
+  BOOST_TEST(m.empty());
+}
+
+BOOST_AUTO_TEST_CASE(values_are_mutable_through_iterators) {
+  map_t m;
+  auto a = key("a");
+  m[a] = 1;
+  for (auto [k, v] : m) v = 42;
+  BOOST_TEST(m.at(*a) == 42);
+  const map_t& view = m;
+  static_assert(std::same_as<decltype((*view.begin()).second), const int&>);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cpp_api)
+
+BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
+  map_t m;
+  auto a = key("a"), b = key("b");
+  BOOST_TEST(m.insert({a, 1}).second);
+  BOOST_TEST(!m.insert({a, 2}).second);
+  BOOST_TEST(!m.emplace(a, 3).second);
+  BOOST_TEST(m.try_emplace(b, 4).second);
+  BOOST_TEST(m.at(*a) == 1);
+  BOOST_TEST((*m.find(b)).second == 4);
+  BOOST_TEST((m.find(name_t("zz")) == m.end()));
+  BOOST_TEST(m.count(a) == 1u);
+  BOOST_TEST(m.erase(*a) == 1u);
+  BOOST_TEST(m.erase(a) == 0u);
+  BOOST_TEST((m.erase(m.find(b)) == m.end()));
+  BOOST_TEST(m.empty());
+  BOOST_CHECK_THROW(m[std::make_shared<name_t>("x")] = 1, weakref::type_error);
+  BOOST_CHECK_THROW(m[nullptr] = 1, weakref::type_error);
+  BOOST_TEST(m.empty());
+}
+
+BOOST_AUTO_TEST_CASE(erase_if_swap_buckets_and_ranges) {
+  map_t m, other;
+  std::vector<std::shared_ptr<name_t>> owners;
+  for (int i = 0; i < 40; ++i) {
+    owners.push_back(key(std::to_string(i).c_str()));
+    m[owners.back()] = i;
+  }
+  BOOST_TEST(erase_if(m, [](const auto& kv) { return kv.second % 4 != 0; }) == 30u);
+  m.reserve(500);
+  BOOST_TEST(m.bucket_count() * m.max_load_factor() >= 500.0f);
+  swap(m, other);
+  BOOST_TEST(other.size() == 10u);
+  auto values = other | ranges::views::transform([](const auto& kv) { return kv.second; }) |
+                ranges::views::filter([](int v) { return v >= 20; }) | ranges::to<std::vector<int>>();
+  std::ranges::sort(values);
+  BOOST_TEST(values == (std::vector<int>{20, 24, 28, 32, 36}), boost::test_tools::per_element());
+  std::vector<std::pair<std::shared_ptr<name_t>, int>> source{{owners[1], 1}, {owners[2], 2}};
+  map_t built(weakref::from_range, source);
+  BOOST_TEST(built.size() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(allocator)
+
+BOOST_AUTO_TEST_CASE(counting_allocator_releases_everything) {
+  allocation_stats stats;
+  using alloc_t = counting_allocator<std::pair<const std::shared_ptr<name_t>, std::string>>;
+  {
+    weak_key_map<name_t, std::string, std::hash<name_t>, std::equal_to<name_t>, alloc_t> m{
+        alloc_t(&stats)};
+    std::vector<std::shared_ptr<name_t>> owners;
+    for (int i = 0; i < 30; ++i) {
+      owners.push_back(key(std::to_string(i).c_str()));
+      m[owners.back()] = "value";
+    }
+    owners.resize(10);
+    m.purge();
+    BOOST_TEST(m.size() == 10u);
+    auto moved = std::move(m);
+    BOOST_TEST(moved.size() == 10u);
+  }
+  BOOST_TEST(stats.live_bytes == 0u);
+  BOOST_TEST(stats.allocations == stats.deallocations);
+}
+
+BOOST_AUTO_TEST_CASE(pmr_monotonic_resource) {
+  std::pmr::monotonic_buffer_resource resource;
+  weakref::pmr::weak_key_map<name_t, std::pmr::vector<int>> m(&resource);
+  auto a = key("a");
+  m[a].push_back(1);
+  BOOST_TEST((m.at(*a).get_allocator().resource() == &resource)); // uses-allocator construction
+  a.reset();
+  BOOST_TEST(m.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END()
