@@ -7,9 +7,11 @@
 // --benchmark_format says otherwise), keeps each run's real time per iteration, and at the end
 // prints one row per <op>[/args]:
 //     operation | ours ns | baseline ns | ratio | target | met?
-// where ratio = ours / baseline and the target is the design brief's (shared/design/brief.md,
-// "Targets"), keyed by <op>, the first component after the prefix. With repetitions the median
-// is used (Google Benchmark's median aggregate, or the median of the repetitions it reported).
+// where ratio = ours / baseline and the times are per operation: the real time per iteration,
+// divided by the counter `ops_per_iteration` when a benchmark sets it (an iteration that times
+// a batch of operations, e.g. with manual time). The target is the design brief's ("Targets"),
+// keyed by <op>, the first component after the prefix. With repetitions the median is used
+// (Google Benchmark's median aggregate, or the median of the repetitions it reported).
 //
 // run_main() is the programs' main(): it accepts Google Benchmark's flags plus
 //     --ratio_md=<path>            also write the table as Markdown to <path>
@@ -31,6 +33,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -46,6 +49,9 @@
 #include <vector>
 
 namespace weakref_bench {
+
+// The user counter a benchmark sets when one iteration performs several operations.
+inline constexpr const char* ops_per_iteration = "ops_per_iteration";
 
 // The brief's targets: ours / baseline must not exceed max_ratio. Keyed by <op>.
 struct target {
@@ -127,7 +133,8 @@ private:
     bool error = false;
   };
   struct row_data {
-    samples side[2]; // 0: ours, 1: std
+    samples side[2];          // 0: ours, 1: std
+    std::int64_t first_family; // registration order, whatever order the runs came in
   };
 
   void collect(const Run& run) {
@@ -149,18 +156,25 @@ private:
       return; // not part of a pair
     }
     auto [it, inserted] = rows_.try_emplace(name);
-    if (inserted) order_.push_back(name);
+    if (inserted) {
+      order_.push_back(name);
+      it->second.first_family = run.family_index;
+    }
+    it->second.first_family = std::min(it->second.first_family, run.family_index);
+    repetitions_ = std::max(repetitions_, run.repetitions);
     samples& s = it->second.side[side];
     if (run.error_occurred) {
       s.error = true;
       return;
     }
-    const double ns = run.GetAdjustedRealTime() * 1e9 / benchmark::GetTimeUnitMultiplier(run.time_unit);
+    double ns = run.GetAdjustedRealTime() * 1e9 / benchmark::GetTimeUnitMultiplier(run.time_unit);
+    if (const auto ops = run.counters.find(ops_per_iteration);
+        ops != run.counters.end() && ops->second.value > 0)
+      ns /= ops->second.value;
     if (run.run_type == Run::RT_Aggregate) {
       if (run.aggregate_name == "median") s.median = ns;
     } else {
       s.iterations.push_back(ns);
-      max_repetitions_ = std::max(max_repetitions_, s.iterations.size());
     }
   }
 
@@ -194,8 +208,16 @@ private:
   }
 
   std::vector<std::vector<std::string>> table() const {
+    // Registration order (runs arrive in random order with interleaved repetitions). Not
+    // std::stable_sort: libstdc++ 12's calls the deprecated get_temporary_buffer, which clang
+    // reports from the system header (llvm/llvm-project#76515).
+    std::vector<std::string> order = order_;
+    std::sort(order.begin(), order.end(), [this](const std::string& a, const std::string& b) {
+      const std::int64_t fa = rows_.at(a).first_family, fb = rows_.at(b).first_family;
+      return fa != fb ? fa < fb : a < b;
+    });
     std::vector<std::vector<std::string>> rows;
-    for (const std::string& name : order_) {
+    for (const std::string& name : order) {
       const row_data& r = rows_.at(name);
       const std::optional<double> ours = value(r.side[0]);
       const std::optional<double> base = value(r.side[1]);
@@ -214,8 +236,8 @@ private:
 
   std::string footnote() const {
     std::string s = "ratio = ours / baseline (real time per operation, ";
-    s += max_repetitions_ > 1 ? "median of " + std::to_string(max_repetitions_) + " repetitions"
-                              : std::string("single run");
+    s += repetitions_ > 1 ? "median of " + std::to_string(repetitions_) + " repetitions"
+                          : std::string("single run");
     s += "); targets from the design brief; timings never fail the run.";
     if (!note_.empty()) s += " " + note_;
     return s;
@@ -234,7 +256,7 @@ private:
   std::vector<target> targets_;
   std::map<std::string, row_data> rows_;
   std::vector<std::string> order_;
-  std::size_t max_repetitions_ = 0;
+  std::int64_t repetitions_ = 0;
   bool any_error_ = false;
   std::string note_;
 };
