@@ -48,23 +48,6 @@ public:
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 };
 
-// The chunk is freed when the weak count reaches zero. libc++ decrements that count inside its
-// shared library (__shared_weak_count::__release_weak), which ThreadSanitizer does not see, so
-// the happens-before edge from every thread's last use of a header to the chunk's deallocation
-// is stated here: each path that touched a header releases it just before dropping its weak or
-// strong count, and the deallocation acquires it. The edge itself is real (the count is an
-// acq_rel atomic); only its visibility to the tool is added. No-ops in other builds.
-inline void done_with_header([[maybe_unused]] const void* h) noexcept {
-#ifdef WEAKREF_TSAN_ANNOTATIONS
-  __tsan_release(const_cast<void*>(h));
-#endif
-}
-inline void header_unreachable([[maybe_unused]] const void* h) noexcept {
-#ifdef WEAKREF_TSAN_ANNOTATIONS
-  __tsan_acquire(const_cast<void*>(h));
-#endif
-}
-
 enum class node_kind : unsigned char { ref, proxy };
 
 struct header;
@@ -126,6 +109,25 @@ struct header {
 
   void die() noexcept;
 };
+
+// The chunk is freed when the weak count reaches zero. libc++ decrements that count inside its
+// shared library (__shared_weak_count::__release_weak), which ThreadSanitizer does not see, so
+// the happens-before edge from every thread's last use of a header to the chunk's deallocation
+// is stated here: each path that touched a header releases it just before dropping its weak or
+// strong count, and the deallocation acquires it. The edge itself is real (the count is an
+// acq_rel atomic); only its visibility to the tool is added. The annotated address is a plain
+// field, not the header's first byte: that is the spinlock's, whose release-stores would
+// replace, not join, the annotation's clock. No-ops in other builds.
+inline void done_with_header([[maybe_unused]] header* h) noexcept {
+#ifdef WEAKREF_TSAN_ANNOTATIONS
+  __tsan_release(&h->chunk);
+#endif
+}
+inline void header_unreachable([[maybe_unused]] header* h) noexcept {
+#ifdef WEAKREF_TSAN_ANNOTATIONS
+  __tsan_acquire(&h->chunk);
+#endif
+}
 
 inline void acquire(node_base* n) noexcept { n->handles.fetch_add(1, std::memory_order_relaxed); }
 
@@ -271,6 +273,19 @@ header* header_of(const std::shared_ptr<T>& obj) noexcept {
   return d ? d->hdr : nullptr;
 }
 
+// [weakref.ref.cons]/2, [weakref.containers.general]/2 The header of obj; throws type_error when
+// obj cannot be weakly referenced (PY-INTRO-5: Python's "cannot create weak reference to ...").
+template <class T>
+header* require_header(const std::shared_ptr<T>& obj) {
+  header* h = header_of(obj);
+  if (h == nullptr)
+    throw type_error(obj ? "cannot create weak reference to this object: only objects created by "
+                           "weakref::make_shared or weakref::allocate_shared are weakly "
+                           "referenceable"
+                         : "cannot create weak reference to an empty shared_ptr");
+  return h;
+}
+
 // The node behind a weak_ref<T> or weak_proxy<T>.
 template <class T>
 struct ref_node : node_base {
@@ -360,10 +375,7 @@ struct no_callback {};
 
 template <class T, class Handle, class F>
 ref_node<T>* make_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
-  header* h = header_of(obj);
-  if (h == nullptr)
-    throw type_error("cannot create weak reference to this object: only objects created by "
-                     "weakref::make_shared or weakref::allocate_shared are weakly referenceable");
+  header* h = require_header(obj);
   ref_node<T>* n;
   if constexpr (std::is_same_v<std::decay_t<F>, no_callback>) {
     n = new ref_node<T>(h, obj, kind, nullptr, &ref_node<T>::destroy);

@@ -242,7 +242,7 @@ public:
   template <class... Args>
   std::pair<iterator, bool> try_emplace(const std::shared_ptr<K>& key, Args&&... args) {
     table_.purge();
-    if (!key) throw type_error("cannot create weak reference to an empty shared_ptr key");
+    detail::require_header(key); // type_error even when an equal key is present, as Python
     const std::size_t h = hash_(*key);
     if (auto [e, pin] = find_entry(h, *key); e)
       return {iterator(&table_, {table_.bucket_of(h), e, std::move(pin)}), false};
@@ -469,3 +469,10 @@ struct std::basic_common_reference<std::pair<std::shared_ptr<K>, U>, weakref::de
                                    TQ, UQ> {
   using type = std::pair<std::shared_ptr<K>, U>;
 };
+
+// [weakref.containers.general]/5 size() is not exact while an element is dying on another
+// thread, so the container does not claim std::ranges::sized_range (whose size must equal the
+// distance from begin to end).
+template <class K, class V, class Hash, class KeyEqual, class Allocator>
+inline constexpr bool
+    std::ranges::disable_sized_range<weakref::weak_key_map<K, V, Hash, KeyEqual, Allocator>> = true;

@@ -216,10 +216,7 @@ public:
   // is registered with the referent but not yet in the table.
   template <class... Args>
   entry* make_entry(const std::shared_ptr<R>& obj, std::size_t hash, Args&&... args) {
-    header* h = header_of(obj);
-    if (h == nullptr)
-      throw type_error("cannot create weak reference to this object: only objects created by "
-                       "weakref::make_shared or weakref::allocate_shared are weakly referenceable");
+    header* h = require_header(obj);
     core_type& c = ensure_core();
     typename core_type::entry_allocator ea(alloc_);
     entry* e = std::to_address(core_type::entry_traits::allocate(ea, 1));

@@ -481,3 +481,10 @@ using weak_value_map =
 } // namespace pmr
 
 } // namespace weakref
+
+// [weakref.containers.general]/5 size() is not exact while an element is dying on another
+// thread, so the container does not claim std::ranges::sized_range (whose size must equal the
+// distance from begin to end).
+template <class K, class V, class Hash, class KeyEqual, class Allocator>
+inline constexpr bool
+    std::ranges::disable_sized_range<weakref::weak_value_map<K, V, Hash, KeyEqual, Allocator>> = true;

@@ -12,3 +12,4 @@ export import :containers;    // [weakref.containers] from_range, the identity p
 export import :table;         // (internal) the weak hash table; exports nothing
 export import :value_map;     // [weakref.value.map] weak_value_map
 export import :key_map;       // [weakref.key.map]   weak_key_map
+export import :set;           // [weakref.set]     weak_set

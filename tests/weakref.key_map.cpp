@@ -42,6 +42,7 @@ std::size_t walked(const M& m) {
 
 static_assert(std::ranges::forward_range<map_t>);
 static_assert(std::ranges::forward_range<const map_t>);
+static_assert(!std::ranges::sized_range<map_t>);
 static_assert(std::forward_iterator<map_t::iterator>);
 static_assert(std::forward_iterator<map_t::const_iterator>);
 static_assert(std::convertible_to<map_t::iterator, map_t::const_iterator>);
@@ -217,6 +218,11 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   BOOST_TEST((m.erase(m.find(b)) == m.end()));
   BOOST_TEST(m.empty());
   BOOST_CHECK_THROW(m[std::make_shared<name_t>("x")] = 1, weakref::type_error);
+  // PY-INTRO-5: rejected even when an equal, weakly referenceable key is present.
+  auto present = key("p");
+  m[present] = 1;
+  BOOST_CHECK_THROW(m.try_emplace(std::make_shared<name_t>("p"), 2), weakref::type_error);
+  m.erase(present);
   BOOST_CHECK_THROW(m[nullptr] = 1, weakref::type_error);
   BOOST_TEST(m.empty());
 }

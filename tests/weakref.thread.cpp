@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ranges>
 #include <thread>
 #include <vector>
 
@@ -203,6 +204,105 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
     BOOST_TEST(k.ref.expired());
     BOOST_TEST(k.rec->calls.load() == 1);
   }
+  BOOST_TEST(payload::alive.load() == 0);
+}
+
+// [weakref.containers.general]/3 Referents of values and keys die on another thread while the
+// owning thread inserts, looks up, iterates and erases. Checks, throughout: every entry whose
+// referent the owner keeps alive is found (no lost live entry) with the right value, iteration
+// yields only intact objects, and at the end the containers hold exactly the surviving entries.
+BOOST_AUTO_TEST_CASE(containers_under_concurrent_death) {
+  using clock = std::chrono::steady_clock;
+  constexpr long target_operations = 1'000'000;
+  const auto deadline = clock::now() + std::chrono::seconds(8);
+
+  weakref::weak_value_map<long, payload> values;
+  weakref::weak_key_map<payload, long, weakref::identity_hash<payload>,
+                        weakref::identity_equal<payload>>
+      keys;
+
+  std::mutex handoff_mutex;
+  std::vector<std::shared_ptr<payload>> handoff;
+  std::atomic<bool> stop{false};
+
+  std::thread killer([&] {
+    std::vector<std::shared_ptr<payload>> held(32);
+    std::size_t n = 0;
+    while (!stop.load()) {
+      std::vector<std::shared_ptr<payload>> batch;
+      {
+        std::lock_guard guard(handoff_mutex);
+        batch.swap(handoff);
+      }
+      for (auto& p : batch) held[n++ % held.size()] = std::move(p); // the displaced one dies here
+      if (batch.empty()) std::this_thread::yield();
+    }
+  });
+
+  struct kept_entry {
+    long key;
+    std::shared_ptr<payload> owner;
+  };
+  std::vector<kept_entry> kept;
+  long operations = 0, failed = 0;
+  for (long i = 0; operations < target_operations && clock::now() < deadline; ++i) {
+    auto object = weakref::make_shared<payload>();
+    values[i] = object;
+    keys[object] = i;
+    operations += 2;
+    if (i % 3 == 0) {
+      kept.push_back({i, object});
+    } else {
+      std::lock_guard guard(handoff_mutex);
+      handoff.push_back(std::move(object));
+    }
+    // Lookups of a kept entry must always succeed; of any other key, yield a live object or
+    // nothing.
+    const kept_entry& probe = kept[static_cast<std::size_t>(i) % kept.size()];
+    if (values.get(probe.key) != probe.owner) ++failed;
+    if (!keys.contains(*probe.owner) || keys.at(*probe.owner) != probe.key) ++failed;
+    if (auto any = values.get(i / 2); any && any->magic != intact) ++failed;
+    operations += 3;
+    if (i % 64 == 0) {
+      long seen = 0;
+      for (const auto& [key, value] : values) {
+        if (value->magic != intact) ++failed;
+        ++seen;
+      }
+      for (auto [key, value] : keys)
+        if (key->magic != intact) ++failed;
+      if (seen < static_cast<long>(kept.size())) ++failed;
+      operations += seen;
+    }
+    if (i % 7 == 0 && kept.size() > 1) { // the owner erases some of its own entries too
+      const kept_entry gone = kept.front();
+      kept.erase(kept.begin());
+      if (values.erase(gone.key) != 1 || keys.erase(*gone.owner) != 1) ++failed;
+      operations += 2;
+    }
+  }
+  stop = true;
+  killer.join();
+  {
+    std::lock_guard guard(handoff_mutex);
+    handoff.clear();
+  }
+
+  BOOST_TEST_MESSAGE("container stress: " << operations << " operations, " << kept.size()
+                                          << " entries kept");
+  BOOST_TEST(operations >= 20'000);
+  BOOST_TEST(failed == 0);
+  // Every death has been reported: exactly the kept entries remain.
+  BOOST_TEST(values.size() == kept.size());
+  BOOST_TEST(keys.size() == kept.size());
+  BOOST_TEST(static_cast<std::size_t>(std::ranges::distance(values)) == kept.size());
+  for (const kept_entry& k : kept) {
+    BOOST_TEST(values.at(k.key) == k.owner);
+    BOOST_TEST(keys.at(*k.owner) == k.key);
+  }
+  kept.clear();
+  BOOST_TEST(values.empty());
+  BOOST_TEST(keys.empty());
   BOOST_TEST(payload::alive.load() == 0);
 }
 

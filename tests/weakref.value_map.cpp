@@ -41,6 +41,7 @@ std::size_t walked(const M& m) {
 
 static_assert(std::ranges::forward_range<map_t>);
 static_assert(std::ranges::forward_range<const map_t>);
+static_assert(!std::ranges::sized_range<map_t>);
 static_assert(std::forward_iterator<map_t::iterator>);
 static_assert(std::same_as<std::ranges::range_value_t<map_t>,
                            std::pair<const std::string, std::shared_ptr<tracked>>>);
