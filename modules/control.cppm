@@ -189,11 +189,10 @@ inline void header::die() noexcept {
     chain = n->next;
     n->next = nullptr;
     try {
-      n->callback(n);
+      n->callback(n); // takes over the pin
     } catch (...) {
       report_callback_error(std::current_exception());
     }
-    release(n);
   }
   // 3. Only now is the referent destroyed.
   destroy_referent(this);
@@ -354,8 +353,9 @@ struct callback_node : ref_node<T> {
   callback_node(header* h, const std::shared_ptr<T>& obj, node_kind k, G&& g)
       : ref_node<T>(h, obj, k, &call, &destroy), fn(std::forward<G>(g)) {}
 
+  // Consumes the pin that die() took: the handle passed to the callback adopts it and releases
+  // it when the callback returns or throws.
   static void call(node_base* n) {
-    acquire(n);
     std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
   }
   static void destroy(node_base* n) noexcept { delete static_cast<callback_node*>(n); }

@@ -66,9 +66,14 @@ struct table_entry : ref_node<R> {
   void set_inbox_next(table_entry* e) noexcept { this->prev = e; }
 
   // The death callback: runs inside header::die() on the releasing thread, with the entry
-  // pinned. No allocation, no lock, no user code.
+  // pinned; it takes over that pin and releases it on the way out. No allocation, no lock, no
+  // user code.
   static void on_death(node_base* n) {
     auto* e = static_cast<table_entry*>(n);
+    struct unpin {
+      node_base* node;
+      ~unpin() { release(node); }
+    } pin{n};
     unsigned char expected = entry_live;
     if (!e->state.compare_exchange_strong(expected, entry_queued, std::memory_order_acq_rel))
       return; // the owner erased it first
@@ -78,7 +83,8 @@ struct table_entry : ref_node<R> {
     do e->set_inbox_next(head);
     while (!c->inbox.compare_exchange_weak(head, e, std::memory_order_release,
                                            std::memory_order_relaxed));
-    // After this store the core may be destroyed by its owner: touch nothing of it below.
+    // After this store the owner may purge and drop the entry: the pin keeps it (and, through
+    // its reference, the core) alive until the release below.
     e->state.store(entry_pushed, std::memory_order_release);
   }
 

@@ -1,0 +1,143 @@
+#include <boost/test/unit_test.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <memory_resource>
+#include <ranges>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "support.hpp"
+import weakref;
+
+using weakref_test::tracked;
+
+namespace {
+
+// A stateful allocator whose instances differ by id; Propagate sets all three propagation
+// traits. Counts live allocations per id so a test can see whose memory holds the elements.
+template <class T, bool Propagate>
+struct tagged_allocator {
+  using value_type = T;
+  using propagate_on_container_copy_assignment = std::bool_constant<Propagate>;
+  using propagate_on_container_move_assignment = std::bool_constant<Propagate>;
+  using propagate_on_container_swap = std::bool_constant<Propagate>;
+  using is_always_equal = std::false_type;
+  template <class U>
+  struct rebind {
+    using other = tagged_allocator<U, Propagate>;
+  };
+  int id;
+  explicit tagged_allocator(int i) noexcept : id(i) {}
+  template <class U>
+  tagged_allocator(const tagged_allocator<U, Propagate>& o) noexcept : id(o.id) {}
+  T* allocate(std::size_t n) { return std::allocator<T>().allocate(n); }
+  void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
+  template <class U>
+  friend bool operator==(const tagged_allocator& a, const tagged_allocator<U, Propagate>& b) noexcept {
+    return a.id == b.id;
+  }
+};
+
+template <bool P>
+using value_map = weakref::weak_value_map<int, tracked, std::hash<int>, std::equal_to<int>,
+                                          tagged_allocator<std::pair<const int, std::shared_ptr<tracked>>, P>>;
+template <bool P>
+using key_map = weakref::weak_key_map<std::string, int, std::hash<std::string>, std::equal_to<std::string>,
+                                      tagged_allocator<std::pair<const std::shared_ptr<std::string>, int>, P>>;
+template <bool P>
+using set = weakref::weak_set<std::string, std::hash<std::string>, std::equal_to<std::string>,
+                              tagged_allocator<std::shared_ptr<std::string>, P>>;
+
+struct fixture {
+  std::shared_ptr<tracked> v1 = weakref::make_shared<tracked>(1);
+  std::shared_ptr<tracked> v2 = weakref::make_shared<tracked>(2);
+  std::shared_ptr<std::string> k1 = weakref::make_shared<std::string>("one");
+  std::shared_ptr<std::string> k2 = weakref::make_shared<std::string>("two");
+};
+
+// The allocator model of [weakref.containers.general]/7, checked for one container type: copy
+// and move assignment and swap take the other's allocator exactly when the trait says so, and
+// the contents follow either way.
+template <class C, class Make>
+void check_propagation(bool propagate, Make make, std::size_t expected_size) {
+  {
+    C a = make(1, 0), b = make(2, 1);
+    a = b;
+    BOOST_TEST(a.get_allocator().id == (propagate ? 2 : 1));
+    BOOST_TEST(a.size() == expected_size);
+    BOOST_TEST((a == b));
+  }
+  {
+    C a = make(1, 0), b = make(2, 1);
+    C expected = b;
+    a = std::move(b);
+    BOOST_TEST(a.get_allocator().id == (propagate ? 2 : 1));
+    BOOST_TEST((a == expected));
+  }
+  {
+    C a = make(1, 0), b = make(1, 1); // equal allocators: swap is always allowed
+    C a_before = a, b_before = b;
+    swap(a, b);
+    BOOST_TEST((a == b_before));
+    BOOST_TEST((b == a_before));
+  }
+  {
+    C a = make(1, 0);
+    C copy(a, typename C::allocator_type(7)); // allocator-extended copy
+    C moved(std::move(a), typename C::allocator_type(8)); // unequal: element-wise move
+    BOOST_TEST(copy.get_allocator().id == 7);
+    BOOST_TEST(moved.get_allocator().id == 8);
+    BOOST_TEST((copy == moved));
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(containers)
+
+BOOST_FIXTURE_TEST_CASE(allocator_propagation_traits_are_honoured, fixture) {
+  for (bool propagate : {true, false}) {
+    auto values = [&]<bool P>(std::bool_constant<P>) {
+      check_propagation<value_map<P>>(
+          P,
+          [&](int id, int which) {
+            value_map<P> m{typename value_map<P>::allocator_type(id)};
+            m[which] = which ? v2 : v1;
+            return m;
+          },
+          1);
+      check_propagation<key_map<P>>(
+          P,
+          [&](int id, int which) {
+            key_map<P> m{typename key_map<P>::allocator_type(id)};
+            m[which ? k2 : k1] = which;
+            return m;
+          },
+          1);
+      check_propagation<set<P>>(
+          P,
+          [&](int id, int which) {
+            set<P> s{typename set<P>::allocator_type(id)};
+            s.add(which ? k2 : k1);
+            return s;
+          },
+          1);
+    };
+    if (propagate)
+      values(std::true_type{});
+    else
+      values(std::false_type{});
+  }
+}
+
+// [weakref.containers.general]/1 The three containers are forward ranges and allocator-aware.
+static_assert(std::ranges::forward_range<weakref::weak_value_map<int, tracked>>);
+static_assert(std::ranges::forward_range<weakref::weak_key_map<std::string, int>>);
+static_assert(std::ranges::forward_range<weakref::weak_set<std::string>>);
+static_assert(std::same_as<weakref::pmr::weak_set<std::string>::allocator_type,
+                           std::pmr::polymorphic_allocator<std::shared_ptr<std::string>>>);
+
+BOOST_AUTO_TEST_SUITE_END()
