@@ -13,6 +13,10 @@
 // keyed by <op>, the first component after the prefix. With repetitions the median is used
 // (Google Benchmark's median aggregate, or the median of the repetitions it reported).
 //
+// A row can report a size instead of a time: a benchmark that sets the counter `bytes_per_op`
+// (e.g. bytes per live container entry, counted by a memory_resource) has that value taken
+// instead of its time; such cells carry the unit " B", and the ratio is ours / baseline bytes.
+//
 // run_main() is the programs' main(): it accepts Google Benchmark's flags plus
 //     --ratio_md=<path>            also write the table as Markdown to <path>
 //     --single_threaded_baseline   do not start the warm-up thread (see below)
@@ -52,6 +56,8 @@ namespace weakref_bench {
 
 // The user counter a benchmark sets when one iteration performs several operations.
 inline constexpr const char* ops_per_iteration = "ops_per_iteration";
+// The user counter a benchmark sets when its row is a size, not a time (see the header comment).
+inline constexpr const char* bytes_per_op = "bytes_per_op";
 
 // The brief's targets: ours / baseline must not exceed max_ratio. Keyed by <op>.
 struct target {
@@ -70,6 +76,7 @@ inline std::vector<target> brief_targets() {
       {"value_map_insert", 1.5},
       {"key_map_lookup", 1.2},         // weak_key_map vs unordered_map keyed by owner identity
       {"set_lookup", 1.2},             // weak_set vs the same
+      {"bytes_per_entry", 1.25},       // container bytes per live entry (bytes_per_op rows)
   };
 }
 
@@ -131,6 +138,7 @@ private:
     std::vector<double> iterations; // ns per iteration, one per reported repetition
     std::optional<double> median;   // Google Benchmark's median aggregate, if reported
     bool error = false;
+    bool bytes = false;             // the values are bytes_per_op counters, not times
   };
   struct row_data {
     samples side[2];          // 0: ours, 1: std
@@ -171,6 +179,11 @@ private:
     if (const auto ops = run.counters.find(ops_per_iteration);
         ops != run.counters.end() && ops->second.value > 0)
       ns /= ops->second.value;
+    if (const auto bytes = run.counters.find(bytes_per_op); bytes != run.counters.end()) {
+      ns = bytes->second.value; // a size row: the counter, not the time
+      s.bytes = true;
+      any_bytes_ = true;
+    }
     if (run.run_type == Run::RT_Aggregate) {
       if (run.aggregate_name == "median") s.median = ns;
     } else {
@@ -204,7 +217,7 @@ private:
   static std::string ns_text(const samples& s, const std::optional<double>& v) {
     if (s.error) return "error";
     if (!v) return "-";
-    return fixed(*v, *v < 100 ? 2 : 1);
+    return fixed(*v, *v < 100 ? 2 : 1) + (s.bytes ? " B" : "");
   }
 
   std::vector<std::vector<std::string>> table() const {
@@ -239,6 +252,9 @@ private:
     s += repetitions_ > 1 ? "median of " + std::to_string(repetitions_) + " repetitions"
                           : std::string("single run");
     s += "); targets from the design brief; timings never fail the run.";
+    if (any_bytes_)
+      s += " Cells in B are bytes per operation (bytes_per_op counter), not times; their ratio "
+           "is ours / baseline bytes.";
     if (!note_.empty()) s += " " + note_;
     return s;
   }
@@ -258,12 +274,14 @@ private:
   std::vector<std::string> order_;
   std::int64_t repetitions_ = 0;
   bool any_error_ = false;
+  bool any_bytes_ = false;
   std::string note_;
 };
 
-// The main() of every benchmark program. `title` heads the Markdown table.
+// The main() of every benchmark program. `title` heads the Markdown table; `note`, if any, is
+// appended to the table's footnote (what the program's rows mean beyond the common rules).
 inline int run_main(int argc, char** argv, const char* title,
-                    std::vector<target> targets = brief_targets()) {
+                    std::vector<target> targets = brief_targets(), std::string note = {}) {
   // Our own flags are taken out before Google Benchmark sees the arguments.
   std::string md_path;
   bool single_threaded = false;
@@ -286,11 +304,13 @@ inline int run_main(int argc, char** argv, const char* title,
   if (!single_threaded) std::thread([] {}).join(); // see the header comment
 
   ratio_reporter reporter(benchmark::CreateDefaultDisplayReporter(), std::move(targets));
-  reporter.set_note(single_threaded
-                        ? "Process state: single-threaded until the first multi-threaded "
-                          "benchmark (libstdc++ counts shared_ptr owners non-atomically)."
-                        : "Process state: multi-threaded (libstdc++ counts shared_ptr owners "
-                          "atomically, as in any program that has started a thread).");
+  std::string process_note =
+      single_threaded ? "Process state: single-threaded until the first multi-threaded "
+                        "benchmark (libstdc++ counts shared_ptr owners non-atomically)."
+                      : "Process state: multi-threaded (libstdc++ counts shared_ptr owners "
+                        "atomically, as in any program that has started a thread).";
+  if (!note.empty()) process_note += " " + note;
+  reporter.set_note(std::move(process_note));
   const std::size_t matched = benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   if (matched == 0) {
