@@ -361,7 +361,7 @@ struct callback_node : ref_node<T> {
   static void destroy(node_base* n) noexcept { delete static_cast<callback_node*>(n); }
 };
 
-// Python: "If callback is provided and not None" (PY-REF-1): a null function pointer or an
+// Python: "If callback is provided and not None" (PY-REF-10): a null function pointer or an
 // empty std::function means no callback.
 template <class F>
 bool is_null_callback(const F& f) noexcept {

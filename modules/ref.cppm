@@ -49,7 +49,7 @@ public:
 
   // [weakref.ref.cons]/3 Effects: as above, and registers callback: when the referent is about
   // to be finalized and this ref (or a copy) still exists, callback(r) is called with a handle r
-  // to this ref (PY-REF-1). A null function pointer or empty std::function registers none.
+  // to this ref (PY-REF-12, -13, -14). A null function pointer or empty std::function registers none.
   template <class F>
     requires weak_callback<F, weak_ref<T>>
   weak_ref(const std::shared_ptr<T>& obj, F&& callback)
@@ -79,7 +79,7 @@ public:
 
   // [weakref.ref.hash]/2 Python: "Weak references are hashable if the object is hashable. They
   // will maintain their hash value even after the object was deleted. If hash() is called the
-  // first time only after the object was deleted, the call will raise TypeError" (PY-REF-4, -5).
+  // first time only after the object was deleted, the call will raise TypeError" (PY-REF-4, -18, -5).
   // The referent's hash runs with no library lock held.
   std::size_t hash() const
     requires detail::hashable<T>
@@ -107,7 +107,7 @@ public:
   // [weakref.ref.eq] Python: "If the referents are still alive, two references have the same
   // equality relationship as their referents (regardless of the callback). If either referent
   // has been deleted, the references are equal only if the reference objects are the same
-  // object" (PY-REF-6). A T without == compares by address. There is deliberately no ordering
+  // object" (PY-REF-6, -19). A T without == compares by address. There is deliberately no ordering
   // (PY-REF-7): no operator<, operator<=>.
   friend bool operator==(const weak_ref& a, const weak_ref& b) {
     const std::shared_ptr<T> pa = a.lock();

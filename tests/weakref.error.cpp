@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_CASE(callback_exception_is_reported_not_propagated) {
   BOOST_TEST(tracked::alive == 0);
 }
 
-// PY-REF-3 "noted on the standard error output": the default handler writes one line to stderr.
+// PY-REF-16 "noted on the standard error output": the default handler writes one line to stderr.
 BOOST_AUTO_TEST_CASE(default_handler_writes_to_stderr) {
   BOOST_TEST(weakref::get_callback_error_handler() == &weakref::default_callback_error_handler);
   const std::string text = capture_stderr([] {

@@ -724,7 +724,7 @@ BOOST_AUTO_TEST_CASE(default_constructed_proxy_throws_reference_error) {
   BOOST_CHECK_EXCEPTION(static_cast<void>(*p), weakref::reference_error, has_python_message);
 }
 
-// PY-REFERR-1 the error is a std::runtime_error, so generic handlers see it
+// PY-REFERR-2 the error is a std::runtime_error, so generic handlers see it
 BOOST_AUTO_TEST_CASE(reference_error_is_a_runtime_error) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -881,7 +881,7 @@ BOOST_AUTO_TEST_CASE(callback_receives_identical_proxy) {
   BOOST_TEST(seen.expired());
 }
 
-// PY-REF-1 "the referent will no longer be available": inside the callback the proxy is dead
+// PY-REF-14 "the referent will no longer be available": inside the callback the proxy is dead
 BOOST_AUTO_TEST_CASE(callback_sees_dead_proxy) {
   auto obj = weakref::make_shared<int>(1);
   bool expired_in_callback = false;
@@ -923,7 +923,7 @@ BOOST_AUTO_TEST_CASE(callbacks_run_lifo_mixed_with_refs) {
   BOOST_TEST((order == std::vector<std::string>{"p2", "r2", "p1", "r1"}));
 }
 
-// PY-REF-1 "and the returned weakref object is still alive": a surviving copy keeps the callback, run once
+// PY-REF-11 "and the returned weakref object is still alive": a surviving copy keeps the callback, run once
 BOOST_AUTO_TEST_CASE(callback_runs_once_while_a_copy_survives) {
   auto obj = weakref::make_shared<int>(0);
   int calls = 0;
@@ -951,7 +951,7 @@ BOOST_AUTO_TEST_CASE(destroyed_proxy_never_calls_back) {
   BOOST_TEST(calls == 0);
 }
 
-// PY-REF-1 "If callback is provided and not None": nullptr means no callback
+// PY-REF-10 "If callback is provided and not None": nullptr means no callback
 BOOST_AUTO_TEST_CASE(null_callback_registers_none) {
   weakref_test::capture_callback_errors capture; // an empty std::function would report bad_function_call
   auto obj = weakref::make_shared<int>(0);

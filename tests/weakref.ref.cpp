@@ -178,7 +178,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(callback)
 
-// PY-REF-1: "the callback will be called when the object is about to be finalized; the weak
+// PY-REF-12, -13, -14: "the callback will be called when the object is about to be finalized; the weak
 // reference object will be passed as the only parameter to the callback; the referent will no
 // longer be available".
 BOOST_AUTO_TEST_CASE(receives_its_ref_with_the_referent_gone) {
@@ -217,7 +217,7 @@ BOOST_AUTO_TEST_CASE(most_recently_registered_runs_first) {
   BOOST_TEST(order == (std::vector<int>{3, 2, 1}), boost::test_tools::per_element());
 }
 
-// PY-REF-1: "and the returned weakref object is still alive": a ref destroyed first never calls.
+// PY-REF-11: "and the returned weakref object is still alive": a ref destroyed first never calls.
 BOOST_AUTO_TEST_CASE(destroyed_ref_never_calls_back) {
   auto p = weakref::make_shared<tracked>(1);
   int calls = 0;
@@ -267,7 +267,7 @@ BOOST_AUTO_TEST_CASE(callback_may_destroy_its_own_ref) {
   BOOST_TEST(!r.has_value());
 }
 
-// PY-REF-1 "If callback is provided and not None": a null callback registers a ref without one.
+// PY-REF-10 "If callback is provided and not None": a null callback registers a ref without one.
 BOOST_AUTO_TEST_CASE(null_callback_means_none) {
   auto p = weakref::make_shared<tracked>(1);
   void (*none)(weak_ref<tracked>) = nullptr;
@@ -314,7 +314,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(hash)
 
-// PY-REF-4 "Weak references are hashable if the object is hashable. They will maintain their
+// PY-REF-4, -18 "Weak references are hashable if the object is hashable. They will maintain their
 // hash value even after the object was deleted."
 BOOST_AUTO_TEST_CASE(equals_referent_hash_and_survives_death) {
   auto p = weakref::make_shared<std::string>("image-42");
@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_CASE(alive_refs_compare_referents) {
   BOOST_TEST((rx != rz));
 }
 
-// PY-REF-6 "If either referent has been deleted, the references are equal only if the reference
+// PY-REF-19 "If either referent has been deleted, the references are equal only if the reference
 // objects are the same object."
 BOOST_AUTO_TEST_CASE(dead_refs_compare_by_identity) {
   auto x = weakref::make_shared<tracked>(1);
