@@ -353,9 +353,15 @@ struct callback_node : ref_node<T> {
   callback_node(header* h, const std::shared_ptr<T>& obj, node_kind k, G&& g)
       : ref_node<T>(h, obj, k, &call, &destroy), fn(std::forward<G>(g)) {}
 
-  // Consumes the pin that die() took: the handle passed to the callback adopts it and releases
-  // it when the callback returns or throws.
+  // Consumes the pin that die() took, but only after the call: the callback's own argument is a
+  // second handle, because a callback may drop it (even as the last handle) while it runs, and
+  // the function object it is running lives in this node (PY-IMPL-3).
   static void call(node_base* n) {
+    struct unpin {
+      node_base* node;
+      ~unpin() { release(node); }
+    } keep{n};
+    acquire(n);
     std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
   }
   static void destroy(node_base* n) noexcept { delete static_cast<callback_node*>(n); }
