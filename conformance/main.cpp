@@ -1,0 +1,3 @@
+// The one translation unit of weakref.conformance that compiles Boost.Test's runner.
+#define BOOST_TEST_MODULE weakref_conformance
+#include <boost/test/included/unit_test.hpp>

@@ -1,0 +1,483 @@
+// Conformance: weakref.proxy, the proxy types (ProxyType, CallableProxyType, ProxyTypes) and
+// ReferenceError of the Python weakref documentation.
+// Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,
+// and uses the implementation under test only through the alias `wr`.
+#include <boost/test/unit_test.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+import weakref;
+namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+
+namespace {
+
+constexpr const char* python_reference_error = "weakly-referenced object no longer exists";
+
+struct tracked {
+  static inline int alive = 0;
+  int value;
+  explicit tracked(int v = 0) : value(v) { ++alive; }
+  tracked(const tracked& other) : value(other.value) { ++alive; }
+  ~tracked() { --alive; }
+};
+
+// A referent with data, member functions, operators and a subscript.
+struct widget {
+  int value = 0;
+  std::string name;
+  int twice() const { return 2 * value; }
+  void set(int v) { value = v; }
+  int operator[](int i) const { return value + i; }
+  friend widget operator+(const widget& w, int n) { return widget{w.value + n, w.name}; }
+  friend bool operator==(const widget& w, int n) { return w.value == n; }
+};
+
+// A member function that drops the only other owner while it runs.
+struct drops_owner {
+  std::shared_ptr<drops_owner>* owner = nullptr;
+  tracked guard{0};
+  int drop_then_count_alive() {
+    owner->reset();
+    return tracked::alive;
+  }
+};
+
+// Callable referents (CallableProxyType) and non-callable ones (ProxyType).
+struct adder {
+  int base = 0;
+  int operator()(int a, int b) const { return base + a + b; }
+};
+struct overloaded_call {
+  int operator()(int x) const { return x; }
+  int operator()(int x, int y) const { return x + y; }
+};
+struct plain {
+  int value = 0;
+};
+int negate(int x) { return -x; }
+
+// Hashable referent, to show that even then the proxy is not hashable.
+struct hashable_thing {
+  int value = 0;
+};
+
+// Records what the callback error handler receives; restores the previous handler.
+class recording_handler {
+public:
+  recording_handler() : previous_(wr::set_callback_error_handler(&record)) { messages().clear(); }
+  ~recording_handler() { wr::set_callback_error_handler(previous_); }
+  recording_handler(const recording_handler&) = delete;
+  recording_handler& operator=(const recording_handler&) = delete;
+  static std::vector<std::string>& messages() {
+    static std::vector<std::string> seen;
+    return seen;
+  }
+
+private:
+  static void record(std::exception_ptr error) noexcept {
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      messages().push_back(e.what());
+    } catch (...) {
+      messages().push_back("<non-standard exception>");
+    }
+  }
+  wr::callback_error_handler previous_;
+};
+
+bool is_python_reference_error(const wr::reference_error& e) {
+  return std::string(e.what()) == python_reference_error;
+}
+
+// Named concepts for the compile-time rules.
+template <class T>
+concept std_hashable = std::default_initializable<std::hash<T>> &&
+                       requires(const std::hash<T>& h, const T& t) {
+                         { h(t) } -> std::convertible_to<std::size_t>;
+                       };
+template <class P>
+concept has_hash_member = requires(const P& p) { p.hash(); };
+// What std::unordered_set / std::unordered_map require of their default Hash.
+template <class K>
+concept unordered_key = std_hashable<K> && std::equality_comparable<K>;
+
+} // namespace
+
+template <>
+struct std::hash<hashable_thing> {
+  std::size_t operator()(const hashable_thing& t) const noexcept {
+    return static_cast<std::size_t>(t.value);
+  }
+};
+
+BOOST_AUTO_TEST_SUITE(proxy)
+
+// PY-PROXY-6: "weak_proxy<T>(obj) makes a new weak reference, used as a proxy, that does not
+// keep obj alive"
+BOOST_AUTO_TEST_CASE(PY_PROXY_6_proxy_is_a_new_weak_reference) {
+  auto obj = wr::make_shared<tracked>(4);
+  wr::weak_proxy<tracked> p(obj);
+  BOOST_TEST(wr::weak_ref_count(obj) == 1u); // a weak reference, registered
+  BOOST_TEST(obj.use_count() == 1);          // not an owner
+  BOOST_TEST(p->value == 4);                 // used as a proxy
+  wr::weak_proxy<tracked> q(obj);
+  BOOST_TEST(!q.identical(p)); // new, not the earlier one
+  BOOST_TEST(wr::weak_ref_count(obj) == 2u);
+  obj.reset();
+  BOOST_TEST(tracked::alive == 0); // does not keep obj alive
+  BOOST_TEST(p.expired());
+  BOOST_TEST(q.expired());
+}
+
+// PY-PROXY-1: "a proxy is used without explicit dereferencing: members, operators, calls,
+// subscripts and ranges forward to the referent" (adapted: members through ->, which keeps the
+// referent alive for the full-expression)
+BOOST_AUTO_TEST_CASE(PY_PROXY_1_used_without_explicit_dereference) {
+  auto w = wr::make_shared<widget>(widget{21, "w"});
+  wr::weak_proxy<widget> pw(w);
+  // members
+  BOOST_TEST(pw->value == 21);
+  BOOST_TEST(pw->name == "w");
+  BOOST_TEST(pw->twice() == 42);
+  pw->set(5);
+  BOOST_TEST(w->value == 5);
+  // operators of the referent
+  BOOST_TEST((pw + 1).value == 6);
+  BOOST_TEST((pw == 5));
+  // subscript
+  BOOST_TEST(pw[10] == 15);
+
+  auto n = wr::make_shared<int>(12);
+  wr::weak_proxy<int> pn(n);
+  BOOST_TEST((pn + 3) == 15);
+  BOOST_TEST((3 * pn) == 36);
+  BOOST_TEST((pn < 13));
+  BOOST_TEST(-pn == -12);
+  pn += 1;
+  ++pn;
+  BOOST_TEST(*n == 14);
+
+  // calls
+  auto f = wr::make_shared<adder>(adder{100});
+  wr::weak_proxy<adder> pf(f);
+  BOOST_TEST(pf(20, 3) == 123);
+
+  // subscripts and ranges
+  auto v = wr::make_shared<std::vector<int>>(std::vector<int>{1, 2, 3});
+  wr::weak_proxy<std::vector<int>> pv(v);
+  BOOST_TEST(pv[1] == 2);
+  pv[1] = 20;
+  BOOST_TEST((*v)[1] == 20);
+  BOOST_TEST(pv.size() == 3u);
+  int sum = 0;
+  for (int x : pv) sum += x;
+  BOOST_TEST(sum == 24);
+  BOOST_TEST(std::accumulate(pv.begin(), pv.end(), 0) == 24);
+
+  // -> keeps the referent alive for the full-expression.
+  const int before = tracked::alive;
+  auto d = wr::make_shared<drops_owner>();
+  d->owner = &d;
+  wr::weak_proxy<drops_owner> pd(d);
+  BOOST_TEST(pd->drop_then_count_alive() == before + 1);
+  BOOST_TEST(d == nullptr);
+  BOOST_TEST(tracked::alive == before);
+  BOOST_TEST(pd.expired());
+}
+
+// PY-PROXY-2: "a proxy's kind is the callable one exactly when its referent type is callable; a
+// proxy can be called exactly when its referent can" (adapted: decided at compile time from T;
+// an overloaded or template operator() is callable but classified as the non-callable kind)
+BOOST_AUTO_TEST_CASE(PY_PROXY_2_kind_follows_referent_callability) {
+  auto closure = [](int x) { return x + 1; };
+  using lambda = decltype(closure);
+  // Callable referents: the callable kind, and the proxy can be called.
+  static_assert(wr::callable_proxy_type<wr::weak_proxy<adder>>);
+  static_assert(wr::callable_proxy_type<wr::weak_proxy<lambda>>);
+  static_assert(wr::callable_proxy_type<wr::weak_proxy<int (*)(int)>>);
+  static_assert(wr::callable_proxy_type<wr::weak_proxy<std::function<int(int)>>>);
+  static_assert(std::invocable<wr::weak_proxy<adder>, int, int>);
+  static_assert(std::invocable<wr::weak_proxy<lambda>, int>);
+  static_assert(std::invocable<wr::weak_proxy<int (*)(int)>, int>);
+  // Not callable: the other kind, and no call.
+  static_assert(!wr::callable_proxy_type<wr::weak_proxy<plain>>);
+  static_assert(!wr::callable_proxy_type<wr::weak_proxy<int>>);
+  static_assert(!wr::callable_proxy_type<wr::weak_proxy<std::string>>);
+  static_assert(!std::invocable<wr::weak_proxy<plain>>);
+  static_assert(!std::invocable<wr::weak_proxy<int>>);
+  // Callable exactly as the referent is: same arguments, same result.
+  static_assert(!std::invocable<wr::weak_proxy<adder>, int>);
+  static_assert(!std::invocable<wr::weak_proxy<adder>, std::string, int>);
+  static_assert(std::same_as<std::invoke_result_t<wr::weak_proxy<adder>, int, int>, int>);
+  // The adaptation: an overloaded call operator is callable through the proxy, but its kind is
+  // not decided from the type, so it is the non-callable kind.
+  static_assert(std::invocable<wr::weak_proxy<overloaded_call>, int>);
+  static_assert(std::invocable<wr::weak_proxy<overloaded_call>, int, int>);
+  static_assert(wr::proxy_type<wr::weak_proxy<overloaded_call>>);
+
+  auto a = wr::make_shared<adder>(adder{1});
+  auto l = wr::make_shared<lambda>(closure);
+  auto fp = wr::make_shared<int (*)(int)>(&negate);
+  auto o = wr::make_shared<overloaded_call>();
+  BOOST_TEST(wr::weak_proxy<adder>(a)(2, 3) == 6);
+  BOOST_TEST(wr::weak_proxy<lambda>(l)(41) == 42);
+  BOOST_TEST(wr::weak_proxy<int (*)(int)>(fp)(5) == -5);
+  BOOST_TEST(wr::weak_proxy<overloaded_call>(o)(2, 3) == 5);
+}
+
+// PY-PROXY-4: "std::hash<weak_proxy<T>> is disabled for every T"
+BOOST_AUTO_TEST_CASE(PY_PROXY_4_proxies_are_never_hashable) {
+  static_assert(!std_hashable<wr::weak_proxy<int>>);
+  static_assert(!std_hashable<wr::weak_proxy<std::string>>);
+  static_assert(!std_hashable<wr::weak_proxy<hashable_thing>>);
+  static_assert(!std_hashable<wr::weak_proxy<plain>>);
+  static_assert(!std_hashable<wr::weak_proxy<adder>>);
+  static_assert(!std_hashable<const wr::weak_proxy<int>>);
+  static_assert(!has_hash_member<wr::weak_proxy<std::string>>);
+  // The referents are hashable, and so are refs to them: only the proxy is not.
+  static_assert(std_hashable<int> && std_hashable<std::string> && std_hashable<hashable_thing>);
+  static_assert(std_hashable<wr::weak_ref<std::string>>);
+  static_assert(std_hashable<wr::weak_ref<hashable_thing>>);
+
+  auto s = wr::make_shared<std::string>("k");
+  const wr::weak_proxy<std::string> p(s);
+  const wr::weak_ref<std::string> r(s);
+  BOOST_TEST(std::hash<wr::weak_ref<std::string>>{}(r) == std::hash<std::string>{}("k"));
+  // The referent itself is still hashed through the proxy's dereference.
+  BOOST_TEST(std::hash<std::string>{}(*p) == std::hash<std::string>{}("k"));
+}
+
+// PY-PROXY-7: "a proxy cannot be the key of a hashed container (no std::hash for it)"
+BOOST_AUTO_TEST_CASE(PY_PROXY_7_proxy_is_not_a_hashed_key) {
+  // What std::unordered_set<K> / std::unordered_map<K, V> need of K with the default hasher.
+  static_assert(!unordered_key<wr::weak_proxy<int>>);
+  static_assert(!unordered_key<wr::weak_proxy<std::string>>);
+  static_assert(!unordered_key<wr::weak_proxy<hashable_thing>>);
+  // A ref to the same referent type can be one.
+  static_assert(unordered_key<wr::weak_ref<std::string>>);
+
+  auto s = wr::make_shared<std::string>("key");
+  std::unordered_map<wr::weak_ref<std::string>, int> by_ref;
+  by_ref[wr::weak_ref<std::string>(s)] = 1;
+  BOOST_TEST(by_ref.size() == 1u);
+  // The proxy can only be used to look up through its referent's value.
+  const wr::weak_proxy<std::string> p(s);
+  std::unordered_set<std::string> values{*p};
+  BOOST_TEST(values.count("key") == 1u);
+}
+
+// PY-PROXY-3: "a proxy's callback follows every rule of a ref's callback and receives a handle to
+// the proxy"
+BOOST_AUTO_TEST_CASE(PY_PROXY_3_proxy_callback_follows_ref_rules) {
+  recording_handler handler;
+  auto obj = wr::make_shared<tracked>(1);
+  std::vector<std::string> order;
+  int alive_in_callback = -1;
+  bool identical = false, cleared = false, threw_reference_error = false;
+  int gone_calls = 0;
+  std::optional<wr::weak_proxy<tracked>> p;
+  wr::weak_ref<tracked> older_ref(obj, [&](wr::weak_ref<tracked>) { order.push_back("ref"); });
+  p.emplace(obj, [&](wr::weak_proxy<tracked> self) {
+    order.push_back("proxy");
+    alive_in_callback = tracked::alive;   // before the destructor
+    identical = self.identical(*p);       // receives the proxy itself
+    cleared = self.expired() && !self.lock();
+    try {
+      (void)self->value;
+    } catch (const wr::reference_error&) {
+      threw_reference_error = true;
+    }
+    throw std::runtime_error("from a proxy callback"); // reported, not propagated
+  });
+  {
+    wr::weak_proxy<tracked> gone(obj, [&](wr::weak_proxy<tracked>) { ++gone_calls; });
+  } // destroyed before the death: never called
+  wr::weak_proxy<tracked> no_callback(obj, nullptr); // optional
+  const wr::weak_proxy<tracked> copy = *p;           // copies are the same proxy: one call
+  BOOST_CHECK_NO_THROW(obj.reset());
+  BOOST_TEST(order == (std::vector<std::string>{"proxy", "ref"}), boost::test_tools::per_element());
+  BOOST_TEST(alive_in_callback == 1);
+  BOOST_TEST(identical);
+  BOOST_TEST(cleared);
+  BOOST_TEST(threw_reference_error);
+  BOOST_TEST(gone_calls == 0);
+  BOOST_TEST(recording_handler::messages() ==
+                 (std::vector<std::string>{"from a proxy callback"}),
+             boost::test_tools::per_element());
+}
+
+// PY-TYPES-2: "the concept weakref::proxy_type is satisfied by the proxies of non-callable
+// referent types"
+BOOST_AUTO_TEST_CASE(PY_TYPES_2_proxy_type_concept) {
+  static_assert(wr::proxy_type<wr::weak_proxy<plain>>);
+  static_assert(wr::proxy_type<wr::weak_proxy<int>>);
+  static_assert(wr::proxy_type<wr::weak_proxy<std::vector<int>>>);
+  static_assert(wr::proxy_type<const wr::weak_proxy<plain>>);
+  static_assert(!wr::proxy_type<wr::weak_proxy<adder>>);         // callable referent
+  static_assert(!wr::proxy_type<wr::weak_proxy<int (*)(int)>>);  // callable referent
+  static_assert(!wr::proxy_type<wr::weak_ref<plain>>);           // a ref, not a proxy
+  static_assert(!wr::proxy_type<plain>);
+  auto describe = []<class P>(const P&) { return wr::proxy_type<P> ? "proxy" : "other"; };
+  auto obj = wr::make_shared<plain>();
+  BOOST_TEST(std::string(describe(wr::weak_proxy<plain>(obj))) == "proxy");
+  BOOST_TEST(std::string(describe(wr::weak_ref<plain>(obj))) == "other");
+}
+
+// PY-TYPES-3: "the concept weakref::callable_proxy_type is satisfied by the proxies of callable
+// referent types"
+BOOST_AUTO_TEST_CASE(PY_TYPES_3_callable_proxy_type_concept) {
+  static_assert(wr::callable_proxy_type<wr::weak_proxy<adder>>);
+  static_assert(wr::callable_proxy_type<wr::weak_proxy<int (*)(int)>>);
+  static_assert(wr::callable_proxy_type<wr::weak_proxy<std::function<void()>>>);
+  static_assert(wr::callable_proxy_type<const wr::weak_proxy<adder>>);
+  static_assert(!wr::callable_proxy_type<wr::weak_proxy<plain>>);
+  static_assert(!wr::callable_proxy_type<wr::weak_ref<adder>>); // a ref, not a proxy
+  static_assert(!wr::callable_proxy_type<adder>);
+  auto describe = []<class P>(const P&) {
+    return wr::callable_proxy_type<P> ? "callable proxy" : "other";
+  };
+  auto a = wr::make_shared<adder>();
+  auto b = wr::make_shared<plain>();
+  BOOST_TEST(std::string(describe(wr::weak_proxy<adder>(a))) == "callable proxy");
+  BOOST_TEST(std::string(describe(wr::weak_proxy<plain>(b))) == "other");
+}
+
+// PY-TYPES-4: "the concept weakref::proxy_types is satisfied by every proxy, of either kind"
+BOOST_AUTO_TEST_CASE(PY_TYPES_4_proxy_types_concept) {
+  static_assert(wr::proxy_types<wr::weak_proxy<plain>>);
+  static_assert(wr::proxy_types<wr::weak_proxy<adder>>);
+  static_assert(wr::proxy_types<wr::weak_proxy<int>>);
+  static_assert(wr::proxy_types<wr::weak_proxy<int (*)(int)>>);
+  static_assert(wr::proxy_types<const wr::weak_proxy<plain>>);
+  // Every proxy is of exactly one kind, and proxy_types is their union.
+  static_assert(wr::proxy_type<wr::weak_proxy<plain>> !=
+                wr::callable_proxy_type<wr::weak_proxy<plain>>);
+  static_assert(wr::proxy_type<wr::weak_proxy<adder>> !=
+                wr::callable_proxy_type<wr::weak_proxy<adder>>);
+  auto count_proxies = []<class... P>(const P&...) { return (0 + ... + int(wr::proxy_types<P>)); };
+  auto a = wr::make_shared<adder>();
+  auto b = wr::make_shared<plain>();
+  BOOST_TEST(count_proxies(wr::weak_proxy<adder>(a), wr::weak_proxy<plain>(b),
+                           wr::weak_ref<plain>(b), 1) == 2);
+}
+
+// PY-PROXY-5: "one test (proxy_types<P>) tells whether a type is a proxy, of either kind"
+BOOST_AUTO_TEST_CASE(PY_PROXY_5_one_test_for_any_proxy) {
+  // proxy_types<P> agrees with "proxy_type<P> or callable_proxy_type<P>" for every P.
+  auto agrees = []<class P>(const P&) {
+    return wr::proxy_types<P> == (wr::proxy_type<P> || wr::callable_proxy_type<P>);
+  };
+  static_assert(!wr::proxy_types<wr::weak_ref<plain>>);
+  static_assert(!wr::proxy_types<std::shared_ptr<plain>>);
+  static_assert(!wr::proxy_types<std::weak_ptr<plain>>);
+  static_assert(!wr::proxy_types<plain>);
+  static_assert(!wr::proxy_types<adder>);
+  auto a = wr::make_shared<adder>();
+  auto b = wr::make_shared<plain>();
+  const wr::weak_proxy<adder> pa(a);
+  const wr::weak_proxy<plain> pb(b);
+  const wr::weak_ref<plain> rb(b);
+  BOOST_TEST(agrees(pa));
+  BOOST_TEST(agrees(pb));
+  BOOST_TEST(agrees(rb));
+  BOOST_TEST(agrees(a));
+  // The one test, used without naming either kind.
+  auto is_proxy = []<class P>(const P&) { return wr::proxy_types<P>; };
+  BOOST_TEST(is_proxy(pa));
+  BOOST_TEST(is_proxy(pb));
+  BOOST_TEST(!is_proxy(rb));
+  BOOST_TEST(!is_proxy(b));
+}
+
+// PY-REFERR-1: "any use of a proxy whose referent is gone (member access, operator, call,
+// conversion to bool, subscript, range) throws weakref::reference_error"
+BOOST_AUTO_TEST_CASE(PY_REFERR_1_dead_proxy_use_throws_reference_error) {
+  auto w = wr::make_shared<widget>(widget{1, "w"});
+  auto n = wr::make_shared<int>(3);
+  auto f = wr::make_shared<adder>();
+  auto v = wr::make_shared<std::vector<int>>(std::vector<int>{1, 2});
+  auto live = wr::make_shared<int>(4);
+  wr::weak_proxy<widget> pw(w);
+  wr::weak_proxy<int> pn(n);
+  wr::weak_proxy<adder> pf(f);
+  wr::weak_proxy<std::vector<int>> pv(v);
+  wr::weak_proxy<int> plive(live);
+  w.reset();
+  n.reset();
+  f.reset();
+  v.reset();
+  // member access
+  BOOST_CHECK_EXCEPTION((void)pw->value, wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)pw->twice(), wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)*pw, wr::reference_error, is_python_reference_error);
+  // operators, on either side, unary, compound, increments
+  BOOST_CHECK_EXCEPTION((void)(pn + 1), wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)(1 + pn), wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)(pn == 1), wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)(pn < 1), wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)(plive + pn), wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)-pn, wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION(pn += 1, wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION(++pn, wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)(pw + 1), wr::reference_error, is_python_reference_error);
+  // call
+  BOOST_CHECK_EXCEPTION((void)pf(1, 2), wr::reference_error, is_python_reference_error);
+  // conversion to bool: not "false", an error
+  BOOST_CHECK_EXCEPTION((void)static_cast<bool>(pn), wr::reference_error,
+                        is_python_reference_error);
+  // subscript
+  BOOST_CHECK_EXCEPTION((void)pv[0], wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)pw[0], wr::reference_error, is_python_reference_error);
+  // range
+  BOOST_CHECK_EXCEPTION((void)pv.begin(), wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)pv.end(), wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)pv.size(), wr::reference_error, is_python_reference_error);
+  int visited = 0;
+  BOOST_CHECK_EXCEPTION(
+      [&] {
+        for (int x : pv) visited += x;
+      }(),
+      wr::reference_error, is_python_reference_error);
+  BOOST_TEST(visited == 0);
+  BOOST_TEST(*live == 4); // the live operand was not touched
+  // lock() and expired() are the non-throwing ways to ask
+  BOOST_CHECK_NO_THROW((void)pn.lock());
+  BOOST_TEST(pn.expired());
+}
+
+// PY-REFERR-2: "the proxy error is a standard-derived exception with Python's message" (adapted:
+// weakref::reference_error derives from std::runtime_error)
+BOOST_AUTO_TEST_CASE(PY_REFERR_2_reference_error_is_a_runtime_error) {
+  static_assert(std::is_base_of_v<std::runtime_error, wr::reference_error>);
+  static_assert(std::is_base_of_v<std::exception, wr::reference_error>);
+  auto obj = wr::make_shared<plain>();
+  wr::weak_proxy<plain> p(obj);
+  obj.reset();
+  std::string message;
+  bool caught_as_runtime_error = false;
+  try {
+    (void)p->value;
+  } catch (const std::runtime_error& e) { // a generic handler catches it
+    caught_as_runtime_error = dynamic_cast<const wr::reference_error*>(&e) != nullptr;
+    message = e.what();
+  }
+  BOOST_TEST(caught_as_runtime_error);
+  BOOST_TEST(message == python_reference_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
