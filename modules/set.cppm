@@ -446,8 +446,8 @@ public:
     return r.common == r.theirs && r.mine > r.theirs;
   }
 
-  // Removes the elements whose deaths have been reported; every non-const member does this
-  // first ([weakref.containers.general]/6).
+  // Removes the elements whose deaths have been reported; every member that looks up, inserts,
+  // erases or iterates does this first ([weakref.containers.general]/6).
   void purge() noexcept { table_.purge(); }
 
   // [weakref.set.bucket]

@@ -26,8 +26,9 @@ import :control;
 // Deaths happen on any thread; the container belongs to one thread at a time. So a death never
 // touches the table: the entry's callback only moves it, with two atomics, onto a lock-free
 // "inbox" (a Treiber stack) in the shared `table_core`. The owning thread removes inbox entries
-// from the chains at the start of its next non-const operation (`purge`). Until then a dead
-// entry stays in its chain and every lookup and iterator skips it: it is never observable
+// from the chains at the start of its next operation that looks up, inserts, erases or
+// iterates (`purge`). Until then a dead entry stays in its chain and every lookup and iterator
+// skips it: it is never observable
 // ([weakref.containers.general]/4), and it never removes anything but itself (bpo-28427).
 //
 // The entry's state settles the race between the owner erasing an entry and its referent dying:

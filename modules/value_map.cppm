@@ -386,8 +386,8 @@ public:
     return refs;
   }
 
-  // Removes the entries whose values' deaths have been reported; every non-const member does
-  // this first.
+  // Removes the entries whose values' deaths have been reported; every member that looks up,
+  // inserts, erases or iterates does this first.
   void purge() noexcept { table_.purge(); }
 
   // [weakref.value.map.bucket]

@@ -65,8 +65,8 @@ BOOST_AUTO_TEST_CASE(entry_discarded_when_key_dies) {
   BOOST_TEST(m.size() == 1u);
   BOOST_TEST(!m.contains(name_t("a")));
   BOOST_TEST(walked(std::as_const(m)) == 1u);
-  // Deviation from Python: the value is destroyed by the owner's next non-const operation (the
-  // death may run on any thread), here purge().
+  // Deviation from Python: the value is destroyed by the owner's next lookup, insertion,
+  // erasure or iteration (the death may run on any thread), here purge().
   BOOST_TEST(tracked::alive == 2);
   m.purge();
   BOOST_TEST(tracked::alive == 1);
