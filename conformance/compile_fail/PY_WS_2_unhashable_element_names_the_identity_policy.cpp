@@ -1,0 +1,15 @@
+// expected: identity_hash
+// PY-WS-2 (adapted): an element type without std::hash is rejected at compile time, and the
+// diagnostic names the identity policy that makes it usable.
+#include <memory>
+import weakref;
+namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+
+struct no_hash {
+  int value;
+};
+
+int main() {
+  wr::weak_set<no_hash> set;
+  return static_cast<int>(set.size());
+}
