@@ -69,7 +69,9 @@ export namespace weakref {
 // [weakref.key.map]/2 Threads: as [weakref.value.map]/2.
 template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>,
           class Allocator = std::allocator<std::pair<const std::shared_ptr<K>, V>>>
-class weak_key_map {
+class weak_key_map
+    : public detail::container_base<weak_key_map<K, V, Hash, KeyEqual, Allocator>,
+                                    detail::weak_table<K, V, Allocator>, Hash, KeyEqual> {
   static_assert(std::is_object_v<K> && !std::is_array_v<K>,
                 "weakref::weak_key_map<K, V>: K must be a non-array object type");
   static_assert(std::is_invocable_r_v<std::size_t, const Hash&, const K&>,
@@ -81,6 +83,11 @@ class weak_key_map {
                 "a key type without == use weakref::identity_equal<K>");
 
   using table_type = detail::weak_table<K, V, Allocator>;
+  using base = detail::container_base<weak_key_map, table_type, Hash, KeyEqual>;
+  friend base;
+  using base::equal_;
+  using base::hash_;
+  using base::table_;
   using entry = typename table_type::entry;
   using keyref_iterator = detail::table_iterator<table_type, detail::keyref_access<K>>;
 
@@ -102,7 +109,7 @@ public:
   weak_key_map() : weak_key_map(size_type(0)) {}
   explicit weak_key_map(size_type bucket_count, const Hash& hash = Hash(),
                         const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
-      : table_(alloc), hash_(hash), equal_(equal) {
+      : base(alloc, hash, equal) {
     if (bucket_count) table_.rehash(bucket_count);
   }
   weak_key_map(size_type bucket_count, const Allocator& alloc)
@@ -141,7 +148,7 @@ public:
     insert(other.begin(), other.end());
   }
   weak_key_map(weak_key_map&& other) noexcept
-      : table_(std::move(other.table_)), hash_(other.hash_), equal_(other.equal_) {}
+      : base(std::move(other)) {}
   weak_key_map(weak_key_map&& other, const std::type_identity_t<Allocator>& alloc)
       : weak_key_map(0, other.hash_, other.equal_, alloc) {
     if (alloc == other.get_allocator()) {
@@ -153,7 +160,7 @@ public:
 
   weak_key_map& operator=(const weak_key_map& other) {
     if (this == &other) return *this;
-    clear();
+    this->clear();
     if constexpr (std::allocator_traits<Allocator>::propagate_on_container_copy_assignment::value) {
       table_type fresh(other.get_allocator());
       table_.swap(fresh);
@@ -172,21 +179,20 @@ public:
     if constexpr (std::allocator_traits<Allocator>::propagate_on_container_move_assignment::value) {
       table_.take_storage(other.table_);
       table_.set_allocator(other.get_allocator());
-    } else if (get_allocator() == other.get_allocator()) {
+    } else if (this->get_allocator() == other.get_allocator()) {
       table_.take_storage(other.table_);
     } else {
-      clear();
+      this->clear();
       for (auto&& [key, value] : other) try_emplace(key, std::move(value));
     }
     return *this;
   }
   weak_key_map& operator=(std::initializer_list<value_type> items) {
-    clear();
+    this->clear();
     insert(items);
     return *this;
   }
 
-  allocator_type get_allocator() const noexcept { return table_.allocator(); }
 
   // [weakref.key.map.iter] (key, value) pairs of live entries: the key pinned, the value by
   // reference (mutable through iterator).
@@ -200,13 +206,8 @@ public:
   const_iterator cbegin() const { return begin(); }
   const_iterator cend() const noexcept { return end(); }
 
-  [[nodiscard]] bool empty() const noexcept { return size() == 0; }
-  size_type size() const noexcept { return table_.size(); }
-  size_type max_size() const noexcept { return table_.max_size(); }
 
-  // [weakref.key.map.modifiers]
-  void clear() noexcept { table_.clear(); }
-
+  // [weakref.key.map.modifiers] (clear, swap, erase_if: detail::container_base)
   std::pair<iterator, bool> insert(const value_type& item) {
     return try_emplace(item.first, item.second);
   }
@@ -281,16 +282,6 @@ public:
   }
   size_type erase(const std::shared_ptr<K>& key) { return key ? erase(*key) : 0; }
 
-  void swap(weak_key_map& other) noexcept {
-    using std::swap;
-    if constexpr (std::allocator_traits<Allocator>::propagate_on_container_swap::value)
-      table_.swap(other.table_);
-    else
-      table_.swap_storage(other.table_);
-    swap(hash_, other.hash_);
-    swap(equal_, other.equal_);
-  }
-  friend void swap(weak_key_map& a, weak_key_map& b) noexcept { a.swap(b); }
 
   // [weakref.key.map.lookup] By the key object (Python: `key in d`, d[key]).
   iterator find(const K& key) {
@@ -377,30 +368,11 @@ public:
   }
   std::vector<weak_ref<K>> keyrefs() const {
     std::vector<weak_ref<K>> refs;
-    refs.reserve(size());
+    refs.reserve(this->size());
     for (weak_ref<K> r : iterkeyrefs()) refs.push_back(std::move(r));
     return refs;
   }
 
-  void purge() noexcept { table_.purge(); }
-
-  // [weakref.key.map.bucket]
-  size_type bucket_count() const noexcept { return table_.bucket_count(); }
-  float load_factor() const noexcept {
-    return bucket_count() ? static_cast<float>(size()) / static_cast<float>(bucket_count()) : 0.0f;
-  }
-  float max_load_factor() const noexcept { return table_.max_load_factor(); }
-  void max_load_factor(float f) { table_.max_load_factor(f); }
-  void rehash(size_type n) {
-    table_.purge();
-    table_.rehash(n);
-  }
-  void reserve(size_type n) {
-    table_.purge();
-    table_.reserve(n);
-  }
-  hasher hash_function() const { return hash_; }
-  key_equal key_eq() const { return equal_; }
 
   // [weakref.key.map.eq] The same live keys (by b's policy) with equal values.
   friend bool operator==(const weak_key_map& a, const weak_key_map& b)
@@ -415,19 +387,6 @@ public:
     return n == static_cast<size_type>(std::ranges::distance(b.begin(), b.end()));
   }
 
-  template <class Predicate>
-  friend size_type erase_if(weak_key_map& map, Predicate pred) {
-    size_type erased = 0;
-    for (auto it = map.begin(); it != map.end();) {
-      if (pred(*it)) {
-        it = map.erase(it);
-        ++erased;
-      } else {
-        ++it;
-      }
-    }
-    return erased;
-  }
 
 private:
   std::pair<entry*, std::shared_ptr<K>> find_entry(std::size_t h, const K& key) const {
@@ -443,9 +402,6 @@ private:
     }
   }
 
-  table_type table_;
-  [[no_unique_address]] Hash hash_;
-  [[no_unique_address]] KeyEqual equal_;
 };
 
 namespace pmr {

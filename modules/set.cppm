@@ -51,7 +51,9 @@ export namespace weakref {
 // iteration and the set algebra of [weakref.set.algebra]) next to std::unordered_set's.
 template <class T, class Hash = std::hash<T>, class KeyEqual = std::equal_to<T>,
           class Allocator = std::allocator<std::shared_ptr<T>>>
-class weak_set {
+class weak_set
+    : public detail::container_base<weak_set<T, Hash, KeyEqual, Allocator>,
+                                    detail::weak_table<T, detail::set_payload, Allocator>, Hash, KeyEqual> {
   static_assert(std::is_object_v<T> && !std::is_array_v<T>,
                 "weakref::weak_set<T>: T must be a non-array object type");
   static_assert(std::is_invocable_r_v<std::size_t, const Hash&, const T&>,
@@ -66,6 +68,11 @@ class weak_set {
                 "weakref::identity_hash<T> and weakref::identity_equal<T>");
 
   using table_type = detail::weak_table<T, detail::set_payload, Allocator>;
+  using base = detail::container_base<weak_set, table_type, Hash, KeyEqual>;
+  friend base;
+  using base::equal_;
+  using base::hash_;
+  using base::table_;
   using entry = typename table_type::entry;
   using access = detail::set_access<T>;
 
@@ -87,7 +94,7 @@ public:
   weak_set() : weak_set(size_type(0)) {}
   explicit weak_set(size_type bucket_count, const Hash& hash = Hash(),
                     const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
-      : table_(alloc), hash_(hash), equal_(equal) {
+      : base(alloc, hash, equal) {
     if (bucket_count) table_.rehash(bucket_count);
   }
   weak_set(size_type bucket_count, const Allocator& alloc)
@@ -126,7 +133,7 @@ public:
     insert(other.begin(), other.end());
   }
   weak_set(weak_set&& other) noexcept
-      : table_(std::move(other.table_)), hash_(other.hash_), equal_(other.equal_) {}
+      : base(std::move(other)) {}
   weak_set(weak_set&& other, const std::type_identity_t<Allocator>& alloc)
       : weak_set(0, other.hash_, other.equal_, alloc) {
     if (alloc == other.get_allocator())
@@ -137,7 +144,7 @@ public:
 
   weak_set& operator=(const weak_set& other) {
     if (this == &other) return *this;
-    clear();
+    this->clear();
     if constexpr (std::allocator_traits<Allocator>::propagate_on_container_copy_assignment::value) {
       table_type fresh(other.get_allocator());
       table_.swap(fresh); // our entries go with `fresh`, released by our old allocator
@@ -156,21 +163,20 @@ public:
     if constexpr (std::allocator_traits<Allocator>::propagate_on_container_move_assignment::value) {
       table_.take_storage(other.table_);
       table_.set_allocator(other.get_allocator());
-    } else if (get_allocator() == other.get_allocator()) {
+    } else if (this->get_allocator() == other.get_allocator()) {
       table_.take_storage(other.table_);
     } else {
-      clear();
+      this->clear();
       insert(other.begin(), other.end());
     }
     return *this;
   }
   weak_set& operator=(std::initializer_list<value_type> items) {
-    clear();
+    this->clear();
     insert(items);
     return *this;
   }
 
-  allocator_type get_allocator() const noexcept { return table_.allocator(); }
 
   // [weakref.set.iter] Iteration yields the live elements only, each pinned while the iterator
   // points at it; a death never invalidates an iterator ([weakref.containers.general]/4).
@@ -184,16 +190,11 @@ public:
   const_iterator cbegin() const { return begin(); }
   const_iterator cend() const noexcept { return end(); }
 
-  // [weakref.set.capacity] size() as [weakref.containers.general]/5 (Python: len): exact unless
-  // an element is dying at this moment. So weak_set does not model std::ranges::sized_range
+  // [weakref.set.capacity] size() (Python: len) as [weakref.containers.general]/5: exact unless
+  // an element is dying at this moment, so weak_set does not model std::ranges::sized_range
   // (see the specialization of std::ranges::disable_sized_range after the class).
-  [[nodiscard]] bool empty() const noexcept { return size() == 0; }
-  size_type size() const noexcept { return table_.size(); }
-  size_type max_size() const noexcept { return table_.max_size(); }
 
-  // [weakref.set.modifiers]
-  void clear() noexcept { table_.clear(); }
-
+  // [weakref.set.modifiers] (clear, swap, erase_if: detail::container_base)
   // Inserts value unless a live element matches it (the element already there stays, as
   // Python's set keeps its first object). value must be made by weakref::make_shared or
   // weakref::allocate_shared: an empty or foreign shared_ptr throws type_error (PY-INTRO-5).
@@ -246,16 +247,6 @@ public:
   }
   size_type erase(const std::shared_ptr<T>& x) { return x ? erase(*x) : 0; }
 
-  void swap(weak_set& other) noexcept {
-    using std::swap;
-    if constexpr (std::allocator_traits<Allocator>::propagate_on_container_swap::value)
-      table_.swap(other.table_);
-    else
-      table_.swap_storage(other.table_);
-    swap(hash_, other.hash_);
-    swap(equal_, other.equal_);
-  }
-  friend void swap(weak_set& a, weak_set& b) noexcept { a.swap(b); }
 
   // [weakref.set.lookup] By an object equal to the element (Python: `x in s`), or by a
   // shared_ptr to one; an empty shared_ptr is never contained. Only live elements match.
@@ -329,14 +320,14 @@ public:
   // union(other) (Python: s | t): the elements of *this, and those of other that match none.
   template <detail::compatible_range<value_type> R>
   weak_set union_(R&& other) const {
-    weak_set result(*this, get_allocator());
+    weak_set result(*this, this->get_allocator());
     result.update(std::forward<R>(other));
     return result;
   }
   // intersection(other) (s & t): the elements of *this that match an element of other.
   template <detail::compatible_range<value_type> R>
   weak_set intersection(R&& other) const {
-    weak_set result(0, hash_, equal_, get_allocator());
+    weak_set result(0, hash_, equal_, this->get_allocator());
     for (auto&& item : other) {
       const std::shared_ptr<T>& y = item;
       if (!y) continue;
@@ -347,14 +338,14 @@ public:
   // difference(other) (s - t): the elements of *this that match no element of other.
   template <detail::compatible_range<value_type> R>
   weak_set difference(R&& other) const {
-    weak_set result(*this, get_allocator());
+    weak_set result(*this, this->get_allocator());
     result.difference_update(std::forward<R>(other));
     return result;
   }
   // symmetric_difference(other) (s ^ t): the elements in exactly one of the two.
   template <detail::compatible_range<value_type> R>
   weak_set symmetric_difference(R&& other) const {
-    weak_set result(*this, get_allocator());
+    weak_set result(*this, this->get_allocator());
     result.symmetric_difference_update(std::forward<R>(other));
     return result;
   }
@@ -446,43 +437,6 @@ public:
     return r.common == r.theirs && r.mine > r.theirs;
   }
 
-  // Removes the elements whose deaths have been reported; every member that looks up, inserts,
-  // erases or iterates does this first ([weakref.containers.general]/6).
-  void purge() noexcept { table_.purge(); }
-
-  // [weakref.set.bucket]
-  size_type bucket_count() const noexcept { return table_.bucket_count(); }
-  float load_factor() const noexcept {
-    return bucket_count() ? static_cast<float>(size()) / static_cast<float>(bucket_count()) : 0.0f;
-  }
-  float max_load_factor() const noexcept { return table_.max_load_factor(); }
-  void max_load_factor(float f) { table_.max_load_factor(f); }
-  void rehash(size_type n) {
-    table_.purge();
-    table_.rehash(n);
-  }
-  void reserve(size_type n) {
-    table_.purge();
-    table_.reserve(n);
-  }
-  hasher hash_function() const { return hash_; }
-  key_equal key_eq() const { return equal_; }
-
-  // [weakref.set.erasure] pred receives each live element (a shared_ptr<T>).
-  template <class Predicate>
-  friend size_type erase_if(weak_set& set, Predicate pred) {
-    size_type erased = 0;
-    for (auto it = set.begin(); it != set.end();) {
-      if (pred(*it)) {
-        it = set.erase(it);
-        ++erased;
-      } else {
-        ++it;
-      }
-    }
-    return erased;
-  }
-
 private:
   using shared_allocator =
       typename std::allocator_traits<Allocator>::template rebind_alloc<std::shared_ptr<T>>;
@@ -507,14 +461,14 @@ private:
   template <class R>
   snapshot_type snapshot(R&& other) const {
     snapshot_type result(0, snapshot_hash{&hash_}, snapshot_equal{&equal_},
-                         shared_allocator(get_allocator()));
+                         shared_allocator(this->get_allocator()));
     for (auto&& item : other) result.insert(std::shared_ptr<T>(item));
     return result;
   }
 
   template <class R>
   pins_type live_elements(R&& other) const {
-    pins_type result{shared_allocator(get_allocator())};
+    pins_type result{shared_allocator(this->get_allocator())};
     for (auto&& item : other) {
       std::shared_ptr<T> y(std::forward<decltype(item)>(item));
       if (y) result.push_back(std::move(y));
@@ -565,9 +519,6 @@ private:
     return {iterator(&table_, {table_.bucket_of(h), e, std::move(value)}), true};
   }
 
-  table_type table_;
-  [[no_unique_address]] Hash hash_;
-  [[no_unique_address]] KeyEqual equal_;
 };
 
 namespace pmr {

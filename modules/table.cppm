@@ -161,6 +161,7 @@ struct table_core {
 template <class R, class P, class Alloc>
 class weak_table {
 public:
+  using allocator_type = Alloc;
   using core_type = table_core<R, P, Alloc>;
   using entry = typename core_type::entry;
   using alloc_traits = std::allocator_traits<Alloc>;
@@ -433,6 +434,92 @@ private:
 
   [[no_unique_address]] Alloc alloc_;
   core_type* core_ = nullptr;
+};
+
+// What weak_value_map, weak_key_map and weak_set share beyond the table: capacity, the bucket
+// interface, observers, purge, swap and erase_if ([weakref.containers.general]). Derived (CRTP)
+// supplies begin, end and erase(iterator) for erase_if.
+template <class Derived, class Table, class Hash, class KeyEqual>
+class container_base {
+public:
+  using size_type = std::size_t;
+
+  typename Table::allocator_type get_allocator() const noexcept { return table_.allocator(); }
+
+  // [weakref.containers.general]/5 size(): the entries whose referents' deaths have not been
+  // reported; exact unless an element is dying at this moment.
+  [[nodiscard]] bool empty() const noexcept { return size() == 0; }
+  size_type size() const noexcept { return table_.size(); }
+  size_type max_size() const noexcept { return table_.max_size(); }
+  void clear() noexcept { table_.clear(); }
+
+  // [weakref.containers.general]/6 Removes the entries whose deaths have been reported (their
+  // strongly held parts are destroyed here); every member that looks up, inserts, erases or
+  // iterates does this first.
+  void purge() noexcept { table_.purge(); }
+
+  // [weakref.containers.bucket] As std::unordered_map's.
+  size_type bucket_count() const noexcept { return table_.bucket_count(); }
+  float load_factor() const noexcept {
+    return bucket_count() ? static_cast<float>(size()) / static_cast<float>(bucket_count()) : 0.0f;
+  }
+  float max_load_factor() const noexcept { return table_.max_load_factor(); }
+  void max_load_factor(float f) { table_.max_load_factor(f); }
+  void rehash(size_type n) {
+    table_.purge();
+    table_.rehash(n);
+  }
+  void reserve(size_type n) {
+    table_.purge();
+    table_.reserve(n);
+  }
+  Hash hash_function() const { return hash_; }
+  KeyEqual key_eq() const { return equal_; }
+
+  // Allocators are swapped only when propagate_on_container_swap says so; otherwise they must
+  // compare equal, as for standard containers.
+  void swap(Derived& other) noexcept {
+    using std::swap;
+    if constexpr (std::allocator_traits<
+                      typename Table::allocator_type>::propagate_on_container_swap::value)
+      table_.swap(other.table_);
+    else
+      table_.swap_storage(other.table_);
+    swap(hash_, other.hash_);
+    swap(equal_, other.equal_);
+  }
+  friend void swap(Derived& a, Derived& b) noexcept { a.swap(b); }
+
+  // [weakref.containers.erasure] Found by argument-dependent lookup (std::erase_if's overloads
+  // are for the standard containers): call it unqualified.
+  template <class Predicate>
+  friend size_type erase_if(Derived& container, Predicate pred) {
+    size_type erased = 0;
+    for (auto it = container.begin(); it != container.end();) {
+      if (pred(*it)) {
+        it = container.erase(it);
+        ++erased;
+      } else {
+        ++it;
+      }
+    }
+    return erased;
+  }
+
+protected:
+  container_base(const typename Table::allocator_type& alloc, const Hash& hash,
+                 const KeyEqual& equal)
+      : table_(alloc), hash_(hash), equal_(equal) {}
+  container_base(container_base&& other) noexcept
+      : table_(std::move(other.table_)), hash_(other.hash_), equal_(other.equal_) {}
+  container_base(const container_base&) = delete;
+  container_base& operator=(const container_base&) = delete;
+  container_base& operator=(container_base&&) = delete;
+  ~container_base() = default;
+
+  Table table_;
+  [[no_unique_address]] Hash hash_;
+  [[no_unique_address]] KeyEqual equal_;
 };
 
 // The iterator of every weak container ([weakref.containers.general]/4): holds the current

@@ -53,7 +53,8 @@ export namespace weakref {
 // values' referents may die on any thread at any time ([weakref.containers.general]/3).
 template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>,
           class Allocator = std::allocator<std::pair<const K, std::shared_ptr<V>>>>
-class weak_value_map {
+class weak_value_map : public detail::container_base<weak_value_map<K, V, Hash, KeyEqual, Allocator>,
+                                                     detail::weak_table<V, K, Allocator>, Hash, KeyEqual> {
   static_assert(std::is_object_v<V> && !std::is_array_v<V>,
                 "weakref::weak_value_map<K, V>: V must be a non-array object type");
   static_assert(std::is_invocable_r_v<std::size_t, const Hash&, const K&>,
@@ -62,6 +63,11 @@ class weak_value_map {
                 "weakref::weak_value_map<K, V, Hash, KeyEqual>: KeyEqual must compare two keys");
 
   using table_type = detail::weak_table<V, K, Allocator>;
+  using base = detail::container_base<weak_value_map, table_type, Hash, KeyEqual>;
+  friend base;
+  using base::equal_;
+  using base::hash_;
+  using base::table_;
   using entry = typename table_type::entry;
   using access = detail::value_map_access<K, V>;
   using valueref_iterator = detail::table_iterator<table_type, detail::entry_ref_access<V>>;
@@ -85,7 +91,7 @@ public:
   explicit weak_value_map(size_type bucket_count, const Hash& hash = Hash(),
                           const KeyEqual& equal = KeyEqual(),
                           const Allocator& alloc = Allocator())
-      : table_(alloc), hash_(hash), equal_(equal) {
+      : base(alloc, hash, equal) {
     if (bucket_count) table_.rehash(bucket_count);
   }
   weak_value_map(size_type bucket_count, const Allocator& alloc)
@@ -124,7 +130,7 @@ public:
     insert(other.begin(), other.end());
   }
   weak_value_map(weak_value_map&& other) noexcept
-      : table_(std::move(other.table_)), hash_(other.hash_), equal_(other.equal_) {}
+      : base(std::move(other)) {}
   weak_value_map(weak_value_map&& other, const std::type_identity_t<Allocator>& alloc)
       : weak_value_map(0, other.hash_, other.equal_, alloc) {
     if (alloc == other.get_allocator())
@@ -135,7 +141,7 @@ public:
 
   weak_value_map& operator=(const weak_value_map& other) {
     if (this == &other) return *this;
-    clear();
+    this->clear();
     if constexpr (std::allocator_traits<Allocator>::propagate_on_container_copy_assignment::value) {
       table_type fresh(other.get_allocator());
       table_.swap(fresh); // our entries go with `fresh`, released by our old allocator
@@ -154,21 +160,20 @@ public:
     if constexpr (std::allocator_traits<Allocator>::propagate_on_container_move_assignment::value) {
       table_.take_storage(other.table_);
       table_.set_allocator(other.get_allocator());
-    } else if (get_allocator() == other.get_allocator()) {
+    } else if (this->get_allocator() == other.get_allocator()) {
       table_.take_storage(other.table_);
     } else {
-      clear();
+      this->clear();
       insert(other.begin(), other.end());
     }
     return *this;
   }
   weak_value_map& operator=(std::initializer_list<value_type> items) {
-    clear();
+    this->clear();
     insert(items);
     return *this;
   }
 
-  allocator_type get_allocator() const noexcept { return table_.allocator(); }
 
   // [weakref.value.map.iter] Iteration yields (key, value) pairs of live entries only; the
   // value is pinned while the iterator points at it.
@@ -182,14 +187,8 @@ public:
   const_iterator cbegin() const { return begin(); }
   const_iterator cend() const noexcept { return end(); }
 
-  // [weakref.value.map.capacity] size() as [weakref.containers.general]/5.
-  [[nodiscard]] bool empty() const noexcept { return size() == 0; }
-  size_type size() const noexcept { return table_.size(); }
-  size_type max_size() const noexcept { return table_.max_size(); }
 
-  // [weakref.value.map.modifiers]
-  void clear() noexcept { table_.clear(); }
-
+  // [weakref.value.map.modifiers] (clear, swap, erase_if: detail::container_base)
   // Python: d[k] = v replaces; insert and emplace do not (as std::unordered_map).
   std::pair<iterator, bool> insert(const value_type& item) {
     return try_emplace(item.first, item.second);
@@ -268,16 +267,6 @@ public:
     return 1;
   }
 
-  void swap(weak_value_map& other) noexcept {
-    using std::swap;
-    if constexpr (std::allocator_traits<Allocator>::propagate_on_container_swap::value)
-      table_.swap(other.table_);
-    else
-      table_.swap_storage(other.table_);
-    swap(hash_, other.hash_);
-    swap(equal_, other.equal_);
-  }
-  friend void swap(weak_value_map& a, weak_value_map& b) noexcept { a.swap(b); }
 
   // [weakref.value.map.lookup]
   iterator find(const K& key) {
@@ -381,32 +370,10 @@ public:
   }
   std::vector<weak_ref<V>> valuerefs() const {
     std::vector<weak_ref<V>> refs;
-    refs.reserve(size());
+    refs.reserve(this->size());
     for (weak_ref<V> r : itervaluerefs()) refs.push_back(std::move(r));
     return refs;
   }
-
-  // Removes the entries whose values' deaths have been reported; every member that looks up,
-  // inserts, erases or iterates does this first.
-  void purge() noexcept { table_.purge(); }
-
-  // [weakref.value.map.bucket]
-  size_type bucket_count() const noexcept { return table_.bucket_count(); }
-  float load_factor() const noexcept {
-    return bucket_count() ? static_cast<float>(size()) / static_cast<float>(bucket_count()) : 0.0f;
-  }
-  float max_load_factor() const noexcept { return table_.max_load_factor(); }
-  void max_load_factor(float f) { table_.max_load_factor(f); }
-  void rehash(size_type n) {
-    table_.purge();
-    table_.rehash(n);
-  }
-  void reserve(size_type n) {
-    table_.purge();
-    table_.reserve(n);
-  }
-  hasher hash_function() const { return hash_; }
-  key_equal key_eq() const { return equal_; }
 
   // [weakref.value.map.eq] Python compares the live contents: the same keys, and for each key
   // values that compare equal (by V's ==, by identity if V has none).
@@ -425,21 +392,6 @@ public:
     size_type m = 0;
     for (auto it = b.begin(); it != b.end(); ++it) ++m;
     return n == m;
-  }
-
-  // [weakref.value.map.erasure]
-  template <class Predicate>
-  friend size_type erase_if(weak_value_map& map, Predicate pred) {
-    size_type erased = 0;
-    for (auto it = map.begin(); it != map.end();) {
-      if (pred(*it)) {
-        it = map.erase(it);
-        ++erased;
-      } else {
-        ++it;
-      }
-    }
-    return erased;
   }
 
 private:
@@ -468,9 +420,6 @@ private:
     }
   }
 
-  table_type table_;
-  [[no_unique_address]] Hash hash_;
-  [[no_unique_address]] KeyEqual equal_;
 };
 
 namespace pmr {
