@@ -24,8 +24,11 @@
 #include <utility>
 #include <vector>
 
+#include "support.hpp"
+
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+using conformance::recording_handler;
 
 namespace {
 
@@ -35,31 +38,6 @@ struct tracked {
   explicit tracked(int v = 0) : value(v) { ++alive; }
   tracked(const tracked& other) : value(other.value) { ++alive; }
   ~tracked() { --alive; }
-};
-
-// Records what the callback error handler receives; restores the previous handler.
-class recording_handler {
-public:
-  recording_handler() : previous_(wr::set_callback_error_handler(&record)) { messages().clear(); }
-  ~recording_handler() { wr::set_callback_error_handler(previous_); }
-  recording_handler(const recording_handler&) = delete;
-  recording_handler& operator=(const recording_handler&) = delete;
-  static std::vector<std::string>& messages() {
-    static std::vector<std::string> seen;
-    return seen;
-  }
-
-private:
-  static void record(std::exception_ptr error) noexcept {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      messages().push_back(e.what());
-    } catch (...) {
-      messages().push_back("<non-standard exception>");
-    }
-  }
-  wr::callback_error_handler previous_;
 };
 
 // Runs f on another thread and waits at most `limit`: a deadlock becomes a reported failure and

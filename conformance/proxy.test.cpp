@@ -20,8 +20,11 @@
 #include <utility>
 #include <vector>
 
+#include "support.hpp"
+
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+using conformance::recording_handler;
 
 namespace {
 
@@ -73,31 +76,6 @@ int negate(int x) { return -x; }
 // Hashable referent, to show that even then the proxy is not hashable.
 struct hashable_thing {
   int value = 0;
-};
-
-// Records what the callback error handler receives; restores the previous handler.
-class recording_handler {
-public:
-  recording_handler() : previous_(wr::set_callback_error_handler(&record)) { messages().clear(); }
-  ~recording_handler() { wr::set_callback_error_handler(previous_); }
-  recording_handler(const recording_handler&) = delete;
-  recording_handler& operator=(const recording_handler&) = delete;
-  static std::vector<std::string>& messages() {
-    static std::vector<std::string> seen;
-    return seen;
-  }
-
-private:
-  static void record(std::exception_ptr error) noexcept {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      messages().push_back(e.what());
-    } catch (...) {
-      messages().push_back("<non-standard exception>");
-    }
-  }
-  wr::callback_error_handler previous_;
 };
 
 bool is_python_reference_error(const wr::reference_error& e) {

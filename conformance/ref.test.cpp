@@ -18,13 +18,16 @@
 #include <string>
 #include <thread>
 #include <type_traits>
-#include <unistd.h> // dup/dup2: to read what the default handler writes to stderr
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "support.hpp"
+
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+using conformance::recording_handler;
+using conformance::capture_stderr;
 
 namespace {
 
@@ -47,51 +50,6 @@ struct opaque {
 struct custom_hashed {
   int value = 0;
 };
-
-// Records what the callback error handler receives; restores the previous handler.
-class recording_handler {
-public:
-  recording_handler() : previous_(wr::set_callback_error_handler(&record)) { messages().clear(); }
-  ~recording_handler() { wr::set_callback_error_handler(previous_); }
-  recording_handler(const recording_handler&) = delete;
-  recording_handler& operator=(const recording_handler&) = delete;
-
-  static std::vector<std::string>& messages() {
-    static std::vector<std::string> seen;
-    return seen;
-  }
-
-private:
-  static void record(std::exception_ptr error) noexcept {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      messages().push_back(e.what());
-    } catch (...) {
-      messages().push_back("<non-standard exception>");
-    }
-  }
-  wr::callback_error_handler previous_;
-};
-
-// Runs f with stderr redirected to a temporary file; returns what was written to it.
-template <class F>
-std::string capture_stderr(F f) {
-  std::fflush(stderr);
-  std::FILE* tmp = std::tmpfile();
-  BOOST_REQUIRE(tmp != nullptr);
-  const int saved = ::dup(::fileno(stderr));
-  ::dup2(::fileno(tmp), ::fileno(stderr));
-  f();
-  std::fflush(stderr);
-  ::dup2(saved, ::fileno(stderr));
-  ::close(saved);
-  std::rewind(tmp);
-  std::string text;
-  for (int c; (c = std::fgetc(tmp)) != EOF;) text.push_back(static_cast<char>(c));
-  std::fclose(tmp);
-  return text;
-}
 
 // Releases an owner while it is destroyed: kills a referent during stack unwinding.
 struct releases_on_unwind {
