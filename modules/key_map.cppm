@@ -301,6 +301,22 @@ public:
   bool contains(const std::shared_ptr<K>& key) const { return key && contains(*key); }
   size_type count(const K& key) const { return contains(key) ? 1 : 0; }
   size_type count(const std::shared_ptr<K>& key) const { return contains(key) ? 1 : 0; }
+  std::pair<iterator, iterator> equal_range(const K& key) {
+    iterator it = find(key);
+    if (it == end()) return {it, it};
+    return {it, std::next(it)};
+  }
+  std::pair<const_iterator, const_iterator> equal_range(const K& key) const {
+    const_iterator it = find(key);
+    if (it == end()) return {it, it};
+    return {it, std::next(it)};
+  }
+  std::pair<iterator, iterator> equal_range(const std::shared_ptr<K>& key) {
+    return key ? equal_range(*key) : std::pair<iterator, iterator>(end(), end());
+  }
+  std::pair<const_iterator, const_iterator> equal_range(const std::shared_ptr<K>& key) const {
+    return key ? equal_range(*key) : std::pair<const_iterator, const_iterator>(end(), end());
+  }
 
   // Python: d[k] raises KeyError when k is absent.
   V& at(const K& key) {
@@ -378,13 +394,14 @@ public:
   friend bool operator==(const weak_key_map& a, const weak_key_map& b)
     requires std::equality_comparable<V>
   {
+    // [weakref.key.map.eq]: keys are matched by the left operand's Hash and KeyEqual.
     size_type n = 0;
-    for (const auto& [key, value] : a) {
+    for (const auto& [key, value] : b) {
       ++n;
-      auto it = b.find(*key);
-      if (it == b.end() || !((*it).second == value)) return false;
+      auto it = a.find(*key);
+      if (it == a.end() || !((*it).second == value)) return false;
     }
-    return n == static_cast<size_type>(std::ranges::distance(b.begin(), b.end()));
+    return n == static_cast<size_type>(std::ranges::distance(a.begin(), a.end()));
   }
 
 

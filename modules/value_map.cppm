@@ -229,23 +229,13 @@ public:
 
   // Python: d[k] = v. A stale death of the replaced value never removes the new entry
   // (bpo-28427): each entry removes only itself.
-  template <class KK>
-    requires std::same_as<std::remove_cvref_t<KK>, K>
-  std::pair<iterator, bool> insert_or_assign(KK&& key, std::shared_ptr<V> value) {
-    table_.purge();
-    const std::size_t h = hash_(key);
-    entry* old = find_entry(h, key).first;
-    // Strong guarantee: everything that can throw happens before the old entry goes.
-    entry* e = table_.make_entry(value, h, std::forward<KK>(key));
-    try {
-      table_.reserve_one_more();
-    } catch (...) {
-      table_.discard(e);
-      throw;
-    }
-    if (old) table_.erase(old);
-    table_.link(e);
-    return {iterator(&table_, {table_.bucket_of(h), e, std::move(value)}), old == nullptr};
+  // As std::unordered_map, by const K& and by K&&, so that a key convertible to K (a string
+  // literal for a string key) converts once, to the K the entry keeps.
+  std::pair<iterator, bool> insert_or_assign(const K& key, std::shared_ptr<V> value) {
+    return insert_or_assign_impl(key, std::move(value));
+  }
+  std::pair<iterator, bool> insert_or_assign(K&& key, std::shared_ptr<V> value) {
+    return insert_or_assign_impl(std::move(key), std::move(value));
   }
 
   iterator erase(const_iterator pos) {
@@ -281,14 +271,23 @@ public:
   }
   bool contains(const K& key) const { return find_entry(hash_(key), key).first != nullptr; }
   size_type count(const K& key) const { return contains(key) ? 1 : 0; }
+  std::pair<iterator, iterator> equal_range(const K& key) {
+    iterator it = find(key);
+    if (it == end()) return {it, it};
+    return {it, std::next(it)};
+  }
   std::pair<const_iterator, const_iterator> equal_range(const K& key) const {
     const_iterator it = find(key);
     if (it == end()) return {it, it};
-    const_iterator next = it;
-    return {it, ++next};
+    return {it, std::next(it)};
   }
 
-  // Python: d[k] raises KeyError when k is absent or its value has died.
+  // Python: d[k] raises KeyError when k is absent or its value has died. Like every non-const
+  // lookup, the non-const form purges first ([weakref.containers.general]).
+  std::shared_ptr<V> at(const K& key) {
+    table_.purge();
+    return std::as_const(*this).at(key);
+  }
   std::shared_ptr<V> at(const K& key) const {
     auto [e, pin] = find_entry(hash_(key), key);
     if (!e) throw key_error("weakref::weak_value_map::at: key not found");
@@ -377,26 +376,44 @@ public:
 
   // [weakref.value.map.eq] Python compares the live contents: the same keys, and for each key
   // values that compare equal (by V's ==, by identity if V has none).
+  // [weakref.value.map.eq]: keys are matched by the left operand's Hash and KeyEqual, as in
+  // every comparison of weak containers ([weakref.containers.general]).
   friend bool operator==(const weak_value_map& a, const weak_value_map& b) {
     size_type n = 0;
-    for (const auto& [key, value] : a) {
+    for (const auto& [key, value] : b) {
       ++n;
-      std::shared_ptr<V> other = b.get(key);
-      if (!other) return false;
+      std::shared_ptr<V> mine = a.get(key);
+      if (!mine) return false;
       if constexpr (std::equality_comparable<V>) {
-        if (!(*value == *other)) return false;
-      } else if (value != other) {
+        if (!(*mine == *value)) return false;
+      } else if (mine != value) {
         return false;
       }
     }
-    size_type m = 0;
-    for (auto it = b.begin(); it != b.end(); ++it) ++m;
-    return n == m;
+    return n == static_cast<size_type>(std::ranges::distance(a.begin(), a.end()));
   }
 
 private:
   std::pair<entry*, std::shared_ptr<V>> find_entry(std::size_t h, const K& key) const {
     return table_.find(h, [&](const entry& e, const V&) { return equal_(e.payload, key); });
+  }
+
+  template <class KK>
+  std::pair<iterator, bool> insert_or_assign_impl(KK&& key, std::shared_ptr<V> value) {
+    table_.purge();
+    const std::size_t h = hash_(key);
+    entry* old = find_entry(h, key).first;
+    // Strong guarantee: everything that can throw happens before the old entry goes.
+    entry* e = table_.make_entry(value, h, std::forward<KK>(key));
+    try {
+      table_.reserve_one_more();
+    } catch (...) {
+      table_.discard(e);
+      throw;
+    }
+    if (old) table_.erase(old);
+    table_.link(e);
+    return {iterator(&table_, {table_.bucket_of(h), e, std::move(value)}), old == nullptr};
   }
 
   template <class KK, class... Args>

@@ -133,6 +133,43 @@ BOOST_FIXTURE_TEST_CASE(allocator_propagation_traits_are_honoured, fixture) {
   }
 }
 
+// A stateful policy: keys match when equal modulo m.
+struct mod_hash {
+  int m = 1000;
+  std::size_t operator()(int x) const noexcept { return static_cast<std::size_t>(x % m); }
+};
+struct mod_equal {
+  int m = 1000;
+  bool operator()(int a, int b) const noexcept { return a % m == b % m; }
+};
+
+// [weakref.value.map.eq], [weakref.key.map.eq], [weakref.set.cmp]: comparing two weak containers
+// matches elements by the left operand's Hash and KeyEqual, for all three containers alike.
+BOOST_AUTO_TEST_CASE(comparison_uses_the_left_operands_policy) {
+  auto value = weakref::make_shared<tracked>(7);
+  weakref::weak_value_map<int, tracked, mod_hash, mod_equal> by_ten_v(0, mod_hash{10}, mod_equal{10});
+  weakref::weak_value_map<int, tracked, mod_hash, mod_equal> exact_v(0, mod_hash{1000}, mod_equal{1000});
+  by_ten_v.insert_or_assign(3, value);
+  exact_v.insert_or_assign(13, value);
+  BOOST_TEST((by_ten_v == exact_v)); // 13 is found in by_ten_v: 13 ≡ 3 (mod 10)
+  BOOST_TEST(!(exact_v == by_ten_v)); // 3 is not a key of exact_v
+
+  auto three = weakref::make_shared<int>(3), thirteen = weakref::make_shared<int>(13);
+  weakref::weak_key_map<int, int, mod_hash, mod_equal> by_ten_k(0, mod_hash{10}, mod_equal{10});
+  weakref::weak_key_map<int, int, mod_hash, mod_equal> exact_k(0, mod_hash{1000}, mod_equal{1000});
+  by_ten_k[three] = 1;
+  exact_k[thirteen] = 1;
+  BOOST_TEST((by_ten_k == exact_k));
+  BOOST_TEST(!(exact_k == by_ten_k));
+
+  weakref::weak_set<int, mod_hash, mod_equal> by_ten_s(0, mod_hash{10}, mod_equal{10});
+  weakref::weak_set<int, mod_hash, mod_equal> exact_s(0, mod_hash{1000}, mod_equal{1000});
+  by_ten_s.add(three);
+  exact_s.add(thirteen);
+  BOOST_TEST((by_ten_s == exact_s));
+  BOOST_TEST(!(exact_s == by_ten_s));
+}
+
 // [weakref.containers.general]/1 The three containers are forward ranges and allocator-aware.
 static_assert(std::ranges::forward_range<weakref::weak_value_map<int, tracked>>);
 static_assert(std::ranges::forward_range<weakref::weak_key_map<std::string, int>>);

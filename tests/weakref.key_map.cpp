@@ -213,6 +213,17 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   BOOST_TEST((*m.find(b)).second == 4);
   BOOST_TEST((m.find(name_t("zz")) == m.end()));
   BOOST_TEST(m.count(a) == 1u);
+  {
+    auto [first, last] = m.equal_range(*a);
+    BOOST_TEST(std::ranges::distance(first, last) == 1);
+    BOOST_TEST((*first).second == 1);
+    auto [by_owner, by_owner_end] = std::as_const(m).equal_range(b);
+    BOOST_TEST(std::ranges::distance(by_owner, by_owner_end) == 1);
+    auto [none, none_end] = m.equal_range(name_t("zz"));
+    BOOST_TEST((none == none_end));
+    auto [empty, empty_end] = m.equal_range(std::shared_ptr<name_t>());
+    BOOST_TEST((empty == empty_end));
+  }
   BOOST_TEST(m.erase(*a) == 1u);
   BOOST_TEST(m.erase(a) == 0u);
   BOOST_TEST((m.erase(m.find(b)) == m.end()));

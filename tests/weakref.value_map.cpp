@@ -276,6 +276,18 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   BOOST_CHECK_THROW(m.at("z"), weakref::key_error);
   BOOST_TEST(!m.insert_or_assign(std::string("a"), b).second);
   BOOST_TEST(m.at("a") == b);
+  BOOST_TEST(!m.insert_or_assign("a", a).second); // a key convertible to K, as std::unordered_map
+  BOOST_TEST(m.at("a") == a);
+  const std::string key_a = "a";
+  BOOST_TEST(!m.insert_or_assign(key_a, b).second);
+  BOOST_TEST(std::as_const(m).at("a") == b);
+  {
+    auto [first, last] = m.equal_range("a");
+    BOOST_TEST(std::ranges::distance(first, last) == 1);
+    BOOST_TEST(first->second == b);
+    auto [none, none_end] = std::as_const(m).equal_range("z");
+    BOOST_TEST((none == none_end));
+  }
   BOOST_TEST(m.erase("a") == 1u);
   BOOST_TEST(m.erase("a") == 0u);
   auto next = m.erase(m.find("b"));
@@ -284,6 +296,24 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   BOOST_CHECK_THROW(m.insert({"x", std::make_shared<tracked>(1)}), weakref::type_error);
   BOOST_CHECK_THROW(m.insert({"x", nullptr}), weakref::type_error);
   BOOST_TEST(m.empty());
+}
+
+// [weakref.value.map.lookup]/2 The non-const at() purges first, the const one never does: the
+// dead entry's memory is returned to the allocator only by the former.
+BOOST_AUTO_TEST_CASE(non_const_at_purges) {
+  allocation_stats stats;
+  using alloc_t = counting_allocator<std::pair<const int, std::shared_ptr<tracked>>>;
+  weak_value_map<int, tracked, std::hash<int>, std::equal_to<int>, alloc_t> m{alloc_t(&stats)};
+  auto a = obj(1), b = obj(2);
+  m[1] = a;
+  m[2] = b;
+  b.reset();
+  const std::size_t before = stats.deallocations;
+  BOOST_TEST(std::as_const(m).at(1) == a);
+  BOOST_TEST(stats.deallocations == before);
+  BOOST_TEST(m.at(1) == a);
+  BOOST_TEST(stats.deallocations > before);
+  BOOST_TEST(m.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(erase_if_swap_and_buckets) {
