@@ -51,7 +51,7 @@ struct table_entry : ref_node<R> {
   R* const address;                  // identity of the referent; dereferenced only while pinned
   core_type* const core;
   std::atomic<unsigned char> state{entry_live};
-  bool retired = false; // owner thread only: out of the chains, payload destroyed
+  bool retired = false; // owner thread only: out of the chains (payload destroyed or being so)
   union {
     P payload;
   };
@@ -209,11 +209,13 @@ public:
     entry* e = core_->inbox.exchange(nullptr, std::memory_order_acquire);
     while (e) {
       entry* next = e->inbox_next();
-      if (e->retired)
-        --core_->retired_pending;
-      else
-        retire(e);
       core_->pending_count.fetch_sub(1, std::memory_order_relaxed);
+      if (e->retired) {
+        --core_->retired_pending; // the owner took it out already
+      } else {
+        unlink(e);
+        destroy_payload(e); // user code: the table is consistent, e is ours alone
+      }
       drop(e);
       e = next;
     }
@@ -244,13 +246,8 @@ public:
 
   // Releases an entry made by make_entry that never entered the table.
   void discard(entry* e) noexcept {
-    destroy_payload(e);
     e->retired = true;
-    unsigned char expected = entry_live;
-    if (e->state.compare_exchange_strong(expected, entry_erased, std::memory_order_acq_rel))
-      drop(e);
-    else
-      ++core_->retired_pending; // its referent died meanwhile; the inbox brings it back
+    finish(e);
   }
 
   void link(entry* e) {
@@ -263,12 +260,8 @@ public:
 
   // Takes e out of the table (owner thread), whatever its referent's state.
   void erase(entry* e) noexcept {
-    retire(e);
-    unsigned char expected = entry_live;
-    if (e->state.compare_exchange_strong(expected, entry_erased, std::memory_order_acq_rel))
-      drop(e);
-    else
-      ++core_->retired_pending;
+    unlink(e);
+    finish(e);
   }
 
   // The first entry in e's chain with this hash for which match(entry, referent) holds and
@@ -299,24 +292,31 @@ public:
     return settle({p.bucket, p.e->chain_next, {}});
   }
 
+  // As Python's dict.clear(): the table is emptied first and the payloads destroyed after, so
+  // that user code run by their destructors finds an empty, consistent table, and what it
+  // inserts stays.
   void clear() noexcept {
     purge();
     if (!core_) return;
+    entry* detached = nullptr;
     for (std::size_t b = 0; b < core_->bucket_count; ++b) {
       entry* e = std::exchange(core_->buckets[b], nullptr);
       while (e) {
         entry* next = e->chain_next;
         e->retired = true;
-        destroy_payload(e);
-        unsigned char expected = entry_live;
-        if (e->state.compare_exchange_strong(expected, entry_erased, std::memory_order_acq_rel))
-          drop(e);
-        else
-          ++core_->retired_pending;
+        claim(e);
+        e->chain_next = detached; // retired: the chain link is free for this list
+        detached = e;
         e = next;
       }
     }
     core_->size = 0;
+    while (detached) {
+      entry* next = detached->chain_next;
+      destroy_payload(detached);
+      release(detached);
+      detached = next;
+    }
   }
 
   void reserve(std::size_t n) {
@@ -366,16 +366,35 @@ private:
     payload_traits::destroy(pa, std::addressof(e->payload));
   }
 
-  // Out of the chains and payload destroyed (owner thread); the release is decided elsewhere.
-  void retire(entry* e) noexcept {
-    if (e->retired) return;
+  // Takes e out of the chains (owner thread); its payload is left to the caller.
+  void unlink(entry* e) noexcept {
     entry** link = &core_->buckets[core_->index(e->hash)];
     while (*link != e) link = &(*link)->chain_next;
     *link = e->chain_next;
     e->chain_next = nullptr;
     e->retired = true;
     --core_->size;
+  }
+
+  // e is retired. Takes the handle that keeps e alive until the caller's release(e), which
+  // follows the destruction of its payload: the table's own handle when no death has claimed e
+  // (a death now finds it erased), otherwise an extra one, because the inbox brings e back and
+  // a purge, possibly one run by user code while the payload is destroyed, drops the table's.
+  void claim(entry* e) noexcept {
+    unsigned char expected = entry_live;
+    if (e->state.compare_exchange_strong(expected, entry_erased, std::memory_order_acq_rel))
+      return;
+    ++core_->retired_pending;
+    acquire(e);
+  }
+
+  // Destroys a retired entry's payload and releases it. The payload's destructor is user code
+  // that may use the container again ([weakref.containers.general]/6): by now the table is
+  // consistent, and e is kept alive by the handle claim() took.
+  void finish(entry* e) noexcept {
+    claim(e);
     destroy_payload(e);
+    release(e);
   }
 
   // Releases the table's handle on a retired entry. If another party still holds one (a death

@@ -411,8 +411,10 @@ private:
       table_.discard(e);
       throw;
     }
-    if (old) table_.erase(old);
+    // The new element enters before the old one goes: the old key's destructor (user code) may
+    // use this map again, and must find the key's new element, not an empty slot to refill.
     table_.link(e);
+    if (old) table_.erase(old);
     return {iterator(&table_, {table_.bucket_of(h), e, std::move(value)}), old == nullptr};
   }
 

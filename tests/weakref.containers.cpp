@@ -8,6 +8,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "support.hpp"
 import weakref;
@@ -168,6 +169,88 @@ BOOST_AUTO_TEST_CASE(comparison_uses_the_left_operands_policy) {
   exact_s.add(thirteen);
   BOOST_TEST((by_ten_s == exact_s));
   BOOST_TEST(!(exact_s == by_ten_s));
+}
+
+// Re-entrancy ([weakref.containers.general]/6): destroying an element's strongly held part runs
+// user code, which may use the container again. The container is consistent whenever that code
+// runs: nothing it inserts is lost, nothing is duplicated, size() agrees with iteration.
+struct on_destroy {
+  std::function<void()> run;
+  explicit on_destroy(std::function<void()> f) : run(std::move(f)) {}
+  on_destroy(const on_destroy&) = delete;
+  on_destroy& operator=(const on_destroy&) = delete;
+  ~on_destroy() {
+    if (run) std::exchange(run, nullptr)();
+  }
+};
+using hook = std::shared_ptr<on_destroy>;
+using reentrant_key_map = weakref::weak_key_map<int, hook>;
+
+template <class M>
+std::size_t walked(const M& m) {
+  return static_cast<std::size_t>(std::ranges::distance(m.begin(), m.end()));
+}
+
+// Inserts n fresh keys (kept alive in owners) into m: enough to make it rehash.
+void insert_many(reentrant_key_map& m, std::vector<std::shared_ptr<int>>& owners, int n) {
+  for (int i = 0; i < n; ++i) {
+    owners.push_back(weakref::make_shared<int>(1000 + static_cast<int>(owners.size())));
+    m[owners.back()] = nullptr;
+  }
+}
+
+BOOST_AUTO_TEST_CASE(clear_keeps_what_destroying_an_element_inserts) {
+  reentrant_key_map m;
+  std::vector<std::shared_ptr<int>> owners, added;
+  for (int i = 0; i < 8; ++i) owners.push_back(weakref::make_shared<int>(i));
+  for (auto& k : owners) m[k] = nullptr;
+  m[owners[3]] = std::make_shared<on_destroy>([&] { insert_many(m, added, 100); });
+  m.clear();
+  BOOST_TEST(m.size() == 100u);
+  BOOST_TEST(walked(m) == 100u);
+  for (auto& k : added) BOOST_TEST(m.contains(k));
+  for (auto& k : owners) BOOST_TEST(!m.contains(k));
+}
+
+BOOST_AUTO_TEST_CASE(erase_and_purge_survive_a_rehash_by_the_destroyed_value) {
+  reentrant_key_map m;
+  std::vector<std::shared_ptr<int>> added;
+  auto erased = weakref::make_shared<int>(1), dying = weakref::make_shared<int>(2);
+  m[erased] = std::make_shared<on_destroy>([&] { insert_many(m, added, 100); });
+  m[dying] = std::make_shared<on_destroy>([&] { insert_many(m, added, 100); });
+  BOOST_TEST(m.erase(*erased) == 1u);
+  BOOST_TEST(m.size() == 101u);
+  dying.reset();
+  BOOST_TEST(!m.contains(2)); // purges: the dead key's value inserts 100 more
+  m.purge();
+  BOOST_TEST(m.size() == 200u);
+  BOOST_TEST(walked(m) == 200u);
+  for (auto& k : added) BOOST_TEST(m.contains(k));
+}
+
+// weak_value_map's strongly held part is the key: replacing an element destroys the old key,
+// whose destruction here assigns the same key again. One element remains, the last assigned.
+struct hooked_key {
+  int id;
+  hook h;
+  bool operator==(const hooked_key& o) const { return id == o.id; }
+};
+struct hooked_key_hash {
+  std::size_t operator()(const hooked_key& k) const noexcept { return std::hash<int>{}(k.id); }
+};
+
+BOOST_AUTO_TEST_CASE(insert_or_assign_never_duplicates_a_key_reassigned_meanwhile) {
+  weakref::weak_value_map<hooked_key, tracked, hooked_key_hash> m;
+  auto v1 = weakref::make_shared<tracked>(1), v2 = weakref::make_shared<tracked>(2),
+       v3 = weakref::make_shared<tracked>(3);
+  m.insert_or_assign(hooked_key{7, std::make_shared<on_destroy>([&] {
+                                  m.insert_or_assign(hooked_key{7, nullptr}, v3);
+                                })},
+                     v1);
+  m.insert_or_assign(hooked_key{7, nullptr}, v2);
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(walked(m) == 1u);
+  BOOST_TEST(m.at(hooked_key{7, nullptr}) == v3);
 }
 
 // [weakref.containers.general]/1 The three containers are forward ranges and allocator-aware.
