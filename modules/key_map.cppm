@@ -1,6 +1,7 @@
 module;
 #include <concepts>
 #include <cstddef>
+#include <cstdio>
 #include <functional>
 #include <initializer_list>
 #include <iterator>
@@ -19,6 +20,27 @@ import :containers;
 import :table;
 
 namespace weakref::detail {
+template <class T>
+inline constexpr bool is_shared_ptr = false;
+template <class T>
+inline constexpr bool is_shared_ptr<std::shared_ptr<T>> = true;
+
+// [weakref.key.map]/4 Debug builds: a value that owns its own key keeps the element forever
+// (Python's permanent entry). Detected where it is cheap: a value that is a shared_ptr sharing
+// the key's ownership, at insertion and assignment through the map.
+template <class V, class K>
+void diagnose_value_owning_key([[maybe_unused]] const V& value,
+                               [[maybe_unused]] const std::shared_ptr<K>& key) noexcept {
+#ifndef NDEBUG
+  if constexpr (is_shared_ptr<V>) {
+    if (value && !value.owner_before(key) && !key.owner_before(value))
+      std::fputs("weakref: weak_key_map: a value owns its own key, so the element can never be "
+                 "removed (a permanent entry); let the value hold the key by weak_ref\n",
+                 stderr);
+  }
+#endif
+}
+
 // What weak_key_map's iterators yield: the key, pinned, and the value by reference (const for
 // const_iterator). Not std::pair<shared_ptr<K>, const V&>: in C++20 that pair and the value type
 // convert into each other both ways, so they have no common reference and the const iterator
@@ -249,6 +271,7 @@ public:
       return {iterator(&table_, {table_.bucket_of(h), e, std::move(pin)}), false};
     entry* e = table_.make_entry(key, h, std::forward<Args>(args)...);
     link_or_discard(e);
+    detail::diagnose_value_owning_key(e->payload, key);
     return {iterator(&table_, {table_.bucket_of(h), e, key}), true};
   }
 
@@ -258,7 +281,10 @@ public:
     requires std::assignable_from<V&, M&&> && std::constructible_from<V, M&&>
   std::pair<iterator, bool> insert_or_assign(const std::shared_ptr<K>& key, M&& value) {
     auto [it, inserted] = try_emplace(key, std::forward<M>(value));
-    if (!inserted) (*it).second = std::forward<M>(value);
+    if (!inserted) {
+      (*it).second = std::forward<M>(value);
+      detail::diagnose_value_owning_key((*it).second, key);
+    }
     return {it, inserted};
   }
 

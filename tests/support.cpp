@@ -1,8 +1,11 @@
 #include "support.hpp"
 
+#include <cstdio>
 #include <exception>
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <unistd.h>
 #include <vector>
 import weakref;
 
@@ -32,6 +35,31 @@ capture_callback_errors::capture_callback_errors()
 
 capture_callback_errors::~capture_callback_errors() {
   weakref::set_callback_error_handler(previous_);
+}
+
+std::string capture_stderr(const std::function<void()>& f) {
+  std::fflush(stderr);
+  std::FILE* tmp = std::tmpfile();
+  if (tmp == nullptr) throw std::runtime_error("capture_stderr: no temporary file");
+  const int saved = ::dup(::fileno(stderr));
+  ::dup2(::fileno(tmp), ::fileno(stderr));
+  try {
+    f();
+  } catch (...) {
+    std::fflush(stderr);
+    ::dup2(saved, ::fileno(stderr));
+    ::close(saved);
+    std::fclose(tmp);
+    throw;
+  }
+  std::fflush(stderr);
+  ::dup2(saved, ::fileno(stderr));
+  ::close(saved);
+  std::rewind(tmp);
+  std::string text;
+  for (int c; (c = std::fgetc(tmp)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(tmp);
+  return text;
 }
 
 } // namespace weakref_test

@@ -68,4 +68,8 @@ private:
   void (*previous_)(std::exception_ptr) noexcept;
 };
 
+// Runs f with stderr redirected to a temporary file; returns what was written to it. (The
+// conformance suite has its own copy: it is built to stand alone for other implementations.)
+std::string capture_stderr(const std::function<void()>& f);
+
 } // namespace weakref_test

@@ -238,6 +238,35 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   BOOST_TEST(m.empty());
 }
 
+// [weakref.key.map]/4 A value owning its own key makes a permanent element; debug builds of the
+// module say so on stderr (the module and this test are built with the same NDEBUG).
+BOOST_AUTO_TEST_CASE(value_owning_its_key_is_diagnosed_in_debug_builds) {
+  weak_key_map<name_t, std::shared_ptr<name_t>> m;
+  auto k = key("k"), other = key("other");
+  const std::string quiet = weakref_test::capture_stderr([&] {
+    m[k] = other;                  // assignment through operator[]: not seen
+    m.insert_or_assign(other, k);  // a value owning another key: fine
+  });
+  BOOST_TEST(quiet.empty());
+  const std::string warned = weakref_test::capture_stderr([&] {
+    m.insert_or_assign(k, k); // k's value now owns k
+  });
+  auto self = key("self");
+  const std::string warned_on_insert = weakref_test::capture_stderr([&] { m.try_emplace(self, self); });
+#ifdef NDEBUG
+  BOOST_TEST(warned.empty());
+  BOOST_TEST(warned_on_insert.empty());
+#else
+  BOOST_TEST(warned.find("a value owns its own key") != std::string::npos);
+  BOOST_TEST(warned_on_insert.find("permanent entry") != std::string::npos);
+#endif
+  std::weak_ptr<name_t> watch = self;
+  self.reset();
+  BOOST_TEST(!watch.expired()); // the permanent element keeps it alive, as in Python
+  m.clear();                    // until the element goes
+  BOOST_TEST(watch.expired());
+}
+
 BOOST_AUTO_TEST_CASE(erase_if_swap_buckets_and_ranges) {
   map_t m, other;
   std::vector<std::shared_ptr<name_t>> owners;
