@@ -27,6 +27,16 @@ struct opaque {
   int value = 0;
 };
 
+// A stateful policy: elements (keys) match when equal modulo m.
+struct mod_hash {
+  int m = 1000;
+  std::size_t operator()(int x) const noexcept { return static_cast<std::size_t>(x % m); }
+};
+struct mod_equal {
+  int m = 1000;
+  bool operator()(int a, int b) const noexcept { return a % m == b % m; }
+};
+
 // A stateful allocator that counts allocations and live bytes per instance family.
 struct allocation_stats {
   std::size_t allocations = 0;

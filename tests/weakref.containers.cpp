@@ -134,15 +134,8 @@ BOOST_FIXTURE_TEST_CASE(allocator_propagation_traits_are_honoured, fixture) {
   }
 }
 
-// A stateful policy: keys match when equal modulo m.
-struct mod_hash {
-  int m = 1000;
-  std::size_t operator()(int x) const noexcept { return static_cast<std::size_t>(x % m); }
-};
-struct mod_equal {
-  int m = 1000;
-  bool operator()(int a, int b) const noexcept { return a % m == b % m; }
-};
+using weakref_test::mod_equal;
+using weakref_test::mod_hash;
 
 // [weakref.value.map.eq], [weakref.key.map.eq], [weakref.set.cmp]: comparing two weak containers
 // matches elements by the left operand's Hash and KeyEqual, for all three containers alike.

@@ -1,12 +1,10 @@
 #include <boost/test/unit_test.hpp>
 
-#include <cstdio>
 #include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
-#include <unistd.h>
 #include <vector>
 
 #include "support.hpp"
@@ -14,27 +12,10 @@ import weakref;
 
 using weakref::weak_ref;
 using weakref_test::capture_callback_errors;
+using weakref_test::capture_stderr;
 using weakref_test::tracked;
 
 namespace {
-
-// Runs f with stderr redirected to a temporary file and returns what was written.
-template <class F>
-std::string capture_stderr(F f) {
-  std::fflush(stderr);
-  std::FILE* tmp = std::tmpfile();
-  const int saved = ::dup(::fileno(stderr));
-  ::dup2(::fileno(tmp), ::fileno(stderr));
-  f();
-  std::fflush(stderr);
-  ::dup2(saved, ::fileno(stderr));
-  ::close(saved);
-  std::rewind(tmp);
-  std::string text;
-  for (int c; (c = std::fgetc(tmp)) != EOF;) text.push_back(static_cast<char>(c));
-  std::fclose(tmp);
-  return text;
-}
 
 // Releases its owner while being destroyed: used to kill a referent during stack unwinding.
 struct releases_on_unwind {

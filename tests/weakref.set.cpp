@@ -60,15 +60,8 @@ std::size_t walked(const S& s) {
   return static_cast<std::size_t>(std::ranges::distance(s.begin(), s.end()));
 }
 
-// A stateful policy: elements match when equal modulo m.
-struct mod_hash {
-  int m = 1000;
-  std::size_t operator()(int x) const noexcept { return static_cast<std::size_t>(x % m); }
-};
-struct mod_equal {
-  int m = 1000;
-  bool operator()(int a, int b) const noexcept { return a % m == b % m; }
-};
+using weakref_test::mod_equal;
+using weakref_test::mod_hash;
 using mod_set = weak_set<int, mod_hash, mod_equal>;
 
 // An allocator that can refuse arrays (the bucket arrays; entries are allocated one by one).
