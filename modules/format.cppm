@@ -1,4 +1,8 @@
 module;
+#include <version>
+// [weakref.format] is provided where the standard library has <format> (libstdc++ 12, which
+// the `bench` preset uses, has none): the partition is then empty.
+#if defined(__cpp_lib_format)
 #include <concepts>
 #include <cstdlib>
 #include <format>
@@ -11,6 +15,8 @@ module;
 #include <cxxabi.h>
 #define WEAKREF_HAS_CXXABI 1
 #endif
+#define WEAKREF_HAS_FORMAT 1
+#endif
 export module weakref:format;
 import :control;
 import :ref;
@@ -18,6 +24,8 @@ import :proxy;
 import :value_map;
 import :key_map;
 import :set;
+
+#if defined(WEAKREF_HAS_FORMAT)
 
 // [weakref.format] std::formatter for weak references (Python's repr) and for the weak
 // containers (as the standard formats ranges). Nothing here is exported by name: the
@@ -209,3 +217,5 @@ template <class T, class H, class E, class A>
 struct std::formatter<weakref::weak_set<T, H, E, A>, char>
     : weakref::detail::container_formatter<weakref::weak_set<T, H, E, A>,
                                            weakref::detail::set_elements<T>> {};
+
+#endif // WEAKREF_HAS_FORMAT
