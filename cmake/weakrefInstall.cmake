@@ -27,10 +27,11 @@ check_cxx_source_compiles([[
 #endif
 int main() {}
 ]] WEAKREF_USES_LIBCXX)
+# Cached: tests/package reads it from another directory.
 if(WEAKREF_USES_LIBCXX)
-  set(WEAKREF_STANDARD_LIBRARY "libc++" CACHE INTERNAL "The standard library weakref is built with")
+  set(WEAKREF_STANDARD_LIBRARY "libc++" CACHE INTERNAL "weakref's standard library")
 else()
-  set(WEAKREF_STANDARD_LIBRARY "libstdc++" CACHE INTERNAL "The standard library weakref is built with")
+  set(WEAKREF_STANDARD_LIBRARY "libstdc++" CACHE INTERNAL "weakref's standard library")
 endif()
 
 # The standard the package's own build used: the consumer's default for the interface units.

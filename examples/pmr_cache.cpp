@@ -35,10 +35,12 @@ struct Glyph {
 
 int main() {
   std::byte buffer[16384];
-  std::pmr::monotonic_buffer_resource arena(buffer, sizeof buffer, std::pmr::null_memory_resource());
+  std::pmr::monotonic_buffer_resource arena(buffer, sizeof buffer,
+                                            std::pmr::null_memory_resource());
   counting_resource counting(&arena);
 
-  // Keys are std::pmr::string: the container hands them its allocator (uses-allocator construction).
+  // Keys are std::pmr::string: the container hands them its allocator (uses-allocator
+  // construction).
   weakref::pmr::weak_value_map<std::pmr::string, Glyph> glyphs(&counting);
   std::pmr::polymorphic_allocator<Glyph> alloc(&counting);
 

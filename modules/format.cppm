@@ -59,7 +59,8 @@ template <class ParseContext>
 constexpr typename ParseContext::iterator parse_empty_spec(ParseContext& ctx) {
   auto it = ctx.begin();
   if (it != ctx.end() && *it != '}')
-    throw std::format_error("weakref: the formatter of a weak reference or weak container takes no format-spec");
+    throw std::format_error(
+        "weakref: a weak reference or weak container is formatted with {}, no format-spec");
   return it;
 }
 
