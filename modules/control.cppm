@@ -304,6 +304,11 @@ struct access {
   static Handle adopt(node_base* n) noexcept {
     return Handle(adopt_tag{}, static_cast<ref_node<typename Handle::element_type>*>(n));
   }
+  // The weak reference object a handle designates, shared by its copies ([weakref.format]/2).
+  template <class Handle>
+  static const void* identity(const Handle& h) noexcept {
+    return h.node_;
+  }
 };
 
 // What weak_ref<T> and weak_proxy<T> have in common: a counted handle to one node, so that

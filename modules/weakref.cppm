@@ -13,3 +13,4 @@ export import :table;         // (internal) the weak hash table; exports nothing
 export import :value_map;     // [weakref.value.map] weak_value_map
 export import :key_map;       // [weakref.key.map]   weak_key_map
 export import :set;           // [weakref.set]     weak_set
+export import :format;        // [weakref.format]  std::formatter for refs, proxies, containers

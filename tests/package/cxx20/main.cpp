@@ -1,0 +1,31 @@
+// A C++20 consumer of the installed package: standard headers #included, then the module.
+#include <cstdio>
+#include <format>
+#include <memory>
+#include <string>
+import weakref;
+
+struct Image {
+  std::string name;
+};
+
+int main() {
+  auto logo = weakref::make_shared<Image>("logo.png");
+  int callbacks = 0;
+  weakref::weak_ref<Image> ref(logo, [&](weakref::weak_ref<Image>) { ++callbacks; });
+  weakref::weak_proxy<Image> proxy(logo);
+  weakref::weak_value_map<std::string, Image> cache;
+  cache["logo"] = logo;
+
+  // [weakref.format]: <weakref at 0x...; to 'Image' at 0x...>
+  const std::string at = std::format("{}", static_cast<const void*>(logo.get()));
+  const bool alive = ref() == logo && proxy->name == "logo.png" && cache.size() == 1 &&
+                     weakref::weak_ref_count(logo) == 3 &&
+                     std::format("{}", ref).ends_with("; to 'Image' at " + at + ">");
+  logo.reset();
+  const bool dead = !ref() && callbacks == 1 && cache.empty() && proxy.expired() &&
+                    std::format("{}", proxy).ends_with("; dead>");
+  std::printf("C++20 consumer: alive %s, dead %s\n", alive ? "ok" : "FAILED",
+              dead ? "ok" : "FAILED");
+  return alive && dead ? 0 : 1;
+}
