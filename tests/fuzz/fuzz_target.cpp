@@ -43,7 +43,7 @@ struct object {
   std::vector<std::shared_ptr<object>> owns;
   model* world;
 
-  object(int i, int k, model* w) : id(i), key(k), world(w) { world->born(id, key); }
+  object(int i, int k, model* w) : id(i), key(k), world(w) { world->born(id); }
   ~object() { world->died(id); }
   friend bool operator==(const object& a, const object& b) { return a.key == b.key; }
 };
@@ -108,7 +108,9 @@ private:
   std::shared_ptr<object> slot(std::size_t i) { return slots_[i % slot_count]; } // a local pin
 
   std::shared_ptr<object> fresh(int key) {
-    return weakref::make_shared<object>(next_id_++, key % key_range, &world_);
+    auto made = weakref::make_shared<object>(next_id_++, key % key_range, &world_);
+    world_.track(made->id, made);
+    return made;
   }
 
   // ---- the operations --------------------------------------------------------------------
@@ -253,6 +255,8 @@ private:
       if (inserted) world_.vm[k] = v->id;
     } else if (how == 1) {
       auto [it, inserted] = vm_.insert_or_assign(k, v);
+      trace("  vm insert_or_assign %d -> id %d: inserted %d, before %d, yields id %d", k, v->id,
+            int(inserted), before ? *before : -1, (*it).second ? (*it).second->id : -1);
       check_that(inserted == !before && (*it).second == v, "vm insert_or_assign");
       world_.vm[k] = v->id;
     } else {
@@ -690,13 +694,17 @@ private:
     for (const auto& [k, id] : expected)
       if (world_.alive(id)) live[k] = id;
     std::vector<std::pair<int, int>> got;
-    for (const std::shared_ptr<object>& x : s) got.emplace_back(x->key, x->id);
+    std::vector<std::shared_ptr<object>> pins;
+    for (const std::shared_ptr<object>& x : s) {
+      got.emplace_back(x->key, x->id);
+      pins.push_back(x);
+    }
     std::ranges::sort(got);
     check_that(got == std::vector<std::pair<int, int>>(live.begin(), live.end()), what);
     check_that(s.size() == live.size(), what);
-    for (const auto& [k, id] : live) {
-      auto it = s.find(*world_object(id));
-      check_that(it != s.end() && (*it)->id == id, what);
+    for (const auto& x : pins) {
+      auto it = s.find(*x);
+      check_that(it != s.end() && (*it)->id == x->id && s.contains(x), what);
     }
   }
 
@@ -721,23 +729,6 @@ private:
       if (world_.alive(e.key_id)) expected.emplace_back(k, e.key_id, e.value_id);
     check_that(got == expected, what);
     check_that(m.size() == expected.size(), what);
-  }
-
-  // Any live object with this id, found through what the program owns.
-  std::shared_ptr<object> world_object(int id) {
-    for (const auto& s : slots_)
-      if (auto found = find_owned(s, id)) return found;
-    for (const auto& [k, v] : std::as_const(km_))
-      if (auto found = find_owned(v, id)) return found;
-    check_that(false, "a live object is reachable");
-    return nullptr;
-  }
-  static std::shared_ptr<object> find_owned(const std::shared_ptr<object>& from, int id) {
-    if (!from) return nullptr;
-    if (from->id == id) return from;
-    for (const auto& o : from->owns)
-      if (auto found = find_owned(o, id)) return found;
-    return nullptr;
   }
 
   void check() {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -62,10 +63,18 @@ public:
   std::map<int, pair> km;  // weak_key_map: key field -> key id and value id
   set_type sets[2];        // weak_set
 
-  void born(int id, int) { alive_.insert(id); }
-  void died(int id) { check_that(alive_.erase(id) == 1, "an object is destroyed once"); }
-  bool alive(int id) const { return alive_.contains(id); }
-  std::size_t population() const { return alive_.size(); }
+  // Alive means: some owner is left. A death starts when the last owner goes (that is when
+  // every weak reference is cleared, [weakref.ref.death]/1), before the callbacks and ~T run,
+  // so it is read off a std::weak_ptr, not off the destructor; the destructor tells that an
+  // object is destroyed exactly once and that none is left at the end.
+  void born(int id) { constructed_.insert(id); }
+  void track(int id, const std::shared_ptr<void>& owner) { owners_.emplace(id, owner); }
+  void died(int id) { check_that(constructed_.erase(id) == 1, "an object is destroyed once"); }
+  bool alive(int id) const {
+    auto it = owners_.find(id);
+    return it != owners_.end() && !it->second.expired();
+  }
+  std::size_t population() const { return constructed_.size(); }
 
   // Entries whose referent died are not observable ([weakref.containers.general]/4).
   void prune() {
@@ -121,7 +130,8 @@ public:
   }
 
 private:
-  std::set<int> alive_;
+  std::set<int> constructed_;
+  std::map<int, std::weak_ptr<void>> owners_;
 };
 
 } // namespace weakref_fuzz
