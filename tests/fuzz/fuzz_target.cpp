@@ -182,7 +182,15 @@ private:
       break;
     }
     case 27: keyrefs_op(); break;
-    case 28: refs_[in_.byte() % ref_count] = {}; break; // drop a handle, token kept if copied
+    case 28: { // [weakref.ref.eq] both alive: the referents compare; else: the same reference
+      const ref_slot& a = refs_[in_.byte() % ref_count];
+      const ref_slot& b = refs_[in_.byte() % ref_count];
+      if (!a.token || !b.token) break;
+      auto pa = a.ref.lock(), pb = b.ref.lock();
+      const bool expected = pa && pb ? pa->key == pb->key : a.token == b.token;
+      check_that((a.ref == b.ref) == expected && (a.ref != b.ref) == !expected, "ref ==");
+      break;
+    }
     default: vm_subscript(in_.byte() % 8, in_.byte()); break;
     }
   }
