@@ -24,6 +24,15 @@
 #include "support.hpp"
 import weakref;
 
+// ThreadSanitizer's runtime defines the global allocation functions itself (strongly, unlike
+// AddressSanitizer's), so they cannot be replaced there: under TSan only the allocator-based
+// failure points run. Every other build (dev, asan, std, valgrind) runs them all.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEAKREF_TEST_GLOBAL_NEW_FIXED 1
+#endif
+#endif
+
 namespace {
 
 // The fault injector: counts allocations on this thread while armed, fails the k-th one only
@@ -49,6 +58,7 @@ struct injector {
 
 } // namespace
 
+#ifndef WEAKREF_TEST_GLOBAL_NEW_FIXED
 // The global allocation functions, replaced for this executable ([replacement.functions]) so
 // that the injector also reaches the allocations made with std::allocator and plain `new`.
 // Unarmed, they are malloc and free.
@@ -98,6 +108,7 @@ void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+#endif
 
 namespace {
 
@@ -195,9 +206,28 @@ std::vector<std::shared_ptr<tracked>> objects(int n) {
 BOOST_AUTO_TEST_SUITE(alloc_failure)
 
 // [weakref.factory] "If an exception is thrown, the function has no effect": no object is
-// constructed or left behind.
-BOOST_AUTO_TEST_CASE(factory_is_all_or_nothing) {
+// constructed or left behind, and the allocator gets back what it gave.
+BOOST_AUTO_TEST_CASE(allocate_shared_is_all_or_nothing) {
   ledger book;
+  const int before = tracked::alive.load();
+  const long allocations = for_each_failure_point([&](long k) {
+    std::shared_ptr<tracked> made;
+    const bool fired = run_failing_at(k, [&] {
+      made = weakref::allocate_shared<tracked>(failing_allocator<tracked>(&book), 7);
+    });
+    if (fired) {
+      BOOST_TEST(!made);
+      BOOST_TEST(tracked::alive.load() == before);
+    }
+    made.reset();
+    BOOST_TEST(book.live_bytes == 0);
+    return fired;
+  });
+  BOOST_TEST(allocations >= 1);
+}
+
+#ifndef WEAKREF_TEST_GLOBAL_NEW_FIXED
+BOOST_AUTO_TEST_CASE(make_shared_is_all_or_nothing) {
   const long allocations = for_each_failure_point([&](long k) {
     const int before = tracked::alive.load();
     std::shared_ptr<tracked> made;
@@ -209,16 +239,6 @@ BOOST_AUTO_TEST_CASE(factory_is_all_or_nothing) {
     return fired;
   });
   BOOST_TEST(allocations >= 1);
-  for_each_failure_point([&](long k) {
-    std::shared_ptr<tracked> made;
-    const bool fired = run_failing_at(k, [&] {
-      made = weakref::allocate_shared<tracked>(failing_allocator<tracked>(&book), 7);
-    });
-    if (fired) BOOST_TEST(!made);
-    made.reset();
-    BOOST_TEST(book.live_bytes == 0);
-    return fired;
-  });
 }
 
 // [weakref.ref.cons] A reference that cannot be made is not registered: weak_ref_count is
@@ -250,6 +270,7 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_are_all_or_nothing) {
   BOOST_TEST(calls == 0); // no half-made reference calls back
   BOOST_TEST(kept.front().expired());
 }
+#endif
 
 // [weakref.containers.general]/10 Single-element insertions have no effect when they throw,
 // including when the insertion has to grow the bucket array, and when weak_value_map's
