@@ -475,7 +475,12 @@ private:
   void copy_op(std::uint8_t how) {
     busy_guard g0(vm_busy_), g1(km_busy_), g2(set_busy_[0]), g3(set_busy_[1]);
     world_.prune();
-    switch (how % 6) {
+    switch (how % 7) {
+    case 6: // Python: d.update(d), s.update(s): no change ([weakref.value.map] update)
+      vm_.update(vm_);
+      km_.update(km_);
+      sets_[0].update(sets_[0]);
+      break;
     case 0: {
       value_map copy(vm_);
       check_vm(copy, "vm copy");
