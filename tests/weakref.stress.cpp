@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_SUITE(stress)
 // and always yielded by iteration, nothing yielded is destroyed. Afterwards: size() is exact
 // and equals the kept elements, every callback ran exactly once, nothing leaked.
 BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
-  constexpr long target_operations = 400'000;
+  constexpr long target_operations = 2'000'000;
   const auto deadline = clock_type::now() + std::chrono::seconds(4);
 
   weakref::weak_value_map<long, item> values;
@@ -208,7 +208,7 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
 // every ref kept until its referent's death was called back exactly once, no callback ran
 // twice or saw its ref alive, no lock ever yielded a destroyed object, nothing leaked.
 BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
-  constexpr long target_per_worker = 150'000;
+  constexpr long target_per_worker = 600'000;
   const auto deadline = clock_type::now() + std::chrono::seconds(4);
   constexpr std::size_t slot_count = 8;
 
