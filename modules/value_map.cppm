@@ -349,13 +349,21 @@ public:
     table_.erase(it.entry());
     return item;
   }
-  // update(other): d[k] = v for every (k, v) of a mapping or range of pairs.
+  // update(other): d[k] = v for every (k, v) of a mapping or range of pairs. `items` is read
+  // completely first, so that it may be *this or a view of it (Python: d.update(d)): each
+  // insert_or_assign replaces an entry, which would free the one an iterator into *this stands
+  // on (an iterator pins the value, not the entry).
   template <detail::compatible_range<value_type> R>
   void update(R&& items) {
+    using item_type = std::pair<K, std::shared_ptr<V>>;
+    std::vector<item_type,
+                typename std::allocator_traits<Allocator>::template rebind_alloc<item_type>>
+        pending(this->get_allocator());
     for (auto&& item : items) {
       const auto& [key, value] = item;
-      insert_or_assign(K(key), std::shared_ptr<V>(value));
+      pending.emplace_back(key, value);
     }
+    for (item_type& item : pending) insert_or_assign(std::move(item.first), std::move(item.second));
   }
   void update(std::initializer_list<value_type> items) { update(std::views::all(items)); }
   weak_value_map copy() const { return *this; }

@@ -1,0 +1,321 @@
+// Exception safety (issue 7): callbacks that throw, Hash and KeyEqual that throw, destructors of
+// referents and of container values with side effects. In each case the containers stay
+// consistent (size() agrees with iteration, nothing dead is visible, nothing live is lost),
+// nothing leaks, and a callback's exception reaches the handler ([weakref.error.callback]).
+#include <boost/test/unit_test.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support.hpp"
+import weakref;
+
+using weakref_test::capture_callback_errors;
+using weakref_test::tracked;
+
+namespace {
+
+// A key whose hash and == throw on demand (only while `armed`).
+struct touchy {
+  static inline bool armed = false;
+  int value;
+  friend bool operator==(const touchy& a, const touchy& b) {
+    if (armed) throw std::runtime_error("== refused");
+    return a.value == b.value;
+  }
+};
+struct touchy_hash {
+  std::size_t operator()(const touchy& t) const {
+    if (touchy::armed) throw std::runtime_error("hash refused");
+    return std::hash<int>{}(t.value);
+  }
+};
+// Every touchy hashes alike, so that each lookup has to call == on a live element.
+struct colliding_hash {
+  std::size_t operator()(const touchy&) const { return 42; }
+};
+
+struct arm_guard {
+  arm_guard() { touchy::armed = true; }
+  ~arm_guard() { touchy::armed = false; }
+};
+
+template <class C>
+std::size_t walk(const C& c) {
+  return static_cast<std::size_t>(std::ranges::distance(c.begin(), c.end()));
+}
+
+} // namespace
+
+// weak_ref<touchy> is hashable because touchy is ([weakref.ref.hash]/1).
+template <>
+struct std::hash<touchy> : touchy_hash {};
+
+BOOST_AUTO_TEST_SUITE(exception_safety)
+
+// [weakref.ref.death]/3, [weakref.error.callback]/1 Each throwing callback's exception goes to
+// the handler, the other callbacks still run, newest first, and the referent is destroyed once.
+BOOST_AUTO_TEST_CASE(throwing_callbacks_are_reported_and_the_death_completes) {
+  capture_callback_errors errors;
+  const int before = tracked::alive.load();
+  std::vector<int> order;
+  auto obj = weakref::make_shared<tracked>(1);
+  weakref::weak_set<tracked, weakref::identity_hash<tracked>, weakref::identity_equal<tracked>> s;
+  s.add(obj);
+  weakref::weak_ref<tracked> r1(obj, [&](weakref::weak_ref<tracked>) {
+    order.push_back(1);
+    throw std::runtime_error("first");
+  });
+  weakref::weak_ref<tracked> r2(obj, [&](weakref::weak_ref<tracked>) { order.push_back(2); });
+  weakref::weak_ref<tracked> r3(obj, [&](weakref::weak_ref<tracked>) {
+    order.push_back(3);
+    throw std::logic_error("third");
+  });
+  obj.reset();
+  BOOST_TEST((order == std::vector<int>{3, 2, 1}));
+  BOOST_TEST((errors.messages() == std::vector<std::string>{"third", "first"}));
+  BOOST_TEST(tracked::alive.load() == before);
+  BOOST_TEST(s.empty());
+  BOOST_TEST(walk(s) == 0u);
+}
+
+// [weakref.ref.death]/3 A referent dying during stack unwinding, with a throwing callback:
+// no std::terminate, the exception in flight is the one caught, the callback's is reported.
+BOOST_AUTO_TEST_CASE(death_during_unwinding_with_a_throwing_callback) {
+  capture_callback_errors errors;
+  weakref::weak_value_map<int, tracked> m;
+  weakref::weak_ref<tracked> watch;
+  try {
+    auto obj = weakref::make_shared<tracked>(2);
+    m.insert_or_assign(1, obj);
+    watch = weakref::weak_ref<tracked>(obj, [](weakref::weak_ref<tracked>) {
+      throw std::runtime_error("from the callback");
+    });
+    throw std::invalid_argument("in flight");
+  } catch (const std::invalid_argument& e) {
+    BOOST_TEST(std::string(e.what()) == "in flight");
+  }
+  BOOST_TEST((errors.messages() == std::vector<std::string>{"from the callback"}));
+  BOOST_TEST(watch.expired());
+  BOOST_TEST(m.size() == 0u);
+  BOOST_TEST(!m.contains(1));
+}
+
+// [weakref.containers.general]/10 A Hash or KeyEqual that throws during an insertion: the
+// exception propagates and the insertion has no effect; lookups and erasures that throw change
+// nothing either; the container is usable once they stop throwing.
+BOOST_AUTO_TEST_CASE(throwing_hash_and_equality_in_weak_set) {
+  std::vector<std::shared_ptr<touchy>> objs;
+  for (int i = 0; i < 6; ++i) objs.push_back(weakref::make_shared<touchy>(i));
+  weakref::weak_set<touchy, colliding_hash> s;
+  for (int i = 0; i < 4; ++i) s.add(objs[static_cast<std::size_t>(i)]);
+  const std::size_t count = weakref::weak_ref_count(objs[4]);
+  {
+    arm_guard armed;
+    BOOST_CHECK_THROW(s.add(objs[4]), std::runtime_error);
+    BOOST_CHECK_THROW(s.insert(objs[4]), std::runtime_error);
+    BOOST_CHECK_THROW((void)s.contains(*objs[0]), std::runtime_error);
+    BOOST_CHECK_THROW(s.erase(*objs[1]), std::runtime_error);
+    BOOST_CHECK_THROW(s.discard(objs[2]), std::runtime_error);
+    // Copying inserts into the copy, which compares with the colliding elements already there:
+    // the exception propagates and the half-made copy frees everything (ASan, valgrind).
+    using set = weakref::weak_set<touchy, colliding_hash>;
+    BOOST_CHECK_THROW(set copy(s), std::runtime_error);
+  }
+  BOOST_TEST(s.size() == 4u);
+  BOOST_TEST(walk(s) == 4u);
+  BOOST_TEST(!s.contains(objs[4]));
+  BOOST_TEST(weakref::weak_ref_count(objs[4]) == count);
+  for (int i = 0; i < 4; ++i) BOOST_TEST(s.contains(objs[static_cast<std::size_t>(i)]));
+  s.add(objs[4]);
+  BOOST_TEST(s.size() == 5u);
+
+  // A hash that throws on the first insertion of an element leaves nothing registered.
+  weakref::weak_set<touchy, touchy_hash> hashed;
+  hashed.add(objs[0]);
+  {
+    arm_guard armed;
+    BOOST_CHECK_THROW(hashed.add(objs[5]), std::runtime_error);
+  }
+  BOOST_TEST(hashed.size() == 1u);
+  BOOST_TEST(weakref::weak_ref_count(objs[5]) == 0u);
+}
+
+// The set algebra with an equality that throws part-way: basic guarantee, the operands hold
+// only their own live elements and size() agrees with iteration.
+BOOST_AUTO_TEST_CASE(throwing_equality_in_set_algebra) {
+  std::vector<std::shared_ptr<touchy>> objs;
+  for (int i = 0; i < 8; ++i) objs.push_back(weakref::make_shared<touchy>(i));
+  using set = weakref::weak_set<touchy, colliding_hash>;
+  auto check = [&](const set& s) {
+    BOOST_TEST(s.size() == walk(s));
+    for (const auto& x : s) BOOST_TEST(x->value < 8);
+  };
+  for (int op = 0; op < 8; ++op) {
+    set a, b;
+    for (int i = 0; i < 5; ++i) a.add(objs[static_cast<std::size_t>(i)]);
+    for (int i = 3; i < 8; ++i) b.add(objs[static_cast<std::size_t>(i)]);
+    {
+      arm_guard armed;
+      try {
+        switch (op) {
+        case 0: a |= b; break;
+        case 1: a &= b; break;
+        case 2: a -= b; break;
+        case 3: a ^= b; break;
+        case 4: (void)(a | b); break;
+        case 5: (void)(a & b); break;
+        case 6: (void)(a == b); break;
+        default: (void)a.isdisjoint(b); break;
+        }
+        BOOST_TEST_MESSAGE("set algebra op " << op << " needed no comparison");
+      } catch (const std::runtime_error&) {
+      }
+    }
+    check(a);
+    check(b);
+    BOOST_TEST(b.size() == 5u); // the right operand is only read
+  }
+}
+
+// weak_value_map's keys are ordinary: a key hash or == that throws leaves the map unchanged,
+// for insert_or_assign's replacement too (the old element goes only after everything that can
+// throw has succeeded).
+BOOST_AUTO_TEST_CASE(throwing_key_hash_and_equality_in_weak_value_map) {
+  auto a = weakref::make_shared<tracked>(1), b = weakref::make_shared<tracked>(2);
+  weakref::weak_value_map<touchy, tracked, colliding_hash> m;
+  m.insert_or_assign(touchy{1}, a);
+  m.insert_or_assign(touchy{2}, a);
+  {
+    arm_guard armed;
+    BOOST_CHECK_THROW(m.insert_or_assign(touchy{1}, b), std::runtime_error);
+    BOOST_CHECK_THROW(m.try_emplace(touchy{3}, b), std::runtime_error);
+    BOOST_CHECK_THROW(m.erase(touchy{2}), std::runtime_error);
+    BOOST_CHECK_THROW((void)m.get(touchy{1}), std::runtime_error);
+  }
+  BOOST_TEST(m.size() == 2u);
+  BOOST_TEST(walk(m) == 2u);
+  BOOST_TEST(m.at(touchy{1}) == a);
+  BOOST_TEST(m.at(touchy{2}) == a);
+  BOOST_TEST(weakref::weak_ref_count(b) == 0u);
+
+  weakref::weak_value_map<touchy, tracked, touchy_hash> hashed;
+  {
+    arm_guard armed;
+    BOOST_CHECK_THROW(hashed.insert_or_assign(touchy{1}, b), std::runtime_error);
+  }
+  BOOST_TEST(hashed.empty());
+  BOOST_TEST(weakref::weak_ref_count(b) == 0u);
+}
+
+// [weakref.ref.hash]/2 A referent hash that throws caches nothing: the next call hashes again.
+BOOST_AUTO_TEST_CASE(throwing_referent_hash_caches_nothing) {
+  auto obj = weakref::make_shared<touchy>(7);
+  weakref::weak_ref<touchy> r(obj);
+  {
+    arm_guard armed;
+    BOOST_CHECK_THROW((void)std::hash<weakref::weak_ref<touchy>>{}(r), std::runtime_error);
+  }
+  const std::size_t h = std::hash<weakref::weak_ref<touchy>>{}(r);
+  BOOST_TEST(h == touchy_hash{}(touchy{7}));
+  obj.reset();
+  BOOST_TEST(std::hash<weakref::weak_ref<touchy>>{}(r) == h); // cached before the death
+}
+
+// A value whose constructor throws: weak_key_map's insertion has no effect.
+BOOST_AUTO_TEST_CASE(throwing_value_construction_in_weak_key_map) {
+  struct fragile {
+    int v;
+    explicit fragile(int x) : v(x) {
+      if (x < 0) throw std::domain_error("negative");
+    }
+  };
+  auto k1 = weakref::make_shared<tracked>(1), k2 = weakref::make_shared<tracked>(2);
+  weakref::weak_key_map<tracked, fragile, weakref::identity_hash<tracked>,
+                        weakref::identity_equal<tracked>>
+      m;
+  m.try_emplace(k1, 1);
+  BOOST_CHECK_THROW(m.try_emplace(k2, -1), std::domain_error);
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(walk(m) == 1u);
+  BOOST_TEST(!m.contains(*k2));
+  BOOST_TEST(weakref::weak_ref_count(k2) == 0u);
+}
+
+// PY-NOTE-1 and [weakref.ref.death] T's destructor with side effects: it runs after every
+// reference to it is cleared (a lock inside it fails), and may release other owners (their
+// deaths run inside it), insert into and erase from containers, and make new references.
+BOOST_AUTO_TEST_CASE(referent_destructor_side_effects) {
+  weakref::weak_value_map<int, tracked> m;
+  weakref::weak_set<tracked, weakref::identity_hash<tracked>, weakref::identity_equal<tracked>> s;
+  struct noisy {
+    std::function<void()> on_destroy;
+    ~noisy() { on_destroy(); }
+  };
+  auto survivor = weakref::make_shared<tracked>(10);
+  auto dependent = weakref::make_shared<tracked>(11);
+  m.insert_or_assign(10, survivor);
+  m.insert_or_assign(11, dependent);
+  s.add(dependent);
+  auto obj = weakref::make_shared<noisy>();
+  weakref::weak_ref<noisy> self(obj);
+  bool self_locked = true;
+  weakref::weak_ref<tracked> made_in_destructor;
+  obj->on_destroy = [&, owned = std::move(dependent)]() mutable {
+    self_locked = static_cast<bool>(self.lock());
+    owned.reset(); // `dependent` dies here, inside ~noisy
+    m.erase(10);
+    m.insert_or_assign(12, survivor);
+    made_in_destructor = weakref::weak_ref<tracked>(survivor);
+  };
+  obj.reset();
+  BOOST_TEST(!self_locked);
+  BOOST_TEST(self.expired());
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(walk(m) == 1u);
+  BOOST_TEST(m.at(12) == survivor);
+  BOOST_TEST(!m.contains(10));
+  BOOST_TEST(!m.contains(11));
+  BOOST_TEST(s.empty());
+  BOOST_TEST(made_in_destructor.lock() == survivor);
+}
+
+// weak_key_map: a value's destructor (run by the owner's purge, erase or clear) releases the
+// last owner of another key of the same map, or of its own key. The map stays consistent: the
+// other entry's death is reported and purged, size() and iteration agree, nothing leaks.
+BOOST_AUTO_TEST_CASE(value_destructor_releases_other_keys) {
+  const int before = tracked::alive.load();
+  {
+    weakref::weak_key_map<tracked, std::shared_ptr<tracked>, weakref::identity_hash<tracked>,
+                          weakref::identity_equal<tracked>>
+        m;
+    std::vector<std::shared_ptr<tracked>> keys;
+    for (int i = 0; i < 6; ++i) keys.push_back(weakref::make_shared<tracked>(i));
+    // Each value owns the next key; the last value owns its own key.
+    for (std::size_t i = 0; i < 6; ++i) m.try_emplace(keys[i], i + 1 < 6 ? keys[i + 1] : keys[i]);
+    std::shared_ptr<tracked> first = keys[0];
+    keys.clear(); // keys 1..5 are now owned only by values in the map
+    BOOST_TEST(m.size() == 6u);
+    first.reset(); // key 0 dies; purging its value releases key 1, and so on down the chain
+    m.purge();
+    // Key 5's value owns key 5 itself: that entry is immortal (documented), the rest are gone
+    // in a chain of purges.
+    std::size_t rounds = 0;
+    while (m.size() > 1 && rounds++ < 10) m.purge();
+    BOOST_TEST(m.size() == 1u);
+    BOOST_TEST(walk(m) == 1u);
+    for (const auto& [k, v] : m) BOOST_TEST((k == v));
+    m.clear(); // destroys the last value, which was the last owner of its own key
+    BOOST_TEST(m.empty());
+    BOOST_TEST(walk(m) == 0u);
+  }
+  BOOST_TEST(tracked::alive.load() == before);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
