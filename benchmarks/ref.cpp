@@ -7,6 +7,7 @@
 //   lock_dead                    weak_ref::lock(), dead     vs  weak_ptr::lock() on expired
 //   lock_contended (2 threads)   each thread its own weak_ref to one referent, lock() in a loop
 //                                vs each thread its own weak_ptr
+//   lock_dead_contended          the same on a dead referent
 //   factory_create_destroy       weakref::make_shared + destroy  vs  std::make_shared + destroy
 //   death_callbacks/k:K          releasing the last owner of an object with K callback refs
 //                                vs make_shared destroy + invoking K std::function<void()>
@@ -139,6 +140,36 @@ void std_lock_contended(benchmark::State& state) {
   }
 }
 
+// ------------------------------------------------------------ lock(), 2 threads, dead referent
+
+// As above, on a referent that died before the threads started: each thread's lock() fails.
+void ours_lock_dead_contended(benchmark::State& state) {
+  static const weakref::weak_ref<payload> shared = [] {
+    std::shared_ptr<payload> obj = weakref::make_shared<payload>(1);
+    weakref::weak_ref<payload> r(obj);
+    return r; // obj dies here
+  }();
+  const weakref::weak_ref<payload> r = shared; // a handle of this thread's own
+  for (auto _ : state) {
+    std::shared_ptr<payload> p = r.lock();
+    benchmark::DoNotOptimize(p);
+  }
+  if (r.lock()) state.SkipWithError("the referent should be dead");
+}
+
+void std_lock_dead_contended(benchmark::State& state) {
+  static const std::weak_ptr<payload> shared = [] {
+    std::shared_ptr<payload> obj = std::make_shared<payload>(1);
+    return std::weak_ptr<payload>(obj);
+  }();
+  const std::weak_ptr<payload> w = shared;
+  for (auto _ : state) {
+    std::shared_ptr<payload> p = w.lock();
+    benchmark::DoNotOptimize(p);
+  }
+  if (w.lock()) state.SkipWithError("the referent should be dead");
+}
+
 // ------------------------------------------------------------------- factory create + destroy
 
 void ours_factory_create_destroy(benchmark::State& state) {
@@ -251,6 +282,8 @@ void register_benchmarks() {
   }
   RegisterBenchmark("ours/lock_contended", ours_lock_contended)->Threads(2)->UseRealTime();
   RegisterBenchmark("std/lock_contended", std_lock_contended)->Threads(2)->UseRealTime();
+  RegisterBenchmark("ours/lock_dead_contended", ours_lock_dead_contended)->Threads(2)->UseRealTime();
+  RegisterBenchmark("std/lock_dead_contended", std_lock_dead_contended)->Threads(2)->UseRealTime();
 }
 
 } // namespace
