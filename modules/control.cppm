@@ -35,17 +35,22 @@ import :errors;
 //    can still touch it: that is what makes a concurrent unlink safe.
 namespace weakref::detail {
 
+// Performance note: a member function defined in its class inside a named module is not
+// implicitly inline ([dcl.inline]/4), and clang does not make the bodies of non-inline functions
+// available to the importers' optimizer: every non-template function on a hot path below is
+// declared `inline` explicitly so that it can be inlined into the user's code.
+
 // A lock of one byte per referent. No user code ever runs while it is held
 // ([weakref.ref.general]/5), so critical sections are a few pointer writes.
 class spinlock {
   std::atomic<bool> locked_{false};
 
 public:
-  void lock() noexcept {
+  inline void lock() noexcept {
     while (locked_.exchange(true, std::memory_order_acquire))
       while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
   }
-  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  inline void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 };
 
 enum class node_kind : unsigned char { ref, proxy };
@@ -68,8 +73,8 @@ struct node_base {
   std::atomic<bool> hash_cached{false};    // [weakref.ref.hash]/2
   std::atomic<std::size_t> hash_value{0};
 
-  node_base(header* h, node_kind k, const void* tag, void (*cb)(node_base*),
-            void (*del)(node_base*) noexcept) noexcept
+  inline node_base(header* h, node_kind k, const void* tag, void (*cb)(node_base*),
+                   void (*del)(node_base*) noexcept) noexcept
       : hdr(h), kind(k), element_tag(tag), callback(cb), dispose(del) {}
   node_base(const node_base&) = delete;
   node_base& operator=(const node_base&) = delete;
@@ -89,7 +94,7 @@ struct header {
   void (*destroy_referent)(header*) noexcept = nullptr;
   void (*release_chunk)(header*) noexcept = nullptr;
 
-  void link(node_base* n) noexcept {
+  inline void link(node_base* n) noexcept {
     std::lock_guard guard(lock);
     n->next = head;
     if (head) head->prev = n;
@@ -99,7 +104,7 @@ struct header {
   }
 
   // Requires: lock held and n->linked.
-  void unlink(node_base* n) noexcept {
+  inline void unlink(node_base* n) noexcept {
     if (n->prev) n->prev->next = n->next; else head = n->next;
     if (n->next) n->next->prev = n->prev;
     n->prev = n->next = nullptr;
@@ -107,7 +112,7 @@ struct header {
     --count;
   }
 
-  void die() noexcept;
+  inline void die() noexcept;
 };
 
 // The chunk is freed when the weak count reaches zero. libc++ decrements that count inside its
