@@ -16,6 +16,9 @@ module;
 #include <sanitizer/tsan_interface.h>
 #define WEAKREF_TSAN_ANNOTATIONS 1
 #endif
+#if __has_feature(address_sanitizer)
+#define WEAKREF_NO_NODE_POOL 1 // every node from operator new, so ASan sees each use after free
+#endif
 #endif
 export module weakref:control;
 import :errors;
@@ -53,6 +56,85 @@ public:
   inline void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 };
 
+// Performance: the nodes of weak_ref and weak_proxy are small blocks made and freed at the rate
+// weak references are, and a general-purpose allocator costs more than the rest of creating and
+// destroying one (malloc + free: ~150 of ~290 instructions, callgrind). So freed node blocks are
+// kept per thread, by size class, for the next node of that thread: a block freed on another
+// thread than it was made on simply moves to that thread's cache. Bounded (a few KiB per
+// thread); the cache is emptied when its thread ends, and a block freed after that goes back to
+// operator delete. Table entries have their own allocator and do not come here.
+class node_pool {
+  static constexpr std::size_t granule = 16;
+  static constexpr std::size_t classes = 16;  // blocks of 16, 32, ..., 256 bytes
+  static constexpr unsigned char per_class = 32;
+
+  struct block {
+    block* next;
+  };
+  // Trivially destructible, so it can still be read after its thread's cleanup has run.
+  struct cache {
+    block* heads[classes];
+    unsigned char counts[classes];
+    bool registered; // the cleanup below is registered for this thread
+    bool retired;    // the cleanup has run: no more caching on this thread
+  };
+  static inline thread_local constinit cache tls{};
+
+  struct cleanup {
+    cleanup() = default;
+    cleanup(const cleanup&) = delete;
+    cleanup& operator=(const cleanup&) = delete;
+    ~cleanup() {
+      cache& c = tls;
+      c.retired = true;
+      for (std::size_t k = 0; k < classes; ++k)
+        while (block* b = c.heads[k]) {
+          c.heads[k] = b->next;
+          ::operator delete(b);
+        }
+    }
+  };
+  static void register_cleanup() {
+    thread_local cleanup at_thread_exit;
+    (void)at_thread_exit;
+  }
+
+public:
+  static void* allocate(std::size_t bytes) {
+#ifndef WEAKREF_NO_NODE_POOL
+    const std::size_t k = (bytes - 1) / granule;
+    if (k < classes) {
+      cache& c = tls;
+      if (block* b = c.heads[k]) {
+        c.heads[k] = b->next;
+        --c.counts[k];
+        return b;
+      }
+      return ::operator new((k + 1) * granule);
+    }
+#endif
+    return ::operator new(bytes);
+  }
+
+  static void deallocate(void* p, [[maybe_unused]] std::size_t bytes) noexcept {
+#ifndef WEAKREF_NO_NODE_POOL
+    const std::size_t k = (bytes - 1) / granule;
+    cache& c = tls;
+    if (k < classes && c.counts[k] < per_class && !c.retired) {
+      if (!c.registered) {
+        c.registered = true;
+        register_cleanup();
+      }
+      block* b = ::new (p) block{c.heads[k]};
+      c.heads[k] = b;
+      ++c.counts[k];
+      return;
+    }
+#endif
+    ::operator delete(p);
+  }
+};
+
 enum class node_kind : unsigned char { ref, proxy };
 
 struct header;
@@ -78,6 +160,19 @@ struct node_base {
       : hdr(h), kind(k), element_tag(tag), callback(cb), dispose(del) {}
   node_base(const node_base&) = delete;
   node_base& operator=(const node_base&) = delete;
+
+  // The nodes that handles make with new (ref_node, callback_node) come from the node pool; an
+  // over-aligned callback_node does not.
+  static void* operator new(std::size_t bytes) { return node_pool::allocate(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept {
+    node_pool::deallocate(p, bytes);
+  }
+  static void* operator new(std::size_t bytes, std::align_val_t a) {
+    return ::operator new(bytes, a);
+  }
+  static void operator delete(void* p, std::size_t bytes, std::align_val_t a) noexcept {
+    ::operator delete(p, bytes, a);
+  }
 };
 
 template <class T>
@@ -86,7 +181,9 @@ inline constexpr char type_tag = 0;
 // Per-referent state; lives in the chunk next to the object.
 struct header {
   spinlock lock;
-  node_base* head = nullptr; // newest first: the callback order of PY-REF-2
+  // Newest first: the callback order of PY-REF-2. Guarded by lock; atomic only so that die()
+  // may see an empty list without taking the lock (relaxed under the lock: the lock orders).
+  std::atomic<node_base*> head{nullptr};
   std::size_t count = 0;     // refs and proxies alive, for weak_ref_count (PY-COUNT-1)
   void* chunk = nullptr;     // start of the allocation; the control block is placed there
   std::size_t cb_capacity = 0;
@@ -94,18 +191,21 @@ struct header {
   void (*destroy_referent)(header*) noexcept = nullptr;
   void (*release_chunk)(header*) noexcept = nullptr;
 
+  node_base* first() const noexcept { return head.load(std::memory_order_relaxed); }
+
   inline void link(node_base* n) noexcept {
     std::lock_guard guard(lock);
-    n->next = head;
-    if (head) head->prev = n;
-    head = n;
+    node_base* const old = first();
+    n->next = old;
+    if (old) old->prev = n;
+    head.store(n, std::memory_order_relaxed);
     n->linked = true;
     ++count;
   }
 
   // Requires: lock held and n->linked.
   inline void unlink(node_base* n) noexcept {
-    if (n->prev) n->prev->next = n->next; else head = n->next;
+    if (n->prev) n->prev->next = n->next; else head.store(n->next, std::memory_order_relaxed);
     if (n->next) n->next->prev = n->prev;
     n->prev = n->next = nullptr;
     n->linked = false;
@@ -138,19 +238,36 @@ inline void acquire(node_base* n) noexcept { n->handles.fetch_add(1, std::memory
 
 // Takes a handle only while another still exists: a node whose count reached zero is being
 // retired by its last owner and must not be revived.
-inline bool try_acquire(node_base* n) noexcept {
+inline bool try_acquire(node_base* n, std::size_t handles = 1) noexcept {
   std::size_t c = n->handles.load(std::memory_order_relaxed);
   while (c != 0)
-    if (n->handles.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel,
+    if (n->handles.compare_exchange_weak(c, c + handles, std::memory_order_acq_rel,
                                          std::memory_order_relaxed))
       return true;
   return false;
 }
 
-inline void release(node_base* n) noexcept {
-  if (n->handles.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  // The node's weak_ptr keeps the chunk, and so the header, alive until dispose().
+inline void release(node_base* n, std::size_t handles = 1) noexcept {
   header* h = n->hdr;
+  // The last handle, the common case: its holder is the only party that could copy it, so the
+  // count can now grow only under the header's lock (die() and weak_refs() take handles there).
+  // Checking again under the lock that we are the last replaces the count's decrement (one
+  // atomic read-modify-write fewer). The acquire load orders every other holder's use of the
+  // node, which ended with their own decrement, before the node is freed.
+  if (n->handles.load(std::memory_order_acquire) == handles) {
+    h->lock.lock();
+    if (n->handles.load(std::memory_order_relaxed) == handles) {
+      n->handles.store(0, std::memory_order_relaxed);
+      if (n->linked) h->unlink(n);
+      h->lock.unlock();
+      done_with_header(h);
+      n->dispose(n);
+      return;
+    }
+    h->lock.unlock(); // a handle was taken meanwhile: not the last one after all
+  }
+  if (n->handles.fetch_sub(handles, std::memory_order_acq_rel) != handles) return;
+  // The node's weak_ptr keeps the chunk, and so the header, alive until dispose().
   {
     std::lock_guard guard(h->lock);
     if (n->linked) h->unlink(n);
@@ -166,25 +283,34 @@ inline void report_callback_error(std::exception_ptr e) noexcept {
 // [weakref.ref.death]: runs on the thread that released the last owner, after the use count
 // reached zero (so every weak reference is already cleared, PY-NOTE-1).
 inline void header::die() noexcept {
+  // 0. Nothing to clear or call back: no lock. Once the use count is zero no node can be linked
+  //    any more (every constructor of a node takes an owner), and the use count's decrement
+  //    made every earlier link visible here; a concurrent unlink only empties the list further.
+  if (head.load(std::memory_order_acquire) == nullptr) {
+    destroy_referent(this);
+    done_with_header(this);
+    return;
+  }
   // 1. Detach every node; pin those with a callback so that a callback destroying another
   //    ref whose callback is still pending does not cancel it (CPython clears all refs before
   //    the first callback). A node whose last handle is going away concurrently is skipped:
-  //    "a ref destroyed before its referent died never calls back".
+  //    "a ref destroyed before its referent died never calls back". The pin is two handles at
+  //    once: one for the callback's argument, one held across the call (callback_node::call).
   node_base* chain = nullptr;
   node_base** tail = &chain;
   {
     std::lock_guard guard(lock);
-    for (node_base* n = head; n != nullptr;) {
+    for (node_base* n = first(); n != nullptr;) {
       node_base* following = n->next;
       n->prev = n->next = nullptr;
       n->linked = false;
-      if (n->callback && try_acquire(n)) {
+      if (n->callback && try_acquire(n, 2)) {
         *tail = n;
         tail = &n->next;
       }
       n = following;
     }
-    head = nullptr;
+    head.store(nullptr, std::memory_order_relaxed);
     count = 0;
   }
   // 2. Callbacks, newest first (PY-REF-2), no lock held; exceptions go to the handler and the
@@ -194,7 +320,7 @@ inline void header::die() noexcept {
     chain = n->next;
     n->next = nullptr;
     try {
-      n->callback(n); // takes over the pin
+      n->callback(n); // takes over both handles of the pin
     } catch (...) {
       report_callback_error(std::current_exception());
     }
@@ -358,15 +484,14 @@ struct callback_node : ref_node<T> {
   callback_node(header* h, const std::shared_ptr<T>& obj, node_kind k, G&& g)
       : ref_node<T>(h, obj, k, &call, &destroy), fn(std::forward<G>(g)) {}
 
-  // Consumes the pin that die() took, but only after the call: the callback's own argument is a
-  // second handle, because a callback may drop it (even as the last handle) while it runs, and
-  // the function object it is running lives in this node (PY-IMPL-3).
+  // Consumes the two handles die() took: one becomes the callback's argument, the other is held
+  // until the call returns, because a callback may drop its argument (even as the last handle)
+  // while it runs, and the function object it is running lives in this node (PY-IMPL-3).
   static void call(node_base* n) {
     struct unpin {
       node_base* node;
       ~unpin() { release(node); }
     } keep{n};
-    acquire(n);
     std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
   }
   static void destroy(node_base* n) noexcept { delete static_cast<callback_node*>(n); }

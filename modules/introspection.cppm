@@ -45,7 +45,7 @@ std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::share
       std::lock_guard guard(h->lock);
       needed = h->count;
       if (taken.capacity() >= needed) {
-        for (detail::node_base* n = h->head; n != nullptr; n = n->next)
+        for (detail::node_base* n = h->first(); n != nullptr; n = n->next)
           if (n->element_tag == &detail::type_tag<T> && detail::try_acquire(n)) taken.push_back(n);
         break;
       }

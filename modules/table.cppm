@@ -67,13 +67,13 @@ struct table_entry : ref_node<R> {
   void set_inbox_next(table_entry* e) noexcept { this->prev = e; }
 
   // The death callback: runs inside header::die() on the releasing thread, with the entry
-  // pinned; it takes over that pin and releases it on the way out. No allocation, no lock, no
-  // user code.
+  // pinned; it takes over that pin (two handles, see header::die) and releases it on the way
+  // out. No allocation, no lock, no user code.
   static void on_death(node_base* n) {
     auto* e = static_cast<table_entry*>(n);
     struct unpin {
       node_base* node;
-      ~unpin() { release(node); }
+      ~unpin() { release(node, 2); }
     } pin{n};
     unsigned char expected = entry_live;
     if (!e->state.compare_exchange_strong(expected, entry_queued, std::memory_order_acq_rel))
