@@ -1,6 +1,7 @@
 module;
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <concepts>
 #include <exception>
 #include <functional>
@@ -138,26 +139,31 @@ public:
 enum class node_kind : unsigned char { ref, proxy };
 
 struct header;
+struct node_base;
+
+// What a node's type decides, one constant table per node type and kind (so a node carries one
+// pointer for it, not four fields: every weak container entry is a node).
+struct node_ops {
+  node_kind kind;
+  const void* element_tag;              // &type_tag<T>: which handle type may adopt the node
+  void (*callback)(node_base*);         // null when there is no callback; may throw
+  void (*dispose)(node_base*) noexcept; // frees the node
+};
 
 // The identity of one weak reference or proxy: every copy of a weak_ref is a handle to the same
-// node ([weakref.ref.general]/3). Handles count in `handles`; the node leaves the weak list and
-// is freed when the last handle goes.
+// node ([weakref.ref.general]/3). Handles count in `handles` (32 bits, as libstdc++'s shared_ptr
+// counts); the node leaves the weak list and is freed when the last handle goes. 48 bytes.
 struct node_base {
-  std::atomic<std::size_t> handles{1};
+  std::atomic<std::uint32_t> handles{1};
+  bool linked = false;                  // guarded by hdr->lock
+  std::atomic<bool> hash_cached{false}; // [weakref.ref.hash]/2
   header* const hdr;
   node_base* prev = nullptr; // guarded by hdr->lock
   node_base* next = nullptr; // guarded by hdr->lock; after death, the callback chain
-  bool linked = false;       // guarded by hdr->lock
-  const node_kind kind;
-  const void* const element_tag;           // &type_tag<T>: which handle type may adopt it
-  void (*const callback)(node_base*);      // null when there is no callback; may throw
-  void (*const dispose)(node_base*) noexcept;
-  std::atomic<bool> hash_cached{false};    // [weakref.ref.hash]/2
+  const node_ops* const ops;
   std::atomic<std::size_t> hash_value{0};
 
-  inline node_base(header* h, node_kind k, const void* tag, void (*cb)(node_base*),
-                   void (*del)(node_base*) noexcept) noexcept
-      : hdr(h), kind(k), element_tag(tag), callback(cb), dispose(del) {}
+  inline node_base(header* h, const node_ops* o) noexcept : hdr(h), ops(o) {}
   node_base(const node_base&) = delete;
   node_base& operator=(const node_base&) = delete;
 
@@ -178,18 +184,24 @@ struct node_base {
 template <class T>
 inline constexpr char type_tag = 0;
 
-// Per-referent state; lives in the chunk next to the object.
+// What the referent's type decides (one constant table per element type and allocator).
+struct header_ops {
+  void (*destroy_referent)(header*) noexcept;
+  void (*release_chunk)(header*) noexcept;
+};
+
+// Per-referent state; lives in the chunk next to the object. 32 bytes: every weakly
+// referenceable object carries it.
 struct header {
   spinlock lock;
+  bool cb_placed = false;     // the control block took its slot at the chunk's start
+  std::uint16_t cb_slot = 0;  // bytes reserved for the control block before the header
+  std::uint32_t count = 0;    // refs and proxies alive, for weak_ref_count (PY-COUNT-1)
   // Newest first: the callback order of PY-REF-2. Guarded by lock; atomic only so that die()
   // may see an empty list without taking the lock (relaxed under the lock: the lock orders).
   std::atomic<node_base*> head{nullptr};
-  std::size_t count = 0;     // refs and proxies alive, for weak_ref_count (PY-COUNT-1)
-  void* chunk = nullptr;     // start of the allocation; the control block is placed there
-  std::size_t cb_capacity = 0;
-  bool cb_placed = false;
-  void (*destroy_referent)(header*) noexcept = nullptr;
-  void (*release_chunk)(header*) noexcept = nullptr;
+  void* chunk = nullptr; // start of the allocation; the control block is placed there
+  const header_ops* ops = nullptr;
 
   node_base* first() const noexcept { return head.load(std::memory_order_relaxed); }
 
@@ -238,8 +250,8 @@ inline void acquire(node_base* n) noexcept { n->handles.fetch_add(1, std::memory
 
 // Takes a handle only while another still exists: a node whose count reached zero is being
 // retired by its last owner and must not be revived.
-inline bool try_acquire(node_base* n, std::size_t handles = 1) noexcept {
-  std::size_t c = n->handles.load(std::memory_order_relaxed);
+inline bool try_acquire(node_base* n, std::uint32_t handles = 1) noexcept {
+  std::uint32_t c = n->handles.load(std::memory_order_relaxed);
   while (c != 0)
     if (n->handles.compare_exchange_weak(c, c + handles, std::memory_order_acq_rel,
                                          std::memory_order_relaxed))
@@ -247,7 +259,7 @@ inline bool try_acquire(node_base* n, std::size_t handles = 1) noexcept {
   return false;
 }
 
-inline void release(node_base* n, std::size_t handles = 1) noexcept {
+inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
   header* h = n->hdr;
   // The last handle, the common case: its holder is the only party that could copy it, so the
   // count can now grow only under the header's lock (die() and weak_refs() take handles there).
@@ -261,7 +273,7 @@ inline void release(node_base* n, std::size_t handles = 1) noexcept {
       if (n->linked) h->unlink(n);
       h->lock.unlock();
       done_with_header(h);
-      n->dispose(n);
+      n->ops->dispose(n);
       return;
     }
     h->lock.unlock(); // a handle was taken meanwhile: not the last one after all
@@ -273,7 +285,7 @@ inline void release(node_base* n, std::size_t handles = 1) noexcept {
     if (n->linked) h->unlink(n);
   }
   done_with_header(h);
-  n->dispose(n);
+  n->ops->dispose(n);
 }
 
 inline void report_callback_error(std::exception_ptr e) noexcept {
@@ -287,7 +299,7 @@ inline void header::die() noexcept {
   //    any more (every constructor of a node takes an owner), and the use count's decrement
   //    made every earlier link visible here; a concurrent unlink only empties the list further.
   if (head.load(std::memory_order_acquire) == nullptr) {
-    destroy_referent(this);
+    ops->destroy_referent(this);
     done_with_header(this);
     return;
   }
@@ -304,7 +316,7 @@ inline void header::die() noexcept {
       node_base* following = n->next;
       n->prev = n->next = nullptr;
       n->linked = false;
-      if (n->callback && try_acquire(n, 2)) {
+      if (n->ops->callback && try_acquire(n, 2)) {
         *tail = n;
         tail = &n->next;
       }
@@ -320,13 +332,13 @@ inline void header::die() noexcept {
     chain = n->next;
     n->next = nullptr;
     try {
-      n->callback(n); // takes over both handles of the pin
+      n->ops->callback(n); // takes over both handles of the pin
     } catch (...) {
       report_callback_error(std::current_exception());
     }
   }
   // 3. Only now is the referent destroyed.
-  destroy_referent(this);
+  ops->destroy_referent(this);
   done_with_header(this);
 }
 
@@ -364,7 +376,7 @@ struct chunk_allocator {
       probe->align = alignof(U);
       return static_cast<U*>(::operator new(bytes));
     }
-    if (!hdr->cb_placed && bytes <= hdr->cb_capacity) {
+    if (!hdr->cb_placed && bytes <= hdr->cb_slot) {
       hdr->cb_placed = true;
       return static_cast<U*>(hdr->chunk);
     }
@@ -378,7 +390,7 @@ struct chunk_allocator {
       return;
     }
     if (static_cast<void*>(p) != hdr->chunk) ::operator delete(p, std::align_val_t{alignof(U)});
-    hdr->release_chunk(hdr);
+    hdr->ops->release_chunk(hdr);
   }
 
   friend bool operator==(const chunk_allocator&, const chunk_allocator&) = default;
@@ -421,11 +433,16 @@ template <class T>
 struct ref_node : node_base {
   std::weak_ptr<T> target;
 
-  ref_node(header* h, const std::shared_ptr<T>& obj, node_kind k, void (*cb)(node_base*),
-           void (*del)(node_base*) noexcept)
-      : node_base(h, k, &type_tag<T>, cb, del), target(obj) {}
+  ref_node(header* h, const std::shared_ptr<T>& obj, const node_ops* o)
+      : node_base(h, o), target(obj) {}
 
   static void destroy(node_base* n) noexcept { delete static_cast<ref_node*>(n); }
+  // A weak_ref's or weak_proxy's node without callback.
+  template <node_kind K>
+  static const node_ops* plain_ops() noexcept {
+    static constexpr node_ops ops{K, &type_tag<T>, nullptr, &destroy};
+    return &ops;
+  }
 };
 
 // Grants the nodes and the introspection functions access to handles' private constructors.
@@ -482,7 +499,15 @@ struct callback_node : ref_node<T> {
 
   template <class G>
   callback_node(header* h, const std::shared_ptr<T>& obj, node_kind k, G&& g)
-      : ref_node<T>(h, obj, k, &call, &destroy), fn(std::forward<G>(g)) {}
+      : ref_node<T>(h, obj, k == node_kind::ref ? callback_ops<node_kind::ref>()
+                                                : callback_ops<node_kind::proxy>()),
+        fn(std::forward<G>(g)) {}
+
+  template <node_kind K>
+  static const node_ops* callback_ops() noexcept {
+    static constexpr node_ops ops{K, &type_tag<T>, &call, &destroy};
+    return &ops;
+  }
 
   // Consumes the two handles die() took: one becomes the callback's argument, the other is held
   // until the call returns, because a callback may drop its argument (even as the last handle)
@@ -512,12 +537,14 @@ struct no_callback {};
 template <class T, class Handle, class F>
 ref_node<T>* make_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
   header* h = require_header(obj);
+  const node_ops* plain = kind == node_kind::ref ? ref_node<T>::template plain_ops<node_kind::ref>()
+                                                 : ref_node<T>::template plain_ops<node_kind::proxy>();
   ref_node<T>* n;
   if constexpr (std::is_same_v<std::decay_t<F>, no_callback>) {
-    n = new ref_node<T>(h, obj, kind, nullptr, &ref_node<T>::destroy);
+    n = new ref_node<T>(h, obj, plain);
   } else {
     if (is_null_callback(f))
-      n = new ref_node<T>(h, obj, kind, nullptr, &ref_node<T>::destroy);
+      n = new ref_node<T>(h, obj, plain);
     else
       n = new callback_node<T, Handle, std::decay_t<F>>(h, obj, kind, std::forward<F>(f));
   }

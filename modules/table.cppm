@@ -57,8 +57,7 @@ struct table_entry : ref_node<R> {
   };
 
   table_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hv, core_type* c)
-      : ref_node<R>(h, obj, node_kind::ref, &on_death, &dispose),
-        hash(hv), address(obj.get()), core(c) {}
+      : ref_node<R>(h, obj, entry_ops()), hash(hv), address(obj.get()), core(c) {}
   ~table_entry() {}
 
   // The inbox link reuses node_base::prev: once die() has detached the node from the weak list,
@@ -90,6 +89,12 @@ struct table_entry : ref_node<R> {
   }
 
   static void dispose(node_base* n) noexcept { core_type::free_entry(static_cast<table_entry*>(n)); }
+
+  // An entry is a weak reference (kind ref: keyrefs() and valuerefs() adopt it as a weak_ref).
+  static const node_ops* entry_ops() noexcept {
+    static constexpr node_ops ops{node_kind::ref, &type_tag<R>, &on_death, &dispose};
+    return &ops;
+  }
 };
 
 // The part of a table that outlives its container while any entry does (an entry can be pinned
