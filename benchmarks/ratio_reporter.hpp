@@ -295,8 +295,8 @@ private:
                     "rows measured with manual time and the multi-threaded rows; ";
     s += repetitions_ > 1 ? "median of " + std::to_string(repetitions_) + " repetitions"
                           : std::string("single run");
-    s += ", ± the spread: stddev / mean of the repetitions); targets from the design brief; "
-         "timings never fail the run.";
+    if (repetitions_ > 1) s += ", ± the spread: stddev / mean of the repetitions";
+    s += "); targets from the design brief; timings never fail the run.";
     if (any_bytes_)
       s += " Cells in B are bytes per operation (bytes_per_op counter), not times; their ratio "
            "is ours / baseline bytes.";
