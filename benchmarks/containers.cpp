@@ -94,7 +94,7 @@ struct item {
 };
 using ptr = std::shared_ptr<item>;
 
-using bench_clock = std::chrono::steady_clock;
+using bench_clock = weakref_bench::thread_cpu_clock; // CPU time of this thread
 
 // ------------------------------------------------------------------------------ counting memory
 

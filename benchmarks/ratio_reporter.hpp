@@ -39,10 +39,12 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <map>
@@ -56,6 +58,22 @@
 #include <vector>
 
 namespace weakref_bench {
+
+// The clock of the benchmarks that time a batch themselves (manual time): the CPU time of the
+// calling thread, user and system (page faults of fresh memory included), so that the time the
+// thread spends descheduled on a shared machine is left out, as for the CPU-time rows.
+struct thread_cpu_clock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<thread_cpu_clock>;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+  }
+};
 
 // The user counter a benchmark sets when one iteration performs several operations.
 inline constexpr const char* ops_per_iteration = "ops_per_iteration";
@@ -191,9 +209,9 @@ private:
       s.error = true;
       return;
     }
-    // CPU time, unless the benchmark measures real time itself (manual time around a batch, the
-    // multi-threaded rows): on a shared machine, the time a process spends descheduled is noise
-    // that CPU time leaves out.
+    // CPU time, unless the benchmark reports its own time (manual time: the batches, timed by
+    // thread_cpu_clock) or uses real time (the multi-threaded rows): on a shared machine, the
+    // time a process spends descheduled is noise that CPU time leaves out.
     const bool real = !n.time_type.empty();
     const double time = real ? run.GetAdjustedRealTime() : run.GetAdjustedCPUTime();
     double ns = time * 1e9 / benchmark::GetTimeUnitMultiplier(run.time_unit);
@@ -291,8 +309,9 @@ private:
   }
 
   std::string footnote() const {
-    std::string s = "ratio = ours / baseline (time per operation: CPU time, or real time for the "
-                    "rows measured with manual time and the multi-threaded rows; ";
+    std::string s = "ratio = ours / baseline (time per operation: CPU time of the benchmark's "
+                    "thread, batches included (thread_cpu_clock); real time for the multi-threaded "
+                    "rows; ";
     s += repetitions_ > 1 ? "median of " + std::to_string(repetitions_) + " repetitions"
                           : std::string("single run");
     if (repetitions_ > 1) s += ", ± the spread: stddev / mean of the repetitions";
