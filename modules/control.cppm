@@ -268,7 +268,9 @@ inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
   // node, which ended with their own decrement, before the node is freed.
   if (n->handles.load(std::memory_order_acquire) == handles) {
     h->lock.lock();
-    if (n->handles.load(std::memory_order_relaxed) == handles) {
+    // Acquire again: the count may have gone up and back down meanwhile (die() pinned the node
+    // and its callback released the pin), and that callback's writes must precede the free.
+    if (n->handles.load(std::memory_order_acquire) == handles) {
       n->handles.store(0, std::memory_order_relaxed);
       if (n->linked) h->unlink(n);
       h->lock.unlock();
