@@ -16,6 +16,8 @@
 //   value_map_lookup_miss/n   get(k) of an absent key   vs  find(k)
 //   value_map_erase/n         erase(k) of every key     vs  erase(k)
 //   value_map_iterate/n       visit every (k, v), v pinned  vs  visit every (k, w) + w.lock()
+//   key_map_, set_lookup_miss/n, _erase/n, _iterate/n: the same, with a live referent that is
+//                             not in the container, erase(*p), and every key pinned (std: lock())
 //   value_map_purge/n         mass death: release every owner, then purge() (what the next
 //                             non-const operation does first)  vs  release every owner, then
 //                             std::erase_if(m, expired)
@@ -92,7 +94,7 @@ struct item {
 };
 using ptr = std::shared_ptr<item>;
 
-using bench_clock = std::chrono::steady_clock;
+using bench_clock = weakref_bench::thread_cpu_clock; // CPU time of this thread
 
 // ------------------------------------------------------------------------------ counting memory
 
@@ -180,8 +182,8 @@ struct value_map_ours : ours_side {
     const ptr v = m.get(k);
     return v ? v->x : -1;
   }
-  static bool absent(const map_type& m, int k) { return m.get(k) == nullptr; }
-  static std::size_t erase(map_type& m, int k) { return m.erase(k); }
+  static bool absent(const map_type& m, int k, const ptr&) { return m.get(k) == nullptr; }
+  static std::size_t erase(map_type& m, int k, const ptr&) { return m.erase(k); }
   static std::int64_t iterate(map_type& m) {
     std::int64_t sum = 0;
     for (const auto& [k, v] : m) sum += v->x;
@@ -201,8 +203,8 @@ struct value_map_std : std_side {
     const ptr v = it->second.lock();
     return v ? v->x : -1;
   }
-  static bool absent(const map_type& m, int k) { return m.find(k) == m.end(); }
-  static std::size_t erase(map_type& m, int k) { return m.erase(k); }
+  static bool absent(const map_type& m, int k, const ptr&) { return m.find(k) == m.end(); }
+  static std::size_t erase(map_type& m, int k, const ptr&) { return m.erase(k); }
   static std::int64_t iterate(map_type& m) {
     std::int64_t sum = 0;
     for (const auto& [k, w] : m)
@@ -222,6 +224,13 @@ struct key_map_ours : ours_side {
     const std::optional<int> v = m.get(*p);
     return v ? *v : -1;
   }
+  static bool absent(const map_type& m, int, const ptr& p) { return !m.get(*p).has_value(); }
+  static std::size_t erase(map_type& m, int, const ptr& p) { return m.erase(*p); }
+  static std::int64_t iterate(map_type& m) {
+    std::int64_t sum = 0;
+    for (const auto& kv : m) sum += kv.second; // the key is pinned by the iterator
+    return sum;
+  }
 };
 struct key_map_std : std_side {
   using map_type = std::unordered_map<const item*, std::pair<std::weak_ptr<item>, int>>;
@@ -234,6 +243,14 @@ struct key_map_std : std_side {
     const auto it = m.find(p.get());
     return it != m.end() && !it->second.first.expired() ? it->second.second : -1;
   }
+  static bool absent(const map_type& m, int, const ptr& p) { return m.find(p.get()) == m.end(); }
+  static std::size_t erase(map_type& m, int, const ptr& p) { return m.erase(p.get()); }
+  static std::int64_t iterate(map_type& m) {
+    std::int64_t sum = 0;
+    for (const auto& [address, entry] : m)
+      if (const ptr k = entry.first.lock()) sum += entry.second;
+    return sum;
+  }
 };
 
 struct set_ours : ours_side {
@@ -244,6 +261,13 @@ struct set_ours : ours_side {
     m.insert(p);
   }
   static int lookup(const map_type& m, int, const ptr& p) { return m.contains(*p) ? 0 : -1; }
+  static bool absent(const map_type& m, int, const ptr& p) { return !m.contains(*p); }
+  static std::size_t erase(map_type& m, int, const ptr& p) { return m.erase(*p); }
+  static std::int64_t iterate(map_type& m) {
+    std::int64_t sum = 0;
+    for (const ptr& k : m) sum += k->x;
+    return sum;
+  }
 };
 struct set_std : std_side {
   using map_type = std::unordered_map<const item*, std::weak_ptr<item>>;
@@ -255,6 +279,14 @@ struct set_std : std_side {
   static int lookup(const map_type& m, int, const ptr& p) {
     const auto it = m.find(p.get());
     return it != m.end() && !it->second.expired() ? 0 : -1;
+  }
+  static bool absent(const map_type& m, int, const ptr& p) { return m.find(p.get()) == m.end(); }
+  static std::size_t erase(map_type& m, int, const ptr& p) { return m.erase(p.get()); }
+  static std::int64_t iterate(map_type& m) {
+    std::int64_t sum = 0;
+    for (const auto& [address, w] : m)
+      if (const ptr k = w.lock()) sum += k->x;
+    return sum;
   }
 };
 
@@ -340,18 +372,21 @@ void bench_lookup(benchmark::State& state) {
   per_entry(state);
 }
 
-// n lookups of absent keys (n..2n-1), in random order, in a map of n entries.
+// n lookups of absent keys (n..2n-1, or n live referents that are not in the container), in
+// random order, in a container of n entries.
 template <class A>
 void bench_lookup_miss(benchmark::State& state) {
   const std::size_t n = entries(state);
   const std::vector<ptr> owners = make_owners<A>(n);
+  const std::vector<ptr> strangers = make_owners<A>(n);
   typename A::map_type m;
   fill<A>(m, owners);
   const std::vector<int> keys = shuffled_keys(n);
   const int offset = static_cast<int>(n);
   std::int64_t misses = 0;
   for (auto _ : state)
-    for (const int k : keys) misses += A::absent(m, k + offset);
+    for (const int k : keys)
+      misses += A::absent(m, k + offset, strangers[static_cast<std::size_t>(k)]);
   if (misses != state.iterations() * static_cast<std::int64_t>(n))
     state.SkipWithError("a lookup of an absent key hit");
   per_entry(state);
@@ -368,7 +403,7 @@ void bench_erase(benchmark::State& state) {
   for (auto _ : state) {
     fill<A>(m, owners);
     const auto t0 = bench_clock::now();
-    for (const int k : keys) erased += A::erase(m, k);
+    for (const int k : keys) erased += A::erase(m, k, owners[static_cast<std::size_t>(k)]);
     const auto t1 = bench_clock::now();
     if (!m.empty()) {
       state.SkipWithError("erase left entries behind");
@@ -513,13 +548,12 @@ void register_benchmarks(std::int64_t max_entries) {
     register_pair("value_map_lookup_hit",
                                                  bench_lookup<value_map_ours>,
                                                  bench_lookup<value_map_std>, n, false);
-  register_pair("value_map_lookup_miss",
-                                               bench_lookup_miss<value_map_ours>,
-                                               bench_lookup_miss<value_map_std>, fixed, false);
-  register_pair("value_map_erase", bench_erase<value_map_ours>,
-                                               bench_erase<value_map_std>, fixed, true);
+  register_pair("value_map_lookup_miss", bench_lookup_miss<value_map_ours>,
+                bench_lookup_miss<value_map_std>, fixed, false);
+  register_pair("value_map_erase", bench_erase<value_map_ours>, bench_erase<value_map_std>, fixed,
+                true);
   register_pair("value_map_iterate", bench_iterate<value_map_ours>,
-                                               bench_iterate<value_map_std>, fixed, false);
+                bench_iterate<value_map_std>, fixed, false);
   for (const std::int64_t n : sizes)
     register_pair("value_map_purge", bench_purge<value_map_ours>,
                                                  bench_purge<value_map_std>, n, true);
@@ -530,6 +564,11 @@ void register_benchmarks(std::int64_t max_entries) {
   for (const std::int64_t n : sizes)
     register_pair("key_map_lookup", bench_lookup<key_map_ours>,
                                              bench_lookup<key_map_std>, n, false);
+  register_pair("key_map_lookup_miss", bench_lookup_miss<key_map_ours>,
+                bench_lookup_miss<key_map_std>, fixed, false);
+  register_pair("key_map_erase", bench_erase<key_map_ours>, bench_erase<key_map_std>, fixed, true);
+  register_pair("key_map_iterate", bench_iterate<key_map_ours>, bench_iterate<key_map_std>, fixed,
+                false);
   for (const std::int64_t n : sizes)
     register_pair("key_map_purge", bench_purge<key_map_ours>,
                                              bench_purge<key_map_std>, n, true);
@@ -540,6 +579,10 @@ void register_benchmarks(std::int64_t max_entries) {
   for (const std::int64_t n : sizes)
     register_pair("set_lookup", bench_lookup<set_ours>, bench_lookup<set_std>,
                                      n, false);
+  register_pair("set_lookup_miss", bench_lookup_miss<set_ours>, bench_lookup_miss<set_std>, fixed,
+                false);
+  register_pair("set_erase", bench_erase<set_ours>, bench_erase<set_std>, fixed, true);
+  register_pair("set_iterate", bench_iterate<set_ours>, bench_iterate<set_std>, fixed, false);
   for (const std::int64_t n : sizes)
     register_pair("set_purge", bench_purge<set_ours>, bench_purge<set_std>, n,
                                      true);

@@ -4,14 +4,15 @@
 //     ours/<op>[/args]   the weakref operation
 //     std/<op>[/args]    its std baseline, measured in the same process
 // The reporter forwards every run to the default display reporter (the console one unless
-// --benchmark_format says otherwise), keeps each run's real time per iteration, and at the end
+// --benchmark_format says otherwise), keeps each run's time per iteration, and at the end
 // prints one row per <op>[/args]:
 //     operation | ours ns | baseline ns | ratio | target | met?
-// where ratio = ours / baseline and the times are per operation: the real time per iteration,
-// divided by the counter `ops_per_iteration` when a benchmark sets it (an iteration that times
+// where ratio = ours / baseline and the times are per operation: the time per iteration (CPU
+// time, or real time for benchmarks that use manual or real time), divided by the counter `ops_per_iteration` when a benchmark sets it (an iteration that times
 // a batch of operations, e.g. with manual time). The target is the design brief's ("Targets"),
 // keyed by <op>, the first component after the prefix. With repetitions the median is used
-// (Google Benchmark's median aggregate, or the median of the repetitions it reported).
+// (Google Benchmark's median aggregate, or the median of the repetitions it reported), and each
+// time is followed by its spread, ±(standard deviation / mean) of the repetitions.
 //
 // A row can report a size instead of a time: a benchmark that sets the counter `bytes_per_op`
 // (e.g. bytes per live container entry, counted by a memory_resource) has that value taken
@@ -19,6 +20,7 @@
 //
 // run_main() is the programs' main(): it accepts Google Benchmark's flags plus
 //     --ratio_md=<path>            also write the table as Markdown to <path>
+//     --ratio_tsv=<path>           also write the medians, one tab-separated row per operation
 //     --single_threaded_baseline   do not start the warm-up thread (see below)
 // and returns 0 whether or not a target is met: timings never fail a build or CI. It returns 1
 // only for unrecognized arguments, when no benchmark matched, or when a benchmark reported an
@@ -37,9 +39,12 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <map>
@@ -53,6 +58,22 @@
 #include <vector>
 
 namespace weakref_bench {
+
+// The clock of the benchmarks that time a batch themselves (manual time): the CPU time of the
+// calling thread, user and system (page faults of fresh memory included), so that the time the
+// thread spends descheduled on a shared machine is left out, as for the CPU-time rows.
+struct thread_cpu_clock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<thread_cpu_clock>;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+  }
+};
 
 // The user counter a benchmark sets when one iteration performs several operations.
 inline constexpr const char* ops_per_iteration = "ops_per_iteration";
@@ -131,12 +152,25 @@ public:
     out << footnote() << "\n";
   }
 
+  // One line per row, tab-separated: operation, ours, baseline (medians; "-" if missing). Read
+  // by benchmarks/cpython.py, which compares the same operations run through CPython.
+  void print_tsv(std::ostream& out) const {
+    for (const std::string& name : order_) {
+      const row_data& r = rows_.at(name);
+      const std::optional<double> ours = value(r.side[0]);
+      const std::optional<double> base = value(r.side[1]);
+      out << name << '\t' << (ours ? fixed(*ours, 3) : "-") << '\t'
+          << (base ? fixed(*base, 3) : "-") << '\n';
+    }
+  }
+
   void set_note(std::string note) { note_ = std::move(note); }
 
 private:
   struct samples {
     std::vector<double> iterations; // ns per iteration, one per reported repetition
     std::optional<double> median;   // Google Benchmark's median aggregate, if reported
+    std::optional<double> mean, stddev; // raw times of the mean and stddev aggregates
     bool error = false;
     bool bytes = false;             // the values are bytes_per_op counters, not times
   };
@@ -175,7 +209,12 @@ private:
       s.error = true;
       return;
     }
-    double ns = run.GetAdjustedRealTime() * 1e9 / benchmark::GetTimeUnitMultiplier(run.time_unit);
+    // CPU time, unless the benchmark reports its own time (manual time: the batches, timed by
+    // thread_cpu_clock) or uses real time (the multi-threaded rows): on a shared machine, the
+    // time a process spends descheduled is noise that CPU time leaves out.
+    const bool real = !n.time_type.empty();
+    const double time = real ? run.GetAdjustedRealTime() : run.GetAdjustedCPUTime();
+    double ns = time * 1e9 / benchmark::GetTimeUnitMultiplier(run.time_unit);
     if (const auto ops = run.counters.find(ops_per_iteration);
         ops != run.counters.end() && ops->second.value > 0)
       ns /= ops->second.value;
@@ -185,10 +224,29 @@ private:
       any_bytes_ = true;
     }
     if (run.run_type == Run::RT_Aggregate) {
+      // The spread is stddev / mean of the raw times: a ratio, so no per-operation scaling
+      // (the stddev aggregate's counters are standard deviations, not the counters).
+      const double raw = time;
       if (run.aggregate_name == "median") s.median = ns;
+      else if (run.aggregate_name == "mean") s.mean = raw;
+      else if (run.aggregate_name == "stddev") s.stddev = raw;
     } else {
       s.iterations.push_back(ns);
     }
+  }
+
+  // The relative spread of the repetitions (coefficient of variation), when there were several.
+  static std::optional<double> spread(const samples& s) {
+    if (s.error || s.bytes) return std::nullopt;
+    if (s.mean && s.stddev && *s.mean > 0) return *s.stddev / *s.mean;
+    if (s.iterations.size() < 2) return std::nullopt;
+    double mean = 0;
+    for (double x : s.iterations) mean += x;
+    mean /= static_cast<double>(s.iterations.size());
+    double var = 0;
+    for (double x : s.iterations) var += (x - mean) * (x - mean);
+    var /= static_cast<double>(s.iterations.size() - 1);
+    return mean > 0 ? std::sqrt(var) / mean : std::optional<double>();
   }
 
   static std::optional<double> value(const samples& s) {
@@ -217,7 +275,10 @@ private:
   static std::string ns_text(const samples& s, const std::optional<double>& v) {
     if (s.error) return "error";
     if (!v) return "-";
-    return fixed(*v, *v < 100 ? 2 : 1) + (s.bytes ? " B" : "");
+    std::string text = fixed(*v, *v < 100 ? 2 : 1) + (s.bytes ? " B" : "");
+    if (const std::optional<double> cv = spread(s))
+      text += " ±" + fixed(*cv * 100, *cv < 0.1 ? 1 : 0) + "%";
+    return text;
   }
 
   std::vector<std::vector<std::string>> table() const {
@@ -248,9 +309,12 @@ private:
   }
 
   std::string footnote() const {
-    std::string s = "ratio = ours / baseline (real time per operation, ";
+    std::string s = "ratio = ours / baseline (time per operation: CPU time of the benchmark's "
+                    "thread, batches included (thread_cpu_clock); real time for the multi-threaded "
+                    "rows; ";
     s += repetitions_ > 1 ? "median of " + std::to_string(repetitions_) + " repetitions"
                           : std::string("single run");
+    if (repetitions_ > 1) s += ", ± the spread: stddev / mean of the repetitions";
     s += "); targets from the design brief; timings never fail the run.";
     if (any_bytes_)
       s += " Cells in B are bytes per operation (bytes_per_op counter), not times; their ratio "
@@ -283,13 +347,15 @@ private:
 inline int run_main(int argc, char** argv, const char* title,
                     std::vector<target> targets = brief_targets(), std::string note = {}) {
   // Our own flags are taken out before Google Benchmark sees the arguments.
-  std::string md_path;
+  std::string md_path, tsv_path;
   bool single_threaded = false;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg.rfind("--ratio_md=", 0) == 0)
       md_path = std::string(arg.substr(std::strlen("--ratio_md=")));
+    else if (arg.rfind("--ratio_tsv=", 0) == 0)
+      tsv_path = std::string(arg.substr(std::strlen("--ratio_tsv=")));
     else if (arg == "--single_threaded_baseline")
       single_threaded = true;
     else
@@ -328,6 +394,14 @@ inline int run_main(int argc, char** argv, const char* title,
     reporter.print_table(md, true);
     if (!md) {
       std::fprintf(stderr, "%s: cannot write %s\n", title, md_path.c_str());
+      return 1;
+    }
+  }
+  if (!tsv_path.empty()) {
+    std::ofstream tsv(tsv_path);
+    reporter.print_tsv(tsv);
+    if (!tsv) {
+      std::fprintf(stderr, "%s: cannot write %s\n", title, tsv_path.c_str());
       return 1;
     }
   }

@@ -1,6 +1,7 @@
 module;
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <concepts>
 #include <exception>
 #include <functional>
@@ -15,6 +16,9 @@ module;
 #if __has_feature(thread_sanitizer)
 #include <sanitizer/tsan_interface.h>
 #define WEAKREF_TSAN_ANNOTATIONS 1
+#endif
+#if __has_feature(address_sanitizer)
+#define WEAKREF_NO_NODE_POOL 1 // every node from operator new, so ASan sees each use after free
 #endif
 #endif
 export module weakref:control;
@@ -35,79 +39,192 @@ import :errors;
 //    can still touch it: that is what makes a concurrent unlink safe.
 namespace weakref::detail {
 
+// Performance note: a member function defined in its class inside a named module is not
+// implicitly inline ([dcl.inline]/4), and clang does not make the bodies of non-inline functions
+// available to the importers' optimizer: every non-template function on a hot path below is
+// declared `inline` explicitly so that it can be inlined into the user's code.
+
 // A lock of one byte per referent. No user code ever runs while it is held
 // ([weakref.ref.general]/5), so critical sections are a few pointer writes.
 class spinlock {
   std::atomic<bool> locked_{false};
 
 public:
-  void lock() noexcept {
+  inline void lock() noexcept {
     while (locked_.exchange(true, std::memory_order_acquire))
       while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
   }
-  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  inline void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+};
+
+// Performance: the nodes of weak_ref and weak_proxy are small blocks made and freed at the rate
+// weak references are, and a general-purpose allocator costs more than the rest of creating and
+// destroying one (malloc + free: ~150 of ~290 instructions, callgrind). So freed node blocks are
+// kept per thread, by size class, for the next node of that thread: a block freed on another
+// thread than it was made on simply moves to that thread's cache. Bounded (a few KiB per
+// thread); the cache is emptied when its thread ends, and a block freed after that goes back to
+// operator delete. Table entries have their own allocator and do not come here.
+class node_pool {
+  static constexpr std::size_t granule = 16;
+  static constexpr std::size_t classes = 16;  // blocks of 16, 32, ..., 256 bytes
+  static constexpr unsigned char per_class = 32;
+
+  struct block {
+    block* next;
+  };
+  // Trivially destructible, so it can still be read after its thread's cleanup has run.
+  struct cache {
+    block* heads[classes];
+    unsigned char counts[classes];
+    bool registered; // the cleanup below is registered for this thread
+    bool retired;    // the cleanup has run: no more caching on this thread
+  };
+  static inline thread_local constinit cache tls{};
+
+  struct cleanup {
+    cleanup() = default;
+    cleanup(const cleanup&) = delete;
+    cleanup& operator=(const cleanup&) = delete;
+    ~cleanup() {
+      cache& c = tls;
+      c.retired = true;
+      for (std::size_t k = 0; k < classes; ++k)
+        while (block* b = c.heads[k]) {
+          c.heads[k] = b->next;
+          ::operator delete(b);
+        }
+    }
+  };
+  static void register_cleanup() {
+    thread_local cleanup at_thread_exit;
+    (void)at_thread_exit;
+  }
+
+public:
+  static void* allocate(std::size_t bytes) {
+#ifndef WEAKREF_NO_NODE_POOL
+    const std::size_t k = (bytes - 1) / granule;
+    if (k < classes) {
+      cache& c = tls;
+      if (block* b = c.heads[k]) {
+        c.heads[k] = b->next;
+        --c.counts[k];
+        return b;
+      }
+      return ::operator new((k + 1) * granule);
+    }
+#endif
+    return ::operator new(bytes);
+  }
+
+  static void deallocate(void* p, [[maybe_unused]] std::size_t bytes) noexcept {
+#ifndef WEAKREF_NO_NODE_POOL
+    const std::size_t k = (bytes - 1) / granule;
+    cache& c = tls;
+    if (k < classes && c.counts[k] < per_class && !c.retired) {
+      if (!c.registered) {
+        c.registered = true;
+        register_cleanup();
+      }
+      block* b = ::new (p) block{c.heads[k]};
+      c.heads[k] = b;
+      ++c.counts[k];
+      return;
+    }
+#endif
+    ::operator delete(p);
+  }
 };
 
 enum class node_kind : unsigned char { ref, proxy };
 
 struct header;
+struct node_base;
+
+// What a node's type decides, one constant table per node type and kind (so a node carries one
+// pointer for it, not four fields: every weak container entry is a node).
+struct node_ops {
+  node_kind kind;
+  const void* element_tag;              // &type_tag<T>: which handle type may adopt the node
+  void (*callback)(node_base*);         // null when there is no callback; may throw
+  void (*dispose)(node_base*) noexcept; // frees the node
+};
 
 // The identity of one weak reference or proxy: every copy of a weak_ref is a handle to the same
-// node ([weakref.ref.general]/3). Handles count in `handles`; the node leaves the weak list and
-// is freed when the last handle goes.
+// node ([weakref.ref.general]/3). Handles count in `handles` (32 bits, as libstdc++'s shared_ptr
+// counts); the node leaves the weak list and is freed when the last handle goes. 48 bytes.
 struct node_base {
-  std::atomic<std::size_t> handles{1};
+  std::atomic<std::uint32_t> handles{1};
+  bool linked = false;                  // guarded by hdr->lock
+  std::atomic<bool> hash_cached{false}; // [weakref.ref.hash]/2
   header* const hdr;
   node_base* prev = nullptr; // guarded by hdr->lock
   node_base* next = nullptr; // guarded by hdr->lock; after death, the callback chain
-  bool linked = false;       // guarded by hdr->lock
-  const node_kind kind;
-  const void* const element_tag;           // &type_tag<T>: which handle type may adopt it
-  void (*const callback)(node_base*);      // null when there is no callback; may throw
-  void (*const dispose)(node_base*) noexcept;
-  std::atomic<bool> hash_cached{false};    // [weakref.ref.hash]/2
+  const node_ops* const ops;
   std::atomic<std::size_t> hash_value{0};
 
-  node_base(header* h, node_kind k, const void* tag, void (*cb)(node_base*),
-            void (*del)(node_base*) noexcept) noexcept
-      : hdr(h), kind(k), element_tag(tag), callback(cb), dispose(del) {}
+  inline node_base(header* h, const node_ops* o) noexcept : hdr(h), ops(o) {}
   node_base(const node_base&) = delete;
   node_base& operator=(const node_base&) = delete;
+
+  // The nodes that handles make with new (ref_node, callback_node) come from the node pool; an
+  // over-aligned callback_node does not.
+  static void* operator new(std::size_t bytes) { return node_pool::allocate(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept {
+    node_pool::deallocate(p, bytes);
+  }
+  static void* operator new(std::size_t bytes, std::align_val_t a) {
+    return ::operator new(bytes, a);
+  }
+  static void operator delete(void* p, std::size_t bytes, std::align_val_t a) noexcept {
+    ::operator delete(p, bytes, a);
+  }
 };
 
 template <class T>
 inline constexpr char type_tag = 0;
 
-// Per-referent state; lives in the chunk next to the object.
+// What the referent's type decides (one constant table per element type and allocator).
+struct header_ops {
+  void (*destroy_referent)(header*) noexcept;
+  void (*release_chunk)(header*) noexcept;
+};
+
+// Per-referent state; lives in the chunk next to the object. 32 bytes: every weakly
+// referenceable object carries it.
 struct header {
   spinlock lock;
-  node_base* head = nullptr; // newest first: the callback order of PY-REF-2
-  std::size_t count = 0;     // refs and proxies alive, for weak_ref_count (PY-COUNT-1)
-  void* chunk = nullptr;     // start of the allocation; the control block is placed there
-  std::size_t cb_capacity = 0;
-  bool cb_placed = false;
-  void (*destroy_referent)(header*) noexcept = nullptr;
-  void (*release_chunk)(header*) noexcept = nullptr;
+  bool cb_placed = false;     // the control block took its slot at the chunk's start
+  std::uint16_t cb_slot = 0;  // bytes reserved for the control block before the header
+  std::uint32_t count = 0;    // refs and proxies alive, for weak_ref_count (PY-COUNT-1)
+  // Newest first: the callback order of PY-REF-2. Guarded by lock; atomic only so that die()
+  // may see an empty list without taking the lock (relaxed under the lock: the lock orders).
+  std::atomic<node_base*> head{nullptr};
+  void* chunk = nullptr; // start of the allocation; the control block is placed there
+  const header_ops* ops = nullptr;
 
-  void link(node_base* n) noexcept {
+  node_base* first() const noexcept { return head.load(std::memory_order_relaxed); }
+
+  inline void link(node_base* n) noexcept {
     std::lock_guard guard(lock);
-    n->next = head;
-    if (head) head->prev = n;
-    head = n;
+    node_base* const old = first();
+    n->next = old;
+    if (old) old->prev = n;
+    head.store(n, std::memory_order_relaxed);
     n->linked = true;
     ++count;
   }
 
   // Requires: lock held and n->linked.
-  void unlink(node_base* n) noexcept {
-    if (n->prev) n->prev->next = n->next; else head = n->next;
+  inline void unlink(node_base* n) noexcept {
+    if (n->prev) n->prev->next = n->next; else head.store(n->next, std::memory_order_relaxed);
     if (n->next) n->next->prev = n->prev;
     n->prev = n->next = nullptr;
     n->linked = false;
     --count;
   }
 
-  void die() noexcept;
+  inline void die() noexcept;
 };
 
 // The chunk is freed when the weak count reaches zero. libc++ decrements that count inside its
@@ -133,25 +250,44 @@ inline void acquire(node_base* n) noexcept { n->handles.fetch_add(1, std::memory
 
 // Takes a handle only while another still exists: a node whose count reached zero is being
 // retired by its last owner and must not be revived.
-inline bool try_acquire(node_base* n) noexcept {
-  std::size_t c = n->handles.load(std::memory_order_relaxed);
+inline bool try_acquire(node_base* n, std::uint32_t handles = 1) noexcept {
+  std::uint32_t c = n->handles.load(std::memory_order_relaxed);
   while (c != 0)
-    if (n->handles.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel,
+    if (n->handles.compare_exchange_weak(c, c + handles, std::memory_order_acq_rel,
                                          std::memory_order_relaxed))
       return true;
   return false;
 }
 
-inline void release(node_base* n) noexcept {
-  if (n->handles.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  // The node's weak_ptr keeps the chunk, and so the header, alive until dispose().
+inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
   header* h = n->hdr;
+  // The last handle, the common case: its holder is the only party that could copy it, so the
+  // count can now grow only under the header's lock (die() and weak_refs() take handles there).
+  // Checking again under the lock that we are the last replaces the count's decrement (one
+  // atomic read-modify-write fewer). The acquire load orders every other holder's use of the
+  // node, which ended with their own decrement, before the node is freed.
+  if (n->handles.load(std::memory_order_acquire) == handles) {
+    h->lock.lock();
+    // Acquire again: the count may have gone up and back down meanwhile (die() pinned the node
+    // and its callback released the pin), and that callback's writes must precede the free.
+    if (n->handles.load(std::memory_order_acquire) == handles) {
+      n->handles.store(0, std::memory_order_relaxed);
+      if (n->linked) h->unlink(n);
+      h->lock.unlock();
+      done_with_header(h);
+      n->ops->dispose(n);
+      return;
+    }
+    h->lock.unlock(); // a handle was taken meanwhile: not the last one after all
+  }
+  if (n->handles.fetch_sub(handles, std::memory_order_acq_rel) != handles) return;
+  // The node's weak_ptr keeps the chunk, and so the header, alive until dispose().
   {
     std::lock_guard guard(h->lock);
     if (n->linked) h->unlink(n);
   }
   done_with_header(h);
-  n->dispose(n);
+  n->ops->dispose(n);
 }
 
 inline void report_callback_error(std::exception_ptr e) noexcept {
@@ -161,25 +297,34 @@ inline void report_callback_error(std::exception_ptr e) noexcept {
 // [weakref.ref.death]: runs on the thread that released the last owner, after the use count
 // reached zero (so every weak reference is already cleared, PY-NOTE-1).
 inline void header::die() noexcept {
+  // 0. Nothing to clear or call back: no lock. Once the use count is zero no node can be linked
+  //    any more (every constructor of a node takes an owner), and the use count's decrement
+  //    made every earlier link visible here; a concurrent unlink only empties the list further.
+  if (head.load(std::memory_order_acquire) == nullptr) {
+    ops->destroy_referent(this);
+    done_with_header(this);
+    return;
+  }
   // 1. Detach every node; pin those with a callback so that a callback destroying another
   //    ref whose callback is still pending does not cancel it (CPython clears all refs before
   //    the first callback). A node whose last handle is going away concurrently is skipped:
-  //    "a ref destroyed before its referent died never calls back".
+  //    "a ref destroyed before its referent died never calls back". The pin is two handles at
+  //    once: one for the callback's argument, one held across the call (callback_node::call).
   node_base* chain = nullptr;
   node_base** tail = &chain;
   {
     std::lock_guard guard(lock);
-    for (node_base* n = head; n != nullptr;) {
+    for (node_base* n = first(); n != nullptr;) {
       node_base* following = n->next;
       n->prev = n->next = nullptr;
       n->linked = false;
-      if (n->callback && try_acquire(n)) {
+      if (n->ops->callback && try_acquire(n, 2)) {
         *tail = n;
         tail = &n->next;
       }
       n = following;
     }
-    head = nullptr;
+    head.store(nullptr, std::memory_order_relaxed);
     count = 0;
   }
   // 2. Callbacks, newest first (PY-REF-2), no lock held; exceptions go to the handler and the
@@ -189,13 +334,13 @@ inline void header::die() noexcept {
     chain = n->next;
     n->next = nullptr;
     try {
-      n->callback(n); // takes over the pin
+      n->ops->callback(n); // takes over both handles of the pin
     } catch (...) {
       report_callback_error(std::current_exception());
     }
   }
   // 3. Only now is the referent destroyed.
-  destroy_referent(this);
+  ops->destroy_referent(this);
   done_with_header(this);
 }
 
@@ -233,7 +378,7 @@ struct chunk_allocator {
       probe->align = alignof(U);
       return static_cast<U*>(::operator new(bytes));
     }
-    if (!hdr->cb_placed && bytes <= hdr->cb_capacity) {
+    if (!hdr->cb_placed && bytes <= hdr->cb_slot) {
       hdr->cb_placed = true;
       return static_cast<U*>(hdr->chunk);
     }
@@ -247,7 +392,7 @@ struct chunk_allocator {
       return;
     }
     if (static_cast<void*>(p) != hdr->chunk) ::operator delete(p, std::align_val_t{alignof(U)});
-    hdr->release_chunk(hdr);
+    hdr->ops->release_chunk(hdr);
   }
 
   friend bool operator==(const chunk_allocator&, const chunk_allocator&) = default;
@@ -290,11 +435,16 @@ template <class T>
 struct ref_node : node_base {
   std::weak_ptr<T> target;
 
-  ref_node(header* h, const std::shared_ptr<T>& obj, node_kind k, void (*cb)(node_base*),
-           void (*del)(node_base*) noexcept)
-      : node_base(h, k, &type_tag<T>, cb, del), target(obj) {}
+  ref_node(header* h, const std::shared_ptr<T>& obj, const node_ops* o)
+      : node_base(h, o), target(obj) {}
 
   static void destroy(node_base* n) noexcept { delete static_cast<ref_node*>(n); }
+  // A weak_ref's or weak_proxy's node without callback.
+  template <node_kind K>
+  static const node_ops* plain_ops() noexcept {
+    static constexpr node_ops ops{K, &type_tag<T>, nullptr, &destroy};
+    return &ops;
+  }
 };
 
 // Grants the nodes and the introspection functions access to handles' private constructors.
@@ -356,17 +506,24 @@ struct callback_node : ref_node<T> {
 
   template <class G>
   callback_node(header* h, const std::shared_ptr<T>& obj, node_kind k, G&& g)
-      : ref_node<T>(h, obj, k, &call, &destroy), fn(std::forward<G>(g)) {}
+      : ref_node<T>(h, obj, k == node_kind::ref ? callback_ops<node_kind::ref>()
+                                                : callback_ops<node_kind::proxy>()),
+        fn(std::forward<G>(g)) {}
 
-  // Consumes the pin that die() took, but only after the call: the callback's own argument is a
-  // second handle, because a callback may drop it (even as the last handle) while it runs, and
-  // the function object it is running lives in this node (PY-IMPL-3).
+  template <node_kind K>
+  static const node_ops* callback_ops() noexcept {
+    static constexpr node_ops ops{K, &type_tag<T>, &call, &destroy};
+    return &ops;
+  }
+
+  // Consumes the two handles die() took: one becomes the callback's argument, the other is held
+  // until the call returns, because a callback may drop its argument (even as the last handle)
+  // while it runs, and the function object it is running lives in this node (PY-IMPL-3).
   static void call(node_base* n) {
     struct unpin {
       node_base* node;
       ~unpin() { release(node); }
     } keep{n};
-    acquire(n);
     std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
   }
   static void destroy(node_base* n) noexcept { delete static_cast<callback_node*>(n); }
@@ -387,12 +544,14 @@ struct no_callback {};
 template <class T, class Handle, class F>
 ref_node<T>* make_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
   header* h = require_header(obj);
+  const node_ops* plain = kind == node_kind::ref ? ref_node<T>::template plain_ops<node_kind::ref>()
+                                                 : ref_node<T>::template plain_ops<node_kind::proxy>();
   ref_node<T>* n;
   if constexpr (std::is_same_v<std::decay_t<F>, no_callback>) {
-    n = new ref_node<T>(h, obj, kind, nullptr, &ref_node<T>::destroy);
+    n = new ref_node<T>(h, obj, plain);
   } else {
     if (is_null_callback(f))
-      n = new ref_node<T>(h, obj, kind, nullptr, &ref_node<T>::destroy);
+      n = new ref_node<T>(h, obj, plain);
     else
       n = new callback_node<T, Handle, std::decay_t<F>>(h, obj, kind, std::forward<F>(f));
   }

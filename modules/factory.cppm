@@ -1,5 +1,6 @@
 module;
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -31,10 +32,14 @@ struct block : header {
   using value_traits = std::allocator_traits<value_allocator>;
 
   [[no_unique_address]] Alloc alloc;
-  std::size_t units;
   alignas(value_type) unsigned char storage[sizeof(value_type)];
 
-  block(const Alloc& a, std::size_t n) : alloc(a), units(n) {}
+  explicit block(const Alloc& a) : alloc(a) {}
+
+  // The chunk's size in units: the control block's slot, then the block.
+  static std::size_t units(std::size_t cb_slot) noexcept {
+    return (cb_slot + round_up(sizeof(block), alignof(unit))) / alignof(unit);
+  }
 
   value_type* object() noexcept { return reinterpret_cast<value_type*>(storage); }
   static block* from(header* h) noexcept { return static_cast<block*>(h); }
@@ -50,11 +55,13 @@ struct block : header {
     block* b = from(h);
     unit_allocator ua(b->alloc);
     unit* first = static_cast<unit*>(h->chunk);
-    const std::size_t n = b->units;
+    const std::size_t n = units(h->cb_slot);
     b->~block();
     unit_traits::deallocate(ua, std::pointer_traits<typename unit_traits::pointer>::pointer_to(*first),
                             n);
   }
+
+  static constexpr header_ops block_ops{&destroy_object, &free_chunk};
 };
 
 } // namespace weakref::detail
@@ -81,18 +88,19 @@ std::shared_ptr<T> allocate_shared(const Alloc& a, Args&&... args) {
   constexpr std::size_t align = alignof(unit);
 
   const detail::probe_result& cb = detail::control_block_layout<T>();
-  // A control block stricter than the unit alignment (never seen) gets its own allocation.
-  const std::size_t cb_bytes = cb.align <= align ? detail::round_up(cb.size, align) : 0;
-  const std::size_t units = (cb_bytes + detail::round_up(sizeof(block), align)) / align;
+  // A control block stricter than the unit alignment, or larger than a slot can say (neither
+  // ever seen), gets its own allocation.
+  const std::size_t slot = detail::round_up(cb.size, align);
+  const std::size_t cb_bytes = cb.align <= align && slot <= 0xFFFF ? slot : 0;
+  const std::size_t units = block::units(cb_bytes);
 
   typename block::unit_allocator ua(a);
   auto memory = block::unit_traits::allocate(ua, units);
   unsigned char* base = reinterpret_cast<unsigned char*>(std::to_address(memory));
-  block* b = ::new (static_cast<void*>(base + cb_bytes)) block(a, units);
+  block* b = ::new (static_cast<void*>(base + cb_bytes)) block(a);
   b->chunk = base;
-  b->cb_capacity = cb_bytes;
-  b->destroy_referent = &block::destroy_object;
-  b->release_chunk = &block::free_chunk;
+  b->cb_slot = static_cast<std::uint16_t>(cb_bytes);
+  b->ops = &block::block_ops;
 
   try {
     typename block::value_allocator va(a);

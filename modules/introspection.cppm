@@ -45,8 +45,8 @@ std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::share
       std::lock_guard guard(h->lock);
       needed = h->count;
       if (taken.capacity() >= needed) {
-        for (detail::node_base* n = h->head; n != nullptr; n = n->next)
-          if (n->element_tag == &detail::type_tag<T> && detail::try_acquire(n)) taken.push_back(n);
+        for (detail::node_base* n = h->first(); n != nullptr; n = n->next)
+          if (n->ops->element_tag == &detail::type_tag<T> && detail::try_acquire(n)) taken.push_back(n);
         break;
       }
     }
@@ -57,7 +57,7 @@ std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::share
     result.reserve(taken.size());
     for (; adopted < taken.size(); ++adopted) {
       detail::node_base* n = taken[adopted];
-      if (n->kind == detail::node_kind::proxy)
+      if (n->ops->kind == detail::node_kind::proxy)
         result.emplace_back(std::in_place_index<1>, detail::access::adopt<weak_proxy<T>>(n));
       else
         result.emplace_back(std::in_place_index<0>, detail::access::adopt<weak_ref<T>>(n));

@@ -323,7 +323,7 @@ public:
   }
   iterator find(const std::shared_ptr<K>& key) { return key ? find(*key) : end(); }
   const_iterator find(const std::shared_ptr<K>& key) const { return key ? find(*key) : end(); }
-  bool contains(const K& key) const { return find_entry(hash_(key), key).first != nullptr; }
+  bool contains(const K& key) const { return find_live(hash_(key), key) != nullptr; }
   bool contains(const std::shared_ptr<K>& key) const { return key && contains(*key); }
   size_type count(const K& key) const { return contains(key) ? 1 : 0; }
   size_type count(const std::shared_ptr<K>& key) const { return contains(key) ? 1 : 0; }
@@ -359,11 +359,11 @@ public:
 
   // [weakref.key.map.python] Python's methods.
   std::optional<V> get(const K& key) const {
-    auto [e, pin] = find_entry(hash_(key), key);
+    const entry* e = find_live(hash_(key), key);
     return e ? std::optional<V>(e->payload) : std::nullopt;
   }
   V get(const K& key, V default_value) const {
-    auto [e, pin] = find_entry(hash_(key), key);
+    const entry* e = find_live(hash_(key), key);
     return e ? e->payload : std::move(default_value);
   }
   V& setdefault(const std::shared_ptr<K>& key, V default_value = V()) {
@@ -434,6 +434,14 @@ public:
 private:
   std::pair<entry*, std::shared_ptr<K>> find_entry(std::size_t h, const K& key) const {
     return table_.find(h, [&](const entry&, const K& referent) { return equal_(referent, key); });
+  }
+  // The live entry for key, not pinned (for lookups that return no key): under the identity
+  // policy, by address without touching the referent's count (a performance path).
+  entry* find_live(std::size_t h, const K& key) const {
+    if constexpr (detail::is_identity_policy<Hash, KeyEqual>)
+      return table_.find_by_address(h, std::addressof(key));
+    else
+      return find_entry(h, key).first;
   }
 
   void link_or_discard(entry* e) {

@@ -262,7 +262,7 @@ public:
   }
   iterator find(const std::shared_ptr<T>& x) { return x ? find(*x) : end(); }
   const_iterator find(const std::shared_ptr<T>& x) const { return x ? find(*x) : end(); }
-  bool contains(const T& x) const { return find_entry(hash_(x), x).first != nullptr; }
+  bool contains(const T& x) const { return find_live(hash_(x), x) != nullptr; }
   bool contains(const std::shared_ptr<T>& x) const { return x && contains(*x); }
   size_type count(const T& x) const { return contains(x) ? 1 : 0; }
   size_type count(const std::shared_ptr<T>& x) const { return contains(x) ? 1 : 0; }
@@ -497,6 +497,14 @@ private:
   std::pair<entry*, std::shared_ptr<T>> find_entry(std::size_t h, const T& x) const {
     // find() locks each candidate first, so the referent is pinned while KeyEqual runs.
     return table_.find(h, [&](const entry&, const T& referent) { return equal_(referent, x); });
+  }
+  // The live element equal to x, not pinned (for lookups that return no element): under the
+  // identity policy, by address without touching the referent's count (a performance path).
+  entry* find_live(std::size_t h, const T& x) const {
+    if constexpr (detail::is_identity_policy<Hash, KeyEqual>)
+      return table_.find_by_address(h, std::addressof(x));
+    else
+      return find_entry(h, x).first;
   }
 
   [[noreturn]] static void throw_empty() {

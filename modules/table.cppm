@@ -57,8 +57,7 @@ struct table_entry : ref_node<R> {
   };
 
   table_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hv, core_type* c)
-      : ref_node<R>(h, obj, node_kind::ref, &on_death, &dispose),
-        hash(hv), address(obj.get()), core(c) {}
+      : ref_node<R>(h, obj, entry_ops()), hash(hv), address(obj.get()), core(c) {}
   ~table_entry() {}
 
   // The inbox link reuses node_base::prev: once die() has detached the node from the weak list,
@@ -67,13 +66,13 @@ struct table_entry : ref_node<R> {
   void set_inbox_next(table_entry* e) noexcept { this->prev = e; }
 
   // The death callback: runs inside header::die() on the releasing thread, with the entry
-  // pinned; it takes over that pin and releases it on the way out. No allocation, no lock, no
-  // user code.
+  // pinned; it takes over that pin (two handles, see header::die) and releases it on the way
+  // out. No allocation, no lock, no user code.
   static void on_death(node_base* n) {
     auto* e = static_cast<table_entry*>(n);
     struct unpin {
       node_base* node;
-      ~unpin() { release(node); }
+      ~unpin() { release(node, 2); }
     } pin{n};
     unsigned char expected = entry_live;
     if (!e->state.compare_exchange_strong(expected, entry_queued, std::memory_order_acq_rel))
@@ -90,6 +89,12 @@ struct table_entry : ref_node<R> {
   }
 
   static void dispose(node_base* n) noexcept { core_type::free_entry(static_cast<table_entry*>(n)); }
+
+  // An entry is a weak reference (kind ref: keyrefs() and valuerefs() adopt it as a weak_ref).
+  static const node_ops* entry_ops() noexcept {
+    static constexpr node_ops ops{node_kind::ref, &type_tag<R>, &on_death, &dispose};
+    return &ops;
+  }
 };
 
 // The part of a table that outlives its container while any entry does (an entry can be pinned
@@ -117,6 +122,7 @@ struct table_core {
   unsigned shift = 64;
   std::size_t size = 0;            // entries in the chains, alive or dead-not-yet-purged
   std::size_t retired_pending = 0; // retired by the owner, but their callback claimed them
+  std::size_t grow_at = 0;         // the size beyond which the buckets must grow (0: none yet)
   float max_load_factor = 1.0f;
 
   explicit table_core(const Alloc& a) : alloc(a) {}
@@ -195,8 +201,10 @@ public:
   float max_load_factor() const noexcept { return core_ ? core_->max_load_factor : 1.0f; }
   void max_load_factor(float f) {
     if (!(f > 0.0f)) throw std::invalid_argument("weakref: max_load_factor must be positive");
-    ensure_core().max_load_factor = f;
-    reserve(core_->size);
+    core_type& c = ensure_core();
+    c.max_load_factor = f;
+    c.grow_at = threshold(c);
+    reserve(c.size);
   }
   std::size_t max_size() const noexcept {
     return std::allocator_traits<typename core_type::entry_allocator>::max_size(
@@ -277,6 +285,18 @@ public:
     return {};
   }
 
+  // [weakref.containers.general]/3 under the identity policy: the live entry whose referent is
+  // the object at `address`, not pinned. Comparing addresses needs no referent, and the caller
+  // holds that object, so a live entry with its address cannot die under the caller; an entry
+  // whose referent died (its address perhaps reused by the caller's object) is told apart by
+  // its expired weak_ptr. A load instead of find()'s lock and unlock of the referent's count.
+  entry* find_by_address(std::size_t hash, const R* address) const noexcept {
+    if (!core_ || core_->bucket_count == 0) return nullptr;
+    for (entry* e = core_->buckets[core_->index(hash)]; e; e = e->chain_next)
+      if (e->hash == hash && e->address == address && !e->target.expired()) return e;
+    return nullptr;
+  }
+
   std::size_t bucket_of(std::size_t hash) const noexcept { return core_->index(hash); }
   // Grows the bucket array for one more entry now, so that a following link() cannot throw.
   void reserve_one_more() { reserve(ensure_core().size + 1); }
@@ -319,10 +339,16 @@ public:
     }
   }
 
+  // Grows the buckets so that n entries stay within max_load_factor. The common case, room
+  // already there, is one integer comparison (insert calls this for every element).
   void reserve(std::size_t n) {
     core_type& c = ensure_core();
+    if (n <= c.grow_at && c.bucket_count != 0) return;
     const double wanted = static_cast<double>(n) / static_cast<double>(c.max_load_factor);
-    if (c.bucket_count != 0 && wanted <= static_cast<double>(c.bucket_count)) return;
+    if (c.bucket_count != 0 && wanted <= static_cast<double>(c.bucket_count)) {
+      c.grow_at = n; // a load factor that did not round to an integer threshold
+      return;
+    }
     std::size_t count = c.bucket_count ? c.bucket_count : 8;
     while (static_cast<double>(count) < wanted) {
       if (count > (std::numeric_limits<std::size_t>::max() >> 2))
@@ -359,6 +385,20 @@ private:
   core_type& ensure_core() {
     if (!core_) core_ = core_type::create(alloc_);
     return *core_;
+  }
+
+  // The largest size the buckets hold within max_load_factor (exact: reserve checks the bound
+  // with the same division when it is reached).
+  static std::size_t threshold(const core_type& c) noexcept {
+    const double most = static_cast<double>(c.bucket_count) * static_cast<double>(c.max_load_factor);
+    if (!(most < static_cast<double>(std::numeric_limits<std::size_t>::max())))
+      return std::numeric_limits<std::size_t>::max();
+    std::size_t n = static_cast<std::size_t>(most);
+    // n / mlf <= bucket_count must hold for every size up to the threshold.
+    while (n > 0 && static_cast<double>(n) / static_cast<double>(c.max_load_factor) >
+                        static_cast<double>(c.bucket_count))
+      --n;
+    return n;
   }
 
   void destroy_payload(entry* e) noexcept {
@@ -426,6 +466,7 @@ private:
     c.buckets = fresh;
     c.bucket_count = count;
     c.shift = shift;
+    c.grow_at = threshold(c);
     for (std::size_t b = 0; b < old_count; ++b) {
       entry* e = old[b];
       while (e) {
