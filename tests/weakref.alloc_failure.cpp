@@ -256,12 +256,14 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_are_all_or_nothing) {
     });
   };
   const std::string long_capture(100, 'x'); // a callback too big for any small-buffer storage
-  BOOST_TEST(attempt([&] { weakref::weak_ref<tracked> r(obj); }) >= 1);
+  // A plain reference or proxy may take its node from the thread's node pool without
+  // allocating (then there is no failure point to try); the callback forms always allocate.
+  attempt([&] { weakref::weak_ref<tracked> r(obj); });
   BOOST_TEST(attempt([&] {
                kept.emplace_back(obj, [&calls, long_capture](weakref::weak_ref<tracked>) { ++calls; });
                kept.pop_back(); // made: dropped again, so the count check stays meaningful
              }) >= 1);
-  BOOST_TEST(attempt([&] { weakref::weak_proxy<tracked> p(obj); }) >= 1);
+  attempt([&] { weakref::weak_proxy<tracked> p(obj); });
   BOOST_TEST(attempt([&] {
                weakref::weak_ref<tracked> r(obj, std::function<void(weakref::weak_ref<tracked>)>(
                                                      [&calls, long_capture](weakref::weak_ref<tracked>) { ++calls; }));
