@@ -14,10 +14,12 @@
 // [weakref.containers.general]/5), weak_ref_count, callbacks called exactly once and only for
 // references alive at the death ([weakref.ref.death]), proxies throwing reference_error after
 // death ([weakref.proxy.access]), type_error for what cannot be weakly referenced.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
