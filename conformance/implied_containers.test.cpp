@@ -23,8 +23,12 @@
 #include <variant>
 #include <vector>
 
+#include "support.hpp"
+
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+
+using conformance::walked;
 
 namespace {
 
@@ -56,11 +60,6 @@ using set_t = wr::weak_set<node, node_hash>;
 using identity_key_map =
     wr::weak_key_map<node, int, wr::identity_hash<node>, wr::identity_equal<node>>;
 using identity_set = wr::weak_set<node, wr::identity_hash<node>, wr::identity_equal<node>>;
-
-template <class C>
-std::size_t walked(const C& c) {
-  return static_cast<std::size_t>(std::ranges::distance(c.begin(), c.end()));
-}
 
 // The referent an iterator of each container points at.
 std::shared_ptr<node> referent_of(const std::pair<const int, std::shared_ptr<node>>& kv) {

@@ -15,8 +15,12 @@
 #include <variant>
 #include <vector>
 
+#include "support.hpp"
+
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+
+using conformance::walked;
 
 namespace {
 
@@ -54,11 +58,6 @@ using key_map_t = wr::weak_key_map<picture, part, picture_hash>;
 using set_t = wr::weak_set<picture, picture_hash>;
 
 std::shared_ptr<picture> make_picture(int i) { return wr::make_shared<picture>(i); }
-
-template <class C>
-std::size_t walked(const C& c) {
-  return static_cast<std::size_t>(std::ranges::distance(c.begin(), c.end()));
-}
 
 // A mapping in the sense of PY-INTRO-4: a forward range with key and mapped types, lookup by key.
 template <class M>

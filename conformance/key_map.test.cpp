@@ -18,8 +18,12 @@
 #include <variant>
 #include <vector>
 
+#include "support.hpp"
+
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+
+using conformance::walked;
 
 namespace {
 
@@ -56,11 +60,6 @@ using int_map = wr::weak_key_map<key_object, int, key_hash>;
 using value_map = wr::weak_key_map<key_object, value_object, key_hash>;
 
 std::shared_ptr<key_object> make_key(int i) { return wr::make_shared<key_object>(i); }
-
-template <class M>
-std::size_t walked(const M& m) {
-  return static_cast<std::size_t>(std::ranges::distance(m.begin(), m.end()));
-}
 
 // Python's dict API on a WeakKeyDictionary.
 template <class M>

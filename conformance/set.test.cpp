@@ -15,8 +15,12 @@
 #include <utility>
 #include <vector>
 
+#include "support.hpp"
+
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+
+using conformance::walked;
 
 namespace {
 
@@ -51,11 +55,6 @@ std::vector<int> values(const set_t& s) {
   return out;
 }
 using ints = std::vector<int>;
-
-template <class S>
-std::size_t walked(const S& s) {
-  return static_cast<std::size_t>(std::ranges::distance(s.begin(), s.end()));
-}
 
 // Python's set API on a WeakSet, the algebra included.
 template <class S>

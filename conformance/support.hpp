@@ -2,8 +2,10 @@
 // keeps its #includes before its `import weakref;`; support.cpp defines it against `wr`.
 #pragma once
 
+#include <cstddef>
 #include <exception>
 #include <functional>
+#include <ranges>
 #include <string>
 #include <vector>
 
@@ -25,5 +27,11 @@ private:
 
 // Runs f with stderr redirected to a temporary file; returns what was written to it.
 std::string capture_stderr(const std::function<void()>& f);
+
+// Counts the live elements of a weak container by walking them (what size() must agree with).
+template <class C>
+std::size_t walked(const C& c) {
+  return static_cast<std::size_t>(std::ranges::distance(c.begin(), c.end()));
+}
 
 } // namespace conformance

@@ -20,8 +20,12 @@
 #include <variant>
 #include <vector>
 
+#include "support.hpp"
+
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+
+using conformance::walked;
 
 namespace {
 
@@ -57,11 +61,6 @@ using named_map = wr::weak_value_map<name, image, name_hash>;
 using int_map = wr::weak_value_map<int, image>;
 
 std::shared_ptr<image> make_image(int i) { return wr::make_shared<image>(i); }
-
-template <class M>
-std::size_t walked(const M& m) {
-  return static_cast<std::size_t>(std::ranges::distance(m.begin(), m.end()));
-}
 
 // Python's dict API on a WeakValueDictionary.
 template <class M>

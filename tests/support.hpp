@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <ranges>
 #include <string>
 #include <vector>
 
@@ -81,5 +82,11 @@ private:
 // Runs f with stderr redirected to a temporary file; returns what was written to it. (The
 // conformance suite has its own copy: it is built to stand alone for other implementations.)
 std::string capture_stderr(const std::function<void()>& f);
+
+// Counts the live elements of a weak container by walking them (what size() must agree with).
+template <class C>
+std::size_t walked(const C& c) {
+  return static_cast<std::size_t>(std::ranges::distance(c.begin(), c.end()));
+}
 
 } // namespace weakref_test

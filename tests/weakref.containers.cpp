@@ -136,6 +136,7 @@ BOOST_FIXTURE_TEST_CASE(allocator_propagation_traits_are_honoured, fixture) {
 
 using weakref_test::mod_equal;
 using weakref_test::mod_hash;
+using weakref_test::walked;
 
 // [weakref.value.map.eq], [weakref.key.map.eq], [weakref.set.cmp]: comparing two weak containers
 // matches elements by the left operand's Hash and KeyEqual, for all three containers alike.
@@ -178,11 +179,6 @@ struct on_destroy {
 };
 using hook = std::shared_ptr<on_destroy>;
 using reentrant_key_map = weakref::weak_key_map<int, hook>;
-
-template <class M>
-std::size_t walked(const M& m) {
-  return static_cast<std::size_t>(std::ranges::distance(m.begin(), m.end()));
-}
 
 // Inserts n fresh keys (kept alive in owners) into m: enough to make it rehash.
 void insert_many(reentrant_key_map& m, std::vector<std::shared_ptr<int>>& owners, int n) {

@@ -23,6 +23,7 @@ using weakref_test::allocation_stats;
 using weakref_test::counting_allocator;
 using weakref_test::opaque;
 using weakref_test::tracked;
+using weakref_test::walked;
 
 namespace {
 
@@ -32,11 +33,6 @@ using identity_map_t =
     weak_key_map<opaque, std::string, weakref::identity_hash<opaque>, weakref::identity_equal<opaque>>;
 
 std::shared_ptr<name_t> key(const char* s) { return weakref::make_shared<name_t>(s); }
-
-template <class M>
-std::size_t walked(const M& m) {
-  return static_cast<std::size_t>(std::ranges::distance(m.begin(), m.end()));
-}
 
 } // namespace
 

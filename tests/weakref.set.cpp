@@ -54,14 +54,9 @@ std::vector<int> values(const S& s) {
 }
 using ints = std::vector<int>;
 
-// Counts the live elements by walking them (what size() must agree with).
-template <class S>
-std::size_t walked(const S& s) {
-  return static_cast<std::size_t>(std::ranges::distance(s.begin(), s.end()));
-}
-
 using weakref_test::mod_equal;
 using weakref_test::mod_hash;
+using weakref_test::walked;
 using mod_set = weak_set<int, mod_hash, mod_equal>;
 
 // An allocator that can refuse arrays (the bucket arrays; entries are allocated one by one).

@@ -24,18 +24,13 @@ using weakref::weak_value_map;
 using weakref_test::allocation_stats;
 using weakref_test::counting_allocator;
 using weakref_test::tracked;
+using weakref_test::walked;
 
 namespace {
 
 using map_t = weak_value_map<std::string, tracked>;
 
 std::shared_ptr<tracked> obj(int v) { return weakref::make_shared<tracked>(v); }
-
-// Counts the live entries by walking them (what size() must agree with).
-template <class M>
-std::size_t walked(const M& m) {
-  return static_cast<std::size_t>(std::ranges::distance(m.begin(), m.end()));
-}
 
 } // namespace
 
