@@ -1,4 +1,5 @@
 module;
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <concepts>
@@ -39,6 +40,57 @@ namespace weakref::detail {
 
 enum entry_state : unsigned char { entry_live, entry_queued, entry_pushed, entry_erased };
 
+// Bucket counts are primes and a hash's bucket is hash mod bucket_count, as in the standard
+// library's unordered containers: hashes that are close (consecutive integers, the addresses of
+// objects allocated one after another) land in buckets that are close, so a run of such inserts,
+// and a rehash, write the bucket array almost in order. (A power-of-two count with a
+// multiplicative mix spread them over the whole array: one cache and TLB miss per insert and per
+// entry moved, 7.8 x the std baseline's insert at 1 M entries instead of 1.5 x.)
+//
+// The least prime at or above each power of two from 2^3 to 2^62.
+inline constexpr std::uint64_t bucket_primes[] = {
+    11ull, 17ull, 37ull, 67ull, 131ull, 257ull, 521ull, 1031ull, 2053ull, 4099ull, 8209ull,
+    16411ull, 32771ull, 65537ull, 131101ull, 262147ull, 524309ull, 1048583ull, 2097169ull,
+    4194319ull, 8388617ull, 16777259ull, 33554467ull, 67108879ull, 134217757ull, 268435459ull,
+    536870923ull, 1073741827ull, 2147483659ull, 4294967311ull, 8589934609ull, 17179869209ull,
+    34359738421ull, 68719476767ull, 137438953481ull, 274877906951ull, 549755813911ull,
+    1099511627791ull, 2199023255579ull, 4398046511119ull, 8796093022237ull, 17592186044423ull,
+    35184372088891ull, 70368744177679ull, 140737488355333ull, 281474976710677ull,
+    562949953421381ull, 1125899906842679ull, 2251799813685269ull, 4503599627370517ull,
+    9007199254740997ull, 18014398509482143ull, 36028797018963971ull, 72057594037928017ull,
+    144115188075855881ull, 288230376151711813ull, 576460752303423619ull, 1152921504606847009ull,
+    2305843009213693967ull, 4611686018427388039ull
+};
+
+// x mod d without a division, for x and d below 2^32 (Lemire, Kaser and Kurz, "Faster Remainder
+// by Direct Computation", 2019): with magic = floor((2^64 - 1) / d) + 1, x mod d is the high
+// 64 bits of (magic * x mod 2^64) * d, computed here without a 128-bit type.
+constexpr std::uint64_t mod_magic(std::uint64_t d) noexcept { return ~std::uint64_t{0} / d + 1; }
+constexpr std::uint64_t fast_mod(std::uint32_t x, std::uint64_t magic, std::uint64_t d) noexcept {
+  const std::uint64_t low = magic * x;
+  const std::uint64_t high = (low >> 32) * d + (((low & 0xFFFFFFFFu) * d) >> 32);
+  return high >> 32;
+}
+consteval bool fast_mod_agrees() {
+  for (const std::uint64_t d : bucket_primes) {
+    if (d > 0xFFFFFFFFu) break;
+    const std::uint64_t samples[] = {0,     1,         d - 1,      d,         d + 1,
+                                     2 * d, 3 * d - 1, 0x9E3779B9, 0x7FFFFFFF, 0xFFFFFFFF};
+    for (const std::uint64_t x : samples)
+      if (x <= 0xFFFFFFFFu && fast_mod(static_cast<std::uint32_t>(x), mod_magic(d), d) != x % d)
+        return false;
+  }
+  return true;
+}
+static_assert(fast_mod_agrees(), "weakref: fast_mod must compute x mod d");
+
+// The least bucket count at or above `wanted` buckets.
+inline std::uint64_t bucket_count_for(double wanted) {
+  for (const std::uint64_t p : bucket_primes)
+    if (static_cast<double>(p) >= wanted) return p;
+  throw std::length_error("weakref: too many buckets");
+}
+
 template <class R, class P, class Alloc>
 struct table_core;
 
@@ -46,15 +98,17 @@ template <class R, class P, class Alloc>
 struct table_entry : ref_node<R> {
   using core_type = table_core<R, P, Alloc>;
 
+  // What a lookup reads (the weak_ptr above, then these up to the payload) comes first, next to
+  // each other, and a small payload fills the padding after the two flags.
   table_entry* chain_next = nullptr; // owner thread only
   const std::size_t hash;            // taken while the referent was alive; survives its death
   R* const address;                  // identity of the referent; dereferenced only while pinned
-  core_type* const core;
   std::atomic<unsigned char> state{entry_live};
   bool retired = false; // owner thread only: out of the chains (payload destroyed or being so)
   union {
     P payload;
   };
+  core_type* const core;
 
   table_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hv, core_type* c)
       : ref_node<R>(h, obj, entry_ops()), hash(hv), address(obj.get()), core(c) {}
@@ -110,16 +164,19 @@ struct table_core {
   using core_allocator = typename alloc_traits::template rebind_alloc<table_core>;
   using core_traits = std::allocator_traits<core_allocator>;
 
-  // 1 for the container, plus 1 for every entry it released while another party still held it.
+  // 1 for the container, 1 for every entry not yet freed, and the references the owner has
+  // taken in advance for entries to come (`prepaid`): make_entry takes them 64 at a time, so
+  // that an insert does not pay an atomic read-modify-write for the core.
   std::atomic<std::size_t> refs{1};
   std::atomic<entry*> inbox{nullptr};
   std::atomic<std::size_t> pending_count{0}; // entries reported dead, not yet purged
   [[no_unique_address]] Alloc alloc;
 
   // Owner thread only.
+  std::size_t prepaid = 0; // references in `refs` for entries not yet made
   entry** buckets = nullptr;
   std::size_t bucket_count = 0;
-  unsigned shift = 64;
+  std::uint64_t magic = 0;         // mod_magic(bucket_count) when bucket_count < 2^32, else 0
   std::size_t size = 0;            // entries in the chains, alive or dead-not-yet-purged
   std::size_t retired_pending = 0; // retired by the owner, but their callback claimed them
   std::size_t grow_at = 0;         // the size beyond which the buckets must grow (0: none yet)
@@ -134,8 +191,8 @@ struct table_core {
     return c;
   }
 
-  static void unref(table_core* c) noexcept {
-    if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  static void unref(table_core* c, std::size_t n = 1) noexcept {
+    if (c->refs.fetch_sub(n, std::memory_order_acq_rel) != n) return;
     core_allocator ca(c->alloc);
     if (c->buckets) {
       bucket_allocator ba(c->alloc);
@@ -155,10 +212,13 @@ struct table_core {
     unref(c);
   }
 
+  // The bucket of a hash: hash mod bucket_count (see bucket_primes); without a division when
+  // both are below 2^32 (std::hash of an int or an enum, with fewer than 2^32 buckets).
   std::size_t index(std::size_t hash) const noexcept {
-    // Fibonacci hashing: spreads identity hashes of aligned addresses over a power-of-two table.
-    return static_cast<std::size_t>((static_cast<std::uint64_t>(hash) * 0x9E3779B97F4A7C15ull) >>
-                                    shift);
+    if (magic != 0 && hash <= 0xFFFFFFFFu)
+      return static_cast<std::size_t>(
+          fast_mod(static_cast<std::uint32_t>(hash), magic, bucket_count));
+    return hash % bucket_count;
   }
 };
 
@@ -247,7 +307,11 @@ public:
       core_type::entry_traits::deallocate(ea, e, 1);
       throw;
     }
-    c.refs.fetch_add(1, std::memory_order_relaxed); // balanced by free_entry's unref
+    if (c.prepaid == 0) { // balanced by free_entry's unref, or by destroy() if never used
+      c.refs.fetch_add(64, std::memory_order_relaxed);
+      c.prepaid = 64;
+    }
+    --c.prepaid;
     h->link(e);
     return e;
   }
@@ -309,6 +373,7 @@ public:
   };
   position first() const { return settle({0, core_ && core_->bucket_count ? core_->buckets[0] : nullptr, {}}); }
   position next(const position& p) const {
+    prefetch_ahead(p.bucket);
     return settle({p.bucket, p.e->chain_next, {}});
   }
 
@@ -349,21 +414,14 @@ public:
       c.grow_at = n; // a load factor that did not round to an integer threshold
       return;
     }
-    std::size_t count = c.bucket_count ? c.bucket_count : 8;
-    while (static_cast<double>(count) < wanted) {
-      if (count > (std::numeric_limits<std::size_t>::max() >> 2))
-        throw std::length_error("weakref: too many buckets");
-      count *= 2;
-    }
-    rehash_to(count);
+    const double more = static_cast<double>(c.bucket_count) + 1; // growing, never staying
+    rehash_to(to_size(bucket_count_for(std::max(wanted, more))));
   }
 
   void rehash(std::size_t n) {
     core_type& c = ensure_core();
-    const auto least = static_cast<std::size_t>(static_cast<double>(c.size) /
-                                                static_cast<double>(c.max_load_factor));
-    std::size_t count = 8;
-    while (count < n || count < least) count *= 2;
+    const double least = static_cast<double>(c.size) / static_cast<double>(c.max_load_factor);
+    const std::size_t count = to_size(bucket_count_for(std::max(static_cast<double>(n), least)));
     if (count != c.bucket_count) rehash_to(count);
   }
 
@@ -399,6 +457,12 @@ private:
                         static_cast<double>(c.bucket_count))
       --n;
     return n;
+  }
+
+  static std::size_t to_size(std::uint64_t count) {
+    if (count > std::numeric_limits<std::size_t>::max() / sizeof(entry*))
+      throw std::length_error("weakref: too many buckets");
+    return static_cast<std::size_t>(count);
   }
 
   void destroy_payload(entry* e) noexcept {
@@ -442,6 +506,26 @@ private:
   // alive for it by the reference taken in make_entry.
   static void drop(entry* e) noexcept { release(e); }
 
+  // Traversal visits entries in bucket order, which is not the order they sit in memory (under
+  // the identity policy, addresses modulo a prime). So that a traversal does not wait for one
+  // cache miss at a time, it asks for the entries a few buckets ahead, and for the referents
+  // (control block and header, which the pin touches) of those a little closer.
+  void prefetch_ahead(std::size_t bucket) const noexcept {
+    constexpr std::size_t entry_distance = 16, referent_distance = 8;
+    if (bucket + entry_distance < core_->bucket_count)
+      if (const entry* e = core_->buckets[bucket + entry_distance]) {
+        const char* bytes = reinterpret_cast<const char*>(e);
+        __builtin_prefetch(bytes);
+        __builtin_prefetch(bytes + sizeof(entry) / 2);
+        __builtin_prefetch(bytes + sizeof(entry) - 1);
+      }
+    if (bucket + referent_distance < core_->bucket_count)
+      if (const entry* e = core_->buckets[bucket + referent_distance]) {
+        __builtin_prefetch(e->hdr);
+        __builtin_prefetch(e->address);
+      }
+  }
+
   position settle(position p) const {
     if (!core_) return {};
     for (;;) {
@@ -459,13 +543,11 @@ private:
     typename core_type::bucket_allocator ba(alloc_);
     entry** fresh = std::to_address(core_type::bucket_traits::allocate(ba, count));
     for (std::size_t i = 0; i < count; ++i) fresh[i] = nullptr;
-    unsigned shift = 64;
-    for (std::size_t n = count; n > 1; n >>= 1) --shift;
     entry** old = c.buckets;
     const std::size_t old_count = c.bucket_count;
     c.buckets = fresh;
     c.bucket_count = count;
-    c.shift = shift;
+    c.magic = count <= 0xFFFFFFFFu ? mod_magic(count) : 0;
     c.grow_at = threshold(c);
     for (std::size_t b = 0; b < old_count; ++b) {
       entry* e = old[b];
@@ -489,7 +571,8 @@ private:
       purge();
       if (core_->retired_pending != 0) std::this_thread::yield();
     }
-    core_type::unref(std::exchange(core_, nullptr));
+    core_type::unref(core_, 1 + core_->prepaid);
+    core_ = nullptr;
   }
 
   [[no_unique_address]] Alloc alloc_;

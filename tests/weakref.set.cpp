@@ -8,6 +8,7 @@
 #include <memory>
 #include <memory_resource>
 #include <new>
+#include <numeric>
 #include <ranges>
 #include <set>
 #include <thread>
@@ -860,7 +861,7 @@ BOOST_AUTO_TEST_CASE(failed_growth_leaves_the_set_unchanged) {
   fail_switch sw;
   using alloc_t = failing_allocator<std::shared_ptr<int>>;
   std::vector<std::shared_ptr<int>> owners;
-  for (int i = 0; i < 9; ++i) owners.push_back(num(i));
+  for (int i = 0; i < 64; ++i) owners.push_back(num(i));
   {
     weak_set<int, std::hash<int>, std::equal_to<int>, alloc_t> s{alloc_t(&sw)};
     sw.fail_arrays = true;
@@ -869,16 +870,23 @@ BOOST_AUTO_TEST_CASE(failed_growth_leaves_the_set_unchanged) {
     BOOST_TEST(!s.contains(0));
     BOOST_TEST(weakref::weak_ref_count(owners[0]) == 0u);
     sw.fail_arrays = false;
-    for (int i = 0; i < 8; ++i) s.add(owners[static_cast<std::size_t>(i)]); // fills 8 buckets
+    s.add(owners[0]);
+    // With max_load_factor() == 1, the buckets are full at bucket_count() elements.
+    const std::size_t full = s.bucket_count();
+    BOOST_TEST_REQUIRE(full < owners.size());
+    for (std::size_t i = 1; i < full; ++i) s.add(owners[i]);
     sw.fail_arrays = true;
-    BOOST_CHECK_THROW(s.add(owners[8]), std::bad_alloc); // growing to 16 buckets
-    BOOST_TEST(s.size() == 8u);
-    BOOST_TEST(!s.contains(8));
-    BOOST_TEST(weakref::weak_ref_count(owners[8]) == 0u);
-    BOOST_TEST(values(s) == (ints{0, 1, 2, 3, 4, 5, 6, 7}), boost::test_tools::per_element());
+    BOOST_CHECK_THROW(s.add(owners[full]), std::bad_alloc); // growing the buckets
+    BOOST_TEST(s.size() == full);
+    BOOST_TEST(s.bucket_count() == full);
+    BOOST_TEST(!s.contains(static_cast<int>(full)));
+    BOOST_TEST(weakref::weak_ref_count(owners[full]) == 0u);
+    ints expected(full);
+    std::iota(expected.begin(), expected.end(), 0);
+    BOOST_TEST(values(s) == expected, boost::test_tools::per_element());
     sw.fail_arrays = false;
-    s.add(owners[8]);
-    BOOST_TEST(s.size() == 9u);
+    s.add(owners[full]);
+    BOOST_TEST(s.size() == full + 1);
   }
   BOOST_TEST(sw.live == 0u);
 }
