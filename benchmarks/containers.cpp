@@ -66,9 +66,9 @@
 // operations) instead of the command line's. --max_entries=N (this program's own flag) skips
 // the rows with more than N entries: the CTest smoke test stops at 100 000.
 //
-// Memory at 10 M entries (estimate, checked by bytes_per_entry and referent_bytes at 1 M): an
-// entry of ours is ~144 B (136 B requested) + 8-16 B of buckets, a referent ~128 B, an owner
-// 16 B: ~3 GiB for the largest run of ours; the baseline's ~1 GiB. The machine has 24 GiB.
+// Memory at 10 M entries (checked by bytes_per_entry and referent_bytes at 1 M): an entry of ours
+// is 104 B requested (a 112 B malloc chunk) + 8-16 B of buckets, a referent 96 B (112 B), an
+// owner 16 B: ~2.5 GiB for the largest run of ours; the baseline's ~1 GiB. The machine has 24 GiB.
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
