@@ -1,10 +1,9 @@
 #include "support.hpp"
 
-#include <boost/test/unit_test.hpp>
-
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -40,10 +39,18 @@ std::vector<std::string>& recording_handler::messages() {
 std::string capture_stderr(const std::function<void()>& f) {
   std::fflush(stderr);
   std::FILE* tmp = std::tmpfile();
-  BOOST_REQUIRE(tmp != nullptr);
+  if (tmp == nullptr) throw std::runtime_error("capture_stderr: no temporary file");
   const int saved = ::dup(::fileno(stderr));
   ::dup2(::fileno(tmp), ::fileno(stderr));
-  f();
+  try {
+    f();
+  } catch (...) { // stderr is the test runner's again before the exception is reported
+    std::fflush(stderr);
+    ::dup2(saved, ::fileno(stderr));
+    ::close(saved);
+    std::fclose(tmp);
+    throw;
+  }
   std::fflush(stderr);
   ::dup2(saved, ::fileno(stderr));
   ::close(saved);

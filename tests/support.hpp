@@ -4,12 +4,10 @@
 
 #include <atomic>
 #include <cstddef>
-#include <exception>
 #include <functional>
 #include <memory>
-#include <ranges>
-#include <string>
-#include <vector>
+
+#include "../conformance/support.hpp"
 
 namespace weakref_test {
 
@@ -68,25 +66,10 @@ struct counting_allocator {
   }
 };
 
-// Replaces the callback error handler for the lifetime of the object and records what it saw.
-class capture_callback_errors {
-public:
-  capture_callback_errors();
-  ~capture_callback_errors();
-  static std::vector<std::string>& messages();
-
-private:
-  void (*previous_)(std::exception_ptr) noexcept;
-};
-
-// Runs f with stderr redirected to a temporary file; returns what was written to it. (The
-// conformance suite has its own copy: it is built to stand alone for other implementations.)
-std::string capture_stderr(const std::function<void()>& f);
-
-// Counts the live elements of a weak container by walking them (what size() must agree with).
-template <class C>
-std::size_t walked(const C& c) {
-  return static_cast<std::size_t>(std::ranges::distance(c.begin(), c.end()));
-}
+// The conformance suite's scaffolding serves the unit tests too: the suite stands alone (for other
+// implementations), the tests build its support.cpp against `weakref` (tests/CMakeLists.txt).
+using capture_callback_errors = conformance::recording_handler;
+using conformance::capture_stderr;
+using conformance::walked;
 
 } // namespace weakref_test
