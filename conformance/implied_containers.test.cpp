@@ -23,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "handoff.hpp"
 #include "support.hpp"
 
 import weakref;
@@ -450,24 +451,11 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_work
   identity_key_map keys;
   identity_set elements;
 
-  std::mutex handoff_mutex;
-  std::vector<std::shared_ptr<node>> handoff;
+  conformance::handoff<node> victims;
   std::atomic<bool> stop{false};
   // Two threads release the objects handed to them, each holding some for a while.
-  const auto killer_body = [&] {
-    std::vector<std::shared_ptr<node>> held(16);
-    std::size_t n = 0;
-    while (!stop.load()) {
-      std::vector<std::shared_ptr<node>> batch;
-      {
-        std::lock_guard guard(handoff_mutex);
-        batch.swap(handoff);
-      }
-      for (auto& p : batch) held[n++ % held.size()] = std::move(p); // the displaced one dies here
-      if (batch.empty()) std::this_thread::yield();
-    }
-  };
-  std::thread killer1(killer_body), killer2(killer_body);
+  std::thread killer1([&] { victims.kill_until(stop); });
+  std::thread killer2([&] { victims.kill_until(stop); });
 
   struct kept_entry {
     int id;
@@ -485,8 +473,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_work
     if (i % 4 == 0) {
       kept.push_back({i, object});
     } else {
-      std::lock_guard guard(handoff_mutex);
-      handoff.push_back(std::move(object));
+      victims.put(std::move(object));
     }
     // A kept entry is always found; any other lookup yields a live, intact object or nothing.
     const kept_entry& probe = kept[static_cast<std::size_t>(i) % kept.size()];
@@ -529,10 +516,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_work
   stop = true;
   killer1.join();
   killer2.join();
-  {
-    std::lock_guard guard(handoff_mutex);
-    handoff.clear();
-  }
+  victims.drain();
   BOOST_TEST_MESSAGE("PY-IMPL-6 stress: " << operations << " operations, " << i << " objects");
   BOOST_TEST(operations >= 20'000); // the test did real work, even under a sanitizer
   BOOST_TEST(failures == 0);

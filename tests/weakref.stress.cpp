@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "../conformance/handoff.hpp"
 #include "support.hpp"
 import weakref;
 
@@ -39,36 +40,7 @@ struct item {
   }
 };
 
-// Objects handed to killer threads, which release them (their deaths run there).
-class handoff {
-public:
-  void put(std::shared_ptr<item> p) {
-    std::lock_guard guard(mutex_);
-    queue_.push_back(std::move(p));
-  }
-  // Releases a batch, holding a few for a while so that deaths interleave with the owner's use.
-  void kill_until(const std::atomic<bool>& stop) {
-    std::vector<std::shared_ptr<item>> held(16);
-    std::size_t n = 0;
-    while (!stop.load()) {
-      std::vector<std::shared_ptr<item>> batch;
-      {
-        std::lock_guard guard(mutex_);
-        batch.swap(queue_);
-      }
-      for (auto& p : batch) held[n++ % held.size()] = std::move(p);
-      if (batch.empty()) std::this_thread::yield();
-    }
-  }
-  void drain() {
-    std::lock_guard guard(mutex_);
-    queue_.clear();
-  }
-
-private:
-  std::mutex mutex_;
-  std::vector<std::shared_ptr<item>> queue_;
-};
+using handoff = conformance::handoff<item>;
 
 struct callback_record {
   std::atomic<int> calls{0};

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "../conformance/handoff.hpp"
 #include "support.hpp"
 import weakref;
 
@@ -221,23 +222,9 @@ BOOST_AUTO_TEST_CASE(containers_under_concurrent_death) {
                         weakref::identity_equal<payload>>
       keys;
 
-  std::mutex handoff_mutex;
-  std::vector<std::shared_ptr<payload>> handoff;
+  conformance::handoff<payload> victims(32);
   std::atomic<bool> stop{false};
-
-  std::thread killer([&] {
-    std::vector<std::shared_ptr<payload>> held(32);
-    std::size_t n = 0;
-    while (!stop.load()) {
-      std::vector<std::shared_ptr<payload>> batch;
-      {
-        std::lock_guard guard(handoff_mutex);
-        batch.swap(handoff);
-      }
-      for (auto& p : batch) held[n++ % held.size()] = std::move(p); // the displaced one dies here
-      if (batch.empty()) std::this_thread::yield();
-    }
-  });
+  std::thread killer([&] { victims.kill_until(stop); });
 
   struct kept_entry {
     long key;
@@ -253,8 +240,7 @@ BOOST_AUTO_TEST_CASE(containers_under_concurrent_death) {
     if (i % 3 == 0) {
       kept.push_back({i, object});
     } else {
-      std::lock_guard guard(handoff_mutex);
-      handoff.push_back(std::move(object));
+      victims.put(std::move(object));
     }
     // Lookups of a kept entry must always succeed; of any other key, yield a live object or
     // nothing.
@@ -283,10 +269,7 @@ BOOST_AUTO_TEST_CASE(containers_under_concurrent_death) {
   }
   stop = true;
   killer.join();
-  {
-    std::lock_guard guard(handoff_mutex);
-    handoff.clear();
-  }
+  victims.drain();
 
   BOOST_TEST_MESSAGE("container stress: " << operations << " operations, " << kept.size()
                                           << " entries kept");
