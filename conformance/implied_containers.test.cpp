@@ -443,9 +443,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_5_iteration_while_entries_die_on_another_thread) {
 // owner uses it: no live entry is lost, no dead one observed". Bounded stress: a time cap and an
 // operation target.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_works) {
-  using clock = std::chrono::steady_clock;
-  constexpr long target_operations = 300'000;
-  const auto deadline = clock::now() + std::chrono::milliseconds(1500);
+  const conformance::stress_budget budget(300'000, 20'000, std::chrono::milliseconds(1500));
 
   value_map_t values;
   identity_key_map keys;
@@ -464,7 +462,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_work
   std::vector<kept_entry> kept;
   long operations = 0, failures = 0;
   int i = 0;
-  for (; operations < target_operations && clock::now() < deadline; ++i) {
+  for (; budget.more(operations); ++i) {
     auto object = make_node(i);
     values[i] = object;
     keys[object] = i;
@@ -518,7 +516,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_work
   killer2.join();
   victims.drain();
   BOOST_TEST_MESSAGE("PY-IMPL-6 stress: " << operations << " operations, " << i << " objects");
-  BOOST_TEST(operations >= 20'000); // the test did real work, even under a sanitizer
+  BOOST_TEST(operations >= budget.floor()); // the test did real work, even under a sanitizer
   BOOST_TEST(failures == 0);
   // Every death has been reported: exactly the kept entries remain.
   BOOST_TEST(values.size() == kept.size());

@@ -2,6 +2,7 @@
 // keeps its #includes before its `import weakref;`; support.cpp defines it against `wr`.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -27,6 +28,23 @@ private:
 
 // Runs f with stderr redirected to a temporary file; returns what was written to it.
 std::string capture_stderr(const std::function<void()>& f);
+
+// The bounds of a concurrency stress loop: it runs to `target` operations, and a time budget
+// may end it earlier, but only after `floor` operations, the work the test then asserts. A slow
+// build (sanitizers; valgrind, which runs one thread at a time) does less work, never too little.
+class stress_budget {
+public:
+  stress_budget(long target, long floor, std::chrono::milliseconds time)
+      : target_(target), floor_(floor), deadline_(std::chrono::steady_clock::now() + time) {}
+  bool more(long done) const {
+    return done < target_ && (done < floor_ || std::chrono::steady_clock::now() < deadline_);
+  }
+  long floor() const noexcept { return floor_; }
+
+private:
+  long target_, floor_;
+  std::chrono::steady_clock::time_point deadline_;
+};
 
 // Counts the live elements of a weak container by walking them (what size() must agree with).
 template <class C>

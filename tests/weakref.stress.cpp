@@ -25,7 +25,6 @@ import weakref;
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 constexpr std::uint32_t intact = 0x5EED5EEDu;
 
 struct item {
@@ -56,9 +55,7 @@ BOOST_AUTO_TEST_SUITE(stress)
 // and always yielded by iteration, nothing yielded is destroyed. Afterwards: size() is exact
 // and equals the kept elements, every callback ran exactly once, nothing leaked.
 BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
-  constexpr long target_operations = 2'000'000;
-  constexpr long minimum_operations = 10'000;
-  const auto deadline = clock_type::now() + std::chrono::seconds(4);
+  const conformance::stress_budget budget(2'000'000, 10'000, std::chrono::seconds(4));
 
   weakref::weak_value_map<long, item> values;
   weakref::weak_key_map<item, long, weakref::identity_hash<item>, weakref::identity_equal<item>>
@@ -81,11 +78,7 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
   auto intact_and_live = [&](const std::shared_ptr<item>& p) {
     return p && p->magic == intact;
   };
-  // The time budget only ends the run after a floor of operations, so the work done (asserted
-  // below) does not depend on the machine's speed (valgrind serializes the threads).
-  for (long i = 0; operations < target_operations &&
-                   (operations < minimum_operations || clock_type::now() < deadline);
-       ++i) {
+  for (long i = 0; budget.more(operations); ++i) {
     const bool keep = i % 4 == 0;
     auto object = weakref::make_shared<item>(i, keep);
     values.insert_or_assign(i, object);
@@ -157,7 +150,7 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
 
   BOOST_TEST_MESSAGE("stress: " << operations << " container operations, " << kept.size()
                                 << " kept");
-  BOOST_TEST(operations >= minimum_operations); // real work was done, even under valgrind
+  BOOST_TEST(operations >= budget.floor()); // real work was done, even under valgrind
   BOOST_TEST(failed == 0);
   // Quiescent now: size() is exact ([weakref.containers.general]/5) and only kept ones remain.
   BOOST_TEST(values.size() == kept.size());
@@ -186,9 +179,7 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
 // every ref kept until its referent's death was called back exactly once, no callback ran
 // twice or saw its ref alive, no lock ever yielded a destroyed object, nothing leaked.
 BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
-  constexpr long target_per_worker = 600'000;
-  constexpr long minimum_per_worker = 4'000; // as above: a floor the time budget cannot cut
-  const auto deadline = clock_type::now() + std::chrono::seconds(4);
+  const conformance::stress_budget budget(600'000, 4'000, std::chrono::seconds(4)); // per worker
   constexpr std::size_t slot_count = 8;
 
   std::array<std::mutex, slot_count> slot_mutex;
@@ -213,9 +204,7 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
   auto worker = [&](int w) {
     std::vector<weakref::weak_ref<item>> ring(32);
     std::vector<weakref::weak_proxy<item>> proxies(8);
-    for (long n = 0; operations[w] < target_per_worker &&
-                     (operations[w] < minimum_per_worker || clock_type::now() < deadline);
-         ++n) {
+    for (long n = 0; budget.more(operations[w]); ++n) {
       std::shared_ptr<item> owner = get(static_cast<std::size_t>(n + w));
       if (!owner) continue;
       auto record = std::make_shared<callback_record>();
@@ -279,7 +268,7 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
   const long total = operations[0] + operations[1] + operations[2];
   BOOST_TEST_MESSAGE("stress: " << total << " ref/proxy operations, " << callbacks.load()
                                 << " callbacks");
-  BOOST_TEST(total >= 3 * minimum_per_worker);
+  BOOST_TEST(total >= 3 * budget.floor());
   BOOST_TEST(bad.load() == 0);
   long wrong_calls = 0, watched_count = 0;
   for (const auto& per_worker : watch)
