@@ -2,11 +2,22 @@ module;
 #include <concepts>
 #include <cstddef>
 #include <functional>
+#include <initializer_list>
+#include <iterator>
 #include <memory>
+#include <optional>
 #include <ranges>
 #include <type_traits>
+#include <utility>
+#include <vector>
 export module weakref:containers;
+import :errors;
+import :control;
+import :ref;
+import :table;
 
+// [weakref.containers] What the three weak containers share: the tag and the identity policy
+// (exported), the iterator and the container core (internal).
 export namespace weakref {
 
 // [weakref.containers.general]/1 Tag for the constructors that take a range (as std::from_range
@@ -49,5 +60,520 @@ inline constexpr bool is_identity_policy<identity_hash<T>, identity_equal<T>> = 
 template <class R, class T>
 concept compatible_range =
     std::ranges::input_range<R> && std::convertible_to<std::ranges::range_reference_t<R>, T>;
+
+// The iterator of every weak container ([weakref.containers.general]/4): holds the current
+// element's referent (pinned) so that it cannot die, and its entry cannot leave the table,
+// while the iterator points at it; skips dead entries. Access::make builds the (by-value)
+// reference from the entry and the pinned referent.
+template <class Table, class Access>
+class table_iterator {
+public:
+  using iterator_concept = std::forward_iterator_tag;
+  using iterator_category = std::input_iterator_tag; // references are values, as Python's tuples
+  using value_type = typename Access::value_type;
+  using reference = typename Access::reference;
+  using difference_type = std::ptrdiff_t;
+
+  struct arrow {
+    reference value;
+    const std::remove_reference_t<reference>* operator->() const noexcept {
+      return std::addressof(value);
+    }
+  };
+
+  table_iterator() = default;
+  table_iterator(const Table* table, typename Table::position pos) noexcept
+      : table_(table), pos_(std::move(pos)) {}
+  // iterator -> const_iterator, where the two differ (weak_key_map's mutable values).
+  template <class OtherAccess>
+    requires(!std::same_as<OtherAccess, Access> &&
+             std::convertible_to<typename OtherAccess::reference, reference>)
+  table_iterator(const table_iterator<Table, OtherAccess>& other) noexcept
+      : table_(other.table_), pos_(other.pos_) {}
+
+  reference operator*() const { return Access::make(*pos_.e, pos_.pin); }
+  arrow operator->() const { return arrow{**this}; }
+  table_iterator& operator++() {
+    pos_ = table_->next(pos_);
+    return *this;
+  }
+  table_iterator operator++(int) {
+    table_iterator before = *this;
+    ++*this;
+    return before;
+  }
+  friend bool operator==(const table_iterator& a, const table_iterator& b) noexcept {
+    return a.pos_.e == b.pos_.e;
+  }
+
+  typename Table::entry* entry() const noexcept { return pos_.e; }
+  const typename Table::position& position() const noexcept { return pos_; }
+  const auto& pinned() const noexcept { return pos_.pin; }
+
+private:
+  template <class, class>
+  friend class table_iterator;
+  const Table* table_ = nullptr;
+  typename Table::position pos_;
+};
+
+// Python's KeyedRef: an entry, as the weak_ref handle that keyrefs() and valuerefs() yield.
+template <class R>
+struct entry_ref_access {
+  using value_type = weak_ref<R>;
+  using reference = weak_ref<R>;
+  template <class Entry>
+  static reference make(Entry& e, const std::shared_ptr<R>&) {
+    acquire(&e);
+    return access::adopt<weak_ref<R>>(&e);
+  }
+};
+
+// What weak_key_map's and weak_set's Traits (see weak_container) share: the key is held weakly,
+// matched by its referent, and named by a shared_ptr.
+template <class T>
+struct weak_key_traits {
+  using referent = T;
+  using lookup_key = T;
+  using key_type = std::shared_ptr<T>;
+  static constexpr bool weak_key = true;
+};
+
+// A range whose elements a weak container built from Traits inserts one by one.
+template <class Rg, class Traits>
+concept insertable_range = std::ranges::input_range<Rg> &&
+                           Traits::template insertable<std::ranges::range_reference_t<Rg>>;
+
+// [weakref.containers] The container core: everything weak_value_map, weak_key_map and weak_set
+// have in common, written once, as libc++'s __hash_table is for the four unordered containers.
+// It owns the table, the hash function and the key equality predicate, and gives the facades
+// their constructors, copy, move, swap and the allocator propagation traits
+// ([weakref.containers.general]/7), iteration, the common members (/8, /9), the bucket
+// interface ([weakref.containers.bucket]), lookup, erasure ([weakref.containers.erasure]) and
+// the pieces of Python's interface that the three share. A facade inherits its constructors
+// (`using base::base`), keeps its implicit special members, and adds its own element access
+// and Python methods.
+//
+// Traits describe the facade:
+//   referent, payload    the weakly held type and the strongly held part (set_payload: none);
+//   lookup_key           what Hash and KeyEqual take;
+//   key_type             the container's key_type;
+//   weak_key             whether elements match by their referent (weak_key_map, weak_set) or
+//                        by their payload (weak_value_map's key);
+//   value_type, access, const_access   the element type and what iterators yield;
+//   insertable<E>        whether an element of a range converts to an element;
+//   insert(core, E&&)    inserts one element of a range (insert(first, last), insert_range and
+//                        the constructors that take elements);
+//   check_inserted(payload, obj) (optional)   a debug-build diagnostic for a new element.
+template <class Derived, class Traits, class Hash, class KeyEqual, class Allocator>
+class weak_container {
+  friend Traits;
+  using R = typename Traits::referent;
+  static_assert(std::is_object_v<R> && !std::is_array_v<R>,
+                "weakref: the weakly held type of a weak container (weak_value_map<K, V>'s V, "
+                "weak_key_map<K, V>'s K, weak_set<T>'s T) must be a non-array object type");
+  using lookup_key = typename Traits::lookup_key;
+  using alloc_traits = std::allocator_traits<Allocator>;
+
+protected:
+  using table_type = weak_table<R, typename Traits::payload, Allocator>;
+  using entry = typename table_type::entry;
+
+public:
+  using key_type = typename Traits::key_type;
+  using value_type = typename Traits::value_type;
+  using size_type = std::size_t;
+  using difference_type = std::ptrdiff_t;
+  using hasher = Hash;
+  using key_equal = KeyEqual;
+  using allocator_type = Allocator;
+  using iterator = table_iterator<table_type, typename Traits::access>;
+  using const_iterator = table_iterator<table_type, typename Traits::const_access>;
+  using reference = std::iter_reference_t<iterator>;
+  using const_reference = std::iter_reference_t<const_iterator>;
+
+  // [weakref.value.map.cons], [weakref.key.map.cons], [weakref.set.cons]: as
+  // std::unordered_map's, elements inserted in order, the first of equal keys kept.
+  weak_container() : weak_container(size_type(0)) {}
+  explicit weak_container(size_type bucket_count, const Hash& hash = Hash(),
+                          const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
+      : table_(alloc), hash_(hash), equal_(equal) {
+    if (bucket_count) table_.rehash(bucket_count);
+  }
+  weak_container(size_type bucket_count, const Allocator& alloc)
+      : weak_container(bucket_count, Hash(), KeyEqual(), alloc) {}
+  weak_container(size_type bucket_count, const Hash& hash, const Allocator& alloc)
+      : weak_container(bucket_count, hash, KeyEqual(), alloc) {}
+  explicit weak_container(const Allocator& alloc) : weak_container(0, Hash(), KeyEqual(), alloc) {}
+  template <std::input_iterator I, std::sentinel_for<I> S>
+  weak_container(I first, S last, size_type bucket_count = 0, const Hash& hash = Hash(),
+                 const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
+      : weak_container(bucket_count, hash, equal, alloc) {
+    insert(std::move(first), std::move(last));
+  }
+  template <insertable_range<Traits> Rg>
+  weak_container(from_range_t, Rg&& range, size_type bucket_count = 0, const Hash& hash = Hash(),
+                 const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
+      : weak_container(bucket_count, hash, equal, alloc) {
+    insert_range(std::forward<Rg>(range));
+  }
+  weak_container(std::initializer_list<value_type> items, size_type bucket_count = 0,
+                 const Hash& hash = Hash(), const KeyEqual& equal = KeyEqual(),
+                 const Allocator& alloc = Allocator())
+      : weak_container(bucket_count, hash, equal, alloc) {
+    insert(items);
+  }
+
+  // [weakref.value.map.cons]/2 A copy holds new weak references to the live elements, with
+  // copies of their strongly held parts, of the hash function, the key equality predicate and
+  // the maximum load factor. The source is not purged, and the elements' hashes, taken at
+  // their insertion, are reused: no hash function or key equality runs.
+  weak_container(const weak_container& other)
+      : weak_container(other, alloc_traits::select_on_container_copy_construction(
+                                  other.get_allocator())) {}
+  weak_container(const weak_container& other, const std::type_identity_t<Allocator>& alloc)
+      : table_(alloc), hash_(other.hash_), equal_(other.equal_) {
+    copy_elements(other);
+  }
+  // [weakref.value.map.cons]/3 Takes the elements over in constant time, with those whose death
+  // is being reported; element by element only for unequal allocators that do not propagate.
+  weak_container(weak_container&& other) noexcept
+      : table_(std::move(other.table_)), hash_(other.hash_), equal_(other.equal_) {}
+  weak_container(weak_container&& other, const std::type_identity_t<Allocator>& alloc)
+      : table_(alloc), hash_(other.hash_), equal_(other.equal_) {
+    if (alloc == other.get_allocator())
+      table_.take_storage(other.table_);
+    else
+      move_elements(other);
+  }
+  ~weak_container() = default;
+
+  weak_container& operator=(const weak_container& other) {
+    if (this == &other) return *this;
+    clear();
+    if constexpr (alloc_traits::propagate_on_container_copy_assignment::value) {
+      table_type fresh(other.get_allocator());
+      table_.swap(fresh); // our entries go with `fresh`, released by our old allocator
+    }
+    hash_ = other.hash_;
+    equal_ = other.equal_;
+    copy_elements(other);
+    return *this;
+  }
+  weak_container& operator=(weak_container&& other) noexcept(
+      alloc_traits::is_always_equal::value ||
+      alloc_traits::propagate_on_container_move_assignment::value) {
+    if (this == &other) return *this;
+    hash_ = other.hash_;
+    equal_ = other.equal_;
+    if constexpr (alloc_traits::propagate_on_container_move_assignment::value) {
+      table_.take_storage(other.table_);
+      table_.set_allocator(other.get_allocator());
+    } else if (get_allocator() == other.get_allocator()) {
+      table_.take_storage(other.table_);
+    } else {
+      clear();
+      move_elements(other);
+    }
+    return *this;
+  }
+  Derived& operator=(std::initializer_list<value_type> items) {
+    clear();
+    insert(items);
+    return static_cast<Derived&>(*this);
+  }
+
+  allocator_type get_allocator() const noexcept { return table_.allocator(); }
+
+  // [weakref.value.map.iter], [weakref.key.map.iter], [weakref.set.iter] The live elements,
+  // each pinned while an iterator points at it ([weakref.containers.general]/4).
+  iterator begin() {
+    table_.purge();
+    return iterator(&table_, table_.first());
+  }
+  const_iterator begin() const { return const_iterator(&table_, table_.first()); }
+  iterator end() noexcept { return {}; }
+  const_iterator end() const noexcept { return {}; }
+  const_iterator cbegin() const { return begin(); }
+  const_iterator cend() const noexcept { return end(); }
+
+  // [weakref.containers.general]/5 size(): the entries whose referents' deaths have not been
+  // reported; exact unless an element is dying at this moment.
+  [[nodiscard]] bool empty() const noexcept { return size() == 0; }
+  size_type size() const noexcept { return table_.size(); }
+  size_type max_size() const noexcept { return table_.max_size(); }
+
+  // [weakref.containers.general]/6 Removes the entries whose deaths have been reported (their
+  // strongly held parts are destroyed here); every member that looks up, inserts, erases or
+  // iterates does this first.
+  void purge() noexcept { table_.purge(); }
+
+  // Inserting a range: each element as the facade's insert(value) would.
+  template <std::input_iterator I, std::sentinel_for<I> S>
+  void insert(I first, S last) {
+    for (; first != last; ++first) Traits::insert(*this, *first);
+  }
+  void insert(std::initializer_list<value_type> items) { insert(items.begin(), items.end()); }
+  template <insertable_range<Traits> Rg>
+  void insert_range(Rg&& range) {
+    for (auto&& item : range) Traits::insert(*this, std::forward<decltype(item)>(item));
+  }
+
+  iterator erase(const_iterator pos) {
+    const_iterator next = pos;
+    ++next;
+    table_.purge();
+    table_.erase(pos.entry());
+    return iterator(&table_, next.position());
+  }
+  iterator erase(const_iterator first, const_iterator last) {
+    while (first != last) first = erase(first);
+    return iterator(&table_, last.position());
+  }
+  size_type erase(const lookup_key& key) {
+    table_.purge();
+    auto [e, pin] = find_entry(hash_(key), key); // pinned until the entry is gone
+    if (!e) return 0;
+    table_.erase(e);
+    return 1;
+  }
+  // [weakref.containers.general]/9 clear(): every element leaves before any strongly held part
+  // is destroyed.
+  void clear() noexcept { table_.clear(); }
+
+  // Allocators are swapped only when propagate_on_container_swap says so; otherwise they must
+  // compare equal, as for standard containers.
+  void swap(Derived& other_container) noexcept {
+    using std::swap;
+    weak_container& other = other_container; // the core's members, not a facade's names for them
+    if constexpr (alloc_traits::propagate_on_container_swap::value)
+      table_.swap(other.table_);
+    else
+      table_.swap_storage(other.table_);
+    swap(hash_, other.hash_);
+    swap(equal_, other.equal_);
+  }
+  friend void swap(Derived& a, Derived& b) noexcept { a.swap(b); }
+
+  // Lookup ([weakref.value.map.lookup], [weakref.key.map.lookup], [weakref.set.lookup]): only
+  // live elements match. The non-const find purges first.
+  iterator find(const lookup_key& key) {
+    table_.purge();
+    return locate<iterator>(key);
+  }
+  const_iterator find(const lookup_key& key) const { return locate<const_iterator>(key); }
+  bool contains(const lookup_key& key) const { return find_live(hash_(key), key) != nullptr; }
+  size_type count(const lookup_key& key) const { return contains(key) ? 1 : 0; }
+  std::pair<iterator, iterator> equal_range(const lookup_key& key) { return around(find(key)); }
+  std::pair<const_iterator, const_iterator> equal_range(const lookup_key& key) const {
+    return around(find(key));
+  }
+
+  // Weak keys and elements are also looked up by a shared_ptr to an equal object; an empty
+  // shared_ptr matches nothing.
+  iterator find(const std::shared_ptr<R>& key)
+    requires Traits::weak_key
+  {
+    return key ? find(*key) : end();
+  }
+  const_iterator find(const std::shared_ptr<R>& key) const
+    requires Traits::weak_key
+  {
+    return key ? find(*key) : end();
+  }
+  bool contains(const std::shared_ptr<R>& key) const
+    requires Traits::weak_key
+  {
+    return key && contains(*key);
+  }
+  size_type count(const std::shared_ptr<R>& key) const
+    requires Traits::weak_key
+  {
+    return contains(key) ? 1 : 0;
+  }
+  std::pair<iterator, iterator> equal_range(const std::shared_ptr<R>& key)
+    requires Traits::weak_key
+  {
+    return around(find(key));
+  }
+  std::pair<const_iterator, const_iterator> equal_range(const std::shared_ptr<R>& key) const
+    requires Traits::weak_key
+  {
+    return around(find(key));
+  }
+  size_type erase(const std::shared_ptr<R>& key)
+    requires Traits::weak_key
+  {
+    return key ? erase(*key) : 0;
+  }
+
+  // [weakref.containers.bucket] As std::unordered_map's.
+  size_type bucket_count() const noexcept { return table_.bucket_count(); }
+  float load_factor() const noexcept {
+    return bucket_count() ? static_cast<float>(size()) / static_cast<float>(bucket_count()) : 0.0f;
+  }
+  float max_load_factor() const noexcept { return table_.max_load_factor(); }
+  void max_load_factor(float f) { table_.max_load_factor(f); }
+  void rehash(size_type n) {
+    table_.purge();
+    table_.rehash(n);
+  }
+  void reserve(size_type n) {
+    table_.purge();
+    table_.reserve(n);
+  }
+  Hash hash_function() const { return hash_; }
+  KeyEqual key_eq() const { return equal_; }
+
+  // [weakref.containers.erasure] Found by argument-dependent lookup (std::erase_if's overloads
+  // are for the standard containers): call it unqualified.
+  template <class Predicate>
+  friend size_type erase_if(Derived& container, Predicate pred) {
+    size_type erased = 0;
+    for (auto it = container.begin(); it != container.end();) {
+      if (pred(*it)) {
+        it = container.erase(it);
+        ++erased;
+      } else {
+        ++it;
+      }
+    }
+    return erased;
+  }
+
+protected:
+  // The live entry matching key, pinned.
+  std::pair<entry*, std::shared_ptr<R>> find_entry(std::size_t h, const lookup_key& key) const {
+    return table_.find(h, [&](const entry& e, const R& referent) {
+      if constexpr (Traits::weak_key)
+        return equal_(referent, key); // the referent is pinned while KeyEqual runs
+      else
+        return equal_(e.payload, key);
+    });
+  }
+  // The live entry matching key, not pinned (for lookups that return no element): under the
+  // identity policy, by address without touching the referent's count (a performance path).
+  entry* find_live(std::size_t h, const lookup_key& key) const {
+    if constexpr (Traits::weak_key && is_identity_policy<Hash, KeyEqual>)
+      return table_.find_by_address(h, std::addressof(key));
+    else
+      return find_entry(h, key).first;
+  }
+
+  // Inserts an element unless a live one matches key (the element there stays, as Python keeps
+  // the first key object). make() yields the shared_ptr to hold weakly; it is called only when
+  // no element matches (try_emplace constructs nothing for a key that is present).
+  template <class Make, class... Args>
+  std::pair<iterator, bool> emplace_unique(const lookup_key& key, Make&& make, Args&&... payload) {
+    table_.purge();
+    const std::size_t h = hash_(key);
+    if (auto [e, pin] = find_entry(h, key); e)
+      return {iterator(&table_, {table_.bucket_of(h), e, std::move(pin)}), false};
+    return {link_new(h, std::forward<Make>(make)(), std::forward<Args>(payload)...), true};
+  }
+  // The same with the weakly held part given: for weak keys and elements, the shared_ptr is
+  // checked first (type_error even when an equal element is present, as Python's TypeError).
+  template <class Ptr, class... Args>
+    requires std::same_as<std::remove_cvref_t<Ptr>, std::shared_ptr<R>>
+  std::pair<iterator, bool> emplace_weak(Ptr&& obj, Args&&... payload) {
+    require_header(obj);
+    return emplace_unique(
+        *obj, [&] { return std::shared_ptr<R>(std::forward<Ptr>(obj)); },
+        std::forward<Args>(payload)...);
+  }
+  // Makes and links a new element for obj, hashed h; the strong guarantee.
+  template <class... Args>
+  iterator link_new(std::size_t h, std::shared_ptr<R> obj, Args&&... payload) {
+    entry* e = table_.make_entry(obj, h, std::forward<Args>(payload)...);
+    try {
+      table_.link(e);
+    } catch (...) {
+      table_.discard(e);
+      throw;
+    }
+    if constexpr (requires { Traits::check_inserted(e->payload, obj); })
+      Traits::check_inserted(e->payload, obj);
+    return iterator(&table_, {table_.bucket_of(h), e, std::move(obj)});
+  }
+
+  // Python's pop(k) and popitem(): removes the live element matching key (some live element)
+  // and returns take(entry, pinned referent), taken before the element goes.
+  template <class Take>
+  auto extract(const lookup_key& key, Take take)
+      -> std::optional<std::invoke_result_t<Take&, entry&, const std::shared_ptr<R>&>> {
+    table_.purge();
+    auto [e, pin] = find_entry(hash_(key), key);
+    if (!e) return std::nullopt;
+    auto item = take(*e, std::as_const(pin));
+    table_.erase(e);
+    return item;
+  }
+  template <class Take>
+  auto extract_any(const char* empty_message, Take take) {
+    iterator it = begin();
+    if (it == end()) throw key_error(empty_message);
+    auto item = take(*it.entry(), it.pinned());
+    table_.erase(it.entry());
+    return item;
+  }
+
+  // Python's == of two weak containers: every live element of b has a match in a, and a has
+  // as many live elements.
+  template <class Match>
+  static bool live_equal(const Derived& a, const Derived& b, Match matches) {
+    size_type n = 0;
+    for (auto&& element : b) {
+      ++n;
+      if (!matches(element)) return false;
+    }
+    return n == static_cast<size_type>(std::ranges::distance(a.begin(), a.end()));
+  }
+
+  // Python's keyrefs() / valuerefs(): the entries' own registrations, as weak_ref handles.
+  using entry_ref_iterator = table_iterator<table_type, entry_ref_access<R>>;
+  auto entry_refs() const {
+    return std::ranges::subrange<entry_ref_iterator, entry_ref_iterator>(
+        entry_ref_iterator(&table_, table_.first()), entry_ref_iterator());
+  }
+  std::vector<weak_ref<R>> entry_ref_list() const {
+    std::vector<weak_ref<R>> refs;
+    refs.reserve(size());
+    for (weak_ref<R> r : entry_refs()) refs.push_back(std::move(r));
+    return refs;
+  }
+
+  table_type table_;
+  [[no_unique_address]] Hash hash_;
+  [[no_unique_address]] KeyEqual equal_;
+
+private:
+  template <class It>
+  It locate(const lookup_key& key) const {
+    const std::size_t h = hash_(key);
+    auto [e, pin] = find_entry(h, key);
+    if (!e) return It();
+    return It(&table_, {table_.bucket_of(h), e, std::move(pin)});
+  }
+  template <class It>
+  static std::pair<It, It> around(It it) {
+    if (it == It()) return {it, it};
+    return {it, std::next(it)};
+  }
+
+  // The live elements of other, each under the hash it was inserted with, into this empty
+  // container; copies (or moves) of the strongly held parts by uses-allocator construction.
+  void copy_elements(const weak_container& other) {
+    table_.max_load_factor(other.max_load_factor());
+    table_.reserve(other.size());
+    for (auto p = other.table_.first(); p.e; p = other.table_.next(p))
+      link_new(p.e->hash, p.pin, std::as_const(p.e->payload));
+  }
+  void move_elements(weak_container& other) {
+    table_.max_load_factor(other.max_load_factor());
+    table_.reserve(other.size());
+    for (auto p = other.table_.first(); p.e; p = other.table_.next(p))
+      link_new(p.e->hash, p.pin, std::move(p.e->payload));
+  }
+};
 
 } // namespace weakref::detail

@@ -447,17 +447,22 @@ struct ref_node : node_base {
   }
 };
 
-// Grants the nodes and the introspection functions access to handles' private constructors.
+template <class T>
+class handle;
+
+// Grants the nodes, the containers and the introspection functions access to a handle's node.
 struct access {
-  struct adopt_tag {};
+  // A new handle of type Handle to n, taking over one of n's handle counts.
   template <class Handle>
   static Handle adopt(node_base* n) noexcept {
-    return Handle(adopt_tag{}, static_cast<ref_node<typename Handle::element_type>*>(n));
+    Handle h;
+    static_cast<handle<typename Handle::element_type>&>(h).node_ = n;
+    return h;
   }
   // The weak reference object a handle designates, shared by its copies ([weakref.format]/2).
   template <class Handle>
   static const void* identity(const Handle& h) noexcept {
-    return h.node_;
+    return static_cast<const handle<typename Handle::element_type>&>(h).node_;
   }
 };
 
@@ -466,6 +471,9 @@ struct access {
 // with its last handle ([weakref.ref.cons]/5).
 template <class T>
 class handle {
+  static_assert(std::is_object_v<T> && !std::is_array_v<T>,
+                "weakref::weak_ref<T>: T must be a non-array object type (weak_proxy<T> likewise)");
+
 public:
   using element_type = T;
 
@@ -498,6 +506,9 @@ protected:
   void swap_node(handle& other) noexcept { std::swap(node_, other.node_); }
 
   node_base* node_ = nullptr;
+
+private:
+  friend struct access;
 };
 
 template <class T, class Handle, class F>

@@ -68,14 +68,26 @@ struct key_map_access {
   }
 };
 
-template <class R>
-struct keyref_access {
-  using value_type = weak_ref<R>;
-  using reference = weak_ref<R>;
-  template <class Entry>
-  static reference make(Entry& e, const std::shared_ptr<R>&) {
-    acquire(&e);
-    return access::adopt<weak_ref<R>>(&e);
+// weak_key_map for the container core (detail::weak_container): the key is held weakly and
+// matched by its referent; the value is the payload.
+template <class K, class V>
+struct key_map_traits : weak_key_traits<K> {
+  using payload = V;
+  using value_type = std::pair<const std::shared_ptr<K>, V>;
+  using access = key_map_access<K, V, V>;
+  using const_access = key_map_access<K, V, const V>;
+  // Pairs, and what the maps' iterators yield (key_value converts to the pair).
+  template <class E>
+  static constexpr bool insertable = std::convertible_to<E, std::pair<std::shared_ptr<K>, V>>;
+
+  // insert(item): try_emplace(item.first, item.second).
+  template <class Core, class E>
+  static auto insert(Core& c, E&& item) {
+    auto&& [key, value] = item;
+    return c.emplace_weak(key, value);
+  }
+  static void check_inserted(const V& value, const std::shared_ptr<K>& key) noexcept {
+    diagnose_value_owning_key(value, key);
   }
 };
 } // namespace weakref::detail
@@ -92,10 +104,8 @@ export namespace weakref {
 template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>,
           class Allocator = std::allocator<std::pair<const std::shared_ptr<K>, V>>>
 class weak_key_map
-    : public detail::container_base<weak_key_map<K, V, Hash, KeyEqual, Allocator>,
-                                    detail::weak_table<K, V, Allocator>, Hash, KeyEqual> {
-  static_assert(std::is_object_v<K> && !std::is_array_v<K>,
-                "weakref::weak_key_map<K, V>: K must be a non-array object type");
+    : public detail::weak_container<weak_key_map<K, V, Hash, KeyEqual, Allocator>,
+                                    detail::key_map_traits<K, V>, Hash, KeyEqual, Allocator> {
   static_assert(std::is_invocable_r_v<std::size_t, const Hash&, const K&>,
                 "weakref::weak_key_map<K, V, Hash>: Hash must be callable with const K&; for a key "
                 "type without std::hash use weakref::identity_hash<K> and "
@@ -104,175 +114,40 @@ class weak_key_map
                 "weakref::weak_key_map<K, V, Hash, KeyEqual>: KeyEqual must compare two keys; for "
                 "a key type without == use weakref::identity_equal<K>");
 
-  using table_type = detail::weak_table<K, V, Allocator>;
-  using base = detail::container_base<weak_key_map, table_type, Hash, KeyEqual>;
-  friend base;
-  using base::equal_;
-  using base::hash_;
-  using base::table_;
-  using entry = typename table_type::entry;
-  using keyref_iterator = detail::table_iterator<table_type, detail::keyref_access<K>>;
+  using traits = detail::key_map_traits<K, V>;
+  using base = detail::weak_container<weak_key_map, traits, Hash, KeyEqual, Allocator>;
+  using typename base::entry;
+  using base::hash_, base::find_entry, base::find_live;
 
 public:
-  using key_type = std::shared_ptr<K>;
   using mapped_type = V;
-  using value_type = std::pair<const std::shared_ptr<K>, V>;
-  using size_type = std::size_t;
-  using difference_type = std::ptrdiff_t;
-  using hasher = Hash;
-  using key_equal = KeyEqual;
-  using allocator_type = Allocator;
-  using iterator = detail::table_iterator<table_type, detail::key_map_access<K, V, V>>;
-  using const_iterator = detail::table_iterator<table_type, detail::key_map_access<K, V, const V>>;
-  using reference = std::iter_reference_t<iterator>;
-  using const_reference = std::iter_reference_t<const_iterator>;
+  using typename base::value_type, typename base::iterator, typename base::const_iterator;
 
-  // [weakref.key.map.cons]
-  weak_key_map() : weak_key_map(size_type(0)) {}
-  explicit weak_key_map(size_type bucket_count, const Hash& hash = Hash(),
-                        const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
-      : base(alloc, hash, equal) {
-    if (bucket_count) table_.rehash(bucket_count);
-  }
-  weak_key_map(size_type bucket_count, const Allocator& alloc)
-      : weak_key_map(bucket_count, Hash(), KeyEqual(), alloc) {}
-  weak_key_map(size_type bucket_count, const Hash& hash, const Allocator& alloc)
-      : weak_key_map(bucket_count, hash, KeyEqual(), alloc) {}
-  explicit weak_key_map(const Allocator& alloc) : weak_key_map(0, Hash(), KeyEqual(), alloc) {}
-
-  template <std::input_iterator I, std::sentinel_for<I> S>
-  weak_key_map(I first, S last, size_type bucket_count = 0, const Hash& hash = Hash(),
-               const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
-      : weak_key_map(bucket_count, hash, equal, alloc) {
-    insert(std::move(first), std::move(last));
-  }
-  template <std::ranges::input_range R>
-  weak_key_map(from_range_t, R&& range, size_type bucket_count = 0, const Hash& hash = Hash(),
-               const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
-      : weak_key_map(bucket_count, hash, equal, alloc) {
-    insert_range(std::forward<R>(range));
-  }
-  weak_key_map(std::initializer_list<value_type> items, size_type bucket_count = 0,
-               const Hash& hash = Hash(), const KeyEqual& equal = KeyEqual(),
-               const Allocator& alloc = Allocator())
-      : weak_key_map(bucket_count, hash, equal, alloc) {
-    insert(items);
-  }
-
-  // A copy holds new weak references to the same keys and copies of the values.
-  weak_key_map(const weak_key_map& other)
-      : weak_key_map(other,
-                     std::allocator_traits<Allocator>::select_on_container_copy_construction(
-                         other.get_allocator())) {}
-  weak_key_map(const weak_key_map& other, const std::type_identity_t<Allocator>& alloc)
-      : weak_key_map(0, other.hash_, other.equal_, alloc) {
-    table_.max_load_factor(other.max_load_factor());
-    insert(other.begin(), other.end());
-  }
-  weak_key_map(weak_key_map&& other) noexcept
-      : base(std::move(other)) {}
-  weak_key_map(weak_key_map&& other, const std::type_identity_t<Allocator>& alloc)
-      : weak_key_map(0, other.hash_, other.equal_, alloc) {
-    if (alloc == other.get_allocator()) {
-      table_.take_storage(other.table_);
-    } else {
-      for (auto&& [key, value] : other) try_emplace(key, std::move(value));
-    }
-  }
-
-  weak_key_map& operator=(const weak_key_map& other) {
-    if (this == &other) return *this;
-    this->clear();
-    if constexpr (std::allocator_traits<Allocator>::propagate_on_container_copy_assignment::value) {
-      table_type fresh(other.get_allocator());
-      table_.swap(fresh);
-    }
-    hash_ = other.hash_;
-    equal_ = other.equal_;
-    insert(other.begin(), other.end());
-    return *this;
-  }
-  weak_key_map& operator=(weak_key_map&& other) noexcept(
-      std::allocator_traits<Allocator>::is_always_equal::value ||
-      std::allocator_traits<Allocator>::propagate_on_container_move_assignment::value) {
-    if (this == &other) return *this;
-    hash_ = other.hash_;
-    equal_ = other.equal_;
-    if constexpr (std::allocator_traits<Allocator>::propagate_on_container_move_assignment::value) {
-      table_.take_storage(other.table_);
-      table_.set_allocator(other.get_allocator());
-    } else if (this->get_allocator() == other.get_allocator()) {
-      table_.take_storage(other.table_);
-    } else {
-      this->clear();
-      for (auto&& [key, value] : other) try_emplace(key, std::move(value));
-    }
-    return *this;
-  }
-  weak_key_map& operator=(std::initializer_list<value_type> items) {
-    this->clear();
-    insert(items);
-    return *this;
-  }
-
-
-  // [weakref.key.map.iter] (key, value) pairs of live entries: the key pinned, the value by
-  // reference (mutable through iterator).
-  iterator begin() {
-    table_.purge();
-    return iterator(&table_, table_.first());
-  }
-  const_iterator begin() const { return const_iterator(&table_, table_.first()); }
-  iterator end() noexcept { return {}; }
-  const_iterator end() const noexcept { return {}; }
-  const_iterator cbegin() const { return begin(); }
-  const_iterator cend() const noexcept { return end(); }
-
-
-  // [weakref.key.map.modifiers] (clear, swap, erase_if: detail::container_base)
-  std::pair<iterator, bool> insert(const value_type& item) {
-    return try_emplace(item.first, item.second);
-  }
+  // [weakref.key.map.cons] The constructors, copy, move and assignment are the core's
+  // ([weakref.containers]): a copy holds new weak references to the same keys and copies of
+  // the values. [weakref.key.map.modifiers] (clear, erase, swap, erase_if and the range
+  // insertions: the core).
+  using base::base, base::operator=, base::insert;
+  std::pair<iterator, bool> insert(const value_type& item) { return traits::insert(*this, item); }
   std::pair<iterator, bool> insert(value_type&& item) {
     return try_emplace(item.first, std::move(item.second));
   }
   template <class P>
     requires std::constructible_from<value_type, P&&>
   std::pair<iterator, bool> insert(P&& item) {
-    value_type v(std::forward<P>(item));
-    return insert(std::move(v));
-  }
-  template <std::input_iterator I, std::sentinel_for<I> S>
-  void insert(I first, S last) {
-    for (; first != last; ++first) {
-      auto&& [key, value] = *first;
-      try_emplace(key, value);
-    }
-  }
-  void insert(std::initializer_list<value_type> items) { insert(items.begin(), items.end()); }
-  template <std::ranges::input_range R>
-  void insert_range(R&& range) {
-    insert(std::ranges::begin(range), std::ranges::end(range));
+    return insert(value_type(std::forward<P>(item)));
   }
 
   template <class... Args>
   std::pair<iterator, bool> emplace(Args&&... args) {
-    value_type v(std::forward<Args>(args)...);
-    return insert(std::move(v));
+    return insert(value_type(std::forward<Args>(args)...));
   }
 
-  // Constructs the value from args only if no live key matches.
+  // Constructs the value from args only if no live key matches; type_error for a key not made
+  // by the factories even when an equal key is present, as Python.
   template <class... Args>
   std::pair<iterator, bool> try_emplace(const std::shared_ptr<K>& key, Args&&... args) {
-    table_.purge();
-    detail::require_header(key); // type_error even when an equal key is present, as Python
-    const std::size_t h = hash_(*key);
-    if (auto [e, pin] = find_entry(h, *key); e)
-      return {iterator(&table_, {table_.bucket_of(h), e, std::move(pin)}), false};
-    entry* e = table_.make_entry(key, h, std::forward<Args>(args)...);
-    link_or_discard(e);
-    detail::diagnose_value_owning_key(e->payload, key);
-    return {iterator(&table_, {table_.bucket_of(h), e, key}), true};
+    return this->emplace_weak(key, std::forward<Args>(args)...);
   }
 
   // Python: d[k] = v. An equal live key keeps its entry (and its referent), as Python keeps the
@@ -288,65 +163,10 @@ public:
     return {it, inserted};
   }
 
-  iterator erase(const_iterator pos) {
-    const_iterator next = pos;
-    ++next;
-    table_.purge();
-    table_.erase(pos.entry());
-    return iterator(&table_, next.position());
-  }
-  iterator erase(const_iterator first, const_iterator last) {
-    while (first != last) first = erase(first);
-    return iterator(&table_, last.position());
-  }
-  size_type erase(const K& key) {
-    table_.purge();
-    auto [e, pin] = find_entry(hash_(key), key);
-    if (!e) return 0;
-    table_.erase(e);
-    return 1;
-  }
-  size_type erase(const std::shared_ptr<K>& key) { return key ? erase(*key) : 0; }
-
-
-  // [weakref.key.map.lookup] By the key object (Python: `key in d`, d[key]).
-  iterator find(const K& key) {
-    table_.purge();
-    const std::size_t h = hash_(key);
-    auto [e, pin] = find_entry(h, key);
-    return e ? iterator(&table_, {table_.bucket_of(h), e, std::move(pin)}) : end();
-  }
-  const_iterator find(const K& key) const {
-    const std::size_t h = hash_(key);
-    auto [e, pin] = find_entry(h, key);
-    return e ? const_iterator(&table_, {table_.bucket_of(h), e, std::move(pin)}) : end();
-  }
-  iterator find(const std::shared_ptr<K>& key) { return key ? find(*key) : end(); }
-  const_iterator find(const std::shared_ptr<K>& key) const { return key ? find(*key) : end(); }
-  bool contains(const K& key) const { return find_live(hash_(key), key) != nullptr; }
-  bool contains(const std::shared_ptr<K>& key) const { return key && contains(*key); }
-  size_type count(const K& key) const { return contains(key) ? 1 : 0; }
-  size_type count(const std::shared_ptr<K>& key) const { return contains(key) ? 1 : 0; }
-  std::pair<iterator, iterator> equal_range(const K& key) {
-    iterator it = find(key);
-    if (it == end()) return {it, it};
-    return {it, std::next(it)};
-  }
-  std::pair<const_iterator, const_iterator> equal_range(const K& key) const {
-    const_iterator it = find(key);
-    if (it == end()) return {it, it};
-    return {it, std::next(it)};
-  }
-  std::pair<iterator, iterator> equal_range(const std::shared_ptr<K>& key) {
-    return key ? equal_range(*key) : std::pair<iterator, iterator>(end(), end());
-  }
-  std::pair<const_iterator, const_iterator> equal_range(const std::shared_ptr<K>& key) const {
-    return key ? equal_range(*key) : std::pair<const_iterator, const_iterator>(end(), end());
-  }
-
-  // Python: d[k] raises KeyError when k is absent.
+  // [weakref.key.map.lookup] find, contains, count, equal_range by the key object (Python:
+  // `key in d`) or a shared_ptr to it: the core. at(k) is Python's d[k]: key_error when absent.
   V& at(const K& key) {
-    table_.purge();
+    this->purge();
     return const_cast<V&>(std::as_const(*this).at(key));
   }
   const V& at(const K& key) const {
@@ -370,27 +190,17 @@ public:
     return (*try_emplace(key, std::move(default_value)).first).second;
   }
   V pop(const K& key) {
-    table_.purge();
-    auto [e, pin] = find_entry(hash_(key), key);
-    if (!e) throw key_error("weakref::weak_key_map::pop: key not found");
-    V value = std::move(e->payload);
-    table_.erase(e);
-    return value;
+    if (auto value = this->extract(key, take_value)) return *std::move(value);
+    throw key_error("weakref::weak_key_map::pop: key not found");
   }
   V pop(const K& key, V default_value) {
-    table_.purge();
-    auto [e, pin] = find_entry(hash_(key), key);
-    if (!e) return default_value;
-    V value = std::move(e->payload);
-    table_.erase(e);
-    return value;
+    return this->extract(key, take_value).value_or(std::move(default_value));
   }
   std::pair<std::shared_ptr<K>, V> popitem() {
-    iterator it = begin();
-    if (it == end()) throw key_error("weakref::weak_key_map::popitem: dictionary is empty");
-    std::pair<std::shared_ptr<K>, V> item(it.pinned(), std::move(it.entry()->payload));
-    table_.erase(it.entry());
-    return item;
+    return this->extract_any("weakref::weak_key_map::popitem: dictionary is empty",
+                             [](entry& e, const std::shared_ptr<K>& pin) {
+                               return std::pair<std::shared_ptr<K>, V>(pin, std::move(e.payload));
+                             });
   }
   template <std::ranges::input_range R>
   void update(R&& items) {
@@ -404,55 +214,22 @@ public:
 
   // Python: iterkeyrefs() / keyrefs(): "the weak references to the keys" — handles to the
   // entries' own registrations; "not guaranteed to be 'live' at the time they are used".
-  auto iterkeyrefs() const {
-    return std::ranges::subrange<keyref_iterator, keyref_iterator>(
-        keyref_iterator(&table_, table_.first()), keyref_iterator());
-  }
-  std::vector<weak_ref<K>> keyrefs() const {
-    std::vector<weak_ref<K>> refs;
-    refs.reserve(this->size());
-    for (weak_ref<K> r : iterkeyrefs()) refs.push_back(std::move(r));
-    return refs;
-  }
+  auto iterkeyrefs() const { return this->entry_refs(); }
+  std::vector<weak_ref<K>> keyrefs() const { return this->entry_ref_list(); }
 
-
-  // [weakref.key.map.eq] The same live keys (by b's policy) with equal values.
+  // [weakref.key.map.eq] The same live keys with equal values; keys are matched by the left
+  // operand's Hash and KeyEqual.
   friend bool operator==(const weak_key_map& a, const weak_key_map& b)
     requires std::equality_comparable<V>
   {
-    // [weakref.key.map.eq]: keys are matched by the left operand's Hash and KeyEqual.
-    size_type n = 0;
-    for (const auto& [key, value] : b) {
-      ++n;
-      auto it = a.find(*key);
-      if (it == a.end() || !((*it).second == value)) return false;
-    }
-    return n == static_cast<size_type>(std::ranges::distance(a.begin(), a.end()));
+    return base::live_equal(a, b, [&](const auto& element) {
+      auto it = a.find(*element.first);
+      return it != a.end() && (*it).second == element.second;
+    });
   }
-
 
 private:
-  std::pair<entry*, std::shared_ptr<K>> find_entry(std::size_t h, const K& key) const {
-    return table_.find(h, [&](const entry&, const K& referent) { return equal_(referent, key); });
-  }
-  // The live entry for key, not pinned (for lookups that return no key): under the identity
-  // policy, by address without touching the referent's count (a performance path).
-  entry* find_live(std::size_t h, const K& key) const {
-    if constexpr (detail::is_identity_policy<Hash, KeyEqual>)
-      return table_.find_by_address(h, std::addressof(key));
-    else
-      return find_entry(h, key).first;
-  }
-
-  void link_or_discard(entry* e) {
-    try {
-      table_.link(e);
-    } catch (...) {
-      table_.discard(e);
-      throw;
-    }
-  }
-
+  static V take_value(entry& e, const std::shared_ptr<K>&) { return std::move(e.payload); }
 };
 
 namespace pmr {

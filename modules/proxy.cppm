@@ -73,36 +73,16 @@ export namespace weakref {
 // iterator) stays valid only while some owner keeps the referent alive, as for any raw
 // reference; -> and pin() hold the referent for as long as their result lives.
 template <class T>
-class weak_proxy : public detail::handle<T> {
-  static_assert(std::is_object_v<T> && !std::is_array_v<T>,
-                "weakref::weak_proxy<T>: T must be a non-array object type");
-  using base = detail::handle<T>;
+class weak_proxy
+    : public detail::registering_handle<T, weak_proxy<T>, detail::node_kind::proxy> {
+  using base = detail::registering_handle<T, weak_proxy<T>, detail::node_kind::proxy>;
   using base::node_;
 
 public:
-  using element_type = T;
-
-  // [weakref.proxy.cons]/1 Postconditions: expired() is true.
-  weak_proxy() noexcept = default;
-
-  // [weakref.proxy.cons]/2 Throws: type_error as weak_ref's constructor (PY-INTRO-5).
-  explicit weak_proxy(const std::shared_ptr<T>& obj)
-      : base(detail::make_node<T, weak_proxy>(obj, detail::node_kind::proxy,
-                                              detail::no_callback{})) {}
-
-  // [weakref.proxy.cons]/3 Python: "callback is the same as the parameter of the same name to
-  // the ref() function"; it receives a handle to this proxy (PY-PROXY-3).
-  template <class F>
-    requires weak_callback<F, weak_proxy<T>>
-  weak_proxy(const std::shared_ptr<T>& obj, F&& callback)
-      : base(detail::make_node<T, weak_proxy>(obj, detail::node_kind::proxy,
-                                              std::forward<F>(callback))) {}
-
-  weak_proxy(const std::shared_ptr<T>& obj, std::nullptr_t) : weak_proxy(obj) {}
-
-  // Copies share the identity, moves empty the source (detail::handle, as weak_ref).
-  void swap(weak_proxy& other) noexcept { this->swap_node(other); }
-  friend void swap(weak_proxy& a, weak_proxy& b) noexcept { a.swap(b); }
+  // [weakref.proxy.cons]/1-3 As weak_ref's (detail::registering_handle); Python: "callback is
+  // the same as the parameter of the same name to the ref() function": it receives a handle to
+  // this proxy (PY-PROXY-3). Copies share the identity, moves empty the source.
+  using base::base;
 
   // [weakref.proxy.access]/1 Returns: an owner of the referent. Throws: reference_error if it
   // is gone.
@@ -279,11 +259,12 @@ public:
   {
     return (*pin())--;
   }
-
-private:
-  friend struct detail::access;
-  weak_proxy(detail::access::adopt_tag, detail::ref_node<T>* n) noexcept : base(n) {}
 };
+
+template <class T>
+weak_proxy(const std::shared_ptr<T>&) -> weak_proxy<T>;
+template <class T, class F>
+weak_proxy(const std::shared_ptr<T>&, F&&) -> weak_proxy<T>;
 
 // [weakref.proxy.types] Python: ProxyType, CallableProxyType and ProxyTypes. The kind of a
 // proxy is that of its referent type, as Python's callable() asks for __call__: callable when T

@@ -27,43 +27,56 @@ concept weak_callback = std::invocable<std::decay_t<F>&, H> &&
                         std::constructible_from<std::decay_t<F>, F> &&
                         !std::same_as<std::remove_cvref_t<F>, std::nullptr_t>;
 
+} // namespace weakref
+
+namespace weakref::detail {
+
+// What weak_ref and weak_proxy construct alike ([weakref.ref.cons]/1-3, [weakref.proxy.cons]/1-3):
+// a new reference of kind Kind registered in obj's weak list, with an optional callback that
+// receives a Handle; and swap. Copies share the identity and moves empty the source (handle).
+template <class T, class Handle, node_kind Kind>
+class registering_handle : public handle<T> {
+public:
+  // /1 Postconditions: expired() is true. The state of a moved-from handle.
+  registering_handle() noexcept = default;
+
+  // /2 Throws: type_error if obj was not made by make_shared or allocate_shared, or is empty
+  // (PY-INTRO-5).
+  explicit registering_handle(const std::shared_ptr<T>& obj)
+      : handle<T>(make_node<T, Handle>(obj, Kind, no_callback{})) {}
+
+  // /3 Effects: as above, and registers callback: when the referent is about to be finalized
+  // and this reference (or a copy) still exists, callback(h) is called with a handle h to it
+  // (PY-REF-12, -13, -14, PY-PROXY-3). A null function pointer or empty std::function registers
+  // none.
+  template <class F>
+    requires weak_callback<F, Handle>
+  registering_handle(const std::shared_ptr<T>& obj, F&& callback)
+      : handle<T>(make_node<T, Handle>(obj, Kind, std::forward<F>(callback))) {}
+
+  registering_handle(const std::shared_ptr<T>& obj, std::nullptr_t) : registering_handle(obj) {}
+
+  void swap(Handle& other) noexcept { this->swap_node(other); }
+  friend void swap(Handle& a, Handle& b) noexcept { a.swap(b); }
+};
+
+} // namespace weakref::detail
+
+export namespace weakref {
+
 // [weakref.ref] Python: weakref.ref (PY-REF-*). A handle to a weak reference: copies share one
 // identity (one registration, one callback, counted once) ([weakref.ref.general]/3).
 template <class T>
-class weak_ref : public detail::handle<T> {
-  static_assert(std::is_object_v<T> && !std::is_array_v<T>,
-                "weakref::weak_ref<T>: T must be a non-array object type");
-  using base = detail::handle<T>;
+class weak_ref : public detail::registering_handle<T, weak_ref<T>, detail::node_kind::ref> {
+  using base = detail::registering_handle<T, weak_ref<T>, detail::node_kind::ref>;
   using base::node_;
 
 public:
-  using element_type = T;
-
-  // [weakref.ref.cons]/1 Postconditions: expired() is true. The state of a moved-from ref.
-  weak_ref() noexcept = default;
-
-  // [weakref.ref.cons]/2 Throws: type_error if obj was not made by make_shared or
-  // allocate_shared, or is empty (PY-INTRO-5).
-  explicit weak_ref(const std::shared_ptr<T>& obj)
-      : base(detail::make_node<T, weak_ref>(obj, detail::node_kind::ref, detail::no_callback{})) {}
-
-  // [weakref.ref.cons]/3 Effects: as above, and registers callback: when the referent is about
-  // to be finalized and this ref (or a copy) still exists, callback(r) is called with a handle r
-  // to this ref (PY-REF-12, -13, -14). A null function pointer or empty std::function registers none.
-  template <class F>
-    requires weak_callback<F, weak_ref<T>>
-  weak_ref(const std::shared_ptr<T>& obj, F&& callback)
-      : base(detail::make_node<T, weak_ref>(obj, detail::node_kind::ref,
-                                            std::forward<F>(callback))) {}
-
-  weak_ref(const std::shared_ptr<T>& obj, std::nullptr_t) : weak_ref(obj) {}
-
+  // [weakref.ref.cons]/1-3 The constructors and swap (detail::registering_handle).
   // [weakref.ref.cons]/4 A copy is the same reference, not a new one (identity is shared); a
   // move leaves the source empty. [weakref.ref.cons]/5 Destroying the last handle before the
   // referent dies unregisters the reference: its callback never runs. (detail::handle.)
-
-  void swap(weak_ref& other) noexcept { this->swap_node(other); }
-  friend void swap(weak_ref& a, weak_ref& b) noexcept { a.swap(b); }
+  using base::base;
 
   // [weakref.ref.obs]/1 Python: r() (PY-REF-1, PY-EX-1). Returns: an owner of the referent if it
   // is alive, else an empty shared_ptr. Atomic: the thread-safe idiom of PY-EX-3. lock() is the
@@ -118,11 +131,13 @@ public:
     else
       return pa.get() == pb.get();
   }
-
-private:
-  friend struct detail::access;
-  weak_ref(detail::access::adopt_tag, detail::ref_node<T>* n) noexcept : base(n) {}
 };
+
+// As std::weak_ptr's: weak_ref r(obj) deduces weak_ref<T> from a shared_ptr<T>.
+template <class T>
+weak_ref(const std::shared_ptr<T>&) -> weak_ref<T>;
+template <class T, class F>
+weak_ref(const std::shared_ptr<T>&, F&&) -> weak_ref<T>;
 
 // [weakref.ref.types] Python: ReferenceType. Satisfied by weak_ref<T> and by classes derived
 // from it (Python: "Specialized versions of ref objects can be created through subclassing").

@@ -33,6 +33,27 @@ struct set_access {
     return pin;
   }
 };
+
+// weak_set for the container core (detail::weak_container): the element is held weakly and
+// matched by its referent; there is no payload.
+template <class T>
+struct set_traits : weak_key_traits<T> {
+  using payload = set_payload;
+  using value_type = std::shared_ptr<T>;
+  using access = set_access<T>;
+  using const_access = access;
+  template <class E>
+  static constexpr bool insertable = std::convertible_to<E, std::shared_ptr<T>>;
+
+  // insert(value): type_error unless value is made by the factories (PY-INTRO-5).
+  template <class Core, class E>
+  static auto insert(Core& c, E&& value) {
+    if constexpr (std::same_as<std::remove_cvref_t<E>, std::shared_ptr<T>>)
+      return c.emplace_weak(std::forward<E>(value));
+    else
+      return c.emplace_weak(std::shared_ptr<T>(std::forward<E>(value)));
+  }
+};
 } // namespace weakref::detail
 
 export namespace weakref {
@@ -51,11 +72,8 @@ export namespace weakref {
 // iteration and the set algebra of [weakref.set.algebra]) next to std::unordered_set's.
 template <class T, class Hash = std::hash<T>, class KeyEqual = std::equal_to<T>,
           class Allocator = std::allocator<std::shared_ptr<T>>>
-class weak_set
-    : public detail::container_base<weak_set<T, Hash, KeyEqual, Allocator>,
-                                    detail::weak_table<T, detail::set_payload, Allocator>, Hash, KeyEqual> {
-  static_assert(std::is_object_v<T> && !std::is_array_v<T>,
-                "weakref::weak_set<T>: T must be a non-array object type");
+class weak_set : public detail::weak_container<weak_set<T, Hash, KeyEqual, Allocator>,
+                                               detail::set_traits<T>, Hash, KeyEqual, Allocator> {
   static_assert(std::is_invocable_r_v<std::size_t, const Hash&, const T&>,
                 "weakref::weak_set<T, Hash>: Hash must be callable with const T&; for an element "
                 "type without std::hash use weakref::identity_hash<T> and "
@@ -67,158 +85,42 @@ class weak_set
                 "weakref::weak_set<T, Hash, KeyEqual>: T has no ==; use "
                 "weakref::identity_hash<T> and weakref::identity_equal<T>");
 
-  using table_type = detail::weak_table<T, detail::set_payload, Allocator>;
-  using base = detail::container_base<weak_set, table_type, Hash, KeyEqual>;
-  friend base;
-  using base::equal_;
-  using base::hash_;
-  using base::table_;
-  using entry = typename table_type::entry;
-  using access = detail::set_access<T>;
+  using traits = detail::set_traits<T>;
+  using base = detail::weak_container<weak_set, traits, Hash, KeyEqual, Allocator>;
+  using base::equal_, base::hash_, base::find_entry;
 
 public:
-  using key_type = std::shared_ptr<T>;
-  using value_type = std::shared_ptr<T>;
   using element_type = T;
-  using size_type = std::size_t;
-  using difference_type = std::ptrdiff_t;
-  using hasher = Hash;
-  using key_equal = KeyEqual;
-  using allocator_type = Allocator;
-  using reference = value_type;
-  using const_reference = value_type;
-  using iterator = detail::table_iterator<table_type, access>;
-  using const_iterator = iterator;
+  using typename base::value_type, typename base::size_type, typename base::iterator,
+      typename base::const_iterator;
 
-  // [weakref.set.cons]
-  weak_set() : weak_set(size_type(0)) {}
-  explicit weak_set(size_type bucket_count, const Hash& hash = Hash(),
-                    const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
-      : base(alloc, hash, equal) {
-    if (bucket_count) table_.rehash(bucket_count);
-  }
-  weak_set(size_type bucket_count, const Allocator& alloc)
-      : weak_set(bucket_count, Hash(), KeyEqual(), alloc) {}
-  weak_set(size_type bucket_count, const Hash& hash, const Allocator& alloc)
-      : weak_set(bucket_count, hash, KeyEqual(), alloc) {}
-  explicit weak_set(const Allocator& alloc) : weak_set(0, Hash(), KeyEqual(), alloc) {}
-
-  template <std::input_iterator I, std::sentinel_for<I> S>
-  weak_set(I first, S last, size_type bucket_count = 0, const Hash& hash = Hash(),
-           const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
-      : weak_set(bucket_count, hash, equal, alloc) {
-    insert(std::move(first), std::move(last));
-  }
-  // Python: WeakSet(iterable).
-  template <detail::compatible_range<value_type> R>
-  weak_set(from_range_t, R&& range, size_type bucket_count = 0, const Hash& hash = Hash(),
-           const KeyEqual& equal = KeyEqual(), const Allocator& alloc = Allocator())
-      : weak_set(bucket_count, hash, equal, alloc) {
-    insert_range(std::forward<R>(range));
-  }
-  weak_set(std::initializer_list<value_type> items, size_type bucket_count = 0,
-           const Hash& hash = Hash(), const KeyEqual& equal = KeyEqual(),
-           const Allocator& alloc = Allocator())
-      : weak_set(bucket_count, hash, equal, alloc) {
-    insert(items);
-  }
-
-  // A copy holds new weak references to the same live elements (Python: copy()).
-  weak_set(const weak_set& other)
-      : weak_set(other, std::allocator_traits<Allocator>::select_on_container_copy_construction(
-                            other.get_allocator())) {}
-  weak_set(const weak_set& other, const std::type_identity_t<Allocator>& alloc)
-      : weak_set(0, other.hash_, other.equal_, alloc) {
-    table_.max_load_factor(other.max_load_factor());
-    insert(other.begin(), other.end());
-  }
-  weak_set(weak_set&& other) noexcept
-      : base(std::move(other)) {}
-  weak_set(weak_set&& other, const std::type_identity_t<Allocator>& alloc)
-      : weak_set(0, other.hash_, other.equal_, alloc) {
-    if (alloc == other.get_allocator())
-      table_.take_storage(other.table_);
-    else
-      insert(other.begin(), other.end());
-  }
-
-  weak_set& operator=(const weak_set& other) {
-    if (this == &other) return *this;
-    this->clear();
-    if constexpr (std::allocator_traits<Allocator>::propagate_on_container_copy_assignment::value) {
-      table_type fresh(other.get_allocator());
-      table_.swap(fresh); // our entries go with `fresh`, released by our old allocator
-    }
-    hash_ = other.hash_;
-    equal_ = other.equal_;
-    insert(other.begin(), other.end());
-    return *this;
-  }
-  weak_set& operator=(weak_set&& other) noexcept(
-      std::allocator_traits<Allocator>::is_always_equal::value ||
-      std::allocator_traits<Allocator>::propagate_on_container_move_assignment::value) {
-    if (this == &other) return *this;
-    hash_ = other.hash_;
-    equal_ = other.equal_;
-    if constexpr (std::allocator_traits<Allocator>::propagate_on_container_move_assignment::value) {
-      table_.take_storage(other.table_);
-      table_.set_allocator(other.get_allocator());
-    } else if (this->get_allocator() == other.get_allocator()) {
-      table_.take_storage(other.table_);
-    } else {
-      this->clear();
-      insert(other.begin(), other.end());
-    }
-    return *this;
-  }
-  weak_set& operator=(std::initializer_list<value_type> items) {
-    this->clear();
-    insert(items);
-    return *this;
-  }
-
-
-  // [weakref.set.iter] Iteration yields the live elements only, each pinned while the iterator
-  // points at it; a death never invalidates an iterator ([weakref.containers.general]/4).
-  iterator begin() {
-    table_.purge();
-    return iterator(&table_, table_.first());
-  }
-  const_iterator begin() const { return const_iterator(&table_, table_.first()); }
-  iterator end() noexcept { return {}; }
-  const_iterator end() const noexcept { return {}; }
-  const_iterator cbegin() const { return begin(); }
-  const_iterator cend() const noexcept { return end(); }
+  // [weakref.set.cons] The constructors, copy, move and assignment are the core's
+  // ([weakref.containers]): a copy holds new weak references to the same live elements
+  // (Python: copy()). Python's WeakSet(iterable) is weak_set(from_range, r).
+  using base::base, base::operator=;
+  using base::begin, base::end, base::erase, base::contains; // named by the members below
 
   // [weakref.set.capacity] size() (Python: len) as [weakref.containers.general]/5: exact unless
   // an element is dying at this moment, so weak_set does not model std::ranges::sized_range
   // (see the specialization of std::ranges::disable_sized_range after the class).
 
-  // [weakref.set.modifiers] (clear, swap, erase_if: detail::container_base)
+  // [weakref.set.modifiers] (clear, erase, swap, erase_if and the range insertions: the core)
   // Inserts value unless a live element matches it (the element already there stays, as
   // Python's set keeps its first object). value must be made by weakref::make_shared or
   // weakref::allocate_shared: an empty or foreign shared_ptr throws type_error (PY-INTRO-5).
-  std::pair<iterator, bool> insert(const value_type& value) { return insert_impl(value); }
-  std::pair<iterator, bool> insert(value_type&& value) { return insert_impl(std::move(value)); }
-  iterator insert(const_iterator, const value_type& value) { return insert_impl(value).first; }
-  iterator insert(const_iterator, value_type&& value) {
-    return insert_impl(std::move(value)).first;
+  using base::insert;
+  std::pair<iterator, bool> insert(const value_type& value) { return this->emplace_weak(value); }
+  std::pair<iterator, bool> insert(value_type&& value) {
+    return this->emplace_weak(std::move(value));
   }
-  template <std::input_iterator I, std::sentinel_for<I> S>
-  void insert(I first, S last) {
-    for (; first != last; ++first) insert_impl(value_type(*first));
-  }
-  void insert(std::initializer_list<value_type> items) { insert(items.begin(), items.end()); }
-  template <detail::compatible_range<value_type> R>
-  void insert_range(R&& range) {
-    for (auto&& item : range) insert_impl(value_type(std::forward<decltype(item)>(item)));
-  }
+  iterator insert(const_iterator, const value_type& value) { return insert(value).first; }
+  iterator insert(const_iterator, value_type&& value) { return insert(std::move(value)).first; }
 
   // Constructs the shared_ptr (not a new object: one that nothing else owns would die at once).
   template <class... Args>
     requires std::constructible_from<value_type, Args&&...>
   std::pair<iterator, bool> emplace(Args&&... args) {
-    return insert_impl(value_type(std::forward<Args>(args)...));
+    return insert(value_type(std::forward<Args>(args)...));
   }
   template <class... Args>
     requires std::constructible_from<value_type, Args&&...>
@@ -226,60 +128,13 @@ public:
     return emplace(std::forward<Args>(args)...).first;
   }
 
-  iterator erase(const_iterator pos) {
-    iterator next = pos;
-    ++next;
-    table_.purge();
-    table_.erase(pos.entry());
-    return next;
-  }
-  iterator erase(const_iterator first, const_iterator last) {
-    while (first != last) first = erase(first);
-    return last;
-  }
-  // By element (its live match, by Hash and KeyEqual); an empty shared_ptr matches nothing.
-  size_type erase(const T& x) {
-    table_.purge();
-    auto [e, pin] = find_entry(hash_(x), x);
-    if (!e) return 0;
-    table_.erase(e);
-    return 1;
-  }
-  size_type erase(const std::shared_ptr<T>& x) { return x ? erase(*x) : 0; }
-
-
-  // [weakref.set.lookup] By an object equal to the element (Python: `x in s`), or by a
-  // shared_ptr to one; an empty shared_ptr is never contained. Only live elements match.
-  iterator find(const T& x) {
-    table_.purge();
-    return std::as_const(*this).find(x);
-  }
-  const_iterator find(const T& x) const {
-    const std::size_t h = hash_(x);
-    auto [e, pin] = find_entry(h, x);
-    if (!e) return end();
-    return const_iterator(&table_, {table_.bucket_of(h), e, std::move(pin)});
-  }
-  iterator find(const std::shared_ptr<T>& x) { return x ? find(*x) : end(); }
-  const_iterator find(const std::shared_ptr<T>& x) const { return x ? find(*x) : end(); }
-  bool contains(const T& x) const { return find_live(hash_(x), x) != nullptr; }
-  bool contains(const std::shared_ptr<T>& x) const { return x && contains(*x); }
-  size_type count(const T& x) const { return contains(x) ? 1 : 0; }
-  size_type count(const std::shared_ptr<T>& x) const { return contains(x) ? 1 : 0; }
-  std::pair<const_iterator, const_iterator> equal_range(const T& x) const {
-    const_iterator it = find(x);
-    if (it == end()) return {it, it};
-    const_iterator next = it;
-    return {it, ++next};
-  }
-  std::pair<const_iterator, const_iterator> equal_range(const std::shared_ptr<T>& x) const {
-    if (!x) return {end(), end()};
-    return equal_range(*x);
-  }
+  // [weakref.set.lookup] find, contains, count, equal_range and erase by an object equal to the
+  // element (Python: `x in s`) or by a shared_ptr to one: the core. An empty shared_ptr is never
+  // contained; only live elements match.
 
   // [weakref.set.python] Python's methods.
   // add(x): inserts x unless a live element matches it.
-  void add(std::shared_ptr<T> x) { insert_impl(std::move(x)); }
+  void add(std::shared_ptr<T> x) { insert(std::move(x)); }
   // discard(x): removes the live element matching x, if any.
   void discard(const T& x) { erase(x); }
   void discard(const std::shared_ptr<T>& x) { erase(x); }
@@ -292,17 +147,14 @@ public:
   }
   // pop(): removes and returns some live element; key_error if there is none.
   std::shared_ptr<T> pop() {
-    iterator it = begin();
-    if (it == end()) throw key_error("weakref::weak_set::pop: pop from empty weak_set");
-    std::shared_ptr<T> element = it.pinned();
-    table_.erase(it.entry());
-    return element;
+    return this->extract_any("weakref::weak_set::pop: pop from empty weak_set",
+                             [](const auto&, const std::shared_ptr<T>& pin) { return pin; });
   }
   weak_set copy() const { return *this; }
   // update(iterable): add(x) for every x (Python: also `s |= t`).
   template <detail::compatible_range<value_type> R>
   void update(R&& other) {
-    insert_range(std::forward<R>(other));
+    this->insert_range(std::forward<R>(other));
   }
   void update(std::initializer_list<value_type> items) { insert(items); }
 
@@ -320,9 +172,7 @@ public:
   // union(other) (Python: s | t): the elements of *this, and those of other that match none.
   template <detail::compatible_range<value_type> R>
   weak_set union_(R&& other) const {
-    weak_set result(*this, this->get_allocator());
-    result.update(std::forward<R>(other));
-    return result;
+    return updated_copy([&](weak_set& result) { result.update(std::forward<R>(other)); });
   }
   // intersection(other) (s & t): the elements of *this that match an element of other.
   template <detail::compatible_range<value_type> R>
@@ -331,23 +181,21 @@ public:
     for (auto&& item : other) {
       const std::shared_ptr<T>& y = item;
       if (!y) continue;
-      if (auto [e, pin] = find_entry(hash_(*y), *y); e) result.insert_impl(std::move(pin));
+      if (auto [e, pin] = find_entry(hash_(*y), *y); e) result.insert(std::move(pin));
     }
     return result;
   }
   // difference(other) (s - t): the elements of *this that match no element of other.
   template <detail::compatible_range<value_type> R>
   weak_set difference(R&& other) const {
-    weak_set result(*this, this->get_allocator());
-    result.difference_update(std::forward<R>(other));
-    return result;
+    return updated_copy(
+        [&](weak_set& result) { result.difference_update(std::forward<R>(other)); });
   }
   // symmetric_difference(other) (s ^ t): the elements in exactly one of the two.
   template <detail::compatible_range<value_type> R>
   weak_set symmetric_difference(R&& other) const {
-    weak_set result(*this, this->get_allocator());
-    result.symmetric_difference_update(std::forward<R>(other));
-    return result;
+    return updated_copy(
+        [&](weak_set& result) { result.symmetric_difference_update(std::forward<R>(other)); });
   }
 
   // intersection_update(other) (s &= t): keeps the elements that match an element of other.
@@ -370,7 +218,7 @@ public:
     snapshot_type others = snapshot(std::forward<R>(other));
     if (others.contains(nullptr)) throw_empty();
     for (const std::shared_ptr<T>& y : others)
-      if (erase(*y) == 0) insert_impl(y);
+      if (erase(*y) == 0) insert(y);
   }
 
   // [weakref.set.cmp] Comparisons (Python: issubset/<=, issuperset/>=, <, >, ==, isdisjoint)
@@ -494,39 +342,18 @@ private:
     return r;
   }
 
-  std::pair<entry*, std::shared_ptr<T>> find_entry(std::size_t h, const T& x) const {
-    // find() locks each candidate first, so the referent is pinned while KeyEqual runs.
-    return table_.find(h, [&](const entry&, const T& referent) { return equal_(referent, x); });
-  }
-  // The live element equal to x, not pinned (for lookups that return no element): under the
-  // identity policy, by address without touching the referent's count (a performance path).
-  entry* find_live(std::size_t h, const T& x) const {
-    if constexpr (detail::is_identity_policy<Hash, KeyEqual>)
-      return table_.find_by_address(h, std::addressof(x));
-    else
-      return find_entry(h, x).first;
+  // union_, difference and symmetric_difference: a copy of *this, with its allocator, changed by
+  // the in-place form.
+  template <class Update>
+  weak_set updated_copy(Update update) const {
+    weak_set result(*this, this->get_allocator());
+    update(result);
+    return result;
   }
 
   [[noreturn]] static void throw_empty() {
     throw type_error("cannot create weak reference to an empty shared_ptr element");
   }
-
-  std::pair<iterator, bool> insert_impl(std::shared_ptr<T> value) {
-    table_.purge();
-    detail::require_header(value); // type_error even when an equal element is present, as Python
-    const std::size_t h = hash_(*value);
-    if (auto [e, pin] = find_entry(h, *value); e)
-      return {iterator(&table_, {table_.bucket_of(h), e, std::move(pin)}), false};
-    entry* e = table_.make_entry(value, h); // type_error unless factory-made (PY-INTRO-5)
-    try {
-      table_.link(e);
-    } catch (...) {
-      table_.discard(e);
-      throw;
-    }
-    return {iterator(&table_, {table_.bucket_of(h), e, std::move(value)}), true};
-  }
-
 };
 
 namespace pmr {

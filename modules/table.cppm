@@ -84,6 +84,16 @@ consteval bool fast_mod_agrees() {
 }
 static_assert(fast_mod_agrees(), "weakref: fast_mod must compute x mod d");
 
+// A hint that p will be read soon. A compiler extension where there is one, nothing otherwise:
+// the module is ISO C++20 and uses no builtin unguarded.
+inline void prefetch([[maybe_unused]] const void* p) noexcept {
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_prefetch)
+  __builtin_prefetch(p);
+#endif
+#endif
+}
+
 // The least bucket count at or above `wanted` buckets.
 inline std::uint64_t bucket_count_for(double wanted) {
   for (const std::uint64_t p : bucket_primes)
@@ -515,14 +525,14 @@ private:
     if (bucket + entry_distance < core_->bucket_count)
       if (const entry* e = core_->buckets[bucket + entry_distance]) {
         const char* bytes = reinterpret_cast<const char*>(e);
-        __builtin_prefetch(bytes);
-        __builtin_prefetch(bytes + sizeof(entry) / 2);
-        __builtin_prefetch(bytes + sizeof(entry) - 1);
+        prefetch(bytes);
+        prefetch(bytes + sizeof(entry) / 2);
+        prefetch(bytes + sizeof(entry) - 1);
       }
     if (bucket + referent_distance < core_->bucket_count)
       if (const entry* e = core_->buckets[bucket + referent_distance]) {
-        __builtin_prefetch(e->hdr);
-        __builtin_prefetch(e->address);
+        prefetch(e->hdr);
+        prefetch(e->address);
       }
   }
 
@@ -577,148 +587,6 @@ private:
 
   [[no_unique_address]] Alloc alloc_;
   core_type* core_ = nullptr;
-};
-
-// What weak_value_map, weak_key_map and weak_set share beyond the table: capacity, the bucket
-// interface, observers, purge, swap and erase_if ([weakref.containers.general]). Derived (CRTP)
-// supplies begin, end and erase(iterator) for erase_if.
-template <class Derived, class Table, class Hash, class KeyEqual>
-class container_base {
-public:
-  using size_type = std::size_t;
-
-  typename Table::allocator_type get_allocator() const noexcept { return table_.allocator(); }
-
-  // [weakref.containers.general]/5 size(): the entries whose referents' deaths have not been
-  // reported; exact unless an element is dying at this moment.
-  [[nodiscard]] bool empty() const noexcept { return size() == 0; }
-  size_type size() const noexcept { return table_.size(); }
-  size_type max_size() const noexcept { return table_.max_size(); }
-  void clear() noexcept { table_.clear(); }
-
-  // [weakref.containers.general]/6 Removes the entries whose deaths have been reported (their
-  // strongly held parts are destroyed here); every member that looks up, inserts, erases or
-  // iterates does this first.
-  void purge() noexcept { table_.purge(); }
-
-  // [weakref.containers.bucket] As std::unordered_map's.
-  size_type bucket_count() const noexcept { return table_.bucket_count(); }
-  float load_factor() const noexcept {
-    return bucket_count() ? static_cast<float>(size()) / static_cast<float>(bucket_count()) : 0.0f;
-  }
-  float max_load_factor() const noexcept { return table_.max_load_factor(); }
-  void max_load_factor(float f) { table_.max_load_factor(f); }
-  void rehash(size_type n) {
-    table_.purge();
-    table_.rehash(n);
-  }
-  void reserve(size_type n) {
-    table_.purge();
-    table_.reserve(n);
-  }
-  Hash hash_function() const { return hash_; }
-  KeyEqual key_eq() const { return equal_; }
-
-  // Allocators are swapped only when propagate_on_container_swap says so; otherwise they must
-  // compare equal, as for standard containers.
-  void swap(Derived& other) noexcept {
-    using std::swap;
-    if constexpr (std::allocator_traits<
-                      typename Table::allocator_type>::propagate_on_container_swap::value)
-      table_.swap(other.table_);
-    else
-      table_.swap_storage(other.table_);
-    swap(hash_, other.hash_);
-    swap(equal_, other.equal_);
-  }
-  friend void swap(Derived& a, Derived& b) noexcept { a.swap(b); }
-
-  // [weakref.containers.erasure] Found by argument-dependent lookup (std::erase_if's overloads
-  // are for the standard containers): call it unqualified.
-  template <class Predicate>
-  friend size_type erase_if(Derived& container, Predicate pred) {
-    size_type erased = 0;
-    for (auto it = container.begin(); it != container.end();) {
-      if (pred(*it)) {
-        it = container.erase(it);
-        ++erased;
-      } else {
-        ++it;
-      }
-    }
-    return erased;
-  }
-
-protected:
-  container_base(const typename Table::allocator_type& alloc, const Hash& hash,
-                 const KeyEqual& equal)
-      : table_(alloc), hash_(hash), equal_(equal) {}
-  container_base(container_base&& other) noexcept
-      : table_(std::move(other.table_)), hash_(other.hash_), equal_(other.equal_) {}
-  container_base(const container_base&) = delete;
-  container_base& operator=(const container_base&) = delete;
-  container_base& operator=(container_base&&) = delete;
-  ~container_base() = default;
-
-  Table table_;
-  [[no_unique_address]] Hash hash_;
-  [[no_unique_address]] KeyEqual equal_;
-};
-
-// The iterator of every weak container ([weakref.containers.general]/4): holds the current
-// element's referent (pinned) so that it cannot die, and its entry cannot leave the table,
-// while the iterator points at it; skips dead entries. Access::make builds the (by-value)
-// reference from the entry and the pinned referent.
-template <class Table, class Access>
-class table_iterator {
-public:
-  using iterator_concept = std::forward_iterator_tag;
-  using iterator_category = std::input_iterator_tag; // references are values, as Python's tuples
-  using value_type = typename Access::value_type;
-  using reference = typename Access::reference;
-  using difference_type = std::ptrdiff_t;
-
-  struct arrow {
-    reference value;
-    const std::remove_reference_t<reference>* operator->() const noexcept {
-      return std::addressof(value);
-    }
-  };
-
-  table_iterator() = default;
-  table_iterator(const Table* table, typename Table::position pos) noexcept
-      : table_(table), pos_(std::move(pos)) {}
-  // iterator -> const_iterator, where the two differ (weak_key_map's mutable values).
-  template <class OtherAccess>
-    requires(!std::same_as<OtherAccess, Access> &&
-             std::convertible_to<typename OtherAccess::reference, reference>)
-  table_iterator(const table_iterator<Table, OtherAccess>& other) noexcept
-      : table_(other.table_), pos_(other.pos_) {}
-
-  reference operator*() const { return Access::make(*pos_.e, pos_.pin); }
-  arrow operator->() const { return arrow{**this}; }
-  table_iterator& operator++() {
-    pos_ = table_->next(pos_);
-    return *this;
-  }
-  table_iterator operator++(int) {
-    table_iterator before = *this;
-    ++*this;
-    return before;
-  }
-  friend bool operator==(const table_iterator& a, const table_iterator& b) noexcept {
-    return a.pos_.e == b.pos_.e;
-  }
-
-  typename Table::entry* entry() const noexcept { return pos_.e; }
-  const typename Table::position& position() const noexcept { return pos_; }
-  const auto& pinned() const noexcept { return pos_.pin; }
-
-private:
-  template <class, class>
-  friend class table_iterator;
-  const Table* table_ = nullptr;
-  typename Table::position pos_;
 };
 
 } // namespace weakref::detail
