@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Weak container benchmarks: each operation of weak_value_map, weak_key_map and weak_set
 // (ours/<op>) against what a program without the library writes (std/<op>), measured in the same
 // process; ratio_reporter.hpp prints ours / baseline against the brief's targets.

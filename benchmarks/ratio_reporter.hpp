@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The ratio table shared by the benchmark programs (header-only).
 //
 // Every benchmark is registered twice under one naming convention:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // weak_ref benchmarks: each operation (ours/<op>) against its std baseline (std/<op>), measured
 // in the same process; ratio_reporter.hpp prints ours / baseline against the brief's targets.
 //

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 # The compile and link flags every toolchain file of cmake/toolchains/ shares, written once:
 # warnings as errors, then what a preset asks for through two cache variables.
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: the examples of the Python weakref documentation (calling a reference, the
 // liveness idiom, subclassing ref and the ExtendedRef example). The id2obj example is in another
 // file.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: the implied rules about the weak containers (PY-IMPL-3 for containers, PY-IMPL-4,
 // -5, -6, -10, -12): what Python's weakref does without saying, or what its threads imply.
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: the rules implied by the Python weakref documentation for references and proxies
 // (what CPython guarantees without the documentation spelling it out): clearing before the first
 // callback, callbacks that destroy references, threads, unwinding, copies, and re-entrancy.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: "Weak Reference Objects" of the Python weakref documentation: weakref.ref, its
 // callback, hashing and equality, and the reference type (ReferenceType).
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: WeakValueDictionary (PY-WVD-*) and the id2obj example (PY-ID2OBJ-*), checked
 // against weak_value_map.
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,

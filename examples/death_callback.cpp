@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Death callbacks for cleanup: each open file registers a callback that runs when the last
 // owner releases it, newest first, before the object is destroyed.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // A proxy passed to code that was written for the object itself: a function template that walks a
 // range of readings, and a std::function that wants a callable. Neither knows about weak
 // references, and neither keeps the objects alive; once they are gone, the next use throws.

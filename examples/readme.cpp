@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The example of README.md, kept identical to it.
 #include <cstdio>
 #include <memory>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // [weakref.module]/2: C++23 code imports both std and weakref. Built only by the `std` preset.
 import std;
 import weakref;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Allocation failure (issue 7): every allocation an operation makes is made to fail in turn
 // (k = 0, 1, 2, ... until the operation completes without reaching the k-th), through the
 // containers' allocator and through the global operator new (weak references and the factory's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Exception safety (issue 7): callbacks that throw, Hash and KeyEqual that throw, destructors of
 // referents and of container values with side effects. In each case the containers stay
 // consistent (size() agrees with iteration, nothing dead is visible, nothing live is lost),

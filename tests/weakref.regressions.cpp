@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Regression tests for library bugs found by the reliability work (issue 7): each names the
 // bug it pins down; the fuzz corpus (tests/fuzz/corpus/regress-*) holds the fuzzer's inputs.
 #include <boost/test/unit_test.hpp>

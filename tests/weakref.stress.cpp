@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Concurrency stress (issue 7), run under TSan in CI: referents die on other threads while one
 // thread owns and uses each container ([weakref.containers.general]/3: a container is used by
 // one thread at a time, its elements may die on any thread), and while several threads create,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 # clang 19 with libc++ 19: the toolchain of every preset but `bench`. Another toolchain
 # (clang 22 + libc++ 22, issue 15) is a copy of this file with the three names changed;
 # the flags they share live in cmake/weakrefFlags.cmake.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 # clang 19 with the system's libstdc++ (Debian 12: libstdc++ 12): the `bench` preset, because
 # Debian's Google Benchmark is built against libstdc++. clang's default standard library on
 # Linux, so no -stdlib option; the flags the toolchains share live in cmake/weakrefFlags.cmake.

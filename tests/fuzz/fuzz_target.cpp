@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Differential fuzz target: a random sequence of operations on refs, proxies and the three weak
 // containers, each checked after every step against a simple reference model (model.hpp).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The reference model of the differential fuzzer: plain std::maps that say what each weak
 // container must hold, and the set of objects alive (learned from their destructors, because
 // which objects live is std::shared_ptr's business, not the library's).
