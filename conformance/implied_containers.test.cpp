@@ -179,7 +179,7 @@ void iterate_while_dying(const char* what, remote_killer* killer) {
     for (int k = id + 1; k < n && k <= id + 6; k += 3)
       if (!seen[static_cast<std::size_t>(k)]) victims.push_back(k);
     kill(victims);
-    if (watch.expired()) ++failures;                   // the iterator keeps it alive
+    if (watch.expired()) ++failures;                              // the iterator keeps it alive
     if (referent_of(*it).get() != watch.lock().get()) ++failures; // and still points at it
   }
   int skipped = 0;

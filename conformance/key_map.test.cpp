@@ -409,7 +409,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_2_side_table_attaches_data_to_objects_owned_elsewher
   for (int i = 0; i < 5; ++i) {
     const auto& object = owned[static_cast<std::size_t>(i)];
     BOOST_TEST(notes.at(*object) == "object " + std::to_string(i));
-    BOOST_TEST(object->n == i);           // the object itself is untouched
+    BOOST_TEST(object->n == i);          // the object itself is untouched
     BOOST_TEST(object.use_count() == 1); // and its lifetime is its owners' alone
   }
   std::weak_ptr<opaque> first = owned.front();

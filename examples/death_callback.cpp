@@ -19,8 +19,8 @@ int main() {
       std::printf("closing file '%s'\n", name.c_str());
     });
   };
-  auto owners = std::vector{weakref::make_shared<File>("data.csv"),
-                            weakref::make_shared<File>("report.txt")};
+  auto owners =
+      std::vector{weakref::make_shared<File>("data.csv"), weakref::make_shared<File>("report.txt")};
   watch(owners[0]);
   watch(owners[1]);
   owners.pop_back(); // report.txt dies first

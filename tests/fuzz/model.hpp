@@ -60,9 +60,9 @@ public:
   // the fuzzer's Hash and KeyEqual look at: key field -> the id of the element kept.
   using set_type = std::map<int, int>;
 
-  std::map<int, int> vm;   // weak_value_map: key -> value id
-  std::map<int, pair> km;  // weak_key_map: key field -> key id and value id
-  set_type sets[2];        // weak_set
+  std::map<int, int> vm;  // weak_value_map: key -> value id
+  std::map<int, pair> km; // weak_key_map: key field -> key id and value id
+  set_type sets[2];       // weak_set
 
   // Alive means: some owner is left. A death starts when the last owner goes (that is when
   // every weak reference is cleared, [weakref.ref.death]/1), before the callbacks and ~T run,
