@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Weak container benchmarks: each operation of weak_value_map, weak_key_map and weak_set
 // (ours/<op>) against what a program without the library writes (std/<op>), measured in the same
 // process; ratio_reporter.hpp prints ours / baseline against the brief's targets.
@@ -555,50 +556,44 @@ void register_benchmarks(std::int64_t max_entries) {
 
   // Registration order is the table's order.
   for (const std::int64_t n : sizes)
-    register_pair("value_map_insert", bench_insert<value_map_ours>,
-                                                 bench_insert<value_map_std>, n, true);
+    register_pair("value_map_insert", bench_insert<value_map_ours>, bench_insert<value_map_std>, n,
+                  true);
   for (const std::int64_t n : sizes)
-    register_pair("value_map_lookup_hit",
-                                                 bench_lookup<value_map_ours>,
-                                                 bench_lookup<value_map_std>, n, false);
+    register_pair("value_map_lookup_hit", bench_lookup<value_map_ours>, bench_lookup<value_map_std>,
+                  n, false);
   register_pair("value_map_lookup_miss", bench_lookup_miss<value_map_ours>,
                 bench_lookup_miss<value_map_std>, fixed, false);
   register_pair("value_map_erase", bench_erase<value_map_ours>, bench_erase<value_map_std>, fixed,
                 true);
-  register_pair("value_map_iterate", bench_iterate<value_map_ours>,
-                bench_iterate<value_map_std>, fixed, false);
+  register_pair("value_map_iterate", bench_iterate<value_map_ours>, bench_iterate<value_map_std>,
+                fixed, false);
   for (const std::int64_t n : sizes)
-    register_pair("value_map_purge", bench_purge<value_map_ours>,
-                                                 bench_purge<value_map_std>, n, true);
+    register_pair("value_map_purge", bench_purge<value_map_ours>, bench_purge<value_map_std>, n,
+                  true);
 
   for (const std::int64_t n : sizes)
-    register_pair("key_map_insert", bench_insert<key_map_ours>,
-                                             bench_insert<key_map_std>, n, true);
+    register_pair("key_map_insert", bench_insert<key_map_ours>, bench_insert<key_map_std>, n, true);
   for (const std::int64_t n : sizes)
-    register_pair("key_map_lookup", bench_lookup<key_map_ours>,
-                                             bench_lookup<key_map_std>, n, false);
+    register_pair("key_map_lookup", bench_lookup<key_map_ours>, bench_lookup<key_map_std>, n,
+                  false);
   register_pair("key_map_lookup_miss", bench_lookup_miss<key_map_ours>,
                 bench_lookup_miss<key_map_std>, fixed, false);
   register_pair("key_map_erase", bench_erase<key_map_ours>, bench_erase<key_map_std>, fixed, true);
   register_pair("key_map_iterate", bench_iterate<key_map_ours>, bench_iterate<key_map_std>, fixed,
                 false);
   for (const std::int64_t n : sizes)
-    register_pair("key_map_purge", bench_purge<key_map_ours>,
-                                             bench_purge<key_map_std>, n, true);
+    register_pair("key_map_purge", bench_purge<key_map_ours>, bench_purge<key_map_std>, n, true);
 
   for (const std::int64_t n : sizes)
-    register_pair("set_insert", bench_insert<set_ours>, bench_insert<set_std>, n,
-                                     true);
+    register_pair("set_insert", bench_insert<set_ours>, bench_insert<set_std>, n, true);
   for (const std::int64_t n : sizes)
-    register_pair("set_lookup", bench_lookup<set_ours>, bench_lookup<set_std>,
-                                     n, false);
+    register_pair("set_lookup", bench_lookup<set_ours>, bench_lookup<set_std>, n, false);
   register_pair("set_lookup_miss", bench_lookup_miss<set_ours>, bench_lookup_miss<set_std>, fixed,
                 false);
   register_pair("set_erase", bench_erase<set_ours>, bench_erase<set_std>, fixed, true);
   register_pair("set_iterate", bench_iterate<set_ours>, bench_iterate<set_std>, fixed, false);
   for (const std::int64_t n : sizes)
-    register_pair("set_purge", bench_purge<set_ours>, bench_purge<set_std>, n,
-                                     true);
+    register_pair("set_purge", bench_purge<set_ours>, bench_purge<set_std>, n, true);
 
   // Sizes: deterministic, so one run each.
   for (const std::int64_t n : {1'000, 100'000, 1'000'000}) {
@@ -612,17 +607,23 @@ void register_benchmarks(std::int64_t max_entries) {
                                           bench_bytes_per_entry<key_map_ours>),
              benchmark::RegisterBenchmark("std/bytes_per_entry/key_map",
                                           bench_bytes_per_entry<key_map_std>),
-             benchmark::RegisterBenchmark("ours/bytes_per_entry/set", bench_bytes_per_entry<set_ours>),
-             benchmark::RegisterBenchmark("std/bytes_per_entry/set", bench_bytes_per_entry<set_std>),
+             benchmark::RegisterBenchmark("ours/bytes_per_entry/set",
+                                          bench_bytes_per_entry<set_ours>),
+             benchmark::RegisterBenchmark("std/bytes_per_entry/set",
+                                          bench_bytes_per_entry<set_std>),
          })
       b->ArgName("n")->Arg(n)->Iterations(1)->Repetitions(1);
   }
-  benchmark::RegisterBenchmark("ours/referent_bytes", bench_referent_bytes<ptr (*)()>, [] {
-    return weakref::allocate_shared<item>(counting_allocator<item>(), 1);
-  })->Iterations(1)->Repetitions(1);
-  benchmark::RegisterBenchmark("std/referent_bytes", bench_referent_bytes<ptr (*)()>, [] {
-    return std::allocate_shared<item>(counting_allocator<item>(), 1);
-  })->Iterations(1)->Repetitions(1);
+  benchmark::RegisterBenchmark(
+      "ours/referent_bytes", bench_referent_bytes<ptr (*)()>,
+      [] { return weakref::allocate_shared<item>(counting_allocator<item>(), 1); })
+      ->Iterations(1)
+      ->Repetitions(1);
+  benchmark::RegisterBenchmark(
+      "std/referent_bytes", bench_referent_bytes<ptr (*)()>,
+      [] { return std::allocate_shared<item>(counting_allocator<item>(), 1); })
+      ->Iterations(1)
+      ->Repetitions(1);
 }
 
 } // namespace

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 """The CPython comparison of the benchmarks (design brief, "Targets": vs CPython 3.11 weakref).
 
 Runs the workloads of weakref.bench.ref and weakref.bench.containers through Python's weakref

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The ratio table shared by the benchmark programs (header-only).
 //
 // Every benchmark is registered twice under one naming convention:
@@ -93,11 +94,11 @@ inline std::vector<target> brief_targets() {
       {"factory_create_destroy", 1.3}, // weakref::make_shared + destroy vs std::make_shared
       {"death_callbacks", 1.5},        // death with k callbacks vs k std::function + destroy
       // Names reserved for the container benchmarks.
-      {"value_map_lookup_hit", 1.2},   // weak_value_map vs unordered_map<K, weak_ptr<V>> + lock
+      {"value_map_lookup_hit", 1.2}, // weak_value_map vs unordered_map<K, weak_ptr<V>> + lock
       {"value_map_insert", 1.5},
-      {"key_map_lookup", 1.2},         // weak_key_map vs unordered_map keyed by owner identity
-      {"set_lookup", 1.2},             // weak_set vs the same
-      {"bytes_per_entry", 1.25},       // container bytes per live entry (bytes_per_op rows)
+      {"key_map_lookup", 1.2},   // weak_key_map vs unordered_map keyed by owner identity
+      {"set_lookup", 1.2},       // weak_set vs the same
+      {"bytes_per_entry", 1.25}, // container bytes per live entry (bytes_per_op rows)
   };
 }
 
@@ -121,8 +122,8 @@ public:
   // The table as plain text (for the console) or as Markdown.
   void print_table(std::ostream& out, bool markdown) const {
     const std::vector<std::vector<std::string>> rows = table();
-    const std::vector<std::string> head = {"operation", "ours ns", "baseline ns", "ratio",
-                                           "target", "met?"};
+    const std::vector<std::string> head = {"operation", "ours ns", "baseline ns",
+                                           "ratio",     "target",  "met?"};
     if (markdown) {
       out << "| " << join(head, " | ") << " |\n|---|---:|---:|---:|---:|---|\n";
       for (const auto& row : rows) out << "| " << join(row, " | ") << " |\n";
@@ -168,14 +169,14 @@ public:
 
 private:
   struct samples {
-    std::vector<double> iterations; // ns per iteration, one per reported repetition
-    std::optional<double> median;   // Google Benchmark's median aggregate, if reported
+    std::vector<double> iterations;     // ns per iteration, one per reported repetition
+    std::optional<double> median;       // Google Benchmark's median aggregate, if reported
     std::optional<double> mean, stddev; // raw times of the mean and stddev aggregates
     bool error = false;
-    bool bytes = false;             // the values are bytes_per_op counters, not times
+    bool bytes = false; // the values are bytes_per_op counters, not times
   };
   struct row_data {
-    samples side[2];          // 0: ours, 1: std
+    samples side[2];           // 0: ours, 1: std
     std::int64_t first_family; // registration order, whatever order the runs came in
   };
 
@@ -227,9 +228,12 @@ private:
       // The spread is stddev / mean of the raw times: a ratio, so no per-operation scaling
       // (the stddev aggregate's counters are standard deviations, not the counters).
       const double raw = time;
-      if (run.aggregate_name == "median") s.median = ns;
-      else if (run.aggregate_name == "mean") s.mean = raw;
-      else if (run.aggregate_name == "stddev") s.stddev = raw;
+      if (run.aggregate_name == "median")
+        s.median = ns;
+      else if (run.aggregate_name == "mean")
+        s.mean = raw;
+      else if (run.aggregate_name == "stddev")
+        s.stddev = raw;
     } else {
       s.iterations.push_back(ns);
     }

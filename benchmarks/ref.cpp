@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // weak_ref benchmarks: each operation (ours/<op>) against its std baseline (std/<op>), measured
 // in the same process; ratio_reporter.hpp prints ours / baseline against the brief's targets.
 //
@@ -296,13 +297,19 @@ void register_benchmarks() {
   RegisterBenchmark("std/factory_create_destroy", std_factory_create_destroy);
   for (const int k : {1, 4, 16}) {
     RegisterBenchmark("ours/death_callbacks", ours_death_callbacks)
-        ->ArgName("k")->Arg(k)->UseManualTime();
+        ->ArgName("k")
+        ->Arg(k)
+        ->UseManualTime();
     RegisterBenchmark("std/death_callbacks", std_death_callbacks)
-        ->ArgName("k")->Arg(k)->UseManualTime();
+        ->ArgName("k")
+        ->Arg(k)
+        ->UseManualTime();
   }
   RegisterBenchmark("ours/lock_contended", ours_lock_contended)->Threads(2)->UseRealTime();
   RegisterBenchmark("std/lock_contended", std_lock_contended)->Threads(2)->UseRealTime();
-  RegisterBenchmark("ours/lock_dead_contended", ours_lock_dead_contended)->Threads(2)->UseRealTime();
+  RegisterBenchmark("ours/lock_dead_contended", ours_lock_dead_contended)
+      ->Threads(2)
+      ->UseRealTime();
   RegisterBenchmark("std/lock_dead_contended", std_lock_dead_contended)->Threads(2)->UseRealTime();
 }
 

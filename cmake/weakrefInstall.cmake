@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 # Install rules: the static library, the module interface units and a CMake package, so that a
 # consumer writes find_package(weakref CONFIG REQUIRED), links weakref::weakref and imports the
 # module. CMake ships the interface units (not BMIs, which depend on the compiler and its flags):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: the examples of the Python weakref documentation (calling a reference, the
 // liveness idiom, subclassing ref and the ExtendedRef example). The id2obj example is in another
 // file.
@@ -261,10 +262,13 @@ BOOST_AUTO_TEST_CASE(PY_SUB_1_derived_classes_are_refs) {
   std::optional<labelled_ref<std::string>> r;
   bool identical = false;
   int calls = 0;
-  r.emplace(ob, [&](wr::weak_ref<std::string> self) {
-    ++calls;
-    identical = self.identical(*r); // the callback receives this very reference
-  }, "label");
+  r.emplace(
+      ob,
+      [&](wr::weak_ref<std::string> self) {
+        ++calls;
+        identical = self.identical(*r); // the callback receives this very reference
+      },
+      "label");
   // hash: the referent's, and kept after death
   const std::size_t h = std::hash<labelled_ref<std::string>>{}(*r);
   BOOST_TEST(h == std::hash<std::string>{}("k"));
@@ -285,8 +289,8 @@ BOOST_AUTO_TEST_CASE(PY_SUB_1_derived_classes_are_refs) {
 // remaining a ref"
 BOOST_AUTO_TEST_CASE(PY_SUB_3_derived_class_adds_data_and_redefines_call) {
   static_assert(wr::ref_type<value_ref<int>>);
-  static_assert(std::is_same_v<decltype(std::declval<const value_ref<int>&>()()),
-                               std::optional<int>>);
+  static_assert(
+      std::is_same_v<decltype(std::declval<const value_ref<int>&>()()), std::optional<int>>);
   auto ob = wr::make_shared<int>(42);
   const value_ref<int> r(ob);
   const std::optional<int> got = r(); // the redefined call: a value, not an owner

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Objects handed from the thread that owns them to killer threads, which release them there:
 // how the concurrency tests make referents die on another thread. No dependency on any weakref
 // implementation; the unit tests (tests/) use it too.

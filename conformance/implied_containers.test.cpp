@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: the implied rules about the weak containers (PY-IMPL-3 for containers, PY-IMPL-4,
 // -5, -6, -10, -12): what Python's weakref does without saying, or what its threads imply.
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,
@@ -178,7 +179,7 @@ void iterate_while_dying(const char* what, remote_killer* killer) {
     for (int k = id + 1; k < n && k <= id + 6; k += 3)
       if (!seen[static_cast<std::size_t>(k)]) victims.push_back(k);
     kill(victims);
-    if (watch.expired()) ++failures;                   // the iterator keeps it alive
+    if (watch.expired()) ++failures;                              // the iterator keeps it alive
     if (referent_of(*it).get() != watch.lock().get()) ++failures; // and still points at it
   }
   int skipped = 0;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: the rules implied by the Python weakref documentation for references and proxies
 // (what CPython guarantees without the documentation spelling it out): clearing before the first
 // callback, callbacks that destroy references, threads, unwinding, copies, and re-entrancy.
@@ -143,7 +144,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_2_destroying_a_pending_reference_does_not_cancel_it
   older_proxy.emplace(obj, [&](wr::weak_proxy<tracked>) { order.push_back("older_proxy"); });
   wr::weak_ref<tracked> newest(obj, [&](wr::weak_ref<tracked>) {
     order.push_back("newest");
-    older_ref.reset();   // the last handles of references whose callbacks are pending
+    older_ref.reset(); // the last handles of references whose callbacks are pending
     older_proxy.reset();
   });
   obj.reset();
@@ -162,8 +163,8 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_destroys_last_outside_handle_of_its_refe
   bool state_destroyed = false;
   std::optional<wr::weak_ref<tracked>> r;
   std::string seen_label;
-  r.emplace(obj, [&, label = std::string("own state"), guard = canary(&state_destroyed)](
-                     wr::weak_ref<tracked>) {
+  r.emplace(obj, [&, label = std::string("own state"),
+                  guard = canary(&state_destroyed)](wr::weak_ref<tracked>) {
     ++calls;
     r.reset(); // the program's last handle of this very reference
     state_destroyed_early = state_destroyed;
@@ -373,8 +374,8 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_9_copies_are_the_same_reference) {
   std::vector<wr::weak_ref<std::string>> more(5, r);
   BOOST_TEST(copy.identical(r));
   BOOST_TEST(assigned.identical(r));
-  BOOST_TEST(wr::weak_ref_count(obj) == 1u);    // one registration, counted once
-  BOOST_TEST(wr::weak_refs(obj).size() == 1u);  // listed once
+  BOOST_TEST(wr::weak_ref_count(obj) == 1u);                       // one registration, counted once
+  BOOST_TEST(wr::weak_refs(obj).size() == 1u);                     // listed once
   const std::size_t h = std::hash<wr::weak_ref<std::string>>{}(r); // hashed through r only
 
   // A move transfers the reference and empties the source.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: the introduction and the note of the Python weakref documentation.
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,
 // and uses the implementation under test only through the alias `wr`.
@@ -213,7 +214,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_2_destroyed_with_last_owner_storage_with_last_weak
     owner.reset();
     BOOST_TEST(object::alive == 1); // another owner remains
     BOOST_TEST(r() != nullptr);
-    second_owner.reset(); // now only weak references remain
+    second_owner.reset();           // now only weak references remain
     BOOST_TEST(object::alive == 0); // destroyed at once, deterministically
     BOOST_TEST(r() == nullptr);
     BOOST_TEST(stats.deallocations == 0u); // the storage waits for the weak references
@@ -423,15 +424,12 @@ BOOST_AUTO_TEST_CASE(PY_NOTE_2_callbacks_run_before_the_destructor) {
   };
   std::vector<std::string> log;
   auto owner = wr::make_shared<logs_destruction>(&log);
-  wr::weak_ref<logs_destruction> r1(owner, [&](wr::weak_ref<logs_destruction>) {
-    log.push_back("r1");
-  });
-  wr::weak_proxy<logs_destruction> p2(owner, [&](wr::weak_proxy<logs_destruction>) {
-    log.push_back("p2");
-  });
-  wr::weak_ref<logs_destruction> r3(owner, [&](wr::weak_ref<logs_destruction>) {
-    log.push_back("r3");
-  });
+  wr::weak_ref<logs_destruction> r1(owner,
+                                    [&](wr::weak_ref<logs_destruction>) { log.push_back("r1"); });
+  wr::weak_proxy<logs_destruction> p2(
+      owner, [&](wr::weak_proxy<logs_destruction>) { log.push_back("p2"); });
+  wr::weak_ref<logs_destruction> r3(owner,
+                                    [&](wr::weak_ref<logs_destruction>) { log.push_back("r3"); });
   owner.reset();
   BOOST_REQUIRE(log.size() == 4u);
   BOOST_TEST(log.back() == "~T"); // after every callback

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: the introduction's rules about the weak containers (PY-INTRO-3, -4, -7, -8).
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,
 // and uses the implementation under test only through the alias `wr`.
@@ -168,10 +169,10 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_4_weak_key_map_and_weak_value_map_are_supplied) {
 // PY-INTRO-7 (adapted): "when only weak containers refer to an object, it dies and its entries
 // disappear from every weak container". Here: at once, from every lookup, iteration and size().
 BOOST_AUTO_TEST_CASE(PY_INTRO_7_entries_vanish_from_every_container_at_the_death) {
-  value_map_t images;       // the doc's example: the image is a value
-  value_map_t thumbnails;   // in a second mapping too
-  key_map_t metadata;       // and a key
-  set_t recent;             // and an element
+  value_map_t images;     // the doc's example: the image is a value
+  value_map_t thumbnails; // in a second mapping too
+  key_map_t metadata;     // and a key
+  set_t recent;           // and an element
   auto image = make_picture(7);
   auto other = make_picture(8);
   images[part(1)] = image;
@@ -221,7 +222,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_7_strong_parts_destroyed_by_the_owners_next_purge)
   BOOST_TEST(part::alive == parts); // not inside the death
   images.purge();
   BOOST_TEST(part::alive == parts - 1); // the key of images
-  (void)metadata.begin();              // an iteration
+  (void)metadata.begin();               // an iteration
   BOOST_TEST(part::alive == parts - 2); // the value of metadata
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: getweakrefcount and getweakrefs of the Python weakref documentation.
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,
 // and uses the implementation under test only through the alias `wr`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: WeakKeyDictionary (PY-WKD-*), checked against weak_key_map.
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,
 // and uses the implementation under test only through the alias `wr`.
@@ -408,7 +409,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_2_side_table_attaches_data_to_objects_owned_elsewher
   for (int i = 0; i < 5; ++i) {
     const auto& object = owned[static_cast<std::size_t>(i)];
     BOOST_TEST(notes.at(*object) == "object " + std::to_string(i));
-    BOOST_TEST(object->n == i);           // the object itself is untouched
+    BOOST_TEST(object->n == i);          // the object itself is untouched
     BOOST_TEST(object.use_count() == 1); // and its lifetime is its owners' alone
   }
   std::weak_ptr<opaque> first = owned.front();

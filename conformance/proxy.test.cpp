@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: weakref.proxy, the proxy types (ProxyType, CallableProxyType, ProxyTypes) and
 // ReferenceError of the Python weakref documentation.
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,
@@ -84,10 +85,10 @@ bool is_python_reference_error(const wr::reference_error& e) {
 
 // Named concepts for the compile-time rules.
 template <class T>
-concept std_hashable = std::default_initializable<std::hash<T>> &&
-                       requires(const std::hash<T>& h, const T& t) {
-                         { h(t) } -> std::convertible_to<std::size_t>;
-                       };
+concept std_hashable =
+    std::default_initializable<std::hash<T>> && requires(const std::hash<T>& h, const T& t) {
+      { h(t) } -> std::convertible_to<std::size_t>;
+    };
 template <class P>
 concept has_hash_member = requires(const P& p) { p.hash(); };
 // What std::unordered_set / std::unordered_map require of their default Hash.
@@ -272,8 +273,8 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_3_proxy_callback_follows_ref_rules) {
   wr::weak_ref<tracked> older_ref(obj, [&](wr::weak_ref<tracked>) { order.push_back("ref"); });
   p.emplace(obj, [&](wr::weak_proxy<tracked> self) {
     order.push_back("proxy");
-    alive_in_callback = tracked::alive;   // before the destructor
-    identical = self.identical(*p);       // receives the proxy itself
+    alive_in_callback = tracked::alive; // before the destructor
+    identical = self.identical(*p);     // receives the proxy itself
     cleared = self.expired() && !self.lock();
     try {
       (void)self->value;
@@ -294,8 +295,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_3_proxy_callback_follows_ref_rules) {
   BOOST_TEST(cleared);
   BOOST_TEST(threw_reference_error);
   BOOST_TEST(gone_calls == 0);
-  BOOST_TEST(recording_handler::messages() ==
-                 (std::vector<std::string>{"from a proxy callback"}),
+  BOOST_TEST(recording_handler::messages() == (std::vector<std::string>{"from a proxy callback"}),
              boost::test_tools::per_element());
 }
 
@@ -306,9 +306,9 @@ BOOST_AUTO_TEST_CASE(PY_TYPES_2_proxy_type_concept) {
   static_assert(wr::proxy_type<wr::weak_proxy<int>>);
   static_assert(wr::proxy_type<wr::weak_proxy<std::vector<int>>>);
   static_assert(wr::proxy_type<const wr::weak_proxy<plain>>);
-  static_assert(!wr::proxy_type<wr::weak_proxy<adder>>);         // callable referent
-  static_assert(!wr::proxy_type<wr::weak_proxy<int (*)(int)>>);  // callable referent
-  static_assert(!wr::proxy_type<wr::weak_ref<plain>>);           // a ref, not a proxy
+  static_assert(!wr::proxy_type<wr::weak_proxy<adder>>);        // callable referent
+  static_assert(!wr::proxy_type<wr::weak_proxy<int (*)(int)>>); // callable referent
+  static_assert(!wr::proxy_type<wr::weak_ref<plain>>);          // a ref, not a proxy
   static_assert(!wr::proxy_type<plain>);
   auto describe = []<class P>(const P&) { return wr::proxy_type<P> ? "proxy" : "other"; };
   auto obj = wr::make_shared<plain>();

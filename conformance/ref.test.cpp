@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: "Weak Reference Objects" of the Python weakref documentation: weakref.ref, its
 // callback, hashing and equality, and the reference type (ReferenceType).
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,
@@ -26,8 +27,8 @@
 
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
-using conformance::recording_handler;
 using conformance::capture_stderr;
+using conformance::recording_handler;
 
 namespace {
 
@@ -66,10 +67,10 @@ struct derived_ref : wr::weak_ref<T> {
 // Named concepts for the compile-time rules (a requires expression outside a template is a
 // hard error, not false).
 template <class T>
-concept std_hashable = std::default_initializable<std::hash<T>> &&
-                       requires(const std::hash<T>& h, const T& t) {
-                         { h(t) } -> std::convertible_to<std::size_t>;
-                       };
+concept std_hashable =
+    std::default_initializable<std::hash<T>> && requires(const std::hash<T>& h, const T& t) {
+      { h(t) } -> std::convertible_to<std::size_t>;
+    };
 template <class R>
 concept has_less = requires(const R& a, const R& b) { a < b; };
 template <class R>
@@ -81,8 +82,8 @@ concept has_greater_equal = requires(const R& a, const R& b) { a >= b; };
 template <class R>
 concept has_three_way = requires(const R& a, const R& b) { a <=> b; };
 template <class R>
-concept any_ordering = has_less<R> || has_less_equal<R> || has_greater<R> ||
-                       has_greater_equal<R> || has_three_way<R>;
+concept any_ordering =
+    has_less<R> || has_less_equal<R> || has_greater<R> || has_greater_equal<R> || has_three_way<R>;
 template <class R>
 concept has_equality = requires(const R& a, const R& b) {
   { a == b } -> std::convertible_to<bool>;
@@ -300,8 +301,8 @@ BOOST_AUTO_TEST_CASE(PY_REF_15_many_distinct_references_to_one_object) {
   for (std::size_t i = 0; i < n; ++i) {
     all_refer = all_refer && refs[i]().get() == obj.get() && proxies[i].lock() == obj;
     for (std::size_t j = i + 1; j < n; ++j)
-      all_distinct = all_distinct && !refs[i].identical(refs[j]) &&
-                     !proxies[i].identical(proxies[j]);
+      all_distinct =
+          all_distinct && !refs[i].identical(refs[j]) && !proxies[i].identical(proxies[j]);
   }
   BOOST_TEST(all_distinct);
   BOOST_TEST(all_refer);
@@ -381,9 +382,8 @@ BOOST_AUTO_TEST_CASE(PY_REF_16_exception_goes_to_replaceable_handler) {
     recording_handler handler; // replaced
     BOOST_TEST(wr::get_callback_error_handler() != before);
     auto obj = wr::make_shared<tracked>(1);
-    wr::weak_ref<tracked> r(obj, [](wr::weak_ref<tracked>) {
-      throw std::runtime_error("reported to the handler");
-    });
+    wr::weak_ref<tracked> r(
+        obj, [](wr::weak_ref<tracked>) { throw std::runtime_error("reported to the handler"); });
     obj.reset();
     BOOST_TEST(recording_handler::messages() ==
                    (std::vector<std::string>{"reported to the handler"}),
@@ -399,9 +399,8 @@ BOOST_AUTO_TEST_CASE(PY_REF_16_exception_goes_to_replaceable_handler) {
   BOOST_TEST(previous == found);
   const std::string text = capture_stderr([] {
     auto obj = wr::make_shared<tracked>(1);
-    wr::weak_ref<tracked> r(obj, [](wr::weak_ref<tracked>) {
-      throw std::runtime_error("noted on stderr");
-    });
+    wr::weak_ref<tracked> r(
+        obj, [](wr::weak_ref<tracked>) { throw std::runtime_error("noted on stderr"); });
     obj.reset();
   });
   wr::set_callback_error_handler(previous);
@@ -432,7 +431,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_17_reported_then_ignored_even_when_unwinding) {
   BOOST_TEST(calls == 1);
   BOOST_TEST(recording_handler::messages() == (std::vector<std::string>{"from a callback"}),
              boost::test_tools::per_element()); // reported
-  BOOST_TEST(tracked::alive == 0);               // then ignored: the death went on
+  BOOST_TEST(tracked::alive == 0);              // then ignored: the death went on
 
   // Outside unwinding, likewise: the release returns normally.
   auto obj2 = wr::make_shared<tracked>(2);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: WeakSet (PY-WS-*), checked against weak_set.
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,
 // and uses the implementation under test only through the alias `wr`.
@@ -58,48 +59,47 @@ using ints = std::vector<int>;
 
 // Python's set API on a WeakSet, the algebra included.
 template <class S>
-concept python_set_api =
-    requires(S& s, const S& cs, const typename S::value_type& x,
-             const typename S::element_type& obj,
-             const std::vector<typename S::value_type>& items) {
-      s.add(x);
-      s.discard(x);
-      s.discard(obj);
-      s.remove(x);
-      s.remove(obj);
-      { s.pop() } -> std::same_as<typename S::value_type>;
-      s.clear();
-      { cs.copy() } -> std::same_as<S>;
-      s.update(items);
-      { cs.contains(x) } -> std::same_as<bool>;
-      { cs.contains(obj) } -> std::same_as<bool>;
-      { cs.size() } -> std::same_as<typename S::size_type>;
-      { cs.union_(cs) } -> std::same_as<S>;
-      { cs.intersection(cs) } -> std::same_as<S>;
-      { cs.difference(cs) } -> std::same_as<S>;
-      { cs.symmetric_difference(cs) } -> std::same_as<S>;
-      { cs.union_(items) } -> std::same_as<S>;
-      s.intersection_update(items);
-      s.difference_update(items);
-      s.symmetric_difference_update(items);
-      { cs.issubset(items) } -> std::same_as<bool>;
-      { cs.issuperset(items) } -> std::same_as<bool>;
-      { cs.isdisjoint(items) } -> std::same_as<bool>;
-      { cs | cs } -> std::same_as<S>;
-      { cs & cs } -> std::same_as<S>;
-      { cs - cs } -> std::same_as<S>;
-      { cs ^ cs } -> std::same_as<S>;
-      { s |= cs } -> std::same_as<S&>;
-      { s &= cs } -> std::same_as<S&>;
-      { s -= cs } -> std::same_as<S&>;
-      { s ^= cs } -> std::same_as<S&>;
-      { cs == cs } -> std::same_as<bool>;
-      { cs != cs } -> std::same_as<bool>;
-      { cs <= cs } -> std::same_as<bool>;
-      { cs < cs } -> std::same_as<bool>;
-      { cs >= cs } -> std::same_as<bool>;
-      { cs > cs } -> std::same_as<bool>;
-    };
+concept python_set_api = requires(S& s, const S& cs, const typename S::value_type& x,
+                                  const typename S::element_type& obj,
+                                  const std::vector<typename S::value_type>& items) {
+  s.add(x);
+  s.discard(x);
+  s.discard(obj);
+  s.remove(x);
+  s.remove(obj);
+  { s.pop() } -> std::same_as<typename S::value_type>;
+  s.clear();
+  { cs.copy() } -> std::same_as<S>;
+  s.update(items);
+  { cs.contains(x) } -> std::same_as<bool>;
+  { cs.contains(obj) } -> std::same_as<bool>;
+  { cs.size() } -> std::same_as<typename S::size_type>;
+  { cs.union_(cs) } -> std::same_as<S>;
+  { cs.intersection(cs) } -> std::same_as<S>;
+  { cs.difference(cs) } -> std::same_as<S>;
+  { cs.symmetric_difference(cs) } -> std::same_as<S>;
+  { cs.union_(items) } -> std::same_as<S>;
+  s.intersection_update(items);
+  s.difference_update(items);
+  s.symmetric_difference_update(items);
+  { cs.issubset(items) } -> std::same_as<bool>;
+  { cs.issuperset(items) } -> std::same_as<bool>;
+  { cs.isdisjoint(items) } -> std::same_as<bool>;
+  { cs | cs } -> std::same_as<S>;
+  { cs& cs } -> std::same_as<S>;
+  { cs - cs } -> std::same_as<S>;
+  { cs ^ cs } -> std::same_as<S>;
+  { s |= cs } -> std::same_as<S&>;
+  { s &= cs } -> std::same_as<S&>;
+  { s -= cs } -> std::same_as<S&>;
+  { s ^= cs } -> std::same_as<S&>;
+  { cs == cs } -> std::same_as<bool>;
+  { cs != cs } -> std::same_as<bool>;
+  { cs <= cs } -> std::same_as<bool>;
+  { cs < cs } -> std::same_as<bool>;
+  { cs >= cs } -> std::same_as<bool>;
+  { cs > cs } -> std::same_as<bool>;
+};
 
 struct never {
   bool operator()(const auto&) const { return false; }
@@ -107,39 +107,42 @@ struct never {
 
 // std::unordered_set's API.
 template <class S>
-concept unordered_set_api =
-    std::ranges::forward_range<S> && std::ranges::forward_range<const S> &&
-    std::forward_iterator<typename S::iterator> &&
-    requires(S& s, const S& cs, const typename S::value_type& x,
-             const typename S::element_type& obj,
-             typename S::const_iterator ci, typename S::size_type n) {
-      typename S::key_type;
-      typename S::hasher;
-      typename S::key_equal;
-      typename S::allocator_type;
-      typename S::difference_type;
-      { s.insert(x) } -> std::same_as<std::pair<typename S::iterator, bool>>;
-      { s.insert(ci, x) } -> std::same_as<typename S::iterator>;
-      { s.emplace(x) } -> std::same_as<std::pair<typename S::iterator, bool>>;
-      { s.find(x) } -> std::same_as<typename S::iterator>;
-      { cs.find(obj) } -> std::same_as<typename S::const_iterator>;
-      { cs.count(x) } -> std::same_as<typename S::size_type>;
-      { cs.equal_range(x) };
-      { s.erase(ci) } -> std::same_as<typename S::iterator>;
-      { s.erase(ci, ci) } -> std::same_as<typename S::iterator>;
-      { s.erase(x) } -> std::same_as<typename S::size_type>;
-      { cs.empty() } -> std::same_as<bool>;
-      { cs.max_size() } -> std::same_as<typename S::size_type>;
-      { cs.bucket_count() } -> std::same_as<typename S::size_type>;
-      { cs.load_factor() } -> std::same_as<float>;
-      s.rehash(n);
-      s.reserve(n);
-      s.swap(s);
-      { cs.hash_function() } -> std::same_as<typename S::hasher>;
-      { cs.key_eq() } -> std::same_as<typename S::key_equal>;
-      { cs.get_allocator() } -> std::same_as<typename S::allocator_type>;
-      { erase_if(s, never{}) } -> std::same_as<typename S::size_type>;
-    };
+concept unordered_set_api = std::ranges::forward_range<S> && std::ranges::forward_range<const S> &&
+                            std::forward_iterator<typename S::iterator> &&
+                            requires(S& s, const S& cs, const typename S::value_type& x,
+                                     const typename S::element_type& obj,
+                                     typename S::const_iterator ci, typename S::size_type n) {
+                              typename S::key_type;
+                              typename S::hasher;
+                              typename S::key_equal;
+                              typename S::allocator_type;
+                              typename S::difference_type;
+                              {
+                                s.insert(x)
+                              } -> std::same_as<std::pair<typename S::iterator, bool>>;
+                              { s.insert(ci, x) } -> std::same_as<typename S::iterator>;
+                              {
+                                s.emplace(x)
+                              } -> std::same_as<std::pair<typename S::iterator, bool>>;
+                              { s.find(x) } -> std::same_as<typename S::iterator>;
+                              { cs.find(obj) } -> std::same_as<typename S::const_iterator>;
+                              { cs.count(x) } -> std::same_as<typename S::size_type>;
+                              { cs.equal_range(x) };
+                              { s.erase(ci) } -> std::same_as<typename S::iterator>;
+                              { s.erase(ci, ci) } -> std::same_as<typename S::iterator>;
+                              { s.erase(x) } -> std::same_as<typename S::size_type>;
+                              { cs.empty() } -> std::same_as<bool>;
+                              { cs.max_size() } -> std::same_as<typename S::size_type>;
+                              { cs.bucket_count() } -> std::same_as<typename S::size_type>;
+                              { cs.load_factor() } -> std::same_as<float>;
+                              s.rehash(n);
+                              s.reserve(n);
+                              s.swap(s);
+                              { cs.hash_function() } -> std::same_as<typename S::hasher>;
+                              { cs.key_eq() } -> std::same_as<typename S::key_equal>;
+                              { cs.get_allocator() } -> std::same_as<typename S::allocator_type>;
+                              { erase_if(s, never{}) } -> std::same_as<typename S::size_type>;
+                            };
 
 } // namespace
 

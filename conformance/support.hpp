@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Scaffolding shared by the conformance tests. A header with no import, so that every test file
 // keeps its #includes before its `import weakref;`; support.cpp defines it against `wr`.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Conformance: WeakValueDictionary (PY-WVD-*) and the id2obj example (PY-ID2OBJ-*), checked
 // against weak_value_map.
 // Convention: each test is named PY_<AREA>_<n>_<what> after the rule of rules.json it checks,
@@ -166,7 +167,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_python_dict_api) {
   static_assert(python_dict_api<map_t>);
   map_t m;
   auto a = make_image(1), b = make_image(2), c = make_image(3);
-  m["a"] = a; // d[k] = v
+  m["a"] = a;                                        // d[k] = v
   BOOST_TEST((std::shared_ptr<image>(m["a"]) == a)); // d[k]
   BOOST_CHECK_THROW((void)std::shared_ptr<image>(m["zz"]), wr::key_error);
   BOOST_TEST(m.get("b") == nullptr);
@@ -175,9 +176,9 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_python_dict_api) {
   BOOST_TEST((m.setdefault("b", c) == b)); // present: unchanged
   m.update(std::vector<std::pair<std::string, std::shared_ptr<image>>>{{"c", c}, {"a", b}});
   BOOST_TEST((m.at("a") == b)); // update replaces
-  m["a"] = a; // and so does d[k] = v
+  m["a"] = a;                   // and so does d[k] = v
   BOOST_TEST((m.at("a") == a));
-  BOOST_TEST(m.size() == 3u); // len(d)
+  BOOST_TEST(m.size() == 3u);  // len(d)
   BOOST_TEST(m.contains("c")); // k in d
   map_t copy = m.copy();
   BOOST_TEST((copy == m));
@@ -317,9 +318,8 @@ BOOST_AUTO_TEST_CASE(PY_WVD_1_key_destroyed_by_purge_not_inside_the_death) {
   int with_key = -1;
   bool key_alive_at_end_of_death = false;
   // Registered before the entry, this callback runs after the entry's own (newest first).
-  wr::weak_ref<image> probe(v, [&](wr::weak_ref<image>) {
-    key_alive_at_end_of_death = name::alive == with_key;
-  });
+  wr::weak_ref<image> probe(
+      v, [&](wr::weak_ref<image>) { key_alive_at_end_of_death = name::alive == with_key; });
   m[name("k")] = v;
   with_key = name::alive;
   v.reset();

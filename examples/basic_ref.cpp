@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The Python doc's first example (Weak Reference Objects): r() returns the referent while it is
 // alive, nothing once it is gone.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Death callbacks for cleanup: each open file registers a callback that runs when the last
 // owner releases it, newest first, before the object is destroyed.
 #include <cstdio>
@@ -18,8 +19,8 @@ int main() {
       std::printf("closing file '%s'\n", name.c_str());
     });
   };
-  auto owners = std::vector{weakref::make_shared<File>("data.csv"),
-                            weakref::make_shared<File>("report.txt")};
+  auto owners =
+      std::vector{weakref::make_shared<File>("data.csv"), weakref::make_shared<File>("report.txt")};
   watch(owners[0]);
   watch(owners[1]);
   owners.pop_back(); // report.txt dies first

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The Python doc's ExtendedRef: a ref subclass that counts successful calls and returns the
 // referent together with that count.
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Printing weak references and weak containers with std::format, as Python's repr prints them:
 // the referent's type and address while it lives, "dead" after.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The Python doc's motivating example: a cache of large images by name that does not keep them
 // alive. Entries disappear when the last user of an image lets it go.
 #include <cstdio>

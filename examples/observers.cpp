@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Observers held weakly: a subject notifies whoever is still alive, and never keeps an observer
 // alive by itself.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Allocator-aware weak containers: a cache whose entries, keys and referents all come from one
 // std::pmr memory resource (here a buffer on the stack), through weakref::pmr::weak_value_map
 // and weakref::allocate_shared.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // A proxy used as the object itself; using it after the referent died throws reference_error.
 #include <cstdio>
 #include <memory>

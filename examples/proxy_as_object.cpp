@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // A proxy passed to code that was written for the object itself: a function template that walks a
 // range of readings, and a std::function that wants a callable. Neither knows about weak
 // references, and neither keeps the objects alive; once they are gone, the next use throws.
@@ -26,8 +27,8 @@ int main() {
   weakref::weak_proxy<std::vector<double>> readings_proxy(readings);
   std::function<double(double)> transform = weakref::weak_proxy<Scale>(scale); // a callable proxy
 
-  std::printf("total: %g of %zu readings, first %g\n", total(readings_proxy),
-              readings_proxy.size(), readings_proxy[0]);
+  std::printf("total: %g of %zu readings, first %g\n", total(readings_proxy), readings_proxy.size(),
+              readings_proxy[0]);
   std::printf("scaled: %g\n", transform(21));
 
   scale.reset(); // the std::function holds only a weak proxy: the Scale is gone

@@ -1,4 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The example of README.md, kept identical to it.
+// clang-format off: the README prints this program as it is here, byte for byte.
 #include <cstdio>
 #include <memory>
 import weakref;

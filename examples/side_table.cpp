@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // A side table: extra data attached to objects owned elsewhere, without changing their type.
 // The entry (and its value) goes away with the object.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // [weakref.module]/2: C++23 code imports both std and weakref. Built only by the `std` preset.
 import std;
 import weakref;
@@ -7,10 +8,9 @@ int main() {
   int calls = 0;
   weakref::weak_ref<std::string> r(p, [&](weakref::weak_ref<std::string>) { ++calls; });
   weakref::weak_proxy<std::string> proxy(p);
-  const bool alive = r() && *r() == "referent" && proxy.size() == 8 &&
-                     weakref::weak_ref_count(p) == 2 &&
-                     std::hash<weakref::weak_ref<std::string>>{}(r) ==
-                         std::hash<std::string>{}("referent");
+  const bool alive =
+      r() && *r() == "referent" && proxy.size() == 8 && weakref::weak_ref_count(p) == 2 &&
+      std::hash<weakref::weak_ref<std::string>>{}(r) == std::hash<std::string>{}("referent");
   p.reset();
   const bool dead = !r() && calls == 1;
   std::println("alive: {}, dead: {}", alive, dead);

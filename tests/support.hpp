@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Test doubles shared by the unit tests. Header, not module: a test helper must not become part
 // of the module's interface.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Allocation failure (issue 7): every allocation an operation makes is made to fail in turn
 // (k = 0, 1, 2, ... until the operation completes without reaching the k-th), through the
 // containers' allocator and through the global operator new (weak references and the factory's
@@ -71,7 +72,8 @@ void* operator new[](std::size_t n) { return ::operator new(n); }
 void* operator new(std::size_t n, std::align_val_t a) {
   if (injector::fail_now()) throw std::bad_alloc();
   const auto align = static_cast<std::size_t>(a);
-  if (void* p = std::aligned_alloc(align, (std::max<std::size_t>(n, 1) + align - 1) / align * align))
+  if (void* p =
+          std::aligned_alloc(align, (std::max<std::size_t>(n, 1) + align - 1) / align * align))
     return p;
   throw std::bad_alloc();
 }
@@ -177,8 +179,9 @@ using string_alloc = failing_allocator<char>;
 using pmr_string = std::basic_string<char, std::char_traits<char>, string_alloc>;
 
 template <class K, class V>
-using value_map = weakref::weak_value_map<K, V, std::hash<K>, std::equal_to<K>,
-                                          failing_allocator<std::pair<const K, std::shared_ptr<V>>>>;
+using value_map =
+    weakref::weak_value_map<K, V, std::hash<K>, std::equal_to<K>,
+                            failing_allocator<std::pair<const K, std::shared_ptr<V>>>>;
 template <class K, class V>
 using key_map = weakref::weak_key_map<K, V, weakref::identity_hash<K>, weakref::identity_equal<K>,
                                       failing_allocator<std::pair<const std::shared_ptr<K>, V>>>;
@@ -212,9 +215,8 @@ BOOST_AUTO_TEST_CASE(allocate_shared_is_all_or_nothing) {
   const int before = tracked::alive.load();
   const long allocations = for_each_failure_point([&](long k) {
     std::shared_ptr<tracked> made;
-    const bool fired = run_failing_at(k, [&] {
-      made = weakref::allocate_shared<tracked>(failing_allocator<tracked>(&book), 7);
-    });
+    const bool fired = run_failing_at(
+        k, [&] { made = weakref::allocate_shared<tracked>(failing_allocator<tracked>(&book), 7); });
     if (fired) {
       BOOST_TEST(!made);
       BOOST_TEST(tracked::alive.load() == before);
@@ -260,13 +262,15 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_are_all_or_nothing) {
   // allocating (then there is no failure point to try); the callback forms always allocate.
   attempt([&] { weakref::weak_ref<tracked> r(obj); });
   BOOST_TEST(attempt([&] {
-               kept.emplace_back(obj, [&calls, long_capture](weakref::weak_ref<tracked>) { ++calls; });
+               kept.emplace_back(obj,
+                                 [&calls, long_capture](weakref::weak_ref<tracked>) { ++calls; });
                kept.pop_back(); // made: dropped again, so the count check stays meaningful
              }) >= 1);
   attempt([&] { weakref::weak_proxy<tracked> p(obj); });
   BOOST_TEST(attempt([&] {
-               weakref::weak_ref<tracked> r(obj, std::function<void(weakref::weak_ref<tracked>)>(
-                                                     [&calls, long_capture](weakref::weak_ref<tracked>) { ++calls; }));
+               weakref::weak_ref<tracked> r(
+                   obj, std::function<void(weakref::weak_ref<tracked>)>(
+                            [&calls, long_capture](weakref::weak_ref<tracked>) { ++calls; }));
              }) >= 1);
   obj.reset();
   BOOST_TEST(calls == 0); // no half-made reference calls back
@@ -285,7 +289,8 @@ BOOST_AUTO_TEST_CASE(value_map_single_insertions_are_strong) {
   // (int) keys: a table with 8 elements, so that the 9th insertion rehashes.
   auto strong = [&](auto op) {
     return for_each_failure_point([&](long k) {
-      value_map<int, tracked> m{failing_allocator<std::pair<const int, std::shared_ptr<tracked>>>(&book)};
+      value_map<int, tracked> m{
+          failing_allocator<std::pair<const int, std::shared_ptr<tracked>>>(&book)};
       for (int i = 0; i < 8; ++i) m.insert_or_assign(i, objs[static_cast<std::size_t>(i)]);
       const auto before = contents_of_value_map(m);
       const std::size_t count = weakref::weak_ref_count(objs[9]);
@@ -333,7 +338,8 @@ BOOST_AUTO_TEST_CASE(key_map_and_set_single_insertions_are_strong) {
     return for_each_failure_point([&](long k) {
       km_type m{km_alloc(&book)};
       for (int i = 0; i < 8; ++i)
-        m.try_emplace(objs[static_cast<std::size_t>(i)], "a value long enough to allocate its characters");
+        m.try_emplace(objs[static_cast<std::size_t>(i)],
+                      "a value long enough to allocate its characters");
       std::vector<std::pair<const tracked*, std::string>> before;
       for (const auto& [key, value] : m) before.emplace_back(key.get(), std::string(value));
       std::ranges::sort(before);
@@ -357,7 +363,8 @@ BOOST_AUTO_TEST_CASE(key_map_and_set_single_insertions_are_strong) {
              }) >= 1);
   BOOST_TEST(strong_km([&](km_type& m) { m[objs[9]]; }) >= 1);
   BOOST_TEST(strong_km([&](km_type& m) {
-               m.setdefault(objs[9], pmr_string("a default long enough to allocate its characters", sa));
+               m.setdefault(objs[9],
+                            pmr_string("a default long enough to allocate its characters", sa));
              }) >= 1);
 
   auto strong_set = [&](auto op) {
@@ -449,7 +456,8 @@ BOOST_AUTO_TEST_CASE(other_operations_are_basic) {
   BOOST_TEST(basic_vm([](vm_type& m) { vm_type copy(m); }) >= 1);
   BOOST_TEST(basic_vm([&](vm_type& m) {
                std::vector<std::pair<const int, std::shared_ptr<tracked>>> more;
-               for (int i = 12; i < 24; ++i) more.emplace_back(i, objs[static_cast<std::size_t>(i)]);
+               for (int i = 12; i < 24; ++i)
+                 more.emplace_back(i, objs[static_cast<std::size_t>(i)]);
                m.update(more);
              }) >= 1);
 #ifndef WEAKREF_TEST_GLOBAL_NEW_FIXED

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #include <boost/test/unit_test.hpp>
 
 #include <cstddef>
@@ -37,17 +38,20 @@ struct tagged_allocator {
   T* allocate(std::size_t n) { return std::allocator<T>().allocate(n); }
   void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
   template <class U>
-  friend bool operator==(const tagged_allocator& a, const tagged_allocator<U, Propagate>& b) noexcept {
+  friend bool operator==(const tagged_allocator& a,
+                         const tagged_allocator<U, Propagate>& b) noexcept {
     return a.id == b.id;
   }
 };
 
 template <bool P>
-using value_map = weakref::weak_value_map<int, tracked, std::hash<int>, std::equal_to<int>,
-                                          tagged_allocator<std::pair<const int, std::shared_ptr<tracked>>, P>>;
+using value_map =
+    weakref::weak_value_map<int, tracked, std::hash<int>, std::equal_to<int>,
+                            tagged_allocator<std::pair<const int, std::shared_ptr<tracked>>, P>>;
 template <bool P>
-using key_map = weakref::weak_key_map<std::string, int, std::hash<std::string>, std::equal_to<std::string>,
-                                      tagged_allocator<std::pair<const std::shared_ptr<std::string>, int>, P>>;
+using key_map =
+    weakref::weak_key_map<std::string, int, std::hash<std::string>, std::equal_to<std::string>,
+                          tagged_allocator<std::pair<const std::shared_ptr<std::string>, int>, P>>;
 template <bool P>
 using set = weakref::weak_set<std::string, std::hash<std::string>, std::equal_to<std::string>,
                               tagged_allocator<std::shared_ptr<std::string>, P>>;
@@ -87,7 +91,7 @@ void check_propagation(bool propagate, Make make, std::size_t expected_size) {
   }
   {
     C a = make(1, 0);
-    C copy(a, typename C::allocator_type(7)); // allocator-extended copy
+    C copy(a, typename C::allocator_type(7));             // allocator-extended copy
     C moved(std::move(a), typename C::allocator_type(8)); // unequal: element-wise move
     BOOST_TEST(copy.get_allocator().id == 7);
     BOOST_TEST(moved.get_allocator().id == 8);
@@ -142,11 +146,13 @@ using weakref_test::walked;
 // matches elements by the left operand's Hash and KeyEqual, for all three containers alike.
 BOOST_AUTO_TEST_CASE(comparison_uses_the_left_operands_policy) {
   auto value = weakref::make_shared<tracked>(7);
-  weakref::weak_value_map<int, tracked, mod_hash, mod_equal> by_ten_v(0, mod_hash{10}, mod_equal{10});
-  weakref::weak_value_map<int, tracked, mod_hash, mod_equal> exact_v(0, mod_hash{1000}, mod_equal{1000});
+  weakref::weak_value_map<int, tracked, mod_hash, mod_equal> by_ten_v(0, mod_hash{10},
+                                                                      mod_equal{10});
+  weakref::weak_value_map<int, tracked, mod_hash, mod_equal> exact_v(0, mod_hash{1000},
+                                                                     mod_equal{1000});
   by_ten_v.insert_or_assign(3, value);
   exact_v.insert_or_assign(13, value);
-  BOOST_TEST((by_ten_v == exact_v)); // 13 is found in by_ten_v: 13 ≡ 3 (mod 10)
+  BOOST_TEST((by_ten_v == exact_v));  // 13 is found in by_ten_v: 13 ≡ 3 (mod 10)
   BOOST_TEST(!(exact_v == by_ten_v)); // 3 is not a key of exact_v
 
   auto three = weakref::make_shared<int>(3), thirteen = weakref::make_shared<int>(13);
@@ -232,9 +238,8 @@ BOOST_AUTO_TEST_CASE(insert_or_assign_never_duplicates_a_key_reassigned_meanwhil
   weakref::weak_value_map<hooked_key, tracked, hooked_key_hash> m;
   auto v1 = weakref::make_shared<tracked>(1), v2 = weakref::make_shared<tracked>(2),
        v3 = weakref::make_shared<tracked>(3);
-  m.insert_or_assign(hooked_key{7, std::make_shared<on_destroy>([&] {
-                                  m.insert_or_assign(hooked_key{7, nullptr}, v3);
-                                })},
+  m.insert_or_assign(hooked_key{7, std::make_shared<on_destroy>(
+                                       [&] { m.insert_or_assign(hooked_key{7, nullptr}, v3); })},
                      v1);
   m.insert_or_assign(hooked_key{7, nullptr}, v2);
   BOOST_TEST(m.size() == 1u);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Exception safety (issue 7): callbacks that throw, Hash and KeyEqual that throw, destructors of
 // referents and of container values with side effects. In each case the containers stay
 // consistent (size() agrees with iteration, nothing dead is visible, nothing live is lost),
@@ -94,9 +95,8 @@ BOOST_AUTO_TEST_CASE(death_during_unwinding_with_a_throwing_callback) {
   try {
     auto obj = weakref::make_shared<tracked>(2);
     m.insert_or_assign(1, obj);
-    watch = weakref::weak_ref<tracked>(obj, [](weakref::weak_ref<tracked>) {
-      throw std::runtime_error("from the callback");
-    });
+    watch = weakref::weak_ref<tracked>(
+        obj, [](weakref::weak_ref<tracked>) { throw std::runtime_error("from the callback"); });
     throw std::invalid_argument("in flight");
   } catch (const std::invalid_argument& e) {
     BOOST_TEST(std::string(e.what()) == "in flight");
@@ -165,14 +165,30 @@ BOOST_AUTO_TEST_CASE(throwing_equality_in_set_algebra) {
       arm_guard armed;
       try {
         switch (op) {
-        case 0: a |= b; break;
-        case 1: a &= b; break;
-        case 2: a -= b; break;
-        case 3: a ^= b; break;
-        case 4: (void)(a | b); break;
-        case 5: (void)(a & b); break;
-        case 6: (void)(a == b); break;
-        default: (void)a.isdisjoint(b); break;
+        case 0:
+          a |= b;
+          break;
+        case 1:
+          a &= b;
+          break;
+        case 2:
+          a -= b;
+          break;
+        case 3:
+          a ^= b;
+          break;
+        case 4:
+          (void)(a | b);
+          break;
+        case 5:
+          (void)(a & b);
+          break;
+        case 6:
+          (void)(a == b);
+          break;
+        default:
+          (void)a.isdisjoint(b);
+          break;
         }
         BOOST_TEST_MESSAGE("set algebra op " << op << " needed no comparison");
       } catch (const std::runtime_error&) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #include <boost/test/unit_test.hpp>
 
 #include <cstddef>
@@ -117,8 +118,9 @@ BOOST_AUTO_TEST_CASE(owners_are_not_counted) {
 // [weakref.introspection]/1 weak_ref_count is noexcept
 BOOST_AUTO_TEST_CASE(count_is_noexcept) {
   static_assert(noexcept(weak_ref_count(std::declval<const std::shared_ptr<int>&>())));
-  static_assert(std::is_same_v<decltype(weak_ref_count(std::declval<const std::shared_ptr<int>&>())),
-                               std::size_t>);
+  static_assert(
+      std::is_same_v<decltype(weak_ref_count(std::declval<const std::shared_ptr<int>&>())),
+                     std::size_t>);
   auto obj = weakref::make_shared<int>(0);
   BOOST_TEST(weak_ref_count(obj) == 0u);
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -29,8 +30,8 @@ namespace {
 
 using name_t = std::string;
 using map_t = weak_key_map<name_t, int>;
-using identity_map_t =
-    weak_key_map<opaque, std::string, weakref::identity_hash<opaque>, weakref::identity_equal<opaque>>;
+using identity_map_t = weak_key_map<opaque, std::string, weakref::identity_hash<opaque>,
+                                    weakref::identity_equal<opaque>>;
 
 std::shared_ptr<name_t> key(const char* s) { return weakref::make_shared<name_t>(s); }
 
@@ -177,7 +178,7 @@ BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
   for (auto [k, v] : m) {
     BOOST_TEST(*k == std::to_string(v));
     seen.push_back(v);
-    v += 1000; // writes through to the map
+    v += 1000;                                               // writes through to the map
     owners[static_cast<std::size_t>(std::stoi(*k))].reset(); // pinned by the iterator
   }
   BOOST_TEST(seen.size() == 64u);
@@ -240,15 +241,16 @@ BOOST_AUTO_TEST_CASE(value_owning_its_key_is_diagnosed_in_debug_builds) {
   weak_key_map<name_t, std::shared_ptr<name_t>> m;
   auto k = key("k"), other = key("other");
   const std::string quiet = weakref_test::capture_stderr([&] {
-    m[k] = other;                  // assignment through operator[]: not seen
-    m.insert_or_assign(other, k);  // a value owning another key: fine
+    m[k] = other;                 // assignment through operator[]: not seen
+    m.insert_or_assign(other, k); // a value owning another key: fine
   });
   BOOST_TEST(quiet.empty());
   const std::string warned = weakref_test::capture_stderr([&] {
     m.insert_or_assign(k, k); // k's value now owns k
   });
   auto self = key("self");
-  const std::string warned_on_insert = weakref_test::capture_stderr([&] { m.try_emplace(self, self); });
+  const std::string warned_on_insert =
+      weakref_test::capture_stderr([&] { m.try_emplace(self, self); });
 #ifdef NDEBUG
   BOOST_TEST(warned.empty());
   BOOST_TEST(warned_on_insert.empty());
@@ -276,7 +278,8 @@ BOOST_AUTO_TEST_CASE(erase_if_swap_buckets_and_ranges) {
   swap(m, other);
   BOOST_TEST(other.size() == 10u);
   auto values = other | ranges::views::transform([](const auto& kv) { return kv.second; }) |
-                ranges::views::filter([](int v) { return v >= 20; }) | ranges::to<std::vector<int>>();
+                ranges::views::filter([](int v) { return v >= 20; }) |
+                ranges::to<std::vector<int>>();
   std::ranges::sort(values);
   BOOST_TEST(values == (std::vector<int>{20, 24, 28, 32, 36}), boost::test_tools::per_element());
   std::vector<std::pair<std::shared_ptr<name_t>, int>> source{{owners[1], 1}, {owners[2], 2}};

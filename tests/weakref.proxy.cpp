@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #include <boost/test/unit_test.hpp>
 
 #include <concepts>
@@ -153,7 +154,7 @@ BOOST_AUTO_TEST_CASE(arrow_pins_referent_for_full_expression) {
   const int alive_during_call = p->drop_owner_then_count_alive();
   BOOST_TEST(alive_during_call == before + 1); // not destroyed while its member function ran
   BOOST_TEST(!obj);
-  BOOST_TEST(tracked::alive == before);        // destroyed once the full-expression ended
+  BOOST_TEST(tracked::alive == before); // destroyed once the full-expression ended
   BOOST_TEST(p.expired());
 }
 
@@ -557,7 +558,7 @@ BOOST_AUTO_TEST_CASE(invocability_follows_the_referent) {
   static_assert(!std::invocable<const weak_proxy<not_callable>&>);
   static_assert(std::invocable<weak_proxy<adder>, int, int>);
   static_assert(std::invocable<const weak_proxy<adder>&, int, int>);
-  static_assert(!std::invocable<weak_proxy<adder>>);          // wrong arity
+  static_assert(!std::invocable<weak_proxy<adder>>);                   // wrong arity
   static_assert(!std::invocable<weak_proxy<adder>, std::string, int>); // wrong argument type
   static_assert(std::is_same_v<std::invoke_result_t<weak_proxy<adder>, int, int>, int>);
   auto obj = weakref::make_shared<adder>(adder{1, 0});
@@ -702,10 +703,8 @@ BOOST_AUTO_TEST_CASE(container_use_after_death_throws_reference_error) {
   obj.reset();
   BOOST_CHECK_EXCEPTION(static_cast<void>(p[0]), weakref::reference_error, has_python_message);
   BOOST_CHECK_EXCEPTION(static_cast<void>(p.size()), weakref::reference_error, has_python_message);
-  BOOST_CHECK_EXCEPTION(static_cast<void>(p.empty()), weakref::reference_error,
-                        has_python_message);
-  BOOST_CHECK_EXCEPTION(static_cast<void>(p.begin()), weakref::reference_error,
-                        has_python_message);
+  BOOST_CHECK_EXCEPTION(static_cast<void>(p.empty()), weakref::reference_error, has_python_message);
+  BOOST_CHECK_EXCEPTION(static_cast<void>(p.begin()), weakref::reference_error, has_python_message);
   BOOST_CHECK_EXCEPTION(static_cast<void>(p.end()), weakref::reference_error, has_python_message);
   int visited = 0;
   BOOST_CHECK_EXCEPTION(
@@ -953,7 +952,8 @@ BOOST_AUTO_TEST_CASE(destroyed_proxy_never_calls_back) {
 
 // PY-REF-10 "If callback is provided and not None": nullptr means no callback
 BOOST_AUTO_TEST_CASE(null_callback_registers_none) {
-  weakref_test::capture_callback_errors capture; // an empty std::function would report bad_function_call
+  weakref_test::capture_callback_errors
+      capture; // an empty std::function would report bad_function_call
   auto obj = weakref::make_shared<int>(0);
   weak_proxy<int> p(obj, nullptr);
   void (*fp)(weak_proxy<int>) = nullptr;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #include <boost/test/unit_test.hpp>
 
 #include <concepts>
@@ -156,7 +157,7 @@ BOOST_AUTO_TEST_CASE(move_leaves_source_empty) {
   weak_ref<tracked> a(p);
   weak_ref<tracked> witness = a;
   weak_ref<tracked> b = std::move(a);
-  BOOST_TEST(a.expired());                 // NOLINT(bugprone-use-after-move): specified state
+  BOOST_TEST(a.expired());                      // NOLINT(bugprone-use-after-move): specified state
   BOOST_TEST(a.identical(weak_ref<tracked>())); // NOLINT
   BOOST_TEST(b.identical(witness));
   BOOST_TEST(b().get() == p.get());
@@ -307,8 +308,8 @@ BOOST_AUTO_TEST_CASE(no_library_lock_held_during_callbacks_or_destructor) {
 // [weakref.ref.callback]/1: the constraint rejects callbacks of the wrong shape at compile time.
 static_assert(!std::is_constructible_v<weak_ref<int>, const std::shared_ptr<int>&, int>);
 static_assert(!std::is_constructible_v<weak_ref<int>, const std::shared_ptr<int>&, void (*)()>);
-static_assert(std::is_constructible_v<weak_ref<int>, const std::shared_ptr<int>&,
-                                      void (*)(weak_ref<int>)>);
+static_assert(
+    std::is_constructible_v<weak_ref<int>, const std::shared_ptr<int>&, void (*)(weak_ref<int>)>);
 
 BOOST_AUTO_TEST_SUITE_END()
 
@@ -351,8 +352,7 @@ BOOST_AUTO_TEST_CASE(usable_in_unordered_set) {
   auto a = weakref::make_shared<std::string>("a");
   auto b = weakref::make_shared<std::string>("b");
   auto a2 = weakref::make_shared<std::string>("a");
-  std::unordered_set<weak_ref<std::string>> set{weak_ref<std::string>(a),
-                                                weak_ref<std::string>(b)};
+  std::unordered_set<weak_ref<std::string>> set{weak_ref<std::string>(a), weak_ref<std::string>(b)};
   BOOST_TEST(set.size() == 2u);
   BOOST_TEST(set.count(weak_ref<std::string>(a2)) == 1u); // equal referents, equal refs
 }
@@ -384,8 +384,8 @@ BOOST_AUTO_TEST_CASE(dead_refs_compare_by_identity) {
   weak_ref<tracked> rx_other(x);
   weak_ref<tracked> ry(y);
   x.reset();
-  BOOST_TEST((rx != ry));      // one dead: no longer equal, though the referents were
-  BOOST_TEST((rx == rx_copy)); // same reference
+  BOOST_TEST((rx != ry));       // one dead: no longer equal, though the referents were
+  BOOST_TEST((rx == rx_copy));  // same reference
   BOOST_TEST((rx != rx_other)); // another reference to the same dead referent
 }
 

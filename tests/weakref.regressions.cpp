@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Regression tests for library bugs found by the reliability work (issue 7): each names the
 // bug it pins down; the fuzz corpus (tests/fuzz/corpus/regress-*) holds the fuzzer's inputs.
 #include <boost/test/unit_test.hpp>
@@ -33,7 +34,9 @@ BOOST_AUTO_TEST_CASE(value_map_update_from_itself) {
 // The same aliasing for weak_key_map (Python: d.update(d)) and weak_set (s |= s, s.update(s)).
 BOOST_AUTO_TEST_CASE(key_map_and_set_update_from_themselves) {
   std::vector<std::shared_ptr<tracked>> keys;
-  weakref::weak_key_map<tracked, int, weakref::identity_hash<tracked>, weakref::identity_equal<tracked>> m;
+  weakref::weak_key_map<tracked, int, weakref::identity_hash<tracked>,
+                        weakref::identity_equal<tracked>>
+      m;
   weakref::weak_set<tracked, weakref::identity_hash<tracked>, weakref::identity_equal<tracked>> s;
   for (int i = 0; i < 40; ++i) {
     keys.push_back(weakref::make_shared<tracked>(i));

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -366,8 +367,8 @@ BOOST_FIXTURE_TEST_CASE(other_operand_is_any_range, fixture) {
   BOOST_CHECK_THROW(u.symmetric_difference_update(with_empty), weakref::type_error);
   BOOST_TEST((u == s)); // checked before anything changed
   // A view works as well (Python: a generator).
-  BOOST_TEST(values(s.intersection(t | std::views::filter([](const auto& p) { return *p > 3; })))
-                 .empty());
+  BOOST_TEST(
+      values(s.intersection(t | std::views::filter([](const auto& p) { return *p > 3; }))).empty());
 }
 
 // Results carry the left operand's hash, key_eq and allocator; when the operands hold distinct
@@ -485,7 +486,7 @@ BOOST_AUTO_TEST_CASE(identity_policy_and_address_reuse) {
   identity_set s;
   auto x = weakref::make_shared<opaque>();
   s.add(x);
-  x.reset(); // not purged yet
+  x.reset();                               // not purged yet
   auto y = weakref::make_shared<opaque>(); // typically at x's address
   BOOST_TEST(!s.contains(*y));
   s.add(y);
@@ -538,11 +539,12 @@ BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
   for (auto it = s.begin(); it != s.end(); ++it) {
     const int v = (*it)->value;
     BOOST_TEST(static_cast<bool>(owners[static_cast<std::size_t>(v)])); // never a dead element
-    BOOST_TEST(seen.insert(v).second);                          // never twice
+    BOOST_TEST(seen.insert(v).second);                                  // never twice
     owners[static_cast<std::size_t>(v)].reset();
     // Still alive: the iterator pins it (and only it: no copy was kept).
     BOOST_TEST(tracked::alive == static_cast<int>(std::ranges::count_if(
-                                     owners, [](const auto& p) { return p != nullptr; })) + 1);
+                                     owners, [](const auto& p) { return p != nullptr; })) +
+                                     1);
     BOOST_TEST((*it)->value == v);
     // Kill two elements not visited yet.
     int killed = 0;
@@ -556,8 +558,7 @@ BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
     }
   }
   // Every element was either visited (alive when reached) or killed before its visit.
-  for (int k = 0; k < n; ++k)
-    BOOST_TEST(seen.contains(k) + killed_unvisited.contains(k) == 1);
+  for (int k = 0; k < n; ++k) BOOST_TEST(seen.contains(k) + killed_unvisited.contains(k) == 1);
   BOOST_TEST(s.size() == 0u);
   BOOST_TEST(s.empty());
   BOOST_TEST(tracked::alive == 0);
@@ -746,7 +747,8 @@ BOOST_AUTO_TEST_CASE(construction_and_assignment) {
   const std::vector<std::shared_ptr<int>> v{a, b, c, a};
   set_t from_iters(v.begin(), v.end());
   set_t from_range(weakref::from_range, v);
-  set_t from_view(weakref::from_range, v | std::views::filter([](const auto& p) { return *p > 1; }));
+  set_t from_view(weakref::from_range,
+                  v | std::views::filter([](const auto& p) { return *p > 1; }));
   set_t from_list{a, b};
   set_t with_buckets(64);
   BOOST_TEST(from_iters.size() == 3u);

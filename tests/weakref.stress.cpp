@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Concurrency stress (issue 7), run under TSan in CI: referents die on other threads while one
 // thread owns and uses each container ([weakref.containers.general]/3: a container is used by
 // one thread at a time, its elements may die on any thread), and while several threads create,
@@ -71,13 +72,11 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
     weakref::weak_ref<item> ref;
     std::shared_ptr<callback_record> record;
   };
-  std::vector<watched> watch;     // refs that outlive their referents: called back exactly once
+  std::vector<watched> watch; // refs that outlive their referents: called back exactly once
   std::vector<std::shared_ptr<item>> kept;
   long operations = 0, failed = 0;
 
-  auto intact_and_live = [&](const std::shared_ptr<item>& p) {
-    return p && p->magic == intact;
-  };
+  auto intact_and_live = [&](const std::shared_ptr<item>& p) { return p && p->magic == intact; };
   for (long i = 0; budget.more(operations); ++i) {
     const bool keep = i % 4 == 0;
     auto object = weakref::make_shared<item>(i, keep);
@@ -87,10 +86,10 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
     operations += 3;
     if (i % 16 == 0) {
       auto record = std::make_shared<callback_record>();
-      watch.push_back({weakref::weak_ref<item>(object, [record](weakref::weak_ref<item>) {
-                         record->calls.fetch_add(1);
-                       }),
-                       record});
+      watch.push_back(
+          {weakref::weak_ref<item>(
+               object, [record](weakref::weak_ref<item>) { record->calls.fetch_add(1); }),
+           record});
       ++operations;
     }
     if (keep)
@@ -125,8 +124,10 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
       if (kept_seen < static_cast<long>(kept.size())) ++failed;
     }
     if (i % 256 == 0) { // erase through iterators while iterating: the non-kept ones
-      operations += static_cast<long>(erase_if(values, [](const auto& kv) { return !kv.second->kept; }));
-      operations += static_cast<long>(erase_if(keys, [](const auto& kv) { return !kv.first->kept; }));
+      operations +=
+          static_cast<long>(erase_if(values, [](const auto& kv) { return !kv.second->kept; }));
+      operations +=
+          static_cast<long>(erase_if(keys, [](const auto& kv) { return !kv.first->kept; }));
       operations += static_cast<long>(erase_if(elements, [](const auto& x) { return !x->kept; }));
       if (values.size() < kept.size() || elements.size() < kept.size()) ++failed;
     }
@@ -190,7 +191,8 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
     std::lock_guard guard(slot_mutex[i % slot_count]);
     return slots[i % slot_count];
   };
-  for (std::size_t i = 0; i < slot_count; ++i) slots[i] = weakref::make_shared<item>(long(i), false);
+  for (std::size_t i = 0; i < slot_count; ++i)
+    slots[i] = weakref::make_shared<item>(long(i), false);
 
   std::atomic<long> bad{0}, callbacks{0};
   struct watched {
@@ -209,16 +211,17 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
       if (!owner) continue;
       auto record = std::make_shared<callback_record>();
       const bool cascade = n % 3 == 0;
-      weakref::weak_ref<item> with_callback(owner, [&, record, cascade](weakref::weak_ref<item> self) {
-        if (self.lock()) bad.fetch_add(1); // cleared before callbacks
-        if (record->calls.fetch_add(1) != 0) bad.fetch_add(1);
-        callbacks.fetch_add(1, std::memory_order_relaxed);
-        if (cascade) { // a death inside a death, on this (the killing) thread
-          std::shared_ptr<item> victim;
-          std::lock_guard guard(hostage_mutex);
-          victim = std::move(hostages[static_cast<std::size_t>(callbacks.load()) % slot_count]);
-        }
-      });
+      weakref::weak_ref<item> with_callback(
+          owner, [&, record, cascade](weakref::weak_ref<item> self) {
+            if (self.lock()) bad.fetch_add(1); // cleared before callbacks
+            if (record->calls.fetch_add(1) != 0) bad.fetch_add(1);
+            callbacks.fetch_add(1, std::memory_order_relaxed);
+            if (cascade) { // a death inside a death, on this (the killing) thread
+              std::shared_ptr<item> victim;
+              std::lock_guard guard(hostage_mutex);
+              victim = std::move(hostages[static_cast<std::size_t>(callbacks.load()) % slot_count]);
+            }
+          });
       weakref::weak_ref<item> copy = with_callback;
       if (!(copy == with_callback)) bad.fetch_add(1);
       proxies[static_cast<std::size_t>(n) % proxies.size()] = weakref::weak_proxy<item>(owner);
@@ -229,8 +232,7 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
           bad.fetch_add(1);
       } catch (const weakref::reference_error&) {
       }
-      if (n % 50 == 0)
-        watch[w].push_back({std::move(copy), record});
+      if (n % 50 == 0) watch[w].push_back({std::move(copy), record});
       ring[static_cast<std::size_t>(n) % ring.size()] = std::move(with_callback);
       operations[w] += 6;
     }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -207,7 +208,8 @@ BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
     owners[static_cast<std::size_t>(key)].reset(); // the visited value dies only when unpinned
     BOOST_TEST(value.use_count() >= 1);
     if (key % 2 == 0) // kill some not yet visited ones, too
-      for (int k = key + 1; k < 100 && k < key + 4; k += 2) owners[static_cast<std::size_t>(k)].reset();
+      for (int k = key + 1; k < 100 && k < key + 4; k += 2)
+        owners[static_cast<std::size_t>(k)].reset();
   }
   // Every entry alive when the loop began and not killed before its visit was seen.
   std::ranges::sort(seen);
@@ -341,7 +343,8 @@ BOOST_AUTO_TEST_CASE(range_construction_and_views) {
   BOOST_TEST(from_iters.size() == 3u);
   BOOST_TEST((from_range == from_iters));
   BOOST_TEST(from_list.size() == 2u);
-  auto big = from_range | ranges::views::filter([](const auto& kv) { return kv.second->value > 1; }) |
+  auto big = from_range |
+             ranges::views::filter([](const auto& kv) { return kv.second->value > 1; }) |
              ranges::views::transform([](const auto& kv) { return kv.first; }) |
              ranges::to<std::vector<std::string>>();
   std::ranges::sort(big);

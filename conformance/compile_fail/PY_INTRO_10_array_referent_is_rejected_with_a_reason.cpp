@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // expected: weak_ref<T>: T must be a non-array object type
 // PY-INTRO-10 (adapted): any non-array object type can be weakly referenced; an array type is
 // rejected at compile time with a diagnostic that says so.

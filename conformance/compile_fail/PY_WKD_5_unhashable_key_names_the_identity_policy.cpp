@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // expected: weak_key_map<K, V, Hash>: Hash must be callable with const K&; for a key type without std::hash use weakref::identity_hash<K>
 // PY-WKD-5 (adapted): a weak key type without std::hash is rejected at compile time, and the
 // diagnostic names the identity policy that makes it usable.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // expected: identity_hash
 // PY-WS-2 (adapted): an element type without std::hash is rejected at compile time, and the
 // diagnostic names the identity policy that makes it usable.

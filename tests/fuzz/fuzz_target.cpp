@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Differential fuzz target: a random sequence of operations on refs, proxies and the three weak
 // containers, each checked after every step against a simple reference model (model.hpp).
 //
@@ -125,7 +126,9 @@ private:
       slots_[s] = fresh(in_.byte());
       break;
     }
-    case 1: slots_[in_.byte() % slot_count].reset(); break;
+    case 1:
+      slots_[in_.byte() % slot_count].reset();
+      break;
     case 2: { // an object owns an older one
       auto a = slot(in_.byte()), b = slot(in_.byte());
       if (a && b && b->id < a->id) a->owns.push_back(b);
@@ -139,9 +142,15 @@ private:
       }
       break;
     }
-    case 4: make_ref(); break;
-    case 5: refs_[in_.byte() % ref_count] = refs_[in_.byte() % ref_count]; break; // copy
-    case 6: release_ref(in_.byte() % ref_count); break;
+    case 4:
+      make_ref();
+      break;
+    case 5:
+      refs_[in_.byte() % ref_count] = refs_[in_.byte() % ref_count];
+      break; // copy
+    case 6:
+      release_ref(in_.byte() % ref_count);
+      break;
     case 7: { // move: the source is left empty
       const std::size_t from = in_.byte() % ref_count, to = in_.byte() % ref_count;
       if (from != to) {
@@ -152,38 +161,89 @@ private:
       }
       break;
     }
-    case 8: proxy_op(); break;
-    case 9: vm_insert(in_.byte() % 8, in_.byte(), in_.byte() % 3); break;
-    case 10: vm_erase(in_.byte() % 8); break;
-    case 11: vm_lookup(in_.byte() % 8); break;
-    case 12: km_insert(in_.byte(), in_.byte(), in_.byte() % 3); break;
-    case 13: km_erase(in_.byte()); break;
-    case 14: km_lookup(in_.byte()); break;
-    case 15: set_add(in_.byte() % 2, in_.byte()); break;
-    case 16: set_remove(in_.byte() % 2, in_.byte()); break;
-    case 17: set_algebra(in_.byte()); break;
-    case 18: set_compare(); break;
-    case 19: copy_op(in_.byte()); break;
-    case 20: erase_if_op(in_.byte()); break;
-    case 21: pop_op(in_.byte()); break;
-    case 22: clear_op(in_.byte()); break;
+    case 8:
+      proxy_op();
+      break;
+    case 9:
+      vm_insert(in_.byte() % 8, in_.byte(), in_.byte() % 3);
+      break;
+    case 10:
+      vm_erase(in_.byte() % 8);
+      break;
+    case 11:
+      vm_lookup(in_.byte() % 8);
+      break;
+    case 12:
+      km_insert(in_.byte(), in_.byte(), in_.byte() % 3);
+      break;
+    case 13:
+      km_erase(in_.byte());
+      break;
+    case 14:
+      km_lookup(in_.byte());
+      break;
+    case 15:
+      set_add(in_.byte() % 2, in_.byte());
+      break;
+    case 16:
+      set_remove(in_.byte() % 2, in_.byte());
+      break;
+    case 17:
+      set_algebra(in_.byte());
+      break;
+    case 18:
+      set_compare();
+      break;
+    case 19:
+      copy_op(in_.byte());
+      break;
+    case 20:
+      erase_if_op(in_.byte());
+      break;
+    case 21:
+      pop_op(in_.byte());
+      break;
+    case 22:
+      clear_op(in_.byte());
+      break;
     case 23: { // purge, reserve, rehash: no visible change
       const std::uint8_t which = in_.byte();
       busy_guard g1(vm_busy_), g2(km_busy_), g3(set_busy_[0]);
-      if (which % 3 == 0) { vm_.purge(); km_.purge(); sets_[0].purge(); }
-      if (which % 3 == 1) { vm_.reserve(which); km_.reserve(which / 2); sets_[0].reserve(which / 4); }
-      if (which % 3 == 2) { vm_.rehash(which); km_.rehash(0); sets_[0].rehash(which); }
+      if (which % 3 == 0) {
+        vm_.purge();
+        km_.purge();
+        sets_[0].purge();
+      }
+      if (which % 3 == 1) {
+        vm_.reserve(which);
+        km_.reserve(which / 2);
+        sets_[0].reserve(which / 4);
+      }
+      if (which % 3 == 2) {
+        vm_.rehash(which);
+        km_.rehash(0);
+        sets_[0].rehash(which);
+      }
       break;
     }
-    case 24: iterate_with_death(in_.byte(), in_.byte()); break;
-    case 25: foreign_and_empty(in_.byte()); break;
+    case 24:
+      iterate_with_death(in_.byte(), in_.byte());
+      break;
+    case 25:
+      foreign_and_empty(in_.byte());
+      break;
     case 26: { // swap the two sets, member and hidden friend
       busy_guard g0(set_busy_[0]), g1(set_busy_[1]);
-      if (in_.byte() % 2) sets_[0].swap(sets_[1]); else swap(sets_[0], sets_[1]);
+      if (in_.byte() % 2)
+        sets_[0].swap(sets_[1]);
+      else
+        swap(sets_[0], sets_[1]);
       std::swap(world_.sets[0], world_.sets[1]);
       break;
     }
-    case 27: keyrefs_op(); break;
+    case 27:
+      keyrefs_op();
+      break;
     case 28: { // [weakref.ref.eq] both alive: the referents compare; else: the same reference
       const ref_slot& a = refs_[in_.byte() % ref_count];
       const ref_slot& b = refs_[in_.byte() % ref_count];
@@ -193,7 +253,9 @@ private:
       check_that((a.ref == b.ref) == expected && (a.ref != b.ref) == !expected, "ref ==");
       break;
     }
-    default: vm_subscript(in_.byte() % 8, in_.byte()); break;
+    default:
+      vm_subscript(in_.byte() % 8, in_.byte());
+      break;
     }
   }
 
@@ -217,12 +279,24 @@ private:
         ++token->calls;
         check_that(token->calls == 1, "a callback runs once");
         switch (action % 7) {
-        case 1: slots_[arg % slot_count].reset(); break;
-        case 2: refs_[arg % ref_count] = {}; break;
-        case 3: if (!vm_busy_) vm_insert(arg % 8, arg / 8, 1); break;
-        case 4: if (!set_busy_[arg % 2]) set_remove(arg % 2, arg / 2); break;
-        case 5: if (!km_busy_) km_erase(arg); break;
-        case 6: ++callback_failures_thrown_; throw callback_failure{};
+        case 1:
+          slots_[arg % slot_count].reset();
+          break;
+        case 2:
+          refs_[arg % ref_count] = {};
+          break;
+        case 3:
+          if (!vm_busy_) vm_insert(arg % 8, arg / 8, 1);
+          break;
+        case 4:
+          if (!set_busy_[arg % 2]) set_remove(arg % 2, arg / 2);
+          break;
+        case 5:
+          if (!km_busy_) km_erase(arg);
+          break;
+        case 6:
+          ++callback_failures_thrown_;
+          throw callback_failure{};
         }
       };
       made = {weakref::weak_ref<object>(target, cb), token};
@@ -430,26 +504,50 @@ private:
     const model::set_type a = world_.sets[0], b = world_.sets[1];
     model::set_type expected;
     switch (how % 4) {
-    case 0: expected = model::set_union(a, b); break;
-    case 1: expected = model::set_intersection(a, b); break;
-    case 2: expected = model::set_difference(a, b); break;
-    default: expected = model::set_symmetric_difference(a, b); break;
+    case 0:
+      expected = model::set_union(a, b);
+      break;
+    case 1:
+      expected = model::set_intersection(a, b);
+      break;
+    case 2:
+      expected = model::set_difference(a, b);
+      break;
+    default:
+      expected = model::set_symmetric_difference(a, b);
+      break;
     }
     if (how & 4) { // in place
       switch (how % 4) {
-      case 0: sets_[0] |= sets_[1]; break;
-      case 1: sets_[0] &= sets_[1]; break;
-      case 2: sets_[0] -= sets_[1]; break;
-      default: sets_[0] ^= sets_[1]; break;
+      case 0:
+        sets_[0] |= sets_[1];
+        break;
+      case 1:
+        sets_[0] &= sets_[1];
+        break;
+      case 2:
+        sets_[0] -= sets_[1];
+        break;
+      default:
+        sets_[0] ^= sets_[1];
+        break;
       }
       world_.sets[0] = expected;
     } else {
       set result;
       switch (how % 4) {
-      case 0: result = sets_[0] | sets_[1]; break;
-      case 1: result = sets_[0] & sets_[1]; break;
-      case 2: result = sets_[0] - sets_[1]; break;
-      default: result = sets_[0] ^ sets_[1]; break;
+      case 0:
+        result = sets_[0] | sets_[1];
+        break;
+      case 1:
+        result = sets_[0] & sets_[1];
+        break;
+      case 2:
+        result = sets_[0] - sets_[1];
+        break;
+      default:
+        result = sets_[0] ^ sets_[1];
+        break;
       }
       check_set(result, expected, "set algebra result");
       if (how & 8) { // keep the result: it becomes set 1
@@ -532,8 +630,9 @@ private:
     case 0: {
       busy_guard g(vm_busy_);
       const std::size_t n = erase_if(vm_, [&](const auto& kv) { return kv.first % 2 == parity; });
-      check_that(n == std::erase_if(world_.vm, [&](const auto& kv) { return kv.first % 2 == parity; }),
-                 "vm erase_if count");
+      check_that(
+          n == std::erase_if(world_.vm, [&](const auto& kv) { return kv.first % 2 == parity; }),
+          "vm erase_if count");
       break;
     }
     case 1: {
@@ -543,8 +642,10 @@ private:
       std::vector<int> matching;
       for (const auto& [k, e] : world_.km)
         if (k % 2 == parity) matching.push_back(e.key_id);
-      const std::size_t n = erase_if(km_, [&](const auto& kv) { return kv.first->key % 2 == parity; });
-      const auto survivors = std::ranges::count_if(matching, [&](int id) { return world_.alive(id); });
+      const std::size_t n =
+          erase_if(km_, [&](const auto& kv) { return kv.first->key % 2 == parity; });
+      const auto survivors =
+          std::ranges::count_if(matching, [&](int id) { return world_.alive(id); });
       check_that(n <= matching.size() && n >= static_cast<std::size_t>(survivors),
                  "km erase_if count");
       std::erase_if(world_.km, [&](const auto& kv) { return kv.first % 2 == parity; });
@@ -553,8 +654,10 @@ private:
     default: {
       const int which = how % 2;
       busy_guard g(set_busy_[which]);
-      const std::size_t n = erase_if(sets_[which], [&](const auto& x) { return x->key % 2 == parity; });
-      check_that(n == std::erase_if(world_.sets[which], [&](const auto& kv) { return kv.first % 2 == parity; }),
+      const std::size_t n =
+          erase_if(sets_[which], [&](const auto& x) { return x->key % 2 == parity; });
+      check_that(n == std::erase_if(world_.sets[which],
+                                    [&](const auto& kv) { return kv.first % 2 == parity; }),
                  "set erase_if count");
       break;
     }
@@ -580,8 +683,7 @@ private:
       try {
         auto [k, v] = km_.popitem();
         auto expected = world_.km_get(k->key);
-        check_that(expected && expected->key_id == k->id &&
-                       expected->value_id == (v ? v->id : -1),
+        check_that(expected && expected->key_id == k->id && expected->value_id == (v ? v->id : -1),
                    "km popitem yields a live entry");
         world_.km.erase(k->key);
       } catch (const weakref::key_error&) {
@@ -610,8 +712,18 @@ private:
 
   void clear_op(std::uint8_t how) {
     switch (how % 4) {
-    case 0: { busy_guard g(vm_busy_); vm_.clear(); world_.vm.clear(); break; }
-    case 1: { busy_guard g(km_busy_); km_.clear(); world_.km.clear(); break; }
+    case 0: {
+      busy_guard g(vm_busy_);
+      vm_.clear();
+      world_.vm.clear();
+      break;
+    }
+    case 1: {
+      busy_guard g(km_busy_);
+      km_.clear();
+      world_.km.clear();
+      break;
+    }
     default: {
       busy_guard g(set_busy_[how % 2]);
       sets_[how % 2].clear();
@@ -684,10 +796,18 @@ private:
     };
     busy_guard g0(vm_busy_), g1(km_busy_), g2(set_busy_[0]);
     switch (how / 2 % 4) {
-    case 0: expect_type_error([&] { weakref::weak_ref<object> r(bad); }, "ref type_error"); break;
-    case 1: expect_type_error([&] { vm_.insert_or_assign(how % 8, bad); }, "vm type_error"); break;
-    case 2: expect_type_error([&] { km_.try_emplace(bad, nullptr); }, "km type_error"); break;
-    default: expect_type_error([&] { sets_[0].add(bad); }, "set type_error"); break;
+    case 0:
+      expect_type_error([&] { weakref::weak_ref<object> r(bad); }, "ref type_error");
+      break;
+    case 1:
+      expect_type_error([&] { vm_.insert_or_assign(how % 8, bad); }, "vm type_error");
+      break;
+    case 2:
+      expect_type_error([&] { km_.try_emplace(bad, nullptr); }, "km type_error");
+      break;
+    default:
+      expect_type_error([&] { sets_[0].add(bad); }, "set type_error");
+      break;
     }
   }
 
@@ -770,7 +890,8 @@ private:
     }
     for (auto it = tokens_.begin(); it != tokens_.end();) {
       ref_token& t = **it;
-      const bool held = std::ranges::any_of(refs_, [&](const ref_slot& r) { return r.token.get() == &t; });
+      const bool held =
+          std::ranges::any_of(refs_, [&](const ref_slot& r) { return r.token.get() == &t; });
       const bool alive = world_.alive(t.target);
       if (alive) {
         check_that(t.calls == 0, "no callback before the death");
@@ -782,7 +903,10 @@ private:
       } else {
         check_that(t.calls <= 1, "at most one callback");
       }
-      if (!alive && !held) it = tokens_.erase(it); else ++it;
+      if (!alive && !held)
+        it = tokens_.erase(it);
+      else
+        ++it;
     }
 
     // [weakref.introspection] weak_ref_count counts every identity: refs, proxies, entries.
@@ -790,7 +914,8 @@ private:
       if (!s) continue;
       std::size_t expected = 0;
       for (const auto& t : tokens_)
-        if (t->target == s->id && std::ranges::any_of(refs_, [&](const ref_slot& r) { return r.token == t; }))
+        if (t->target == s->id &&
+            std::ranges::any_of(refs_, [&](const ref_slot& r) { return r.token == t; }))
           ++expected;
       for (const proxy_slot& p : proxies_) expected += p.target == s->id;
       for (const auto& [k, id] : world_.vm) expected += id == s->id;

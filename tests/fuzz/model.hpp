@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The reference model of the differential fuzzer: plain std::maps that say what each weak
 // container must hold, and the set of objects alive (learned from their destructors, because
 // which objects live is std::shared_ptr's business, not the library's).
@@ -59,9 +60,9 @@ public:
   // the fuzzer's Hash and KeyEqual look at: key field -> the id of the element kept.
   using set_type = std::map<int, int>;
 
-  std::map<int, int> vm;   // weak_value_map: key -> value id
-  std::map<int, pair> km;  // weak_key_map: key field -> key id and value id
-  set_type sets[2];        // weak_set
+  std::map<int, int> vm;  // weak_value_map: key -> value id
+  std::map<int, pair> km; // weak_key_map: key field -> key id and value id
+  set_type sets[2];       // weak_set
 
   // Alive means: some owner is left. A death starts when the last owner goes (that is when
   // every weak reference is cleared, [weakref.ref.death]/1), before the callbacks and ~T run,

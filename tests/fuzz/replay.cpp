@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Replays fuzz inputs through the fuzz target without libFuzzer, so that the committed corpus
 // (every crash reproducer included) runs under CTest in every CI job, sanitizers and valgrind
 // included. Arguments: files, or directories whose regular files are all replayed.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 # Installs the build tree BUILD_DIR to a fresh PREFIX, so that the consumer tests see exactly what
 # `cmake --install` ships (no file left over from an earlier install).
 # Usage: cmake -DBUILD_DIR=... -DPREFIX=... -DCONFIG=... -P install.cmake

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // A C++20 consumer of the installed package: standard headers #included, then the module.
 #include <cstdio>
 #include <format>

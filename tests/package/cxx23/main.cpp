@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // A C++23 consumer of the installed package: `import std;` and `import weakref;`, nothing
 // #included.
 import std;
