@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 module;
 #include <concepts>
 #include <cstddef>
@@ -141,8 +142,8 @@ struct weak_key_traits {
 
 // A range whose elements a weak container built from Traits inserts one by one.
 template <class Rg, class Traits>
-concept insertable_range = std::ranges::input_range<Rg> &&
-                           Traits::template insertable<std::ranges::range_reference_t<Rg>>;
+concept insertable_range =
+    std::ranges::input_range<Rg> && Traits::template insertable<std::ranges::range_reference_t<Rg>>;
 
 // [weakref.containers] The container core: everything weak_value_map, weak_key_map and weak_set
 // have in common, written once, as libc++'s __hash_table is for the four unordered containers.
@@ -229,8 +230,9 @@ public:
   // the maximum load factor. The source is not purged, and the elements' hashes, taken at
   // their insertion, are reused: no hash function or key equality runs.
   weak_container(const weak_container& other)
-      : weak_container(other, alloc_traits::select_on_container_copy_construction(
-                                  other.get_allocator())) {}
+      : weak_container(other,
+                       alloc_traits::select_on_container_copy_construction(other.get_allocator())) {
+  }
   weak_container(const weak_container& other, const std::type_identity_t<Allocator>& alloc)
       : table_(alloc), hash_(other.hash_), equal_(other.equal_) {
     copy_elements(other);

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 module;
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <concepts>
@@ -55,6 +57,8 @@ public:
       while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
   }
   inline void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  // For the debug-build checks of "Requires: lock held": true while some thread holds it.
+  bool held() const noexcept { return locked_.load(std::memory_order_relaxed); }
 };
 
 // Performance: the nodes of weak_ref and weak_proxy are small blocks made and freed at the rate
@@ -66,7 +70,7 @@ public:
 // operator delete. Table entries have their own allocator and do not come here.
 class node_pool {
   static constexpr std::size_t granule = 16;
-  static constexpr std::size_t classes = 16;  // blocks of 16, 32, ..., 256 bytes
+  static constexpr std::size_t classes = 16; // blocks of 16, 32, ..., 256 bytes
   static constexpr unsigned char per_class = 32;
 
   struct block {
@@ -194,9 +198,9 @@ struct header_ops {
 // referenceable object carries it.
 struct header {
   spinlock lock;
-  bool cb_placed = false;     // the control block took its slot at the chunk's start
-  std::uint16_t cb_slot = 0;  // bytes reserved for the control block before the header
-  std::uint32_t count = 0;    // refs and proxies alive, for weak_ref_count (PY-COUNT-1)
+  bool cb_placed = false;    // the control block took its slot at the chunk's start
+  std::uint16_t cb_slot = 0; // bytes reserved for the control block before the header
+  std::uint32_t count = 0;   // refs and proxies alive, for weak_ref_count (PY-COUNT-1)
   // Newest first: the callback order of PY-REF-2. Guarded by lock; atomic only so that die()
   // may see an empty list without taking the lock (relaxed under the lock: the lock orders).
   std::atomic<node_base*> head{nullptr};
@@ -217,7 +221,12 @@ struct header {
 
   // Requires: lock held and n->linked.
   inline void unlink(node_base* n) noexcept {
-    if (n->prev) n->prev->next = n->next; else head.store(n->next, std::memory_order_relaxed);
+    assert(lock.held() && n->linked &&
+           "weakref: header::unlink requires the lock and a linked node");
+    if (n->prev)
+      n->prev->next = n->next;
+    else
+      head.store(n->next, std::memory_order_relaxed);
     if (n->next) n->next->prev = n->prev;
     n->prev = n->next = nullptr;
     n->linked = false;
@@ -402,8 +411,10 @@ template <class T>
 const probe_result& control_block_layout() {
   static const probe_result layout = [] {
     probe_result r;
-    { std::shared_ptr<T> probe(static_cast<T*>(nullptr), deleter{nullptr},
-                               chunk_allocator<std::byte>{nullptr, &r}); }
+    {
+      std::shared_ptr<T> probe(static_cast<T*>(nullptr), deleter{nullptr},
+                               chunk_allocator<std::byte>{nullptr, &r});
+    }
     return r;
   }();
   return layout;
@@ -446,6 +457,14 @@ struct ref_node : node_base {
     return &ops;
   }
 };
+
+// The sizes that the comments above and MAINTAINERS.md (Performance) quote, checked where they
+// hold: 64-bit targets whose std::weak_ptr is two pointers (libc++ and libstdc++ both).
+inline constexpr bool quoted_sizes_apply = sizeof(void*) == 8 && sizeof(std::weak_ptr<int>) == 16;
+static_assert(!quoted_sizes_apply || sizeof(node_base) == 48, "weakref: node_base is 48 bytes");
+static_assert(!quoted_sizes_apply || sizeof(header) == 32, "weakref: header is 32 bytes");
+static_assert(!quoted_sizes_apply || sizeof(ref_node<int>) == 64,
+              "weakref: a weak_ref node without callback is 64 bytes");
 
 template <class T>
 class handle;
@@ -517,8 +536,9 @@ struct callback_node : ref_node<T> {
 
   template <class G>
   callback_node(header* h, const std::shared_ptr<T>& obj, node_kind k, G&& g)
-      : ref_node<T>(h, obj, k == node_kind::ref ? callback_ops<node_kind::ref>()
-                                                : callback_ops<node_kind::proxy>()),
+      : ref_node<T>(h, obj,
+                    k == node_kind::ref ? callback_ops<node_kind::ref>()
+                                        : callback_ops<node_kind::proxy>()),
         fn(std::forward<G>(g)) {}
 
   template <node_kind K>
@@ -555,8 +575,9 @@ struct no_callback {};
 template <class T, class Handle, class F>
 ref_node<T>* make_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
   header* h = require_header(obj);
-  const node_ops* plain = kind == node_kind::ref ? ref_node<T>::template plain_ops<node_kind::ref>()
-                                                 : ref_node<T>::template plain_ops<node_kind::proxy>();
+  const node_ops* plain = kind == node_kind::ref
+                              ? ref_node<T>::template plain_ops<node_kind::ref>()
+                              : ref_node<T>::template plain_ops<node_kind::proxy>();
   ref_node<T>* n;
   if constexpr (std::is_same_v<std::decay_t<F>, no_callback>) {
     n = new ref_node<T>(h, obj, plain);

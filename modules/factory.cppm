@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 module;
 #include <cstddef>
 #include <cstdint>
@@ -15,16 +16,18 @@ struct alignas(Align) chunk_unit {
   unsigned char bytes[Align];
 };
 
-constexpr std::size_t round_up(std::size_t n, std::size_t a) noexcept { return (n + a - 1) / a * a; }
+constexpr std::size_t round_up(std::size_t n, std::size_t a) noexcept {
+  return (n + a - 1) / a * a;
+}
 
 // What follows the control block in the chunk: the header (a base, so that the type-erased
 // header* converts back with static_cast), the allocator and the object's storage.
 template <class T, class Alloc>
 struct block : header {
   using value_type = std::remove_cv_t<T>;
-  static constexpr std::size_t unit_align =
-      alignof(std::max_align_t) > alignof(value_type) ? alignof(std::max_align_t)
-                                                      : alignof(value_type);
+  static constexpr std::size_t unit_align = alignof(std::max_align_t) > alignof(value_type)
+                                                ? alignof(std::max_align_t)
+                                                : alignof(value_type);
   using unit = chunk_unit<unit_align>;
   using unit_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<unit>;
   using unit_traits = std::allocator_traits<unit_allocator>;
@@ -57,8 +60,8 @@ struct block : header {
     unit* first = static_cast<unit*>(h->chunk);
     const std::size_t n = units(h->cb_slot);
     b->~block();
-    unit_traits::deallocate(ua, std::pointer_traits<typename unit_traits::pointer>::pointer_to(*first),
-                            n);
+    unit_traits::deallocate(
+        ua, std::pointer_traits<typename unit_traits::pointer>::pointer_to(*first), n);
   }
 
   static constexpr header_ops block_ops{&destroy_object, &free_chunk};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 module;
 #include <version>
 // [weakref.format] is provided where the standard library has <format> (libstdc++ 12, which
@@ -180,8 +181,8 @@ struct std::formatter<R, char> {
   template <class FormatContext>
   typename FormatContext::iterator format(const R& r, FormatContext& ctx) const {
     using T = typename R::element_type;
-    return weakref::detail::write_repr<T>(
-        "weakref", static_cast<const weakref::weak_ref<T>&>(r), ctx.out());
+    return weakref::detail::write_repr<T>("weakref", static_cast<const weakref::weak_ref<T>&>(r),
+                                          ctx.out());
   }
 };
 

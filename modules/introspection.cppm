@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 module;
 #include <cstddef>
 #include <memory>
@@ -46,7 +47,8 @@ std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::share
       needed = h->count;
       if (taken.capacity() >= needed) {
         for (detail::node_base* n = h->first(); n != nullptr; n = n->next)
-          if (n->ops->element_tag == &detail::type_tag<T> && detail::try_acquire(n)) taken.push_back(n);
+          if (n->ops->element_tag == &detail::type_tag<T> && detail::try_acquire(n))
+            taken.push_back(n);
         break;
       }
     }

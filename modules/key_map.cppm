@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 module;
 #include <concepts>
 #include <cstddef>
@@ -116,8 +117,8 @@ class weak_key_map
 
   using traits = detail::key_map_traits<K, V>;
   using base = detail::weak_container<weak_key_map, traits, Hash, KeyEqual, Allocator>;
-  using typename base::entry;
   using base::hash_, base::find_entry, base::find_live;
+  using typename base::entry;
 
 public:
   using mapped_type = V;
@@ -243,14 +244,14 @@ using weak_key_map =
 
 template <class K, class V, class U, template <class> class TQ, template <class> class UQ>
   requires std::same_as<std::remove_const_t<V>, U>
-struct std::basic_common_reference<weakref::detail::key_value<K, V>, std::pair<std::shared_ptr<K>, U>,
-                                   TQ, UQ> {
+struct std::basic_common_reference<weakref::detail::key_value<K, V>,
+                                   std::pair<std::shared_ptr<K>, U>, TQ, UQ> {
   using type = std::pair<std::shared_ptr<K>, U>;
 };
 template <class K, class V, class U, template <class> class TQ, template <class> class UQ>
   requires std::same_as<std::remove_const_t<V>, U>
-struct std::basic_common_reference<std::pair<std::shared_ptr<K>, U>, weakref::detail::key_value<K, V>,
-                                   TQ, UQ> {
+struct std::basic_common_reference<std::pair<std::shared_ptr<K>, U>,
+                                   weakref::detail::key_value<K, V>, TQ, UQ> {
   using type = std::pair<std::shared_ptr<K>, U>;
 };
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 module;
 #include <concepts>
 #include <cstddef>
@@ -73,8 +74,7 @@ export namespace weakref {
 // iterator) stays valid only while some owner keeps the referent alive, as for any raw
 // reference; -> and pin() hold the referent for as long as their result lives.
 template <class T>
-class weak_proxy
-    : public detail::registering_handle<T, weak_proxy<T>, detail::node_kind::proxy> {
+class weak_proxy : public detail::registering_handle<T, weak_proxy<T>, detail::node_kind::proxy> {
   using base = detail::registering_handle<T, weak_proxy<T>, detail::node_kind::proxy>;
   using base::node_;
 
@@ -149,20 +149,20 @@ public:
 // [weakref.proxy.ops]/2 Binary operators forward to the referent, with a proxy operand on
 // either side unwrapped (only the left one is the "proxy side" when both are proxies, so that
 // the two candidates never tie).
-#define WEAKREF_PROXY_BINARY(op)                                                                  \
-  template <class U>                                                                              \
-    requires requires(T& t, detail::unwrapped_t<U> u) { t op std::forward<decltype(u)>(u); }     \
-  friend decltype(auto) operator op(const weak_proxy& p, U&& u) {                                 \
-    const std::shared_ptr<T> owner = p.pin();                                                    \
-    auto rhs = detail::make_operand(std::forward<U>(u));                                          \
-    return *owner op rhs.get();                                                                   \
+#define WEAKREF_PROXY_BINARY(op)                                                                   \
+  template <class U>                                                                               \
+    requires requires(T& t, detail::unwrapped_t<U> u) { t op std::forward<decltype(u)>(u); }       \
+  friend decltype(auto) operator op(const weak_proxy& p, U&& u) {                                  \
+    const std::shared_ptr<T> owner = p.pin();                                                      \
+    auto rhs = detail::make_operand(std::forward<U>(u));                                           \
+    return *owner op rhs.get();                                                                    \
   }
-#define WEAKREF_PROXY_BINARY_REVERSED(op)                                                         \
-  template <detail::not_proxy U>                                                                  \
-    requires requires(U&& u, T& t) { std::forward<U>(u) op t; }                                   \
-  friend decltype(auto) operator op(U&& u, const weak_proxy& p) {                                 \
-    const std::shared_ptr<T> owner = p.pin();                                                    \
-    return std::forward<U>(u) op * owner;                                                         \
+#define WEAKREF_PROXY_BINARY_REVERSED(op)                                                          \
+  template <detail::not_proxy U>                                                                   \
+    requires requires(U&& u, T& t) { std::forward<U>(u) op t; }                                    \
+  friend decltype(auto) operator op(U&& u, const weak_proxy& p) {                                  \
+    const std::shared_ptr<T> owner = p.pin();                                                      \
+    return std::forward<U>(u) op * owner;                                                          \
   }
 #define WEAKREF_PROXY_BOTH(op) WEAKREF_PROXY_BINARY(op) WEAKREF_PROXY_BINARY_REVERSED(op)
   WEAKREF_PROXY_BOTH(+)
@@ -202,14 +202,14 @@ public:
 
 // [weakref.proxy.ops]/3 Compound assignment acts on the referent and yields the proxy (Python:
 // `p += x` rebinds p to the proxy that __iadd__ returns).
-#define WEAKREF_PROXY_COMPOUND(op)                                                                \
-  template <class U>                                                                              \
-    requires requires(T& t, detail::unwrapped_t<U> u) { t op std::forward<decltype(u)>(u); }     \
-  const weak_proxy& operator op(U&& u) const {                                                    \
-    const std::shared_ptr<T> owner = pin();                                                       \
-    auto rhs = detail::make_operand(std::forward<U>(u));                                          \
-    *owner op rhs.get();                                                                          \
-    return *this;                                                                                 \
+#define WEAKREF_PROXY_COMPOUND(op)                                                                 \
+  template <class U>                                                                               \
+    requires requires(T& t, detail::unwrapped_t<U> u) { t op std::forward<decltype(u)>(u); }       \
+  const weak_proxy& operator op(U && u) const {                                                    \
+    const std::shared_ptr<T> owner = pin();                                                        \
+    auto rhs = detail::make_operand(std::forward<U>(u));                                           \
+    *owner op rhs.get();                                                                           \
+    return *this;                                                                                  \
   }
   WEAKREF_PROXY_COMPOUND(+=)
   WEAKREF_PROXY_COMPOUND(-=)
@@ -224,12 +224,12 @@ public:
 #undef WEAKREF_PROXY_COMPOUND
 
 // [weakref.proxy.ops]/4 Unary operators and increments.
-#define WEAKREF_PROXY_UNARY(op)                                                                   \
-  decltype(auto) operator op() const                                                              \
-    requires requires(T& t) { op t; }                                                             \
-  {                                                                                               \
-    const std::shared_ptr<T> owner = pin();                                                       \
-    return op * owner;                                                                            \
+#define WEAKREF_PROXY_UNARY(op)                                                                    \
+  decltype(auto) operator op() const                                                               \
+    requires requires(T& t) { op t; }                                                              \
+  {                                                                                                \
+    const std::shared_ptr<T> owner = pin();                                                        \
+    return op * owner;                                                                             \
   }
   WEAKREF_PROXY_UNARY(-)
   WEAKREF_PROXY_UNARY(+)
@@ -272,9 +272,8 @@ weak_proxy(const std::shared_ptr<T>&, F&&) -> weak_proxy<T>;
 // operator is overloaded or a template cannot be told from the type alone: such a proxy is still
 // invocable with the arguments T accepts, but it is classified as proxy_type.
 template <class T>
-concept callable_referent =
-    std::is_function_v<std::remove_pointer_t<std::remove_cv_t<T>>> ||
-    (std::is_class_v<T> && requires { &T::operator(); });
+concept callable_referent = std::is_function_v<std::remove_pointer_t<std::remove_cv_t<T>>> ||
+                            (std::is_class_v<T> && requires { &T::operator(); });
 
 template <class P>
 concept proxy_types = detail::is_proxy<std::remove_cv_t<P>>;

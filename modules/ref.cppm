@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 module;
 #include <concepts>
 #include <cstddef>
@@ -23,9 +24,9 @@ export namespace weakref {
 
 // [weakref.ref.callback]/1: what may be passed as a callback for a handle type H.
 template <class F, class H>
-concept weak_callback = std::invocable<std::decay_t<F>&, H> &&
-                        std::constructible_from<std::decay_t<F>, F> &&
-                        !std::same_as<std::remove_cvref_t<F>, std::nullptr_t>;
+concept weak_callback =
+    std::invocable<std::decay_t<F>&, H> && std::constructible_from<std::decay_t<F>, F> &&
+    !std::same_as<std::remove_cvref_t<F>, std::nullptr_t>;
 
 } // namespace weakref
 

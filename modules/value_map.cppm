@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 module;
 #include <concepts>
 #include <cstddef>
@@ -79,8 +80,8 @@ class weak_value_map
 
   using traits = detail::value_map_traits<K, V>;
   using base = detail::weak_container<weak_value_map, traits, Hash, KeyEqual, Allocator>;
-  using typename base::entry;
   using base::equal_, base::hash_, base::table_, base::find_entry;
+  using typename base::entry;
 
 public:
   using mapped_type = std::shared_ptr<V>;
@@ -183,10 +184,9 @@ public:
   }
   // popitem(): removes and returns some live (key, value); key_error if there is none.
   value_type popitem() {
-    return this->extract_any("weakref::weak_value_map::popitem: dictionary is empty",
-                             [](const entry& e, const std::shared_ptr<V>& pin) {
-                               return value_type(e.payload, pin);
-                             });
+    return this->extract_any(
+        "weakref::weak_value_map::popitem: dictionary is empty",
+        [](const entry& e, const std::shared_ptr<V>& pin) { return value_type(e.payload, pin); });
   }
   // update(other): d[k] = v for every (k, v) of a mapping or range of pairs. `items` is read
   // completely first, so that it may be *this or a view of it (Python: d.update(d)): each
@@ -253,9 +253,8 @@ private:
 
 namespace pmr {
 template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>>
-using weak_value_map =
-    weakref::weak_value_map<K, V, Hash, KeyEqual,
-                            std::pmr::polymorphic_allocator<std::pair<const K, std::shared_ptr<V>>>>;
+using weak_value_map = weakref::weak_value_map<
+    K, V, Hash, KeyEqual, std::pmr::polymorphic_allocator<std::pair<const K, std::shared_ptr<V>>>>;
 } // namespace pmr
 
 } // namespace weakref
@@ -265,4 +264,5 @@ using weak_value_map =
 // distance from begin to end).
 template <class K, class V, class Hash, class KeyEqual, class Allocator>
 inline constexpr bool
-    std::ranges::disable_sized_range<weakref::weak_value_map<K, V, Hash, KeyEqual, Allocator>> = true;
+    std::ranges::disable_sized_range<weakref::weak_value_map<K, V, Hash, KeyEqual, Allocator>> =
+        true;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The weakref module: Python's weakref semantics for objects owned by std::shared_ptr.
 // Each partition implements one section of the proposed wording in proposal/.
 export module weakref;

@@ -19,7 +19,7 @@ using weakref_test::tracked;
 namespace {
 
 // A stateful allocator whose instances differ by id; Propagate sets all three propagation
-// traits. Counts live allocations per id so a test can see whose memory holds the elements.
+// traits. A container's copy constructor gets id + 100 (select_on_container_copy_construction).
 template <class T, bool Propagate>
 struct tagged_allocator {
   using value_type = T;
@@ -35,6 +35,9 @@ struct tagged_allocator {
   explicit tagged_allocator(int i) noexcept : id(i) {}
   template <class U>
   tagged_allocator(const tagged_allocator<U, Propagate>& o) noexcept : id(o.id) {}
+  tagged_allocator select_on_container_copy_construction() const noexcept {
+    return tagged_allocator(id + 100);
+  }
   T* allocate(std::size_t n) { return std::allocator<T>().allocate(n); }
   void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>().deallocate(p, n); }
   template <class U>
@@ -96,6 +99,41 @@ void check_propagation(bool propagate, Make make, std::size_t expected_size) {
     BOOST_TEST(copy.get_allocator().id == 7);
     BOOST_TEST(moved.get_allocator().id == 8);
     BOOST_TEST((copy == moved));
+  }
+  {
+    // [weakref.value.map.cons]/2-3: every copy and every move keeps the maximum load factor,
+    // whichever way the allocators go; the copy constructor asks the source's allocator for its
+    // own (select_on_container_copy_construction).
+    constexpr float mlf = 0.25f;
+    C b = make(2, 1);
+    b.max_load_factor(mlf);
+    const C copied(b);
+    BOOST_TEST(copied.get_allocator().id == 102);
+    BOOST_TEST(copied.max_load_factor() == mlf);
+    BOOST_TEST((copied == b));
+    C assigned = make(1, 0);
+    assigned = b;
+    BOOST_TEST(assigned.max_load_factor() == mlf);
+    BOOST_TEST((assigned == b));
+    const C extended(b, typename C::allocator_type(9));
+    BOOST_TEST(extended.max_load_factor() == mlf);
+    const C moved_apart(C(b), typename C::allocator_type(10)); // unequal: element by element
+    BOOST_TEST(moved_apart.max_load_factor() == mlf);
+    BOOST_TEST((moved_apart == b));
+    C move_assigned = make(1, 0);
+    move_assigned = C(b); // id 102 into id 1: taken over if it propagates, else element-wise
+    BOOST_TEST(move_assigned.get_allocator().id == (propagate ? 102 : 1));
+    BOOST_TEST(move_assigned.max_load_factor() == mlf);
+    BOOST_TEST((move_assigned == b));
+    C moved(std::move(b));
+    BOOST_TEST(moved.max_load_factor() == mlf);
+    BOOST_TEST(moved.size() == expected_size);
+    BOOST_TEST(b.size() == 0u); // [weakref.value.map.cons]/3: the source is left empty
+    BOOST_TEST(b.max_load_factor() == 1.0f);
+    C other = make(2, 0); // equal allocators (id 2): swap exchanges the load factors too
+    other.swap(moved);
+    BOOST_TEST(other.max_load_factor() == mlf);
+    BOOST_TEST(moved.max_load_factor() == 1.0f);
   }
 }
 
