@@ -76,7 +76,6 @@ export namespace weakref {
 template <class T>
 class weak_proxy : public detail::registering_handle<T, weak_proxy<T>, detail::node_kind::proxy> {
   using base = detail::registering_handle<T, weak_proxy<T>, detail::node_kind::proxy>;
-  using base::node_;
 
 public:
   // [weakref.proxy.cons]/1-3 As weak_ref's (detail::registering_handle); Python: "callback is
@@ -100,7 +99,6 @@ public:
   // own): lock() and expired() never throw.
   using base::expired;
   using base::lock;
-  bool identical(const weak_proxy& other) const noexcept { return node_ == other.node_; }
 
   // [weakref.proxy.call] Only for the callable kind (PY-PROXY-2): Constraints: T& is invocable
   // with args.

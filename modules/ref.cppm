@@ -59,6 +59,12 @@ public:
 
   void swap(Handle& other) noexcept { this->swap_node(other); }
   friend void swap(Handle& a, Handle& b) noexcept { a.swap(b); }
+
+  // [weakref.ref.obs]/3 Returns: true if *this and other are handles to the same reference
+  // (Python: `r1 is r2`); [weakref.proxy.obs] likewise.
+  bool identical(const Handle& other) const noexcept {
+    return this->node_ == static_cast<const registering_handle&>(other).node_;
+  }
 };
 
 } // namespace weakref::detail
@@ -87,9 +93,7 @@ public:
   using base::expired;
   using base::lock;
 
-  // [weakref.ref.obs]/3 Returns: true if *this and other are handles to the same reference
-  // (Python: `r1 is r2`).
-  bool identical(const weak_ref& other) const noexcept { return node_ == other.node_; }
+  // [weakref.ref.obs]/3 identical(other) (detail::registering_handle).
 
   // [weakref.ref.hash]/2 Python: "Weak references are hashable if the object is hashable. They
   // will maintain their hash value even after the object was deleted. If hash() is called the
