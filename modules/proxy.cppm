@@ -28,6 +28,11 @@ inline constexpr bool is_proxy<weak_proxy<T>> = true;
 template <class U>
 concept not_proxy = !is_proxy<std::remove_cvref_t<U>>;
 
+// [weakref.proxy.ops]/2 P is the proxy operand of one of Proxy's operators: Proxy itself or a
+// class derived from it, whatever its value category.
+template <class P, class Proxy>
+concept operand_of = std::derived_from<std::remove_cvref_t<P>, Proxy>;
+
 // The result of proxy->: owns the referent until the end of the full-expression
 // ([weakref.proxy.access]/2), so `p->f()` cannot see the referent die half way.
 template <class T>
@@ -146,20 +151,28 @@ public:
 
 // [weakref.proxy.ops]/2 Binary operators forward to the referent, with a proxy operand on
 // either side unwrapped (only the left one is the "proxy side" when both are proxies, so that
-// the two candidates never tie).
+// the two candidates never tie). The proxy operand is a `const P&` with P deduced and checked by
+// detail::operand_of before any constraint on the referent's operators: these friends are found
+// by argument-dependent lookup whenever weak_proxy<T> is merely an associated class of an
+// operand (a pointer to a proxy, an iterator into a vector of proxies), and a constraint that
+// asked about T's operators for such an operand could depend on itself. (A const reference, as a
+// `const weak_proxy&` parameter would be, keeps overload resolution against other operators of
+// the operands as it was.)
 #define WEAKREF_PROXY_BINARY(op)                                                                   \
-  template <class U>                                                                               \
-    requires requires(T& t, detail::unwrapped_t<U> u) { t op std::forward<decltype(u)>(u); }       \
-  friend decltype(auto) operator op(const weak_proxy& p, U&& u) {                                  \
-    const std::shared_ptr<T> owner = p.pin();                                                      \
+  template <class P, class U>                                                                      \
+    requires detail::operand_of<P, weak_proxy> &&                                                  \
+             requires(T& t, detail::unwrapped_t<U> u) { t op std::forward<decltype(u)>(u); }       \
+  friend decltype(auto) operator op(const P& p, U&& u) {                                           \
+    const std::shared_ptr<T> owner = static_cast<const weak_proxy&>(p).pin();                      \
     auto rhs = detail::make_operand(std::forward<U>(u));                                           \
     return *owner op rhs.get();                                                                    \
   }
 #define WEAKREF_PROXY_BINARY_REVERSED(op)                                                          \
-  template <detail::not_proxy U>                                                                   \
-    requires requires(U&& u, T& t) { std::forward<U>(u) op t; }                                    \
-  friend decltype(auto) operator op(U&& u, const weak_proxy& p) {                                  \
-    const std::shared_ptr<T> owner = p.pin();                                                      \
+  template <detail::not_proxy U, class P>                                                          \
+    requires detail::operand_of<P, weak_proxy> &&                                                  \
+             requires(U&& u, T& t) { std::forward<U>(u) op t; }                                    \
+  friend decltype(auto) operator op(U&& u, const P& p) {                                           \
+    const std::shared_ptr<T> owner = static_cast<const weak_proxy&>(p).pin();                      \
     return std::forward<U>(u) op * owner;                                                          \
   }
 #define WEAKREF_PROXY_BOTH(op) WEAKREF_PROXY_BINARY(op) WEAKREF_PROXY_BINARY_REVERSED(op)
@@ -182,19 +195,21 @@ public:
 #undef WEAKREF_PROXY_BINARY
 
   // [weakref.proxy.ops]/2 Equality is declared in one direction only (C++20 rewrites x == p and
-  // !=); proxy == proxy has its own overload, symmetric in shape, so that the rewritten candidate
-  // never ties with a better-matching template ([over.match.oper]/9).
-  template <detail::not_proxy U>
-    requires requires(T& t, U&& u) { t == std::forward<U>(u); }
-  friend decltype(auto) operator==(const weak_proxy& p, U&& u) {
-    const std::shared_ptr<T> owner = p.pin();
+  // !=). proxy == proxy has its own overload whose two parameters have the same shape, so that
+  // it and its rewritten form tie on conversions and the non-rewritten one is chosen
+  // ([over.match.best.general]/2.8). Both check their proxy operands first, as above.
+  template <class P, detail::not_proxy U>
+    requires detail::operand_of<P, weak_proxy> && requires(T& t, U&& u) { t == std::forward<U>(u); }
+  friend decltype(auto) operator==(const P& p, U&& u) {
+    const std::shared_ptr<T> owner = static_cast<const weak_proxy&>(p).pin();
     return *owner == std::forward<U>(u);
   }
-  template <class V>
-    requires requires(T& t, V& v) { t == v; }
-  friend decltype(auto) operator==(const weak_proxy& a, const weak_proxy<V>& b) {
-    const std::shared_ptr<T> left = a.pin();
-    const std::shared_ptr<V> right = b.pin();
+  template <class P, class Q>
+    requires detail::operand_of<P, weak_proxy> && detail::is_proxy<std::remove_cvref_t<Q>> &&
+             requires(T& t, typename std::remove_cvref_t<Q>::element_type& v) { t == v; }
+  friend decltype(auto) operator==(const P& a, const Q& b) {
+    const std::shared_ptr<T> left = static_cast<const weak_proxy&>(a).pin();
+    const auto right = b.pin();
     return *left == *right;
   }
 

@@ -668,6 +668,47 @@ BOOST_AUTO_TEST_CASE(binary_operators_after_death_throw_reference_error) {
   BOOST_CHECK_EXCEPTION(static_cast<void>(q != p), weakref::reference_error, has_python_message);
 }
 
+// A class derived from a proxy is a proxy operand of the forwarded operators.
+struct named_proxy : weak_proxy<int> {
+  using weak_proxy<int>::weak_proxy;
+};
+
+// [weakref.proxy.ops]/2 The forwarded operators are hidden friends, so argument-dependent lookup
+// finds them whenever weak_proxy<T> is only an associated class of an operand: a pointer to a
+// proxy, an iterator into a vector of proxies. Such operands get their own operators, and
+// checking the proxy operators' constraints for them must not recurse into itself (clang 22
+// rejected the unconstrained proxy parameter: "satisfaction of constraint depends on itself",
+// reached through Boost.Test's expression templates on weak_proxy<int>* operands).
+BOOST_AUTO_TEST_CASE(operands_merely_associated_with_proxies_use_their_own_operators) {
+  auto obj = weakref::make_shared<int>(5);
+  std::vector<weak_proxy<int>> proxies{weak_proxy<int>(obj), weak_proxy<int>(obj)};
+  const weak_proxy<int>* first = &proxies[0];
+  const weak_proxy<int>* second = &proxies[1];
+  BOOST_TEST(first == &proxies.front());
+  BOOST_TEST(first != second);
+  BOOST_TEST(second - first == 1);
+  BOOST_TEST(first < second);
+  const auto begin = proxies.cbegin();
+  // Iterators have no operator<<: Boost.Test gets their comparison and difference, not them.
+  BOOST_TEST((begin != proxies.cend()));
+  BOOST_TEST((proxies.cend() - begin) == 2);
+  static_assert(std::totally_ordered<const weak_proxy<int>*>);
+  static_assert(std::random_access_iterator<std::vector<weak_proxy<int>>::iterator>);
+  // The proxies themselves still forward, on either side, and so do derived proxies. (A proxy
+  // on the right of a literal is parenthesized: Boost.Test's captured left operand has operator
+  // templates as generic as the proxy's, and the two would be ambiguous.)
+  BOOST_TEST(proxies[0] == 5);
+  BOOST_TEST((5 == proxies[1]));
+  BOOST_TEST((proxies[0] == proxies[1]));
+  BOOST_TEST(proxies[0] + 1 == 6);
+  BOOST_TEST((10 - proxies[1] == 5));
+  const named_proxy named(obj);
+  BOOST_TEST(named * 2 == 10);
+  BOOST_TEST((2 * named == 10));
+  BOOST_TEST((named == proxies[0]));
+  BOOST_TEST(named == 5);
+}
+
 // PY-REFERR-1 compound assignment, unary operators and increments on a dead proxy raise
 BOOST_AUTO_TEST_CASE(mutating_and_unary_operators_after_death_throw_reference_error) {
   auto obj = weakref::make_shared<int>(3);
