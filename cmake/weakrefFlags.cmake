@@ -6,13 +6,17 @@
 #                            fuzzer-no-link,address,undefined): adds the sanitizer flags below
 #   WEAKREF_EXTRA_CXX_FLAGS  compile flags appended last (valgrind's -gdwarf-4, for instance)
 #
-# A toolchain file sets weakref_stdlib_flag (its standard library option, or nothing) and then
-# includes this file, which sets CMAKE_CXX_FLAGS_INIT and the linker flags' _INIT variables:
+# A toolchain file sets weakref_stdlib_flag (its standard library's compile options, or nothing)
+# and, when linking needs other options, weakref_stdlib_link_flag; then it includes this file,
+# which sets CMAKE_CXX_FLAGS_INIT and the linker flags' _INIT variables:
 # they seed the cache on the first configure of a build tree only, as any toolchain's flags.
 set(weakref_warning_flags "-Wall -Wextra -Wpedantic -Werror")
 
 set(weakref_cxx_flags "${weakref_stdlib_flag} ${weakref_warning_flags}")
-set(weakref_link_flags "${weakref_stdlib_flag}")
+if(NOT DEFINED weakref_stdlib_link_flag)
+  set(weakref_stdlib_link_flag "${weakref_stdlib_flag}")
+endif()
+set(weakref_link_flags "${weakref_stdlib_link_flag}")
 if(WEAKREF_SANITIZE)
   # -O1 keeps sanitized tests fast enough; frame pointers give the reports whole stacks.
   string(APPEND weakref_cxx_flags " -O1 -fno-omit-frame-pointer -fsanitize=${WEAKREF_SANITIZE}")
@@ -37,7 +41,8 @@ string(STRIP "${weakref_cxx_flags}" CMAKE_CXX_FLAGS_INIT)
 string(STRIP "${weakref_link_flags}" CMAKE_EXE_LINKER_FLAGS_INIT)
 # Shared libraries (none by default: the library is static) link the standard library only;
 # the sanitizer runtimes are linked into the executables.
-string(STRIP "${weakref_stdlib_flag}" CMAKE_SHARED_LINKER_FLAGS_INIT)
+string(STRIP "${weakref_stdlib_link_flag}" CMAKE_SHARED_LINKER_FLAGS_INIT)
 
 # try_compile projects read this file again: give them the same cache variables.
-list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES WEAKREF_SANITIZE WEAKREF_EXTRA_CXX_FLAGS)
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES WEAKREF_SANITIZE WEAKREF_EXTRA_CXX_FLAGS
+     WEAKREF_LIBCXX_22_ROOT)

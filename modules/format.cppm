@@ -2,7 +2,7 @@
 module;
 #include <version>
 // [weakref.format] is provided where the standard library has <format> (libstdc++ 12, which
-// the `bench` preset uses, has none): the partition is then empty.
+// the `libstdcxx` and `bench` presets use, has none): the partition is then empty.
 #if defined(__cpp_lib_format)
 #include <concepts>
 #include <cstdlib>

@@ -19,6 +19,7 @@
 #include <new>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -178,9 +179,20 @@ bool run_failing_at(long k, Op&& op) {
 using string_alloc = failing_allocator<char>;
 using pmr_string = std::basic_string<char, std::char_traits<char>, string_alloc>;
 
+// std::hash<K>, except for strings with the failing allocator: libstdc++ 12 hashes only the
+// basic_strings of std::allocator (libc++ hashes a basic_string whatever its allocator).
+template <class K>
+struct key_hash : std::hash<K> {};
+template <>
+struct key_hash<pmr_string> {
+  std::size_t operator()(const pmr_string& s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
 template <class K, class V>
 using value_map =
-    weakref::weak_value_map<K, V, std::hash<K>, std::equal_to<K>,
+    weakref::weak_value_map<K, V, key_hash<K>, std::equal_to<K>,
                             failing_allocator<std::pair<const K, std::shared_ptr<V>>>>;
 template <class K, class V>
 using key_map = weakref::weak_key_map<K, V, weakref::identity_hash<K>, weakref::identity_equal<K>,
