@@ -115,7 +115,7 @@ void check_weakly_referenceable(Args&&... args) {
   // Compared as addresses (Boost.Test would compare char pointers as strings).
   const void* const address = owner.get();
   BOOST_TEST(static_cast<const void*>(r().get()) == address);
-  BOOST_TEST(static_cast<const void*>(std::addressof(*p)) == address);
+  BOOST_TEST(static_cast<const void*>(std::addressof(*p.pin())) == address);
   BOOST_TEST(wr::weak_ref_count(owner) == 2u);
   owner.reset();
   BOOST_TEST(r() == nullptr);
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_14_referent_is_the_object_referred_to) {
   BOOST_TEST(ra().get() == a.get());
   BOOST_TEST(rb().get() == b.get());
   BOOST_TEST(ra().get() != rb().get());
-  BOOST_TEST(std::addressof(*pa) == a.get());
+  BOOST_TEST(std::addressof(*pa.pin()) == a.get());
   pa->x = 10; // acting through the reference acts on the referent
   BOOST_TEST(a->x == 10);
   BOOST_TEST(b->x == 1);

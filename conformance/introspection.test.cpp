@@ -104,7 +104,7 @@ BOOST_AUTO_TEST_CASE(PY_REFS_1_lists_existing_refs_and_proxies_newest_first) {
   BOOST_TEST(wr::weak_refs(obj).size() == 4u);
   // The listed handles are the references: they work, and are cleared with the referent.
   BOOST_TEST(std::get<0>(list[3])().get() == obj.get());
-  BOOST_TEST(*std::get<1>(list[0]) == 5);
+  BOOST_TEST(*std::get<1>(list[0]).pin() == 5);
   obj.reset();
   BOOST_TEST(std::get<0>(list[3]).expired());
   BOOST_TEST(std::get<1>(list[2]).expired());

@@ -69,6 +69,11 @@ struct overloaded_call {
   int operator()(int x) const { return x; }
   int operator()(int x, int y) const { return x + y; }
 };
+// Final: its call operators cannot be seen from the type (the adaptation of PY-PROXY-2).
+struct sealed_overloaded_call final {
+  int operator()(int x) const { return x; }
+  int operator()(int x, int y) const { return x + y; }
+};
 struct plain {
   int value = 0;
 };
@@ -181,18 +186,28 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_1_used_without_explicit_dereference) {
 
 // PY-PROXY-2: "a proxy's kind is the callable one exactly when its referent type is callable; a
 // proxy can be called exactly when its referent can" (adapted: decided at compile time from T;
-// an overloaded or template operator() is callable but classified as the non-callable kind)
+// only a final class whose operator() is overloaded or a template is callable but classified as
+// the non-callable kind)
 BOOST_AUTO_TEST_CASE(PY_PROXY_2_kind_follows_referent_callability) {
   auto closure = [](int x) { return x + 1; };
   using lambda = decltype(closure);
-  // Callable referents: the callable kind, and the proxy can be called.
+  auto generic_closure = [](auto x) { return x + 1; };
+  using generic_lambda = decltype(generic_closure);
+  // Callable referents: the callable kind, and the proxy can be called, whatever the form of
+  // the call operator (one, overloaded, a template).
   static_assert(wr::callable_proxy_type<wr::weak_proxy<adder>>);
   static_assert(wr::callable_proxy_type<wr::weak_proxy<lambda>>);
   static_assert(wr::callable_proxy_type<wr::weak_proxy<int (*)(int)>>);
   static_assert(wr::callable_proxy_type<wr::weak_proxy<std::function<int(int)>>>);
+  static_assert(wr::callable_proxy_type<wr::weak_proxy<overloaded_call>>);
+  static_assert(wr::callable_proxy_type<wr::weak_proxy<generic_lambda>>);
+  static_assert(wr::callable_proxy_type<wr::weak_proxy<std::plus<>>>);
   static_assert(std::invocable<wr::weak_proxy<adder>, int, int>);
   static_assert(std::invocable<wr::weak_proxy<lambda>, int>);
   static_assert(std::invocable<wr::weak_proxy<int (*)(int)>, int>);
+  static_assert(std::invocable<wr::weak_proxy<overloaded_call>, int>);
+  static_assert(std::invocable<wr::weak_proxy<overloaded_call>, int, int>);
+  static_assert(std::invocable<wr::weak_proxy<std::plus<>>, int, int>);
   // Not callable: the other kind, and no call.
   static_assert(!wr::callable_proxy_type<wr::weak_proxy<plain>>);
   static_assert(!wr::callable_proxy_type<wr::weak_proxy<int>>);
@@ -203,20 +218,25 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_2_kind_follows_referent_callability) {
   static_assert(!std::invocable<wr::weak_proxy<adder>, int>);
   static_assert(!std::invocable<wr::weak_proxy<adder>, std::string, int>);
   static_assert(std::same_as<std::invoke_result_t<wr::weak_proxy<adder>, int, int>, int>);
-  // The adaptation: an overloaded call operator is callable through the proxy, but its kind is
-  // not decided from the type, so it is the non-callable kind.
-  static_assert(std::invocable<wr::weak_proxy<overloaded_call>, int>);
-  static_assert(std::invocable<wr::weak_proxy<overloaded_call>, int, int>);
-  static_assert(wr::proxy_type<wr::weak_proxy<overloaded_call>>);
+  // The adaptation: a final class cannot be probed for an overloaded or template call operator;
+  // it is callable through the proxy, but classified as the non-callable kind.
+  static_assert(std::invocable<wr::weak_proxy<sealed_overloaded_call>, int>);
+  static_assert(wr::proxy_type<wr::weak_proxy<sealed_overloaded_call>>);
 
   auto a = wr::make_shared<adder>(adder{1});
   auto l = wr::make_shared<lambda>(closure);
+  auto g = wr::make_shared<generic_lambda>(generic_closure);
   auto fp = wr::make_shared<int (*)(int)>(&negate);
   auto o = wr::make_shared<overloaded_call>();
+  auto plus = wr::make_shared<std::plus<>>();
+  auto sealed = wr::make_shared<sealed_overloaded_call>();
   BOOST_TEST(wr::weak_proxy<adder>(a)(2, 3) == 6);
   BOOST_TEST(wr::weak_proxy<lambda>(l)(41) == 42);
+  BOOST_TEST(wr::weak_proxy<generic_lambda>(g)(1.5) == 2.5);
   BOOST_TEST(wr::weak_proxy<int (*)(int)>(fp)(5) == -5);
   BOOST_TEST(wr::weak_proxy<overloaded_call>(o)(2, 3) == 5);
+  BOOST_TEST(wr::weak_proxy<std::plus<>>(plus)(2, 3) == 5);
+  BOOST_TEST(wr::weak_proxy<sealed_overloaded_call>(sealed)(2, 3) == 5);
 }
 
 // PY-PROXY-4: "std::hash<weak_proxy<T>> is disabled for every T"
@@ -238,7 +258,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_4_proxies_are_never_hashable) {
   const wr::weak_ref<std::string> r(s);
   BOOST_TEST(std::hash<wr::weak_ref<std::string>>{}(r) == std::hash<std::string>{}("k"));
   // The referent itself is still hashed through the proxy's dereference.
-  BOOST_TEST(std::hash<std::string>{}(*p) == std::hash<std::string>{}("k"));
+  BOOST_TEST(std::hash<std::string>{}(*p.pin()) == std::hash<std::string>{}("k"));
 }
 
 // PY-PROXY-7: "a proxy cannot be the key of a hashed container (no std::hash for it)"
@@ -256,7 +276,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_7_proxy_is_not_a_hashed_key) {
   BOOST_TEST(by_ref.size() == 1u);
   // The proxy can only be used to look up through its referent's value.
   const wr::weak_proxy<std::string> p(s);
-  std::unordered_set<std::string> values{*p};
+  std::unordered_set<std::string> values{*p.pin()};
   BOOST_TEST(values.count("key") == 1u);
 }
 
@@ -402,7 +422,7 @@ BOOST_AUTO_TEST_CASE(PY_REFERR_1_dead_proxy_use_throws_reference_error) {
   // member access
   BOOST_CHECK_EXCEPTION((void)pw->value, wr::reference_error, is_python_reference_error);
   BOOST_CHECK_EXCEPTION((void)pw->twice(), wr::reference_error, is_python_reference_error);
-  BOOST_CHECK_EXCEPTION((void)*pw, wr::reference_error, is_python_reference_error);
+  BOOST_CHECK_EXCEPTION((void)pw.pin(), wr::reference_error, is_python_reference_error);
   // operators, on either side, unary, compound, increments
   BOOST_CHECK_EXCEPTION((void)(pn + 1), wr::reference_error, is_python_reference_error);
   BOOST_CHECK_EXCEPTION((void)(1 + pn), wr::reference_error, is_python_reference_error);

@@ -27,8 +27,9 @@ int main() {
   weakref::weak_proxy<std::vector<double>> readings_proxy(readings);
   std::function<double(double)> transform = weakref::weak_proxy<Scale>(scale); // a callable proxy
 
+  const double first = readings_proxy[0]; // the element, read while the proxy's owner holds it
   std::printf("total: %g of %zu readings, first %g\n", total(readings_proxy), readings_proxy.size(),
-              readings_proxy[0]);
+              first);
   std::printf("scaled: %g\n", transform(21));
 
   scale.reset(); // the std::function holds only a weak proxy: the Scale is gone

@@ -66,6 +66,200 @@ auto make_operand(U&& u) {
 template <class U>
 using unwrapped_t = decltype(make_operand(std::declval<U>()).get());
 
+// [weakref.proxy.types]/2 Whether a class has a member named operator() of any form (overloaded,
+// a template, inherited): a class derived from it and from call_probe finds the name in two
+// bases, and taking its address is ambiguous exactly when the class has one. Final classes
+// cannot be derived from; for them only a single non-template operator() can be seen.
+struct call_probe {
+  void operator()() const;
+};
+template <class T>
+struct call_detector : T, call_probe {};
+template <class T>
+concept has_call_member =
+    std::is_class_v<T> && ((!std::is_final_v<T> && !requires { &call_detector<T>::operator(); }) ||
+                           (std::is_final_v<T> && requires { &T::operator(); }));
+
+// [weakref.proxy.container]/3 An iterator obtained through a proxy: the referent's iterator and
+// an owner of the referent, so the referent lives as long as any iterator into it (Python keeps
+// an object alive while it is iterated; CPython's proxy did not, bpo-38395). It has the
+// referent's iterator's category, up to random access.
+template <class I>
+using pinned_iterator_concept = std::conditional_t<
+    std::random_access_iterator<I>, std::random_access_iterator_tag,
+    std::conditional_t<std::bidirectional_iterator<I>, std::bidirectional_iterator_tag,
+                       std::conditional_t<std::forward_iterator<I>, std::forward_iterator_tag,
+                                          std::input_iterator_tag>>>;
+
+template <class T, class I>
+class pinned_iterator {
+  template <class, class>
+  friend class pinned_iterator;
+
+  std::shared_ptr<T> owner_;
+  I it_{};
+
+public:
+  using iterator_concept = pinned_iterator_concept<I>;
+  using value_type = std::iter_value_t<I>;
+  using difference_type = std::iter_difference_t<I>;
+
+  pinned_iterator() = default;
+  pinned_iterator(std::shared_ptr<T> owner, I it) noexcept(std::is_nothrow_move_constructible_v<I>)
+      : owner_(std::move(owner)), it_(std::move(it)) {}
+
+  // The referent's iterator, valid while this iterator (or another owner) lives.
+  const I& base() const noexcept { return it_; }
+
+  decltype(auto) operator*() const { return *it_; }
+  auto operator->() const
+    requires std::is_pointer_v<I> || requires(const I& i) { i.operator->(); }
+  {
+    if constexpr (std::is_pointer_v<I>)
+      return it_;
+    else
+      return it_.operator->();
+  }
+  decltype(auto) operator[](difference_type n) const
+    requires std::random_access_iterator<I>
+  {
+    return it_[n];
+  }
+
+  pinned_iterator& operator++() {
+    ++it_;
+    return *this;
+  }
+  pinned_iterator operator++(int)
+    requires std::forward_iterator<I>
+  {
+    pinned_iterator old = *this;
+    ++it_;
+    return old;
+  }
+  void operator++(int)
+    requires(!std::forward_iterator<I>)
+  {
+    ++it_;
+  }
+  pinned_iterator& operator--()
+    requires std::bidirectional_iterator<I>
+  {
+    --it_;
+    return *this;
+  }
+  pinned_iterator operator--(int)
+    requires std::bidirectional_iterator<I>
+  {
+    pinned_iterator old = *this;
+    --it_;
+    return old;
+  }
+  pinned_iterator& operator+=(difference_type n)
+    requires std::random_access_iterator<I>
+  {
+    it_ += n;
+    return *this;
+  }
+  pinned_iterator& operator-=(difference_type n)
+    requires std::random_access_iterator<I>
+  {
+    it_ -= n;
+    return *this;
+  }
+  friend pinned_iterator operator+(pinned_iterator i, difference_type n)
+    requires std::random_access_iterator<I>
+  {
+    return i += n;
+  }
+  friend pinned_iterator operator+(difference_type n, pinned_iterator i)
+    requires std::random_access_iterator<I>
+  {
+    return i += n;
+  }
+  friend pinned_iterator operator-(pinned_iterator i, difference_type n)
+    requires std::random_access_iterator<I>
+  {
+    return i -= n;
+  }
+
+  // Comparisons and distances with the iterators and sentinels of the same referent type.
+  template <class S>
+    requires std::sentinel_for<S, I>
+  friend bool operator==(const pinned_iterator& i, const pinned_iterator<T, S>& s) {
+    return i.it_ == s.it_;
+  }
+  template <class S>
+    requires std::sized_sentinel_for<S, I>
+  friend difference_type operator-(const pinned_iterator<T, S>& s, const pinned_iterator& i) {
+    return s.it_ - i.it_;
+  }
+  friend bool operator<(const pinned_iterator& a, const pinned_iterator& b)
+    requires std::totally_ordered<I>
+  {
+    return a.it_ < b.it_;
+  }
+  friend bool operator>(const pinned_iterator& a, const pinned_iterator& b)
+    requires std::totally_ordered<I>
+  {
+    return a.it_ > b.it_;
+  }
+  friend bool operator<=(const pinned_iterator& a, const pinned_iterator& b)
+    requires std::totally_ordered<I>
+  {
+    return a.it_ <= b.it_;
+  }
+  friend bool operator>=(const pinned_iterator& a, const pinned_iterator& b)
+    requires std::totally_ordered<I>
+  {
+    return a.it_ >= b.it_;
+  }
+};
+
+// [weakref.proxy.container]/1 The result of a subscript that names an element of the referent:
+// the element and an owner of the referent. It reads by conversion or get(), writes by
+// assignment (also from another such result: p[i] = p[j] assigns the element, as Python's
+// d[i] = d[j]), and compares as the element. A reference to the element bound from it (by the
+// conversion) is, like `*p.pin()`, valid only while some owner keeps the referent alive.
+template <class T, class R>
+class pinned_element {
+  std::shared_ptr<T> owner_;
+  std::remove_reference_t<R>* element_;
+
+public:
+  pinned_element(std::shared_ptr<T> owner, R element) noexcept
+      : owner_(std::move(owner)), element_(std::addressof(element)) {}
+  pinned_element(const pinned_element&) = default;
+
+  R get() const noexcept { return *element_; }
+  operator R() const noexcept { return *element_; }
+
+  template <class U>
+    requires std::assignable_from<R, U&&>
+  const pinned_element& operator=(U&& value) const {
+    *element_ = std::forward<U>(value);
+    return *this;
+  }
+  const pinned_element& operator=(const pinned_element& other) const
+    requires std::assignable_from<R, R>
+  {
+    *element_ = *other.element_;
+    return *this;
+  }
+
+  template <class U>
+    requires(!std::same_as<std::remove_cvref_t<U>, pinned_element>) &&
+            requires(R e, const U& u) { e == u; }
+  friend decltype(auto) operator==(const pinned_element& e, const U& u) {
+    return *e.element_ == u;
+  }
+  friend decltype(auto) operator==(const pinned_element& a, const pinned_element& b)
+    requires requires(R e) { e == e; }
+  {
+    return *a.element_ == *b.element_;
+  }
+};
+
 } // namespace weakref::detail
 
 export namespace weakref {
@@ -97,8 +291,20 @@ public:
   }
   // [weakref.proxy.access]/2
   detail::pinned<T> operator->() const { return detail::pinned<T>(pin()); }
-  // [weakref.proxy.access]/3 The reference is valid while an owner keeps the referent alive.
-  T& operator*() const { return *pin(); }
+
+private:
+  // An iterator of the referent, obtained by `get`, with an owner of the referent.
+  template <class Get>
+  auto pinned_iterator_from(Get get) const {
+    std::shared_ptr<T> owner = pin();
+    auto it = get(*owner);
+    return detail::pinned_iterator<T, decltype(it)>(std::move(owner), std::move(it));
+  }
+
+public:
+  // [weakref.proxy.general]/4 There is no operator*: a reference to the referent would outlive
+  // the owner the proxy obtained for it. `*p.pin()` is the referent, owned until the end of the
+  // full-expression.
 
   // [weakref.proxy.obs] The escape hatches of C++ (a Python proxy has no attributes of its
   // own): lock() and expired() never throw.
@@ -114,22 +320,50 @@ public:
     return std::invoke(*owner, std::forward<Args>(args)...);
   }
 
-  // [weakref.proxy.container] Forwarded where T has them.
+  // [weakref.proxy.container] Forwarded where T has them. A subscript that names an element
+  // (an lvalue) yields it with an owner of the referent (detail::pinned_element); iterators
+  // carry one too (detail::pinned_iterator), so a loop over a proxy finishes on a live object.
   template <class I>
     requires requires(T& t, I&& i) { t[std::forward<I>(i)]; }
   decltype(auto) operator[](I&& i) const {
-    const std::shared_ptr<T> owner = pin();
-    return (*owner)[std::forward<I>(i)];
+    std::shared_ptr<T> owner = pin();
+    using result = decltype((*owner)[std::forward<I>(i)]);
+    if constexpr (std::is_lvalue_reference_v<result>) {
+      result element = (*owner)[std::forward<I>(i)];
+      return detail::pinned_element<T, result>(std::move(owner), element);
+    } else {
+      return (*owner)[std::forward<I>(i)];
+    }
   }
   auto begin() const
     requires std::ranges::range<T&>
   {
-    return std::ranges::begin(*pin());
+    return pinned_iterator_from(std::ranges::begin);
   }
   auto end() const
     requires std::ranges::range<T&>
   {
-    return std::ranges::end(*pin());
+    return pinned_iterator_from(std::ranges::end);
+  }
+  auto cbegin() const
+    requires requires(T& t) { std::ranges::cbegin(t); }
+  {
+    return pinned_iterator_from(std::ranges::cbegin);
+  }
+  auto cend() const
+    requires requires(T& t) { std::ranges::cend(t); }
+  {
+    return pinned_iterator_from(std::ranges::cend);
+  }
+  auto rbegin() const
+    requires requires(T& t) { std::ranges::rbegin(t); }
+  {
+    return pinned_iterator_from(std::ranges::rbegin);
+  }
+  auto rend() const
+    requires requires(T& t) { std::ranges::rend(t); }
+  {
+    return pinned_iterator_from(std::ranges::rend);
   }
   auto size() const
     requires std::ranges::sized_range<T&>
@@ -213,16 +447,22 @@ public:
     return *left == *right;
   }
 
-// [weakref.proxy.ops]/3 Compound assignment acts on the referent and yields the proxy (Python:
-// `p += x` rebinds p to the proxy that __iadd__ returns).
+// [weakref.proxy.ops]/3 Compound assignment acts on the referent. Python's proxy returns
+// itself when the referent's in-place operator returned the referent, and that operator's
+// result otherwise; here the referent's operator returning T& (the referent, by the convention
+// of [over.oper]) yields the proxy, and any other result is returned as it is.
 #define WEAKREF_PROXY_COMPOUND(op)                                                                 \
   template <class U>                                                                               \
     requires requires(T& t, detail::unwrapped_t<U> u) { t op std::forward<decltype(u)>(u); }       \
-  const weak_proxy& operator op(U && u) const {                                                    \
+  decltype(auto) operator op(U&& u) const {                                                        \
     const std::shared_ptr<T> owner = pin();                                                        \
     auto rhs = detail::make_operand(std::forward<U>(u));                                           \
-    *owner op rhs.get();                                                                           \
-    return *this;                                                                                  \
+    if constexpr (std::is_same_v<decltype(*owner op rhs.get()), T&>) {                             \
+      *owner op rhs.get();                                                                         \
+      return static_cast<const weak_proxy&>(*this);                                                \
+    } else {                                                                                       \
+      return *owner op rhs.get();                                                                  \
+    }                                                                                              \
   }
   WEAKREF_PROXY_COMPOUND(+=)
   WEAKREF_PROXY_COMPOUND(-=)
@@ -281,12 +521,13 @@ weak_proxy(const std::shared_ptr<T>&, F&&) -> weak_proxy<T>;
 
 // [weakref.proxy.types] Python: ProxyType, CallableProxyType and ProxyTypes. The kind of a
 // proxy is that of its referent type, as Python's callable() asks for __call__: callable when T
-// is a pointer to function or a class with one non-template operator(). A type whose call
-// operator is overloaded or a template cannot be told from the type alone: such a proxy is still
-// invocable with the arguments T accepts, but it is classified as proxy_type.
+// is a pointer to function or a class with a call operator of any form (overloaded or a
+// template: std::plus<>, a generic lambda). The one case the type cannot tell is a final class
+// whose operator() is overloaded or a template: it is classified as proxy_type, though such a
+// proxy is still invocable with the arguments T accepts.
 template <class T>
 concept callable_referent = std::is_function_v<std::remove_pointer_t<std::remove_cv_t<T>>> ||
-                            (std::is_class_v<T> && requires { &T::operator(); });
+                            detail::has_call_member<std::remove_cv_t<T>>;
 
 template <class P>
 concept proxy_types = detail::is_proxy<std::remove_cv_t<P>>;
