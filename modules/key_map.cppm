@@ -180,11 +180,11 @@ public:
 
   // [weakref.key.map.python] Python's methods.
   std::optional<V> get(const K& key) const {
-    const entry* e = find_live(hash_(key), key);
+    const auto [e, pin] = find_value(key);
     return e ? std::optional<V>(e->payload) : std::nullopt;
   }
   V get(const K& key, V default_value) const {
-    const entry* e = find_live(hash_(key), key);
+    const auto [e, pin] = find_value(key);
     return e ? e->payload : std::move(default_value);
   }
   V& setdefault(const std::shared_ptr<K>& key, V default_value = V()) {
@@ -231,6 +231,16 @@ public:
 
 private:
   static V take_value(entry& e, const std::shared_ptr<K>&) { return std::move(e.payload); }
+
+  // The live entry for key, with what keeps its value alive while the caller reads it: under
+  // the identity policy the caller's key is the stored key; otherwise a pin of the stored key,
+  // since its death may destroy the value on another thread ([weakref.containers.general]/4).
+  std::pair<const entry*, std::shared_ptr<K>> find_value(const K& key) const {
+    if constexpr (detail::is_identity_policy<Hash, KeyEqual>)
+      return {find_live(hash_(key), key), nullptr};
+    else
+      return find_entry(hash_(key), key);
+  }
 };
 
 namespace pmr {

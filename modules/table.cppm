@@ -8,6 +8,7 @@ module;
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <memory_resource>
 #include <new>
 #include <stdexcept>
 #include <thread>
@@ -33,6 +34,13 @@ import :control;
 // skips it: it is never observable
 // ([weakref.containers.general]/4), and it never removes anything but itself (bpo-28427).
 //
+// The strongly held part goes inside the death, as in Python ([weakref.containers.general]/4):
+// the death destroys the payload on its own thread, after reporting the entry, when the
+// allocator may be used from any thread (`releases_anywhere`); otherwise the owner's purge
+// destroys it. This is safe because the owner reads a payload only while it holds an owner of
+// the entry's referent (a lookup's or an iterator's pin, or the caller's own key object), and
+// then no death of that referent can be running.
+//
 // The entry's state settles the race between the owner erasing an entry and its referent dying:
 //   live --(death callback, any thread)--> queued --> pushed (in the inbox)
 //   live --(owner erases it)-------------> erased (the callback will do nothing)
@@ -40,6 +48,66 @@ import :control;
 namespace weakref::detail {
 
 enum entry_state : unsigned char { entry_live, entry_queued, entry_pushed, entry_erased };
+
+// [weakref.containers.general]/4 Whether a payload may be destroyed, and its memory given back,
+// on whatever thread a death runs: for std::allocator, and for a polymorphic_allocator whose
+// resource is the new/delete one or a synchronized pool. Any other allocator may not be
+// thread-safe (std::pmr::unsynchronized_pool_resource is not): its payloads wait for the owner.
+template <class A>
+inline constexpr bool is_std_allocator = false;
+template <class T>
+inline constexpr bool is_std_allocator<std::allocator<T>> = true;
+template <class A>
+inline constexpr bool is_polymorphic_allocator = false;
+template <class T>
+inline constexpr bool is_polymorphic_allocator<std::pmr::polymorphic_allocator<T>> = true;
+
+template <class Alloc>
+bool releases_anywhere(const Alloc& a) noexcept {
+  if constexpr (is_std_allocator<Alloc>) {
+    return true;
+  } else if constexpr (is_polymorphic_allocator<Alloc>) {
+    std::pmr::memory_resource* r = a.resource();
+    return r == std::pmr::new_delete_resource() ||
+           dynamic_cast<std::pmr::synchronized_pool_resource*>(r) != nullptr;
+  } else {
+    static_cast<void>(a);
+    return false;
+  }
+}
+
+// Payloads released by deaths nested inside another payload's release on the same thread wait
+// for the outermost one, which releases them in a loop: a chain of entries whose payloads own
+// the next entry's referent (a weak_key_map<node, shared_ptr<node>> list) collapses inside the
+// first death without a stack frame per link, as CPython's "trashcan" bounds deallocation. The
+// link is node_base::next, which header::die() no longer uses once the callback runs.
+struct entry_ops : node_ops {
+  void (*release_payload)(node_base*) noexcept; // destroys the payload, drops the death's pin
+};
+struct nested_releases {
+  node_base* head = nullptr;
+  bool running = false;
+};
+inline thread_local nested_releases this_thread_releases;
+
+inline void release_payload_now_or_after(node_base* n) noexcept {
+  nested_releases& q = this_thread_releases;
+  if (q.running) {
+    n->next = q.head;
+    q.head = n;
+    return;
+  }
+  q.running = true;
+  for (node_base* m = n; m != nullptr;) {
+    static_cast<const entry_ops*>(m->ops)->release_payload(m);
+    m = q.head;
+    if (m != nullptr) {
+      q.head = m->next;
+      m->next = nullptr;
+    }
+  }
+  q.running = false;
+}
 
 // Bucket counts are primes and a hash's bucket is hash mod bucket_count, as in the standard
 // library's unordered containers: hashes that are close (consecutive integers, the addresses of
@@ -178,26 +246,39 @@ struct table_entry : ref_node<R> {
   void set_inbox_next(table_entry* e) noexcept { this->prev = e; }
 
   // The death callback: runs inside header::die() on the releasing thread, with the entry
-  // pinned; it takes over that pin (two handles, see header::die) and releases it on the way
-  // out. No allocation, no lock, no user code.
+  // pinned; it takes over that pin (two handles, see header::die). It reports the entry (no
+  // allocation, no lock), then, where the allocator allows it, destroys the payload (user
+  // code) and drops the pin; otherwise it drops the pin and the owner's purge destroys it.
   static void on_death(node_base* n) {
     auto* e = static_cast<table_entry*>(n);
-    struct unpin {
-      node_base* node;
-      ~unpin() { release(node, 2); }
-    } pin{n};
     unsigned char expected = entry_live;
-    if (!e->state.compare_exchange_strong(expected, entry_queued, std::memory_order_acq_rel))
-      return; // the owner erased it first
+    if (!e->state.compare_exchange_strong(expected, entry_queued, std::memory_order_acq_rel)) {
+      release(n, 2); // the owner erased it first, and destroys the payload
+      return;
+    }
     core_type* c = e->core;
+    const bool payload_is_ours = c->releases_anywhere;
     c->pending_count.fetch_add(1, std::memory_order_relaxed);
     table_entry* head = c->inbox.load(std::memory_order_relaxed);
     do e->set_inbox_next(head);
     while (!c->inbox.compare_exchange_weak(head, e, std::memory_order_release,
                                            std::memory_order_relaxed));
     // After this store the owner may purge and drop the entry: the pin keeps it (and, through
-    // its reference, the core) alive until the release below.
+    // its reference, the core and its allocator) alive until released. The owner never touches
+    // the payload of an entry a death claimed when releases_anywhere.
     e->state.store(entry_pushed, std::memory_order_release);
+    if (payload_is_ours)
+      release_payload_now_or_after(n);
+    else
+      release(n, 2);
+  }
+
+  static void release_payload(node_base* n) noexcept {
+    auto* e = static_cast<table_entry*>(n);
+    using payload_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<P>;
+    payload_allocator pa(e->core->alloc);
+    std::allocator_traits<payload_allocator>::destroy(pa, std::addressof(e->payload));
+    release(n, 2);
   }
 
   static void dispose(node_base* n) noexcept {
@@ -206,7 +287,8 @@ struct table_entry : ref_node<R> {
 
   // An entry is a weak reference (kind ref: keyrefs() and valuerefs() adopt it as a weak_ref).
   static const node_ops* entry_ops() noexcept {
-    static constexpr node_ops ops{node_kind::ref, &type_tag<R>, &on_death, &dispose};
+    static constexpr detail::entry_ops ops{{node_kind::ref, &type_tag<R>, &on_death, &dispose},
+                                           &release_payload};
     return &ops;
   }
 };
@@ -231,6 +313,7 @@ struct table_core {
   std::atomic<entry*> inbox{nullptr};
   std::atomic<std::size_t> pending_count{0}; // entries reported dead, not yet purged
   [[no_unique_address]] Alloc alloc;
+  const bool releases_anywhere; // deaths destroy the payloads (see releases_anywhere())
 
   // Owner thread only.
   std::size_t prepaid = 0; // references in `refs` for entries not yet made
@@ -242,7 +325,7 @@ struct table_core {
   std::size_t grow_at = 0;         // the size beyond which the buckets must grow (0: none yet)
   float max_load_factor = 1.0f;
 
-  explicit table_core(const Alloc& a) : alloc(a) {}
+  explicit table_core(const Alloc& a) : alloc(a), releases_anywhere(detail::releases_anywhere(a)) {}
 
   static table_core* create(const Alloc& a) {
     core_allocator ca(a);
@@ -262,8 +345,8 @@ struct table_core {
     core_traits::deallocate(ca, c, 1);
   }
 
-  // The entry's last handle is gone (on any thread): its payload was destroyed when it left the
-  // chains, so only the shell remains.
+  // The entry's last handle is gone (on any thread): its payload was destroyed (by the owner or
+  // by the death), so only the shell remains.
   static void free_entry(entry* e) noexcept {
     table_core* c = e->core;
     entry_allocator ea(c->alloc);
@@ -348,7 +431,8 @@ public:
         --core_->retired_pending; // the owner took it out already
       } else {
         unlink(e);
-        destroy_payload(e); // user code: the table is consistent, e is ours alone
+        if (!core_->releases_anywhere)
+          destroy_payload(e); // user code: the table is consistent, e is ours alone
       }
       drop(e);
       e = next;
@@ -466,7 +550,7 @@ public:
     core_->size = 0;
     while (detached) {
       entry* next = detached->chain_next;
-      destroy_payload(detached);
+      if (payload_is_ours(detached)) destroy_payload(detached);
       release(detached);
       detached = next;
     }
@@ -565,8 +649,14 @@ private:
   // consistent, and e is kept alive by the handle claim() took.
   void finish(entry* e) noexcept {
     claim(e);
-    destroy_payload(e);
+    if (payload_is_ours(e)) destroy_payload(e);
     release(e);
+  }
+
+  // After claim(e): the owner destroys the payload unless a death claimed e first and destroys
+  // it itself (releases_anywhere).
+  bool payload_is_ours(const entry* e) const noexcept {
+    return !core_->releases_anywhere || e->state.load(std::memory_order_relaxed) == entry_erased;
   }
 
   // Releases the table's handle on a retired entry. If another party still holds one (a death

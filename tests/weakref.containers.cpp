@@ -285,6 +285,78 @@ BOOST_AUTO_TEST_CASE(insert_or_assign_never_duplicates_a_key_reassigned_meanwhil
   BOOST_TEST(m.at(hooked_key{7, nullptr}) == v3);
 }
 
+// A node of a list kept only by a weak_key_map: each node's value is the next node.
+struct chain_node {
+  tracked guard{0};
+};
+template <class V>
+using node_map = weakref::weak_key_map<chain_node, V, weakref::identity_hash<chain_node>,
+                                       weakref::identity_equal<chain_node>>;
+
+// [weakref.containers.general]/4 The strongly held part of an entry is destroyed inside the
+// death of its weak part, as Python releases a WeakKeyDictionary value when its key dies: a
+// chain of nodes, each the value of the one before, collapses at the root's death with no
+// further operation of the map, and size() is then 0 (the chain is released in a loop, not by
+// recursion, so a long one needs no deep stack).
+BOOST_AUTO_TEST_CASE(a_chain_held_by_its_own_values_collapses_at_the_roots_death) {
+  constexpr int length = 10000;
+  node_map<std::shared_ptr<chain_node>> links;
+  auto root = weakref::make_shared<chain_node>();
+  std::shared_ptr<chain_node> tail = root;
+  for (int i = 1; i < length; ++i) {
+    auto next = weakref::make_shared<chain_node>();
+    links.insert_or_assign(tail, next);
+    tail = std::move(next);
+  }
+  const weakref::weak_ref<chain_node> last(tail);
+  tail.reset();
+  BOOST_TEST(links.size() == std::size_t(length - 1));
+  BOOST_TEST(tracked::alive == length);
+  root.reset();
+  BOOST_TEST(tracked::alive == 0);
+  BOOST_TEST(last.expired());
+  BOOST_TEST(links.size() == 0u);
+}
+
+// [weakref.containers.general]/4 The same for the keys of a weak_value_map: a key is destroyed
+// inside its value's death.
+BOOST_AUTO_TEST_CASE(a_value_maps_key_is_destroyed_inside_the_values_death) {
+  auto v = weakref::make_shared<tracked>(1);
+  auto key = std::make_shared<int>(0); // the key owns the only other owner of a witness
+  const std::weak_ptr<int> key_witness = key;
+  weakref::weak_value_map<std::shared_ptr<int>, tracked> m;
+  m.insert_or_assign(std::move(key), v);
+  weakref::weak_value_map<std::string, tracked> named;
+  named.insert_or_assign("k", v);
+  BOOST_TEST(!key_witness.expired());
+  v.reset();
+  BOOST_TEST(key_witness.expired()); // no operation of the map ran since the death
+  BOOST_TEST(m.size() == 0u);
+  BOOST_TEST(named.size() == 0u);
+}
+
+// [weakref.containers.general]/4, /6 A death inside an operation of the same container (an
+// erase whose value's destructor releases another key's last owner) destroys that other value
+// at once; the container stays consistent and the operation completes.
+BOOST_AUTO_TEST_CASE(a_death_inside_an_erase_releases_the_other_value_at_once) {
+  struct releasing_value {
+    std::shared_ptr<chain_node> other_key; // the last owner of another key
+    tracked guard{0};
+  };
+  node_map<releasing_value> m;
+  auto first = weakref::make_shared<chain_node>();
+  auto second = weakref::make_shared<chain_node>();
+  m.insert_or_assign(first, releasing_value{second});
+  m.insert_or_assign(second, releasing_value{});
+  second.reset(); // still owned by first's value
+  BOOST_TEST(m.size() == 2u);
+  BOOST_TEST(tracked::alive == 4); // two keys, two values
+  BOOST_TEST(m.erase(*first) == 1u);
+  BOOST_TEST(tracked::alive == 1); // first's value, second's key and value: all gone; first lives
+  BOOST_TEST(m.size() == 0u);
+  BOOST_TEST(std::ranges::distance(m) == 0);
+}
+
 // [weakref.containers.general]/1 The three containers are forward ranges and allocator-aware.
 static_assert(std::ranges::forward_range<weakref::weak_value_map<int, tracked>>);
 static_assert(std::ranges::forward_range<weakref::weak_key_map<std::string, int>>);

@@ -49,8 +49,8 @@ BOOST_AUTO_TEST_SUITE(key_map)
 BOOST_AUTO_TEST_SUITE(python)
 
 // PY-WKD-1 "Entries in the dictionary will be discarded when there is no longer a strong
-// reference to the key." The map does not keep its keys alive; the value is released when the
-// entry is purged (at the next non-const operation).
+// reference to the key." The map does not keep its keys alive, and the value is released inside
+// the key's death, as Python releases it ([weakref.containers.general]/4).
 BOOST_AUTO_TEST_CASE(entry_discarded_when_key_dies) {
   weak_key_map<name_t, tracked> m;
   auto a = key("a"), b = key("b");
@@ -59,14 +59,35 @@ BOOST_AUTO_TEST_CASE(entry_discarded_when_key_dies) {
   BOOST_TEST(a.use_count() == 1);
   BOOST_TEST(m.size() == 2u);
   a.reset();
+  BOOST_TEST(tracked::alive == 1); // no operation of the map ran since the death
   BOOST_TEST(m.size() == 1u);
   BOOST_TEST(!m.contains(name_t("a")));
   BOOST_TEST(walked(std::as_const(m)) == 1u);
-  // Deviation from Python: the value is destroyed by the owner's next lookup, insertion,
-  // erasure or iteration (the death may run on any thread), here purge().
-  BOOST_TEST(tracked::alive == 2);
   m.purge();
   BOOST_TEST(tracked::alive == 1);
+}
+
+// [weakref.containers.general]/4 With an allocator that may not be used from any thread (a
+// std::pmr::unsynchronized_pool_resource), the value waits for the owner's next non-const
+// operation; with a synchronized pool it goes inside the death, as with std::allocator.
+BOOST_AUTO_TEST_CASE(value_release_follows_the_allocators_thread_safety) {
+  std::pmr::unsynchronized_pool_resource unsynchronized;
+  weakref::pmr::weak_key_map<name_t, tracked> deferred(&unsynchronized);
+  auto a = key("a");
+  deferred.insert_or_assign(a, tracked(1));
+  a.reset();
+  BOOST_TEST(deferred.size() == 0u);
+  BOOST_TEST(tracked::alive == 1);
+  deferred.purge();
+  BOOST_TEST(tracked::alive == 0);
+
+  std::pmr::synchronized_pool_resource synchronized;
+  weakref::pmr::weak_key_map<name_t, tracked> eager(&synchronized);
+  auto b = key("b");
+  eager.insert_or_assign(b, tracked(2));
+  b.reset();
+  BOOST_TEST(tracked::alive == 0);
+  BOOST_TEST(eager.size() == 0u);
 }
 
 // PY-WKD-2 "associate additional data with an object owned by other parts of an application

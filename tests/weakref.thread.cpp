@@ -11,6 +11,8 @@
 #include <optional>
 #include <ranges>
 #include <thread>
+#include <utility>
+#include <string>
 #include <vector>
 
 #include "../conformance/handoff.hpp"
@@ -284,6 +286,68 @@ BOOST_AUTO_TEST_CASE(containers_under_concurrent_death) {
   BOOST_TEST(values.empty());
   BOOST_TEST(keys.empty());
   BOOST_TEST(payload::alive.load() == 0);
+}
+
+// Records the thread that destroyed it.
+struct records_its_end {
+  std::atomic<std::thread::id>* where = nullptr;
+  explicit records_its_end(std::atomic<std::thread::id>* w) : where(w) {}
+  records_its_end(records_its_end&& o) noexcept : where(std::exchange(o.where, nullptr)) {}
+  records_its_end& operator=(records_its_end&&) = delete;
+  ~records_its_end() {
+    if (where) where->store(std::this_thread::get_id());
+  }
+};
+
+// [weakref.containers.general]/4 The strongly held part is destroyed inside the death, on the
+// thread where the death happens, while the owner keeps using the container: under TSan, the
+// owner's lookups (which compare stored std::string keys) and iterations race with nothing.
+BOOST_AUTO_TEST_CASE(strong_parts_are_destroyed_on_the_dying_thread) {
+  std::atomic<std::thread::id> where{};
+  weakref::weak_key_map<payload, records_its_end, weakref::identity_hash<payload>,
+                        weakref::identity_equal<payload>>
+      ends;
+  auto marked = weakref::make_shared<payload>();
+  ends.try_emplace(marked, &where);
+  std::thread([owner = std::move(marked)]() mutable { owner.reset(); }).join();
+  const std::thread::id releaser = where.load();
+  BOOST_TEST((releaser != std::thread::id{}));
+  BOOST_TEST((releaser != std::this_thread::get_id()));
+  BOOST_TEST(ends.size() == 0u);
+
+  const conformance::stress_budget budget(200'000, 5'000, std::chrono::seconds(4));
+  weakref::weak_value_map<std::string, payload> by_name;
+  weakref::weak_key_map<payload, std::string, weakref::identity_hash<payload>,
+                        weakref::identity_equal<payload>>
+      names;
+  conformance::handoff<payload> victims(32);
+  std::atomic<bool> stop{false};
+  std::thread killer([&] { victims.kill_until(stop); });
+  const auto kept = weakref::make_shared<payload>();
+  by_name["kept, with a name too long for the small-string buffer"] = kept;
+  names[kept] = "kept";
+  long operations = 0, failed = 0;
+  for (long i = 0; budget.more(operations); ++i) {
+    auto object = weakref::make_shared<payload>();
+    std::string name = "entry number " + std::to_string(i) + ", long enough to be allocated";
+    by_name[name] = object;
+    names[object] = std::move(name);
+    victims.put(std::move(object)); // its key string and its name die on the killer's thread
+    if (by_name.get("kept, with a name too long for the small-string buffer") != kept) ++failed;
+    if (names.get(*kept) != std::optional<std::string>("kept")) ++failed;
+    if (by_name.contains("entry number " + std::to_string(i / 2) + ", long enough to be allocated"))
+      ++operations;
+    if (i % 32 == 0)
+      for (const auto& [key, value] : by_name)
+        if (value->magic != intact || key.empty()) ++failed;
+    operations += 4;
+  }
+  stop = true;
+  killer.join();
+  victims.drain();
+  BOOST_TEST(failed == 0);
+  BOOST_TEST(by_name.size() == 1u);
+  BOOST_TEST(names.size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
