@@ -147,11 +147,18 @@ public:
   // that nothing else owns would die at once.
   class mapped_reference {
   public:
+    mapped_reference(const mapped_reference&) = default;
     operator std::shared_ptr<V>() const { return map_->at(key_); }
+    // [weakref.value.map.subscript]/2 d[k] = v. The key is copied, not moved, into the element:
+    // the result still names it afterwards.
     mapped_reference& operator=(std::shared_ptr<V> value) {
-      map_->insert_or_assign(std::move(key_), std::move(value));
+      map_->insert_or_assign(key_, std::move(value));
       return *this;
     }
+    // [weakref.value.map.subscript]/3 d[k] = d[j]: assigns the value other reads (key_error,
+    // and no effect, if it has none). The implicit copy assignment would rebind *this to
+    // other's map and key and leave both maps unchanged.
+    mapped_reference& operator=(const mapped_reference& other) { return *this = other.get(); }
     std::shared_ptr<V> get() const { return map_->at(key_); }
 
   private:

@@ -235,6 +235,20 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   BOOST_TEST(m.empty());
 }
 
+// [weakref.key.map.lookup]/3 operator[] yields the value itself (no proxy, as
+// std::unordered_map), so m[k] = m[j] assigns j's value, as Python's d[k] = d[j].
+BOOST_AUTO_TEST_CASE(subscript_assignment_copies_the_value) {
+  map_t m;
+  auto a = key("a"), b = key("b");
+  m[b] = 2;
+  m[a] = m[b];
+  BOOST_TEST(m.at(*a) == 2);
+  m[b] = 3;
+  BOOST_TEST(m.at(*a) == 2); // a copy, not an alias
+  m[a] = m[a];
+  BOOST_TEST(m.at(*a) == 2);
+}
+
 // [weakref.key.map]/4 A value owning its own key makes a permanent element; debug builds of the
 // module say so on stderr (the module and this test are built with the same NDEBUG).
 BOOST_AUTO_TEST_CASE(value_owning_its_key_is_diagnosed_in_debug_builds) {

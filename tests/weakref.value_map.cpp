@@ -355,6 +355,76 @@ BOOST_AUTO_TEST_CASE(range_construction_and_views) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// [weakref.value.map.subscript] m[k] behaves as Python's d[k]: read, it is the live value or
+// key_error; assigned, it is d[k] = v; assigned from another subscript, it reads that one first.
+BOOST_AUTO_TEST_SUITE(subscript)
+
+// Python: d["x"] = d["y"] gives "x" the value of "y", whether or not "x" was present.
+BOOST_AUTO_TEST_CASE(assigning_a_subscript_copies_its_value) {
+  map_t m;
+  auto a = obj(1), b = obj(2);
+  m["y"] = b;
+  m["x"] = m["y"]; // "x" absent
+  BOOST_TEST(m.at("x") == b);
+  m["y"] = a;
+  m["x"] = m["y"]; // "x" present: replaced
+  BOOST_TEST(m.at("x") == a);
+  BOOST_TEST(m.at("y") == a);
+  m["x"] = m["x"]; // its own value
+  BOOST_TEST(m.at("x") == a);
+  map_t other;
+  other["z"] = b;
+  m["x"] = other["z"]; // from another map
+  BOOST_TEST(m.at("x") == b);
+  BOOST_TEST(m.size() == 2u);
+}
+
+// Python: d["x"] = d["missing"] raises KeyError and leaves d unchanged; so does a key whose
+// value has died (PY-WVD-1: the entry is gone).
+BOOST_AUTO_TEST_CASE(assigning_a_missing_subscript_raises_key_error) {
+  map_t m;
+  auto a = obj(1);
+  m["x"] = a;
+  BOOST_CHECK_THROW(m["x"] = m["missing"], weakref::key_error);
+  BOOST_CHECK_THROW(m["new"] = m["missing"], weakref::key_error);
+  m["dead"] = obj(2); // nothing else owns it: dies at once
+  BOOST_CHECK_THROW(m["x"] = m["dead"], weakref::key_error);
+  BOOST_TEST(m.at("x") == a);
+  BOOST_TEST(!m.contains("new"));
+  BOOST_TEST(!m.contains("missing"));
+  BOOST_TEST(m.size() == 1u);
+}
+
+// Python: d[a] = d[b] = v binds both names to v.
+BOOST_AUTO_TEST_CASE(chained_assignment_assigns_every_target) {
+  map_t m;
+  auto v = obj(7);
+  m["a"] = m["b"] = v;
+  BOOST_TEST(m.at("a") == v);
+  BOOST_TEST(m.at("b") == v);
+}
+
+// A subscript result names its key for as long as it lives: after r = v it still reads and
+// assigns the element of that key (it used to give its key away to the element it inserted).
+BOOST_AUTO_TEST_CASE(a_subscript_result_keeps_its_key) {
+  map_t m;
+  auto a = obj(1), b = obj(2);
+  auto r = m["x"];
+  BOOST_CHECK_THROW(r.get(), weakref::key_error); // Python: d["x"] raises KeyError
+  r = a;
+  BOOST_TEST(r.get() == a);
+  BOOST_TEST(std::shared_ptr<tracked>(r) == a);
+  r = b;
+  BOOST_TEST(m.at("x") == b);
+  BOOST_TEST(r.get() == b);
+  BOOST_TEST(!m.contains(""));
+  BOOST_TEST(m.size() == 1u);
+  b.reset();
+  BOOST_CHECK_THROW(r.get(), weakref::key_error); // the value died: the key is absent again
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(allocator)
 
 BOOST_AUTO_TEST_CASE(counting_allocator_releases_everything) {
