@@ -11,6 +11,7 @@
 #include <memory_resource>
 #include <ranges>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,9 +23,12 @@
 import weakref;
 
 using weakref::weak_value_map;
+using weakref_test::accesses_by;
 using weakref_test::allocation_stats;
 using weakref_test::counting_allocator;
+using weakref_test::looks_up_by;
 using weakref_test::tracked;
+using weakref_test::transparent_string_hash;
 using weakref_test::walked;
 
 namespace {
@@ -33,7 +37,16 @@ using map_t = weak_value_map<std::string, tracked>;
 
 std::shared_ptr<tracked> obj(int v) { return weakref::make_shared<tracked>(v); }
 
+using by_name_t = weak_value_map<std::string, tracked, transparent_string_hash, std::equal_to<>>;
+
 } // namespace
+
+// [weakref.containers.lookup]/3 A key-comparable type is taken only where Hash and KeyEqual are
+// transparent, as std::unordered_map's heterogeneous lookup.
+static_assert(looks_up_by<by_name_t, std::string_view> && accesses_by<by_name_t, std::string_view>);
+static_assert(!looks_up_by<map_t, std::string_view> && !accesses_by<map_t, std::string_view>);
+// Keys are held strongly: there is no lookup by an owner.
+static_assert(!looks_up_by<map_t, std::shared_ptr<std::string>>);
 
 static_assert(std::ranges::forward_range<map_t>);
 static_assert(std::ranges::forward_range<const map_t>);
@@ -293,6 +306,42 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   BOOST_CHECK_THROW(m.insert({"x", std::make_shared<tracked>(1)}), weakref::type_error);
   BOOST_CHECK_THROW(m.insert({"x", nullptr}), weakref::type_error);
   BOOST_TEST(m.empty());
+}
+
+// [weakref.containers.lookup]/3 With a transparent Hash and KeyEqual, find, contains, count,
+// equal_range, at, erase, get and pop take what they take: here std::string_view, from which no
+// std::string is made. Only live elements match.
+BOOST_AUTO_TEST_CASE(transparent_policy_looks_up_by_another_type) {
+  using namespace std::string_view_literals;
+  by_name_t m;
+  auto a = obj(1), b = obj(2);
+  m["a"] = a;
+  m["b"] = b;
+  m["dead"] = obj(3);
+  BOOST_TEST(m.contains("a"sv));
+  BOOST_TEST(!m.contains("dead"sv));
+  BOOST_TEST(m.count("b"sv) == 1u);
+  BOOST_TEST(m.find("a"sv)->second == a);
+  BOOST_TEST((std::as_const(m).find("zz"sv) == m.end()));
+  {
+    auto [first, last] = m.equal_range("b"sv);
+    BOOST_TEST(std::ranges::distance(first, last) == 1);
+    auto [none, none_end] = std::as_const(m).equal_range("dead"sv);
+    BOOST_TEST((none == none_end));
+  }
+  BOOST_TEST(m.at("a"sv) == a);
+  BOOST_TEST(std::as_const(m).at("b"sv) == b);
+  BOOST_CHECK_THROW(m.at("dead"sv), weakref::key_error);
+  BOOST_TEST(m.get("a"sv) == a);
+  BOOST_TEST(m.get("zz"sv, b) == b);
+  BOOST_TEST(m.pop("a"sv) == a);
+  BOOST_CHECK_THROW(m.pop("a"sv), weakref::key_error);
+  BOOST_TEST(m.pop("a"sv, b) == b);
+  BOOST_TEST(m.erase("zz"sv) == 0u);
+  BOOST_TEST(m.erase("b"sv) == 1u);
+  BOOST_TEST(m.empty());
+  m["a"] = a;
+  BOOST_TEST(m.at("a") == a); // the key's own form still works
 }
 
 // [weakref.value.map.lookup]/2 The non-const at() purges first, the const one never does: the
