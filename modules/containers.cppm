@@ -32,11 +32,14 @@ inline constexpr from_range_t from_range{};
 // the same object, not when they compare equal (Python matches by ==). For referent types
 // without == or std::hash, and for programs that want identity. Pass both as the Hash and
 // KeyEqual arguments of weak_key_map or weak_set.
+// [weakref.containers.identity]/4 Both are transparent and also take the object's address, so
+// that a container is searched by a raw pointer ([weakref.containers.lookup]): `this`, say.
 template <class T>
 struct identity_hash {
   using is_transparent = void;
-  std::size_t operator()(const T& object) const noexcept {
-    return std::hash<const void*>{}(static_cast<const void*>(std::addressof(object)));
+  std::size_t operator()(const T& object) const noexcept { return (*this)(std::addressof(object)); }
+  std::size_t operator()(const T* address) const noexcept {
+    return std::hash<const void*>{}(static_cast<const void*>(address));
   }
 };
 
@@ -46,6 +49,8 @@ struct identity_equal {
   bool operator()(const T& a, const T& b) const noexcept {
     return std::addressof(a) == std::addressof(b);
   }
+  bool operator()(const T& a, const T* b) const noexcept { return std::addressof(a) == b; }
+  bool operator()(const T* a, const T& b) const noexcept { return a == std::addressof(b); }
 };
 
 } // namespace weakref
@@ -56,6 +61,12 @@ template <class H, class E>
 inline constexpr bool is_identity_policy = false;
 template <class T>
 inline constexpr bool is_identity_policy<identity_hash<T>, identity_equal<T>> = true;
+
+// [weakref.containers.lookup]/3 Hash and KeyEqual both declare is_transparent, as for the
+// heterogeneous lookup of std::unordered_map ([unord.req.general]).
+template <class Hash, class KeyEqual>
+concept transparent_policy =
+    requires { typename Hash::is_transparent; } && requires { typename KeyEqual::is_transparent; };
 
 // A range whose elements construct a container element (Python: "update from ... an iterable").
 template <class R, class T>
@@ -144,6 +155,29 @@ struct weak_key_traits {
 template <class Rg, class Traits>
 concept insertable_range =
     std::ranges::input_range<Rg> && Traits::template insertable<std::ranges::range_reference_t<Rg>>;
+
+// [weakref.containers.lookup]/2 A shared_ptr names its object as a lookup argument of a weak key
+// or element (empty: nothing).
+template <class Q, class Traits>
+concept owner_argument =
+    Traits::weak_key && std::convertible_to<const Q&, std::shared_ptr<typename Traits::referent>>;
+// [weakref.containers.lookup]/3 What a transparent Hash and KeyEqual take, KeyEqual with the
+// element's key (or weakly held object) first.
+template <class Q, class Traits, class Hash, class KeyEqual>
+concept heterogeneous_argument =
+    transparent_policy<Hash, KeyEqual> &&
+    std::is_invocable_r_v<std::size_t, const Hash&, const Q&> &&
+    std::is_invocable_r_v<bool, const KeyEqual&, const typename Traits::lookup_key&, const Q&>;
+// [weakref.containers.lookup] What the lookup members take besides the key itself.
+template <class Q, class Traits, class Hash, class KeyEqual>
+concept lookup_argument =
+    owner_argument<Q, Traits> || heterogeneous_argument<Q, Traits, Hash, KeyEqual>;
+// [weakref.containers.lookup]/4 erase(k) never takes an iterator for a key (C++23's
+// heterogeneous erase of std::unordered_map has the same rule).
+template <class Q, class Traits, class Hash, class KeyEqual, class Iterator, class ConstIterator>
+concept erase_argument =
+    lookup_argument<Q, Traits, Hash, KeyEqual> && !std::convertible_to<const Q&, Iterator> &&
+    !std::convertible_to<const Q&, ConstIterator>;
 
 // [weakref.containers] The container core: everything weak_value_map, weak_key_map and weak_set
 // have in common, written once, as libc++'s __hash_table is for the four unordered containers.
@@ -332,12 +366,10 @@ public:
     while (first != last) first = erase(first);
     return iterator(&table_, last.position());
   }
-  size_type erase(const lookup_key& key) {
-    table_.purge();
-    auto [e, pin] = find_entry(hash_(key), key); // pinned until the entry is gone
-    if (!e) return 0;
-    table_.erase(e);
-    return 1;
+  size_type erase(const lookup_key& key) { return erase_matching(key); }
+  template <erase_argument<Traits, Hash, KeyEqual, iterator, const_iterator> Q>
+  size_type erase(const Q& key) {
+    return erase_matching(key);
   }
   // [weakref.containers.general]/9 clear(): every element leaves before any strongly held part
   // is destroyed.
@@ -358,55 +390,44 @@ public:
   friend void swap(Derived& a, Derived& b) noexcept { a.swap(b); }
 
   // Lookup ([weakref.value.map.lookup], [weakref.key.map.lookup], [weakref.set.lookup]): only
-  // live elements match. The non-const find purges first.
+  // live elements match. The non-const find purges first. Each member takes the key, and
+  // ([weakref.containers.lookup]) a shared_ptr to a weak key's object or, with a transparent
+  // Hash and KeyEqual, anything they take.
   iterator find(const lookup_key& key) {
     table_.purge();
     return locate<iterator>(key);
   }
+  template <lookup_argument<Traits, Hash, KeyEqual> Q>
+  iterator find(const Q& key) {
+    table_.purge();
+    return locate<iterator>(key);
+  }
   const_iterator find(const lookup_key& key) const { return locate<const_iterator>(key); }
-  bool contains(const lookup_key& key) const { return find_live(hash_(key), key) != nullptr; }
+  template <lookup_argument<Traits, Hash, KeyEqual> Q>
+  const_iterator find(const Q& key) const {
+    return locate<const_iterator>(key);
+  }
+  bool contains(const lookup_key& key) const { return find_live(key) != nullptr; }
+  template <lookup_argument<Traits, Hash, KeyEqual> Q>
+  bool contains(const Q& key) const {
+    return find_live(key) != nullptr;
+  }
   size_type count(const lookup_key& key) const { return contains(key) ? 1 : 0; }
+  template <lookup_argument<Traits, Hash, KeyEqual> Q>
+  size_type count(const Q& key) const {
+    return contains(key) ? 1 : 0;
+  }
   std::pair<iterator, iterator> equal_range(const lookup_key& key) { return around(find(key)); }
+  template <lookup_argument<Traits, Hash, KeyEqual> Q>
+  std::pair<iterator, iterator> equal_range(const Q& key) {
+    return around(find(key));
+  }
   std::pair<const_iterator, const_iterator> equal_range(const lookup_key& key) const {
     return around(find(key));
   }
-
-  // Weak keys and elements are also looked up by a shared_ptr to an equal object; an empty
-  // shared_ptr matches nothing.
-  iterator find(const std::shared_ptr<R>& key)
-    requires Traits::weak_key
-  {
-    return key ? find(*key) : end();
-  }
-  const_iterator find(const std::shared_ptr<R>& key) const
-    requires Traits::weak_key
-  {
-    return key ? find(*key) : end();
-  }
-  bool contains(const std::shared_ptr<R>& key) const
-    requires Traits::weak_key
-  {
-    return key && contains(*key);
-  }
-  size_type count(const std::shared_ptr<R>& key) const
-    requires Traits::weak_key
-  {
-    return contains(key) ? 1 : 0;
-  }
-  std::pair<iterator, iterator> equal_range(const std::shared_ptr<R>& key)
-    requires Traits::weak_key
-  {
+  template <lookup_argument<Traits, Hash, KeyEqual> Q>
+  std::pair<const_iterator, const_iterator> equal_range(const Q& key) const {
     return around(find(key));
-  }
-  std::pair<const_iterator, const_iterator> equal_range(const std::shared_ptr<R>& key) const
-    requires Traits::weak_key
-  {
-    return around(find(key));
-  }
-  size_type erase(const std::shared_ptr<R>& key)
-    requires Traits::weak_key
-  {
-    return key ? erase(*key) : 0;
   }
 
   // [weakref.containers.bucket] As std::unordered_map's.
@@ -444,22 +465,45 @@ public:
   }
 
 protected:
-  // The live entry matching key, pinned.
-  std::pair<entry*, std::shared_ptr<R>> find_entry(std::size_t h, const lookup_key& key) const {
-    return table_.find(h, [&](const entry& e, const R& referent) {
+  // [weakref.containers.lookup] The live entry matching a lookup argument (the key, a shared_ptr
+  // to a weak key's object, or what a transparent Hash and KeyEqual take), pinned. A shared_ptr
+  // is read as its object even when a transparent Hash would take it.
+  template <class Q>
+  std::pair<entry*, std::shared_ptr<R>> find_entry(const Q& key) const {
+    if constexpr (owner_argument<Q, Traits>) {
+      const std::shared_ptr<R>& owner = key; // binds, or converts (shared_ptr<Derived>, nullptr)
+      if (!owner) return {};
+      return find_entry(hash_(*owner), *owner);
+    } else {
+      return find_entry(hash_(key), key);
+    }
+  }
+  // The same, for a key hashed h.
+  template <class Q>
+  std::pair<entry*, std::shared_ptr<R>> find_entry(std::size_t h, const Q& key) const {
+    return table_.find(h, [&](const entry& e, const R& referent) -> bool {
       if constexpr (Traits::weak_key)
         return equal_(referent, key); // the referent is pinned while KeyEqual runs
       else
         return equal_(e.payload, key);
     });
   }
-  // The live entry matching key, not pinned (for lookups that return no element): under the
-  // identity policy, by address without touching the referent's count (a performance path).
-  entry* find_live(std::size_t h, const lookup_key& key) const {
-    if constexpr (Traits::weak_key && is_identity_policy<Hash, KeyEqual>)
-      return table_.find_by_address(h, std::addressof(key));
-    else
-      return find_entry(h, key).first;
+  // The live entry matching a lookup argument, not pinned (for lookups that return no element):
+  // under the identity policy, an object (which the caller holds) is found by its address
+  // without touching its referent's count (a performance path). A raw pointer takes the pinned
+  // path: the caller need not own what it points to.
+  template <class Q>
+  entry* find_live(const Q& key) const {
+    if constexpr (owner_argument<Q, Traits>) {
+      const std::shared_ptr<R>& owner = key;
+      return owner ? find_live(*owner) : nullptr;
+    } else if constexpr (Traits::weak_key && is_identity_policy<Hash, KeyEqual> &&
+                         std::convertible_to<const Q&, const R&>) {
+      const R& object = key;
+      return table_.find_by_address(hash_(object), std::addressof(object));
+    } else {
+      return find_entry(key).first;
+    }
   }
 
   // Inserts an element unless a live one matches key (the element there stays, as Python keeps
@@ -500,11 +544,11 @@ protected:
 
   // Python's pop(k) and popitem(): removes the live element matching key (some live element)
   // and returns take(entry, pinned referent), taken before the element goes.
-  template <class Take>
-  auto extract(const lookup_key& key, Take take)
+  template <class Q, class Take>
+  auto extract(const Q& key, Take take)
       -> std::optional<std::invoke_result_t<Take&, entry&, const std::shared_ptr<R>&>> {
     table_.purge();
-    auto [e, pin] = find_entry(hash_(key), key);
+    auto [e, pin] = find_entry(key);
     if (!e) return std::nullopt;
     auto item = take(*e, std::as_const(pin));
     table_.erase(e);
@@ -549,12 +593,20 @@ protected:
   [[no_unique_address]] KeyEqual equal_;
 
 private:
-  template <class It>
-  It locate(const lookup_key& key) const {
-    const std::size_t h = hash_(key);
-    auto [e, pin] = find_entry(h, key);
+  // The entry's cached hash is the one that placed it in its bucket.
+  template <class It, class Q>
+  It locate(const Q& key) const {
+    auto [e, pin] = find_entry(key);
     if (!e) return It();
-    return It(&table_, {table_.bucket_of(h), e, std::move(pin)});
+    return It(&table_, {table_.bucket_of(e->hash), e, std::move(pin)});
+  }
+  template <class Q>
+  size_type erase_matching(const Q& key) {
+    table_.purge();
+    auto [e, pin] = find_entry(key); // pinned until the entry is gone
+    if (!e) return 0;
+    table_.erase(e);
+    return 1;
   }
   template <class It>
   static std::pair<It, It> around(It it) {

@@ -117,7 +117,7 @@ class weak_key_map
 
   using traits = detail::key_map_traits<K, V>;
   using base = detail::weak_container<weak_key_map, traits, Hash, KeyEqual, Allocator>;
-  using base::hash_, base::find_entry, base::find_live;
+  using base::find_entry, base::find_live;
   using typename base::entry;
 
 public:
@@ -165,37 +165,50 @@ public:
   }
 
   // [weakref.key.map.lookup] find, contains, count, equal_range by the key object (Python:
-  // `key in d`) or a shared_ptr to it: the core. at(k) is Python's d[k]: key_error when absent.
+  // `key in d`), a shared_ptr to it, or what a transparent Hash and KeyEqual take
+  // ([weakref.containers.lookup]): the core. at(k) is Python's d[k]: key_error when absent; it
+  // takes the same arguments, as do get and pop.
   V& at(const K& key) {
     this->purge();
-    return const_cast<V&>(std::as_const(*this).at(key));
+    return const_cast<V&>(value_at(key));
   }
-  const V& at(const K& key) const {
-    auto [e, pin] = find_entry(hash_(key), key);
-    if (!e) throw key_error("weakref::weak_key_map::at: key not found");
-    return e->payload;
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  V& at(const Q& key) {
+    this->purge();
+    return const_cast<V&>(value_at(key));
+  }
+  const V& at(const K& key) const { return value_at(key); }
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  const V& at(const Q& key) const {
+    return value_at(key);
   }
   // As std::unordered_map: inserts a value-initialized V for a new key.
   V& operator[](const std::shared_ptr<K>& key) { return (*try_emplace(key).first).second; }
 
   // [weakref.key.map.python] Python's methods.
-  std::optional<V> get(const K& key) const {
-    const auto [e, pin] = find_value(key);
-    return e ? std::optional<V>(e->payload) : std::nullopt;
+  std::optional<V> get(const K& key) const { return value_or_null(key); }
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  std::optional<V> get(const Q& key) const {
+    return value_or_null(key);
   }
-  V get(const K& key, V default_value) const {
-    const auto [e, pin] = find_value(key);
-    return e ? e->payload : std::move(default_value);
+  V get(const K& key, V default_value) const { return value_or(key, std::move(default_value)); }
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  V get(const Q& key, V default_value) const {
+    return value_or(key, std::move(default_value));
   }
+  // setdefault inserts an absent key, so it takes the owner of the key only, as try_emplace.
   V& setdefault(const std::shared_ptr<K>& key, V default_value = V()) {
     return (*try_emplace(key, std::move(default_value)).first).second;
   }
-  V pop(const K& key) {
-    if (auto value = this->extract(key, take_value)) return *std::move(value);
-    throw key_error("weakref::weak_key_map::pop: key not found");
+  V pop(const K& key) { return take(key); }
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  V pop(const Q& key) {
+    return take(key);
   }
-  V pop(const K& key, V default_value) {
-    return this->extract(key, take_value).value_or(std::move(default_value));
+  V pop(const K& key, V default_value) { return take(key, std::move(default_value)); }
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  V pop(const Q& key, V default_value) {
+    return take(key, std::move(default_value));
   }
   std::pair<std::shared_ptr<K>, V> popitem() {
     return this->extract_any("weakref::weak_key_map::popitem: dictionary is empty",
@@ -232,14 +245,43 @@ public:
 private:
   static V take_value(entry& e, const std::shared_ptr<K>&) { return std::move(e.payload); }
 
-  // The live entry for key, with what keeps its value alive while the caller reads it: under
-  // the identity policy the caller's key is the stored key; otherwise a pin of the stored key,
-  // since its death may destroy the value on another thread ([weakref.containers.general]/4).
-  std::pair<const entry*, std::shared_ptr<K>> find_value(const K& key) const {
-    if constexpr (detail::is_identity_policy<Hash, KeyEqual>)
-      return {find_live(hash_(key), key), nullptr};
+  // What at, get and pop share, for every lookup argument.
+  template <class Q>
+  const V& value_at(const Q& key) const {
+    auto [e, pin] = find_entry(key);
+    if (!e) throw key_error("weakref::weak_key_map::at: key not found");
+    return e->payload;
+  }
+  template <class Q>
+  std::optional<V> value_or_null(const Q& key) const {
+    const auto [e, pin] = find_value(key);
+    return e ? std::optional<V>(e->payload) : std::nullopt;
+  }
+  template <class Q>
+  V value_or(const Q& key, V default_value) const {
+    const auto [e, pin] = find_value(key);
+    return e ? e->payload : std::move(default_value);
+  }
+  // The live entry for key, with what keeps its value alive while the caller copies it: under
+  // the identity policy a key object passed by the caller is the stored key; otherwise a pin of
+  // the stored key, since its death may destroy the value on another thread
+  // ([weakref.containers.general]/4).
+  template <class Q>
+  std::pair<const entry*, std::shared_ptr<K>> find_value(const Q& key) const {
+    if constexpr (detail::is_identity_policy<Hash, KeyEqual> &&
+                  std::convertible_to<const Q&, const K&>)
+      return {find_live(key), nullptr};
     else
-      return find_entry(hash_(key), key);
+      return find_entry(key);
+  }
+  template <class Q>
+  V take(const Q& key) {
+    if (auto value = this->extract(key, take_value)) return *std::move(value);
+    throw key_error("weakref::weak_key_map::pop: key not found");
+  }
+  template <class Q>
+  V take(const Q& key, V default_value) {
+    return this->extract(key, take_value).value_or(std::move(default_value));
   }
 };
 

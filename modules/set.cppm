@@ -137,14 +137,18 @@ public:
   // add(x): inserts x unless a live element matches it.
   void add(std::shared_ptr<T> x) { insert(std::move(x)); }
   // discard(x): removes the live element matching x, if any.
+  // Both, as the lookups, take the element, a shared_ptr to it, or what a transparent Hash and
+  // KeyEqual take ([weakref.containers.lookup]).
   void discard(const T& x) { erase(x); }
-  void discard(const std::shared_ptr<T>& x) { erase(x); }
-  // remove(x): as discard, but key_error if no live element matches (Python: KeyError).
-  void remove(const T& x) {
-    if (erase(x) == 0) throw key_error("weakref::weak_set::remove: element not found");
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  void discard(const Q& x) {
+    erase(x);
   }
-  void remove(const std::shared_ptr<T>& x) {
-    if (erase(x) == 0) throw key_error("weakref::weak_set::remove: element not found");
+  // remove(x): as discard, but key_error if no live element matches (Python: KeyError).
+  void remove(const T& x) { remove_matching(x); }
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  void remove(const Q& x) {
+    remove_matching(x);
   }
   // pop(): removes and returns some live element; key_error if there is none.
   std::shared_ptr<T> pop() {
@@ -182,7 +186,7 @@ public:
     for (auto&& item : other) {
       const std::shared_ptr<T>& y = item;
       if (!y) continue;
-      if (auto [e, pin] = find_entry(hash_(*y), *y); e) result.insert(std::move(pin));
+      if (auto [e, pin] = find_entry(y); e) result.insert(std::move(pin));
     }
     return result;
   }
@@ -350,6 +354,11 @@ private:
     weak_set result(*this, this->get_allocator());
     update(result);
     return result;
+  }
+
+  template <class Q>
+  void remove_matching(const Q& x) {
+    if (erase(x) == 0) throw key_error("weakref::weak_set::remove: element not found");
   }
 
   [[noreturn]] static void throw_empty() {

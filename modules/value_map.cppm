@@ -132,14 +132,21 @@ public:
   // [weakref.value.map.lookup] find, contains, count, equal_range: the core.
   // Python: d[k] raises KeyError when k is absent or its value has died. Like every non-const
   // lookup, the non-const form purges first ([weakref.containers.general]).
+  // With a transparent Hash and KeyEqual, the lookups and at, get and pop also take what they
+  // take ([weakref.containers.lookup]), as std::unordered_map's heterogeneous lookup.
   std::shared_ptr<V> at(const K& key) {
     table_.purge();
-    return std::as_const(*this).at(key);
+    return value_at(key);
   }
-  std::shared_ptr<V> at(const K& key) const {
-    auto [e, pin] = find_entry(hash_(key), key);
-    if (!e) throw key_error("weakref::weak_value_map::at: key not found");
-    return pin;
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  std::shared_ptr<V> at(const Q& key) {
+    table_.purge();
+    return value_at(key);
+  }
+  std::shared_ptr<V> at(const K& key) const { return value_at(key); }
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  std::shared_ptr<V> at(const Q& key) const {
+    return value_at(key);
   }
 
   // [weakref.value.map.subscript] m[k] reads like Python's d[k] (key_error when absent) and
@@ -147,11 +154,18 @@ public:
   // that nothing else owns would die at once.
   class mapped_reference {
   public:
+    mapped_reference(const mapped_reference&) = default;
     operator std::shared_ptr<V>() const { return map_->at(key_); }
+    // [weakref.value.map.subscript]/2 d[k] = v. The key is copied, not moved, into the element:
+    // the result still names it afterwards.
     mapped_reference& operator=(std::shared_ptr<V> value) {
-      map_->insert_or_assign(std::move(key_), std::move(value));
+      map_->insert_or_assign(key_, std::move(value));
       return *this;
     }
+    // [weakref.value.map.subscript]/3 d[k] = d[j]: assigns the value other reads (key_error,
+    // and no effect, if it has none). The implicit copy assignment would rebind *this to
+    // other's map and key and leave both maps unchanged.
+    mapped_reference& operator=(const mapped_reference& other) { return *this = other.get(); }
     std::shared_ptr<V> get() const { return map_->at(key_); }
 
   private:
@@ -166,8 +180,11 @@ public:
   // [weakref.value.map.python] Python's methods.
   // get(k[, default]): the value, or default (empty) if absent or dead.
   std::shared_ptr<V> get(const K& key, std::shared_ptr<V> default_value = nullptr) const {
-    auto [e, pin] = find_entry(hash_(key), key);
-    return e ? std::move(pin) : std::move(default_value);
+    return value_or(key, std::move(default_value));
+  }
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  std::shared_ptr<V> get(const Q& key, std::shared_ptr<V> default_value = nullptr) const {
+    return value_or(key, std::move(default_value));
   }
   // setdefault(k, default): the live value if present, else inserts default and returns it.
   std::shared_ptr<V> setdefault(const K& key, std::shared_ptr<V> default_value) {
@@ -175,11 +192,16 @@ public:
     return inserted ? std::move(default_value) : (*it).second;
   }
   // pop(k): removes and returns the live value; key_error if absent.
-  std::shared_ptr<V> pop(const K& key) {
-    if (auto value = this->extract(key, pinned)) return *std::move(value);
-    throw key_error("weakref::weak_value_map::pop: key not found");
+  std::shared_ptr<V> pop(const K& key) { return take(key); }
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  std::shared_ptr<V> pop(const Q& key) {
+    return take(key);
   }
   std::shared_ptr<V> pop(const K& key, std::shared_ptr<V> default_value) {
+    return this->extract(key, pinned).value_or(std::move(default_value));
+  }
+  template <detail::lookup_argument<traits, Hash, KeyEqual> Q>
+  std::shared_ptr<V> pop(const Q& key, std::shared_ptr<V> default_value) {
     return this->extract(key, pinned).value_or(std::move(default_value));
   }
   // popitem(): removes and returns some live (key, value); key_error if there is none.
@@ -229,6 +251,24 @@ public:
 
 private:
   static std::shared_ptr<V> pinned(const entry&, const std::shared_ptr<V>& pin) { return pin; }
+
+  // What at, get and pop share, for every lookup argument.
+  template <class Q>
+  std::shared_ptr<V> value_at(const Q& key) const {
+    auto [e, pin] = find_entry(key);
+    if (!e) throw key_error("weakref::weak_value_map::at: key not found");
+    return pin;
+  }
+  template <class Q>
+  std::shared_ptr<V> value_or(const Q& key, std::shared_ptr<V> default_value) const {
+    auto [e, pin] = find_entry(key);
+    return e ? std::move(pin) : std::move(default_value);
+  }
+  template <class Q>
+  std::shared_ptr<V> take(const Q& key) {
+    if (auto value = this->extract(key, pinned)) return *std::move(value);
+    throw key_error("weakref::weak_value_map::pop: key not found");
+  }
 
   template <class KK>
   std::pair<iterator, bool> insert_or_assign_impl(KK&& key, std::shared_ptr<V> value) {

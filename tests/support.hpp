@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "../conformance/support.hpp"
 
@@ -35,6 +36,36 @@ struct mod_hash {
 struct mod_equal {
   int m = 1000;
   bool operator()(int a, int b) const noexcept { return a % m == b % m; }
+};
+
+// A transparent policy for std::string keys (with std::equal_to<>): looked up by
+// std::string_view, which does not convert to std::string implicitly, so a lookup that compiles
+// made no std::string ([weakref.containers.lookup]/3).
+struct transparent_string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+// M's lookups (find, contains, count, equal_range, erase) and element access (at, get, pop)
+// accept a Q ([weakref.containers.lookup]).
+template <class M, class Q>
+concept looks_up_by = requires(M& m, const M& c, const Q& q) {
+  m.find(q);
+  c.find(q);
+  c.contains(q);
+  c.count(q);
+  m.equal_range(q);
+  c.equal_range(q);
+  m.erase(q);
+};
+template <class M, class Q>
+concept accesses_by = requires(M& m, const M& c, const Q& q) {
+  m.at(q);
+  c.at(q);
+  c.get(q);
+  m.pop(q);
 };
 
 // A stateful allocator that counts allocations and live bytes per instance family.

@@ -9,6 +9,7 @@
 #include <memory_resource>
 #include <ranges>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,10 +21,13 @@
 import weakref;
 
 using weakref::weak_key_map;
+using weakref_test::accesses_by;
 using weakref_test::allocation_stats;
 using weakref_test::counting_allocator;
+using weakref_test::looks_up_by;
 using weakref_test::opaque;
 using weakref_test::tracked;
+using weakref_test::transparent_string_hash;
 using weakref_test::walked;
 
 namespace {
@@ -35,7 +39,53 @@ using identity_map_t = weak_key_map<opaque, std::string, weakref::identity_hash<
 
 std::shared_ptr<name_t> key(const char* s) { return weakref::make_shared<name_t>(s); }
 
+using by_name_t = weak_key_map<name_t, int, transparent_string_hash, std::equal_to<>>;
+
+struct shape {
+  int id = 0;
+};
+struct circle : shape {};
+using shapes_t =
+    weak_key_map<shape, int, weakref::identity_hash<shape>, weakref::identity_equal<shape>>;
+
 } // namespace
+
+// [weakref.containers.lookup]/2 Every lookup and element access takes the key object or its
+// shared_ptr (at, get and pop took only the object).
+static_assert(looks_up_by<map_t, name_t> && looks_up_by<map_t, std::shared_ptr<name_t>>);
+static_assert(accesses_by<map_t, name_t> && accesses_by<map_t, std::shared_ptr<name_t>>);
+static_assert(accesses_by<shapes_t, std::shared_ptr<circle>>);
+// [weakref.containers.lookup]/3 Another type only where Hash and KeyEqual are transparent.
+static_assert(looks_up_by<by_name_t, std::string_view> && accesses_by<by_name_t, std::string_view>);
+static_assert(!looks_up_by<map_t, std::string_view> && !accesses_by<map_t, std::string_view>);
+// [weakref.containers.identity]/4 The identity policy takes an address.
+static_assert(looks_up_by<identity_map_t, const opaque*> && accesses_by<identity_map_t, opaque*>);
+static_assert(!looks_up_by<map_t, const name_t*>);
+
+namespace {
+// A transparent policy that takes anything, iterators included.
+struct any_hash {
+  using is_transparent = void;
+  template <class U>
+  std::size_t operator()(const U&) const noexcept {
+    return 0;
+  }
+};
+struct any_equal {
+  using is_transparent = void;
+  template <class A, class B>
+  bool operator()(const A&, const B&) const noexcept {
+    return false;
+  }
+};
+using anything_map_t = weak_key_map<name_t, int, any_hash, any_equal>;
+} // namespace
+// [weakref.containers.lookup]/4 erase(it) erases at an iterator even when the policy would take
+// the iterator as a key (a heterogeneous erase would be an exact match for it).
+static_assert(std::same_as<decltype(std::declval<anything_map_t&>().erase(
+                               std::declval<anything_map_t::iterator>())),
+                           anything_map_t::iterator>);
+static_assert(looks_up_by<anything_map_t, int>);
 
 static_assert(std::ranges::forward_range<map_t>);
 static_assert(std::ranges::forward_range<const map_t>);
@@ -254,6 +304,118 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   m.erase(present);
   BOOST_CHECK_THROW(m[nullptr] = 1, weakref::type_error);
   BOOST_TEST(m.empty());
+}
+
+// [weakref.containers.lookup]/2 at, get and pop take the key's shared_ptr as the other lookups
+// do; an empty one matches nothing; an owner of an equal object matches, as Python's ==.
+BOOST_AUTO_TEST_CASE(every_lookup_takes_the_key_or_its_owner) {
+  map_t m;
+  auto a = key("a"), b = key("b");
+  const std::shared_ptr<name_t> none;
+  m[a] = 1;
+  m[b] = 2;
+  BOOST_TEST(m.at(a) == 1);
+  m.at(a) = 10; // a reference to the value
+  BOOST_TEST(std::as_const(m).at(a) == 10);
+  BOOST_CHECK_THROW(m.at(none), weakref::key_error);
+  BOOST_CHECK_THROW(std::as_const(m).at(none), weakref::key_error);
+  BOOST_TEST(m.get(a).value() == 10);
+  BOOST_TEST(!m.get(none).has_value());
+  BOOST_TEST(m.get(b, -1) == 2);
+  BOOST_TEST(m.get(none, -1) == -1);
+  BOOST_TEST(m.pop(a) == 10);
+  BOOST_TEST(!m.contains(a));
+  BOOST_CHECK_THROW(m.pop(a), weakref::key_error);
+  BOOST_CHECK_THROW(m.pop(none), weakref::key_error);
+  BOOST_TEST(m.pop(none, -1) == -1);
+  BOOST_TEST(m.pop(b, -1) == 2);
+  BOOST_TEST(m.pop(b, -1) == -1);
+  m[a] = 3;
+  const auto equal_a = key("a");
+  BOOST_TEST(m.at(equal_a) == 3);
+  BOOST_TEST(m.get(equal_a).value() == 3);
+  BOOST_TEST(m.pop(equal_a) == 3);
+  BOOST_TEST(m.empty());
+}
+
+// [weakref.containers.lookup]/2 An owner of a derived object names that object, and
+// [weakref.containers.identity]/4 the identity policy also finds an object by its address, so a
+// member function can look up `this` without an owner.
+BOOST_AUTO_TEST_CASE(identity_policy_looks_up_by_owner_object_or_address) {
+  shapes_t m;
+  auto c = weakref::make_shared<circle>(), other = weakref::make_shared<circle>();
+  m[std::shared_ptr<shape>(c)] = 1;
+  BOOST_TEST(m.at(c) == 1); // shared_ptr<circle>
+  BOOST_TEST(m.at(*c) == 1);
+  const shape* address = c.get();
+  BOOST_TEST(m.contains(address));
+  BOOST_TEST(m.count(c.get()) == 1u);
+  BOOST_TEST(!m.contains(other.get()));
+  BOOST_TEST(!m.contains(static_cast<const shape*>(nullptr)));
+  BOOST_TEST(((*m.find(address)).first == c));
+  {
+    auto [first, last] = m.equal_range(address);
+    BOOST_TEST(std::ranges::distance(first, last) == 1);
+  }
+  BOOST_TEST(m.at(address) == 1);
+  BOOST_TEST(std::as_const(m).at(address) == 1);
+  BOOST_CHECK_THROW(m.at(other.get()), weakref::key_error);
+  BOOST_TEST(m.get(address).value() == 1);
+  BOOST_TEST(m.get(other.get(), -1) == -1);
+  BOOST_TEST(m.pop(address) == 1);
+  BOOST_TEST(m.pop(address, -1) == -1);
+  m[c] = 2;
+  BOOST_TEST(m.erase(other.get()) == 0u);
+  BOOST_TEST(m.erase(address) == 1u);
+  BOOST_TEST(m.empty());
+}
+
+// [weakref.containers.lookup]/3 With a transparent Hash and KeyEqual, every lookup takes what
+// they take: here std::string_view, from which no std::string is made.
+BOOST_AUTO_TEST_CASE(transparent_policy_looks_up_by_another_type) {
+  using namespace std::string_view_literals;
+  by_name_t m;
+  auto a = key("a"), b = key("b");
+  m[a] = 1;
+  m[b] = 2;
+  BOOST_TEST(m.contains("a"sv));
+  BOOST_TEST(!m.contains("zz"sv));
+  BOOST_TEST(m.count("b"sv) == 1u);
+  BOOST_TEST((*m.find("a"sv)).second == 1);
+  BOOST_TEST((std::as_const(m).find("zz"sv) == m.cend()));
+  {
+    auto [first, last] = std::as_const(m).equal_range("b"sv);
+    BOOST_TEST(std::ranges::distance(first, last) == 1);
+  }
+  BOOST_TEST(m.at("a"sv) == 1);
+  BOOST_TEST(std::as_const(m).at("b"sv) == 2);
+  BOOST_CHECK_THROW(m.at("zz"sv), weakref::key_error);
+  BOOST_TEST(m.get("a"sv).value() == 1);
+  BOOST_TEST(m.get("zz"sv, -1) == -1);
+  BOOST_TEST(m.pop("a"sv) == 1);
+  BOOST_TEST(m.pop("a"sv, -1) == -1);
+  BOOST_TEST(m.erase("zz"sv) == 0u);
+  BOOST_TEST(m.erase("b"sv) == 1u);
+  BOOST_TEST(m.empty());
+  m[a] = 3;
+  BOOST_TEST(m.at(a) == 3); // the key's own forms still work
+  BOOST_TEST(m.at(*a) == 3);
+  a.reset();
+  BOOST_TEST(!m.contains("a"sv)); // only live elements match
+}
+
+// [weakref.key.map.lookup]/3 operator[] yields the value itself (no proxy, as
+// std::unordered_map), so m[k] = m[j] assigns j's value, as Python's d[k] = d[j].
+BOOST_AUTO_TEST_CASE(subscript_assignment_copies_the_value) {
+  map_t m;
+  auto a = key("a"), b = key("b");
+  m[b] = 2;
+  m[a] = m[b];
+  BOOST_TEST(m.at(*a) == 2);
+  m[b] = 3;
+  BOOST_TEST(m.at(*a) == 2); // a copy, not an alias
+  m[a] = m[a];
+  BOOST_TEST(m.at(*a) == 2);
 }
 
 // [weakref.key.map]/4 A value owning its own key makes a permanent element; debug builds of the

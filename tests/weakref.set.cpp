@@ -12,6 +12,8 @@
 #include <numeric>
 #include <ranges>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -26,8 +28,10 @@ import weakref;
 using weakref::weak_set;
 using weakref_test::allocation_stats;
 using weakref_test::counting_allocator;
+using weakref_test::looks_up_by;
 using weakref_test::opaque;
 using weakref_test::tracked;
+using weakref_test::transparent_string_hash;
 
 namespace {
 
@@ -88,6 +92,19 @@ struct failing_allocator {
   }
 };
 
+using names_t = weak_set<std::string, transparent_string_hash, std::equal_to<>>;
+
+// An object that leaves the set it subscribed to from one of its own members, where it has
+// `this` and no owner (the identity policy's address lookup, [weakref.containers.identity]/4).
+struct subscriber;
+using subscribers_t =
+    weak_set<subscriber, weakref::identity_hash<subscriber>, weakref::identity_equal<subscriber>>;
+struct subscriber {
+  subscribers_t* subscribers = nullptr;
+  bool subscribed() const { return subscribers->contains(this); }
+  void unsubscribe() { subscribers->remove(this); }
+};
+
 } // namespace
 
 // [weakref.set] Range-compatible ([weakref.containers.general]): a forward range of
@@ -101,6 +118,13 @@ static_assert(!std::ranges::sized_range<set_t>);
 static_assert(std::ranges::forward_range<identity_set>);
 static_assert(std::same_as<weakref::pmr::weak_set<int>::allocator_type,
                            std::pmr::polymorphic_allocator<std::shared_ptr<int>>>);
+
+// [weakref.containers.lookup] The element, its owner, and other types only where Hash and
+// KeyEqual are transparent.
+static_assert(looks_up_by<set_t, int> && looks_up_by<set_t, std::shared_ptr<int>>);
+static_assert(looks_up_by<names_t, std::string_view>);
+static_assert(!looks_up_by<weak_set<std::string>, std::string_view>);
+static_assert(looks_up_by<identity_set, const opaque*> && !looks_up_by<set_t, const int*>);
 
 BOOST_AUTO_TEST_SUITE(set)
 
@@ -652,6 +676,58 @@ BOOST_AUTO_TEST_CASE(lookups) {
   BOOST_TEST(std::ranges::distance(first, last) == 1);
   auto [none, none_end] = s.equal_range(std::shared_ptr<int>());
   BOOST_TEST((none == none_end));
+}
+
+// [weakref.containers.lookup]/3 With a transparent Hash and KeyEqual, the lookups, erase,
+// discard and remove take what they take: here std::string_view, from which no std::string is
+// made.
+BOOST_AUTO_TEST_CASE(transparent_policy_looks_up_by_another_type) {
+  using namespace std::string_view_literals;
+  names_t s;
+  auto a = weakref::make_shared<std::string>("a"), b = weakref::make_shared<std::string>("b");
+  s.add(a);
+  s.add(b);
+  BOOST_TEST(s.contains("a"sv));
+  BOOST_TEST(!s.contains("zz"sv));
+  BOOST_TEST(s.count("b"sv) == 1u);
+  BOOST_TEST(*s.find("a"sv) == a);
+  BOOST_TEST((std::as_const(s).find("zz"sv) == s.end()));
+  {
+    auto [first, last] = s.equal_range("b"sv);
+    BOOST_TEST(std::ranges::distance(first, last) == 1);
+  }
+  s.discard("zz"sv);
+  s.discard("a"sv);
+  BOOST_TEST(!s.contains(a));
+  BOOST_CHECK_THROW(s.remove("a"sv), weakref::key_error);
+  s.remove("b"sv);
+  BOOST_TEST(s.empty());
+  s.add(a);
+  BOOST_TEST(s.erase("a"sv) == 1u);
+  BOOST_TEST(s.erase("a"sv) == 0u);
+  s.add(b);
+  b.reset();
+  BOOST_TEST(!s.contains("b"sv)); // only live elements match
+}
+
+// [weakref.containers.identity]/4 Under the identity policy an element is also found by its
+// address: an object can unsubscribe itself with `this`.
+BOOST_AUTO_TEST_CASE(identity_policy_looks_up_by_address) {
+  subscribers_t subscribers;
+  auto x = weakref::make_shared<subscriber>(), y = weakref::make_shared<subscriber>();
+  x->subscribers = y->subscribers = &subscribers;
+  subscribers.add(x);
+  subscribers.add(y);
+  BOOST_TEST(x->subscribed());
+  x->unsubscribe();
+  BOOST_TEST(!x->subscribed());
+  BOOST_TEST(subscribers.size() == 1u);
+  BOOST_CHECK_THROW(x->unsubscribe(), weakref::key_error);
+  BOOST_TEST(*subscribers.find(y.get()) == y);
+  BOOST_TEST(subscribers.count(y.get()) == 1u);
+  subscribers.discard(y.get());
+  BOOST_TEST(subscribers.empty());
+  BOOST_TEST(!subscribers.contains(static_cast<const subscriber*>(nullptr)));
 }
 
 // [weakref.set.modifiers] insert (value, hint, iterators, initializer_list, range), emplace,

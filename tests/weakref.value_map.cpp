@@ -11,6 +11,7 @@
 #include <memory_resource>
 #include <ranges>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,9 +23,12 @@
 import weakref;
 
 using weakref::weak_value_map;
+using weakref_test::accesses_by;
 using weakref_test::allocation_stats;
 using weakref_test::counting_allocator;
+using weakref_test::looks_up_by;
 using weakref_test::tracked;
+using weakref_test::transparent_string_hash;
 using weakref_test::walked;
 
 namespace {
@@ -33,7 +37,16 @@ using map_t = weak_value_map<std::string, tracked>;
 
 std::shared_ptr<tracked> obj(int v) { return weakref::make_shared<tracked>(v); }
 
+using by_name_t = weak_value_map<std::string, tracked, transparent_string_hash, std::equal_to<>>;
+
 } // namespace
+
+// [weakref.containers.lookup]/3 A key-comparable type is taken only where Hash and KeyEqual are
+// transparent, as std::unordered_map's heterogeneous lookup.
+static_assert(looks_up_by<by_name_t, std::string_view> && accesses_by<by_name_t, std::string_view>);
+static_assert(!looks_up_by<map_t, std::string_view> && !accesses_by<map_t, std::string_view>);
+// Keys are held strongly: there is no lookup by an owner.
+static_assert(!looks_up_by<map_t, std::shared_ptr<std::string>>);
 
 static_assert(std::ranges::forward_range<map_t>);
 static_assert(std::ranges::forward_range<const map_t>);
@@ -295,6 +308,42 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   BOOST_TEST(m.empty());
 }
 
+// [weakref.containers.lookup]/3 With a transparent Hash and KeyEqual, find, contains, count,
+// equal_range, at, erase, get and pop take what they take: here std::string_view, from which no
+// std::string is made. Only live elements match.
+BOOST_AUTO_TEST_CASE(transparent_policy_looks_up_by_another_type) {
+  using namespace std::string_view_literals;
+  by_name_t m;
+  auto a = obj(1), b = obj(2);
+  m["a"] = a;
+  m["b"] = b;
+  m["dead"] = obj(3);
+  BOOST_TEST(m.contains("a"sv));
+  BOOST_TEST(!m.contains("dead"sv));
+  BOOST_TEST(m.count("b"sv) == 1u);
+  BOOST_TEST(m.find("a"sv)->second == a);
+  BOOST_TEST((std::as_const(m).find("zz"sv) == m.end()));
+  {
+    auto [first, last] = m.equal_range("b"sv);
+    BOOST_TEST(std::ranges::distance(first, last) == 1);
+    auto [none, none_end] = std::as_const(m).equal_range("dead"sv);
+    BOOST_TEST((none == none_end));
+  }
+  BOOST_TEST(m.at("a"sv) == a);
+  BOOST_TEST(std::as_const(m).at("b"sv) == b);
+  BOOST_CHECK_THROW(m.at("dead"sv), weakref::key_error);
+  BOOST_TEST(m.get("a"sv) == a);
+  BOOST_TEST(m.get("zz"sv, b) == b);
+  BOOST_TEST(m.pop("a"sv) == a);
+  BOOST_CHECK_THROW(m.pop("a"sv), weakref::key_error);
+  BOOST_TEST(m.pop("a"sv, b) == b);
+  BOOST_TEST(m.erase("zz"sv) == 0u);
+  BOOST_TEST(m.erase("b"sv) == 1u);
+  BOOST_TEST(m.empty());
+  m["a"] = a;
+  BOOST_TEST(m.at("a") == a); // the key's own form still works
+}
+
 // [weakref.value.map.lookup]/2 The non-const at() purges first, the const one never does: the
 // dead entry's memory is returned to the allocator only by the former.
 BOOST_AUTO_TEST_CASE(non_const_at_purges) {
@@ -351,6 +400,76 @@ BOOST_AUTO_TEST_CASE(range_construction_and_views) {
   BOOST_TEST(big == (std::vector<std::string>{"b", "c"}), boost::test_tools::per_element());
   auto keys = from_range | std::views::keys;
   BOOST_TEST(std::ranges::distance(keys) == 3);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// [weakref.value.map.subscript] m[k] behaves as Python's d[k]: read, it is the live value or
+// key_error; assigned, it is d[k] = v; assigned from another subscript, it reads that one first.
+BOOST_AUTO_TEST_SUITE(subscript)
+
+// Python: d["x"] = d["y"] gives "x" the value of "y", whether or not "x" was present.
+BOOST_AUTO_TEST_CASE(assigning_a_subscript_copies_its_value) {
+  map_t m;
+  auto a = obj(1), b = obj(2);
+  m["y"] = b;
+  m["x"] = m["y"]; // "x" absent
+  BOOST_TEST(m.at("x") == b);
+  m["y"] = a;
+  m["x"] = m["y"]; // "x" present: replaced
+  BOOST_TEST(m.at("x") == a);
+  BOOST_TEST(m.at("y") == a);
+  m["x"] = m["x"]; // its own value
+  BOOST_TEST(m.at("x") == a);
+  map_t other;
+  other["z"] = b;
+  m["x"] = other["z"]; // from another map
+  BOOST_TEST(m.at("x") == b);
+  BOOST_TEST(m.size() == 2u);
+}
+
+// Python: d["x"] = d["missing"] raises KeyError and leaves d unchanged; so does a key whose
+// value has died (PY-WVD-1: the entry is gone).
+BOOST_AUTO_TEST_CASE(assigning_a_missing_subscript_raises_key_error) {
+  map_t m;
+  auto a = obj(1);
+  m["x"] = a;
+  BOOST_CHECK_THROW(m["x"] = m["missing"], weakref::key_error);
+  BOOST_CHECK_THROW(m["new"] = m["missing"], weakref::key_error);
+  m["dead"] = obj(2); // nothing else owns it: dies at once
+  BOOST_CHECK_THROW(m["x"] = m["dead"], weakref::key_error);
+  BOOST_TEST(m.at("x") == a);
+  BOOST_TEST(!m.contains("new"));
+  BOOST_TEST(!m.contains("missing"));
+  BOOST_TEST(m.size() == 1u);
+}
+
+// Python: d[a] = d[b] = v binds both names to v.
+BOOST_AUTO_TEST_CASE(chained_assignment_assigns_every_target) {
+  map_t m;
+  auto v = obj(7);
+  m["a"] = m["b"] = v;
+  BOOST_TEST(m.at("a") == v);
+  BOOST_TEST(m.at("b") == v);
+}
+
+// A subscript result names its key for as long as it lives: after r = v it still reads and
+// assigns the element of that key (it used to give its key away to the element it inserted).
+BOOST_AUTO_TEST_CASE(a_subscript_result_keeps_its_key) {
+  map_t m;
+  auto a = obj(1), b = obj(2);
+  auto r = m["x"];
+  BOOST_CHECK_THROW(r.get(), weakref::key_error); // Python: d["x"] raises KeyError
+  r = a;
+  BOOST_TEST(r.get() == a);
+  BOOST_TEST(std::shared_ptr<tracked>(r) == a);
+  r = b;
+  BOOST_TEST(m.at("x") == b);
+  BOOST_TEST(r.get() == b);
+  BOOST_TEST(!m.contains(""));
+  BOOST_TEST(m.size() == 1u);
+  b.reset();
+  BOOST_CHECK_THROW(r.get(), weakref::key_error); // the value died: the key is absent again
 }
 
 BOOST_AUTO_TEST_SUITE_END()
