@@ -42,12 +42,12 @@ import :control;
 // then no death of that referent can be running.
 //
 // The entry's state settles the race between the owner erasing an entry and its referent dying:
-//   live --(death callback, any thread)--> queued --> pushed (in the inbox)
+//   live --(death callback, any thread)--> queued (then pushed onto the inbox)
 //   live --(owner erases it)-------------> erased (the callback will do nothing)
 // Whoever wins the first transition owns the entry's release.
 namespace weakref::detail {
 
-enum entry_state : unsigned char { entry_live, entry_queued, entry_pushed, entry_erased };
+enum entry_state : unsigned char { entry_live, entry_queued, entry_erased };
 
 // [weakref.containers.general]/4 Whether a payload may be destroyed, and its memory given back,
 // on whatever thread a death runs: for std::allocator, and for a polymorphic_allocator whose
@@ -259,18 +259,19 @@ struct table_entry : ref_node<R> {
     core_type* c = e->core;
     const bool payload_is_ours = c->releases_anywhere;
     c->pending_count.fetch_add(1, std::memory_order_relaxed);
+    // Where the payload waits for the owner, so does the entry's memory: the pin goes before
+    // the push (the table's own handle keeps e until the owner purges it, which it cannot do
+    // before the push), so the last handle is the owner's and the entry is freed on its thread.
+    if (!payload_is_ours) release(n, 2);
     table_entry* head = c->inbox.load(std::memory_order_relaxed);
     do e->set_inbox_next(head);
     while (!c->inbox.compare_exchange_weak(head, e, std::memory_order_release,
                                            std::memory_order_relaxed));
-    // After this store the owner may purge and drop the entry: the pin keeps it (and, through
-    // its reference, the core and its allocator) alive until released. The owner never touches
-    // the payload of an entry a death claimed when releases_anywhere.
-    e->state.store(entry_pushed, std::memory_order_release);
-    if (payload_is_ours)
-      release_payload_now_or_after(n);
-    else
-      release(n, 2);
+    // From here the owner may purge and drop the entry: without a pin, e and c are not touched
+    // again. With one, it keeps e (and, through its reference, the core and its allocator)
+    // alive while the payload is destroyed; the owner never touches the payload of an entry a
+    // death claimed when releases_anywhere.
+    if (payload_is_ours) release_payload_now_or_after(n);
   }
 
   static void release_payload(node_base* n) noexcept {

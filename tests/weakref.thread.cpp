@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <ranges>
@@ -348,6 +349,34 @@ BOOST_AUTO_TEST_CASE(strong_parts_are_destroyed_on_the_dying_thread) {
   BOOST_TEST(failed == 0);
   BOOST_TEST(by_name.size() == 1u);
   BOOST_TEST(names.size() == 1u);
+}
+
+// [weakref.containers.general]/4 With a std::pmr::unsynchronized_pool_resource, a death on
+// another thread leaves the value (allocated from the pool) to the owner: under TSan, the
+// owner's allocations from the pool race with nothing on the dying thread.
+BOOST_AUTO_TEST_CASE(strong_parts_from_an_unsynchronized_pool_wait_for_the_owner) {
+  const conformance::stress_budget budget(100'000, 2'000, std::chrono::seconds(3));
+  std::pmr::unsynchronized_pool_resource pool;
+  weakref::pmr::weak_key_map<payload, std::pmr::string, weakref::identity_hash<payload>,
+                             weakref::identity_equal<payload>>
+      names(&pool);
+  conformance::handoff<payload> victims(32);
+  std::atomic<bool> stop{false};
+  std::thread killer([&] { victims.kill_until(stop); });
+  long operations = 0;
+  for (long i = 0; budget.more(operations); ++i) {
+    auto object = weakref::make_shared<payload>();
+    names.try_emplace(object, "a name long enough to be allocated from the pool, number " +
+                                  std::to_string(i));
+    victims.put(std::move(object));
+    operations += 1;
+  }
+  stop = true;
+  killer.join();
+  victims.drain();
+  names.purge();
+  BOOST_TEST(names.size() == 0u);
+  BOOST_TEST(std::ranges::distance(names) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
