@@ -57,13 +57,59 @@ public:
 
   registering_handle(const std::shared_ptr<T>& obj, std::nullptr_t) : registering_handle(obj) {}
 
+  // [weakref.ref.cons]/6 From a std::weak_ptr: as from w.lock(), and type_error if w is expired
+  // (an expired weak_ptr owns nothing, as an empty shared_ptr). A template, so that an argument
+  // that merely converts to a weak_ptr (a shared_ptr<Derived>) keeps choosing the constructors
+  // above instead of being ambiguous between the two conversions.
+  template <class U>
+    requires std::convertible_to<U*, T*>
+  explicit registering_handle(const std::weak_ptr<U>& w)
+      : registering_handle(std::shared_ptr<T>(lock_or_throw(w))) {}
+  template <class U, class F>
+    requires std::convertible_to<U*, T*> && weak_callback<F, Handle>
+  registering_handle(const std::weak_ptr<U>& w, F&& callback)
+      : registering_handle(std::shared_ptr<T>(lock_or_throw(w)), std::forward<F>(callback)) {}
+  template <class U>
+    requires std::convertible_to<U*, T*>
+  registering_handle(const std::weak_ptr<U>& w, std::nullptr_t) : registering_handle(w) {}
+
+  // [weakref.ref.conv]/1-2 From a handle of the same kind to a U, where U* converts to T*
+  // (Derived to Base, T to const T): implicit, as that pointer conversion is. The result is a
+  // view of the same reference, not a new one: identical() to other, one registration, one
+  // callback (which still receives the handle type it was registered with), one cached hash.
+  template <class U, class H>
+    requires(!std::same_as<U, T>) && std::convertible_to<U*, T*>
+  registering_handle(const registering_handle<U, H, Kind>& other)
+      : handle<T>(view_of<U>(access::node(other))) {}
+
   void swap(Handle& other) noexcept { this->swap_node(other); }
   friend void swap(Handle& a, Handle& b) noexcept { a.swap(b); }
 
   // [weakref.ref.obs]/3 Returns: true if *this and other are handles to the same reference
-  // (Python: `r1 is r2`); [weakref.proxy.obs] likewise.
-  bool identical(const Handle& other) const noexcept {
-    return this->node_ == static_cast<const registering_handle&>(other).node_;
+  // (Python: `r1 is r2`), whatever their element types ([weakref.ref.conv]/2);
+  // [weakref.proxy.obs] likewise.
+  template <class U, class H>
+  bool identical(const registering_handle<U, H, Kind>& other) const noexcept {
+    return canonical(this->node_) == canonical(access::node(other));
+  }
+
+private:
+  template <class U>
+  static std::shared_ptr<U> lock_or_throw(const std::weak_ptr<U>& w) {
+    std::shared_ptr<U> owner = w.lock();
+    if (!owner)
+      throw type_error("cannot create weak reference to an expired or empty std::weak_ptr");
+    return owner;
+  }
+
+  template <class U>
+  static ref_node<T>* view_of(node_base* n) {
+    if (n == nullptr) return nullptr;
+    std::weak_ptr<T> target = convert_weak<T>(static_cast<ref_node<U>*>(n)->target);
+    node_base* const viewed = canonical(n);
+    ref_node<T>* v = make_view<T>(viewed, std::move(target));
+    acquire(viewed); // other holds a handle to it (or to a view holding one): not the last
+    return v;
   }
 };
 
@@ -99,18 +145,30 @@ public:
   // will maintain their hash value even after the object was deleted. If hash() is called the
   // first time only after the object was deleted, the call will raise TypeError" (PY-REF-4, -18, -5).
   // The referent's hash runs with no library lock held.
+  // [weakref.ref.conv]/2 The cache is the reference's, shared by its views of other types.
   std::size_t hash() const
     requires detail::hashable<T>
   {
-    if (node_ == nullptr) throw type_error("weak object has gone away");
-    if (node_->hash_cached.load(std::memory_order_acquire))
-      return node_->hash_value.load(std::memory_order_relaxed);
+    detail::node_base* const n = detail::canonical(node_);
+    if (n == nullptr) throw type_error("weak object has gone away");
+    if (n->hash_cached.load(std::memory_order_acquire))
+      return n->hash_value.load(std::memory_order_relaxed);
     const std::shared_ptr<T> referent = this->lock();
     if (!referent) throw type_error("weak object has gone away");
     const std::size_t h = std::hash<std::remove_cv_t<T>>{}(*referent);
-    node_->hash_value.store(h, std::memory_order_relaxed);
-    node_->hash_cached.store(true, std::memory_order_release);
+    n->hash_value.store(h, std::memory_order_relaxed);
+    n->hash_cached.store(true, std::memory_order_release);
     return h;
+  }
+
+  // [weakref.ref.conv]/3 For APIs that take a std::weak_ptr: one sharing ownership with the
+  // referent (expired once it died), as if converted from the weak_ptr that *this holds; empty
+  // if *this is empty. Implicit, as weak_ptr<Derived> to weak_ptr<Base> is.
+  template <class U>
+    requires std::convertible_to<T*, U*>
+  operator std::weak_ptr<U>() const noexcept {
+    if (node_ == nullptr) return std::weak_ptr<U>();
+    return detail::convert_weak<U>(static_cast<detail::ref_node<T>*>(node_)->target);
   }
 
   // [weakref.ref.owner] Identity of the referent, stable after death: the basis of the identity
@@ -130,7 +188,7 @@ public:
   friend bool operator==(const weak_ref& a, const weak_ref& b) {
     const std::shared_ptr<T> pa = a.lock();
     const std::shared_ptr<T> pb = b.lock();
-    if (!pa || !pb) return a.node_ == b.node_;
+    if (!pa || !pb) return a.identical(b);
     if constexpr (std::equality_comparable<T>)
       return static_cast<bool>(*pa == *pb);
     else
@@ -143,6 +201,10 @@ template <class T>
 weak_ref(const std::shared_ptr<T>&) -> weak_ref<T>;
 template <class T, class F>
 weak_ref(const std::shared_ptr<T>&, F&&) -> weak_ref<T>;
+template <class T>
+weak_ref(const std::weak_ptr<T>&) -> weak_ref<T>;
+template <class T, class F>
+weak_ref(const std::weak_ptr<T>&, F&&) -> weak_ref<T>;
 
 // [weakref.ref.types] Python: ReferenceType. Satisfied by weak_ref<T> and by classes derived
 // from it (Python: "Specialized versions of ref objects can be created through subclassing").
