@@ -4,6 +4,8 @@ module;
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <type_traits>
 #include <utility>
 export module weakref:ref;
@@ -212,6 +214,141 @@ weak_ref(const std::weak_ptr<T>&, F&&) -> weak_ref<T>;
 // (std::hash<R> below is checked for every R a program hashes).
 template <class R>
 concept ref_type = requires(std::remove_cvref_t<R>* p) { detail::ref_base(p); };
+
+} // namespace weakref
+
+namespace weakref::detail {
+
+// [weakref.ref.self]/3-4 What a self_callback shares with the dispatcher in its reference's node:
+// which object to call, and whether a call is running, so that the object's destruction can wait
+// for a call running on another thread (as std::stop_callback's destructor does) and never
+// starts one after it.
+class self_binding {
+  spinlock lock_;
+  bool running_ = false;   // guarded by lock_
+  void* self_;             // the derived object; null once it is going; guarded by lock_
+  std::thread::id runner_; // guarded by lock_, meaningful while running_
+
+public:
+  explicit self_binding(void* self) noexcept : self_(self) {}
+
+  // On the dying thread: the object to call, now marked as in use; null if it is gone.
+  void* enter() noexcept {
+    std::lock_guard guard(lock_);
+    if (self_ != nullptr) {
+      running_ = true;
+      runner_ = std::this_thread::get_id();
+    }
+    return self_;
+  }
+  void leave() noexcept {
+    std::lock_guard guard(lock_);
+    running_ = false;
+  }
+  // From the object's destruction: once this returns no call is running on another thread and
+  // none will start. A call running on this thread (the callback destroying its own object)
+  // is not waited for: after it returns, leave() touches only this state, which is in the node.
+  void unbind() noexcept {
+    const std::thread::id me = std::this_thread::get_id();
+    for (;;) {
+      {
+        std::lock_guard guard(lock_);
+        if (!running_ || runner_ == me) {
+          self_ = nullptr;
+          return;
+        }
+      }
+      std::this_thread::yield();
+    }
+  }
+};
+
+template <class Derived, class F>
+struct self_init {
+  Derived* self;
+  F&& callback;
+};
+
+// The callback stored in the node: calls the user's callback with the derived object, if it is
+// still bound, instead of with the weak_ref<T> handle that the node passes.
+template <class Derived, class Fn>
+struct self_dispatch {
+  self_binding binding;
+  Fn fn;
+
+  template <class F>
+  explicit self_dispatch(self_init<Derived, F>&& init)
+      : binding(static_cast<void*>(init.self)), fn(std::forward<F>(init.callback)) {}
+
+  template <class Handle>
+  void operator()(Handle&&) {
+    void* const self = binding.enter();
+    if (self == nullptr) return;
+    struct done {
+      self_binding& b;
+      ~done() { b.leave(); }
+    } guard{binding};
+    std::invoke(fn, *static_cast<Derived*>(self));
+  }
+};
+
+} // namespace weakref::detail
+
+export namespace weakref {
+
+// [weakref.ref.self] Python passes a ref subclass's callback the subclass instance. A
+// self_callback<Derived>, a data member of a class Derived derived from weak_ref<T>, registers
+// a new reference as Derived's weak_ref<T> base, whose callback receives the Derived object
+// itself. It is bound to that object while the member lives: declared as Derived's last data
+// member, it is initialized after, and destroyed before, every other member, so the callback
+// never sees a member not yet or no longer constructed ([class.cdtor]).
+template <class Derived>
+class self_callback {
+public:
+  // [weakref.ref.self]/1 No callback (Derived's constructors that register none).
+  self_callback() noexcept = default;
+
+  // [weakref.ref.self]/2 Effects: creates a new reference to *obj with callback, stores
+  // it in self's weak_ref<T> base (as by assignment), and binds it to self.
+  template <class T, class F>
+    requires std::invocable<std::decay_t<F>&, Derived&> &&
+             std::constructible_from<std::decay_t<F>, F>
+  self_callback(Derived& self, const std::shared_ptr<T>& obj, F&& callback) {
+    static_assert(std::derived_from<Derived, weak_ref<T>>,
+                  "weakref::self_callback<Derived>: Derived must be derived from weak_ref<T>, "
+                  "where T is the element type of the shared_ptr it is constructed from");
+    weak_ref<T>& base = self;
+    if (detail::is_null_callback(callback)) {
+      base = weak_ref<T>(obj);
+      return;
+    }
+    using dispatch = detail::self_dispatch<Derived, std::decay_t<F>>;
+    using node = detail::callback_node<T, weak_ref<T>, dispatch>;
+    detail::ref_node<T>* n = detail::make_callback_node<T, weak_ref<T>, dispatch>(
+        obj, detail::node_kind::ref,
+        detail::self_init<Derived, F>{&self, std::forward<F>(callback)});
+    binding_ = &static_cast<node*>(n)->fn.binding;
+    detail::acquire(n); // this member's own handle: the binding outlives the member
+    node_ = n;
+    base = detail::access::adopt<weak_ref<T>>(n);
+  }
+
+  // [weakref.ref.self]/5 The binding belongs to one object: a copy or a move of Derived would
+  // need the new object's address, which a member's copy constructor does not know.
+  self_callback(const self_callback&) = delete;
+  self_callback& operator=(const self_callback&) = delete;
+
+  // [weakref.ref.self]/4 Unbinds (waiting for a call running on another thread), then drops
+  // this member's handle: if the reference has no other handle, it is unregistered.
+  ~self_callback() {
+    if (binding_ != nullptr) binding_->unbind();
+    if (node_ != nullptr) detail::release(node_);
+  }
+
+private:
+  detail::node_base* node_ = nullptr;
+  detail::self_binding* binding_ = nullptr;
+};
 
 } // namespace weakref
 

@@ -85,6 +85,21 @@ struct key {
 };
 struct keyed : key {};
 
+// A reference type whose callback receives the reference object itself (Python: a ref
+// subclass's callback gets the subclass instance), through a self_callback member.
+class labelled_ref : public weak_ref<tracked> {
+public:
+  template <class F>
+  labelled_ref(const std::shared_ptr<tracked>& ob, std::string label, F&& callback)
+      : label_(std::move(label)), on_death_(*this, ob, std::forward<F>(callback)) {}
+
+  const std::string& label() const noexcept { return label_; }
+
+private:
+  std::string label_;
+  weakref::self_callback<labelled_ref> on_death_; // last: [weakref.ref.self]/3
+};
+
 } // namespace
 
 template <>
@@ -489,6 +504,75 @@ BOOST_AUTO_TEST_CASE(extended_ref_keeps_ref_behaviour) {
   ob.reset();
   BOOST_TEST(calls == 1);
 }
+
+// [weakref.ref.self] Python passes a ref subclass's callback the subclass instance: through a
+// self_callback member the callback receives the derived object, its own members intact.
+BOOST_AUTO_TEST_CASE(self_callback_receives_the_derived_object) {
+  auto ob = weakref::make_shared<tracked>(3);
+  const labelled_ref* seen = nullptr;
+  std::string label;
+  bool was_expired = false;
+  labelled_ref r(ob, "thumbnail", [&](labelled_ref& self) {
+    seen = &self;
+    label = self.label();
+    was_expired = self.expired();
+  });
+  BOOST_TEST(r.lock().get() == ob.get());
+  BOOST_TEST(weakref::weak_ref_count(ob) == 1u); // one reference, though two handles hold it
+  ob.reset();
+  BOOST_TEST(seen == &r);
+  BOOST_TEST(label == "thumbnail");
+  BOOST_TEST(was_expired); // PY-REF-12: the referent is no longer available
+}
+
+// [weakref.ref.self]/4 The callback is bound to the derived object: once that is destroyed it is
+// not called, even while a plain handle to the same reference keeps the reference registered.
+BOOST_AUTO_TEST_CASE(self_callback_is_not_called_after_its_object_is_destroyed) {
+  auto ob = weakref::make_shared<tracked>(3);
+  int calls = 0;
+  std::optional<labelled_ref> r(std::in_place, ob, "x", [&](labelled_ref&) { ++calls; });
+  const weak_ref<tracked> sliced = *r; // a copy of the base: the same reference
+  r.reset();
+  BOOST_TEST(weakref::weak_ref_count(ob) == 1u);
+  BOOST_TEST(sliced.lock().get() == ob.get());
+  ob.reset();
+  BOOST_TEST(calls == 0);
+  BOOST_TEST(sliced.expired());
+}
+
+// [weakref.ref.self]/4 A callback may destroy the object it receives (ASan checks the rest).
+BOOST_AUTO_TEST_CASE(self_callback_may_destroy_its_object) {
+  auto ob = weakref::make_shared<tracked>(3);
+  int calls = 0;
+  std::optional<labelled_ref> r;
+  r.emplace(ob, "x", [&](labelled_ref& self) {
+    BOOST_TEST(&self == &*r);
+    r.reset();
+    ++calls;
+  });
+  ob.reset();
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(!r.has_value());
+}
+
+// [weakref.ref.death]/1.3 The derived callback keeps its place in the order of PY-REF-2, and a
+// null callback registers none ([weakref.ref.self]/2, PY-REF-10).
+BOOST_AUTO_TEST_CASE(self_callback_runs_in_registration_order) {
+  auto ob = weakref::make_shared<tracked>(3);
+  std::vector<int> order;
+  labelled_ref first(ob, "1", [&](labelled_ref&) { order.push_back(1); });
+  weak_ref<tracked> second(ob, [&](weak_ref<tracked>) { order.push_back(2); });
+  labelled_ref none(ob, "0", static_cast<void (*)(labelled_ref&)>(nullptr));
+  BOOST_TEST(weakref::weak_ref_count(ob) == 3u);
+  ob.reset();
+  BOOST_TEST((order == std::vector<int>{2, 1}));
+}
+
+static_assert(!std::is_copy_constructible_v<weakref::self_callback<labelled_ref>>,
+              "[weakref.ref.self]/5 the binding belongs to one object");
+static_assert(!std::is_constructible_v<weakref::self_callback<labelled_ref>, labelled_ref&,
+                                       std::shared_ptr<tracked>, void (*)(int)>,
+              "[weakref.ref.self]/2 the callback must take the derived object");
 
 BOOST_AUTO_TEST_SUITE_END()
 

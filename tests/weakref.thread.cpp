@@ -11,6 +11,7 @@
 #include <optional>
 #include <ranges>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "../conformance/handoff.hpp"
@@ -76,6 +77,23 @@ private:
   std::array<std::shared_ptr<payload>, size> owner_;
 };
 
+// A reference type whose callback receives itself ([weakref.ref.self]); `state` is destroyed
+// after the self_callback member (declared last) has unbound the object.
+struct guard_state {
+  std::atomic<std::uint32_t> magic{intact};
+  ~guard_state() { magic.store(0, std::memory_order_relaxed); }
+};
+class guarded_ref : public weak_ref<payload> {
+public:
+  template <class F>
+  guarded_ref(const std::shared_ptr<payload>& p, F&& callback)
+      : on_death_(*this, p, std::forward<F>(callback)) {}
+  guard_state state;
+
+private:
+  weakref::self_callback<guarded_ref> on_death_;
+};
+
 struct stress_result {
   long operations = 0;
   long failed_checks = 0;
@@ -84,6 +102,36 @@ struct stress_result {
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(thread)
+
+// [weakref.ref.self]/4: the derived object is destroyed on one thread while its referent dies
+// on another. The callback either runs while the object is intact (its destruction waits for
+// the call to return) or does not run at all; it never sees a destroyed member, and never
+// touches freed memory (ASan, TSan).
+BOOST_AUTO_TEST_CASE(self_callback_races_the_destruction_of_its_object) {
+  constexpr int rounds = 300;
+  std::atomic<int> calls{0};
+  std::atomic<int> saw_destroyed{0};
+  for (int i = 0; i < rounds; ++i) {
+    auto p = weakref::make_shared<payload>();
+    auto r = std::make_unique<guarded_ref>(p, [&](guarded_ref& self) {
+      if (self.state.magic.load(std::memory_order_relaxed) != intact) saw_destroyed.fetch_add(1);
+      std::this_thread::yield(); // widen the window in which the destructor must wait
+      if (self.state.magic.load(std::memory_order_relaxed) != intact) saw_destroyed.fetch_add(1);
+      calls.fetch_add(1);
+    });
+    std::atomic<bool> go{false};
+    std::thread killer([&go, owner = std::move(p)]() mutable {
+      while (!go.load()) std::this_thread::yield();
+      owner.reset();
+    });
+    go.store(true);
+    r.reset();
+    killer.join();
+  }
+  BOOST_TEST(saw_destroyed.load() == 0);
+  BOOST_TEST(calls.load() <= rounds);
+  BOOST_TEST(payload::alive.load() == 0);
+}
 
 // [weakref.ref.death]/1: death, callbacks included, runs on the thread that released the last
 // owner.
