@@ -835,7 +835,7 @@ struct gadget : widget {
   int extra = 1;
 };
 
-// [weakref.proxy.cons]/4, [weakref.ref.conv]/1 Implicit where the pointer conversion is, never
+// [weakref.proxy.cons]/5, [weakref.ref.conv]/1 Implicit where the pointer conversion is, never
 // towards a weak_ref or a derived or unrelated type.
 static_assert(std::is_convertible_v<weak_proxy<gadget>, weak_proxy<widget>>);
 static_assert(std::is_convertible_v<weak_proxy<gadget>, weak_proxy<const gadget>>);
