@@ -285,6 +285,36 @@ BOOST_AUTO_TEST_CASE(PY_SUB_1_derived_classes_are_refs) {
   BOOST_TEST(r->label == "label");
 }
 
+// A derived reference whose callback receives the derived object ([weakref.ref.self]).
+class noted_ref : public wr::weak_ref<tracked> {
+public:
+  template <class F>
+  noted_ref(const std::shared_ptr<tracked>& ob, std::string note, F&& callback)
+      : note(std::move(note)), on_death_(*this, ob, std::forward<F>(callback)) {}
+  std::string note;
+
+private:
+  wr::self_callback<noted_ref> on_death_; // the last member
+};
+
+// PY-SUB-1: "... keep its callbacks ...; a callback registered through self_callback receives
+// the derived object itself" (Python passes the subclass instance, PY-REF-13)
+BOOST_AUTO_TEST_CASE(PY_SUB_1_self_callback_receives_the_derived_object) {
+  auto ob = wr::make_shared<tracked>(1);
+  const noted_ref* received = nullptr;
+  std::string note;
+  noted_ref r(ob, "annotation", [&](noted_ref& self) {
+    received = &self;
+    note = self.note;
+    BOOST_TEST(!self.lock()); // the referent is no longer available
+  });
+  static_assert(wr::ref_type<noted_ref>);
+  BOOST_TEST(wr::weak_ref_count(ob) == 1u);
+  ob.reset();
+  BOOST_TEST(received == &r);
+  BOOST_TEST(note == "annotation");
+}
+
 // PY-SUB-3: "a class derived from weak_ref<T> may add data and redefine operator() while
 // remaining a ref"
 BOOST_AUTO_TEST_CASE(PY_SUB_3_derived_class_adds_data_and_redefines_call) {

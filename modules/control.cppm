@@ -152,6 +152,8 @@ struct node_ops {
   const void* element_tag;              // &type_tag<T>: which handle type may adopt the node
   void (*callback)(node_base*);         // null when there is no callback; may throw
   void (*dispose)(node_base*) noexcept; // frees the node
+  // Non-null only for a view ([weakref.ref.conv]/2): the node of the reference it stands for.
+  node_base* (*viewed)(node_base*) noexcept = nullptr;
 };
 
 // The identity of one weak reference or proxy: every copy of a weak_ref is a handle to the same
@@ -448,6 +450,8 @@ struct ref_node : node_base {
 
   ref_node(header* h, const std::shared_ptr<T>& obj, const node_ops* o)
       : node_base(h, o), target(obj) {}
+  ref_node(header* h, std::weak_ptr<T> w, const node_ops* o) noexcept
+      : node_base(h, o), target(std::move(w)) {}
 
   static void destroy(node_base* n) noexcept { delete static_cast<ref_node*>(n); }
   // A weak_ref's or weak_proxy's node without callback.
@@ -466,6 +470,56 @@ static_assert(!quoted_sizes_apply || sizeof(header) == 32, "weakref: header is 3
 static_assert(!quoted_sizes_apply || sizeof(ref_node<int>) == 64,
               "weakref: a weak_ref node without callback is 64 bytes");
 
+// The reference a handle's node stands for: the node itself, or the one a view was made of.
+// Identity, the cached hash and the callback are the viewed node's ([weakref.ref.conv]/2).
+inline node_base* canonical(node_base* n) noexcept {
+  return n != nullptr && n->ops->viewed != nullptr ? n->ops->viewed(n) : n;
+}
+
+// A weak_ptr<T> from a weak_ptr<U>, U* convertible to T*. Where T is a non-virtual base (or U
+// itself), the pointer conversion is a fixed offset and std::weak_ptr's converting constructor
+// is used, dead referent or not; through a virtual base it needs the live object, so the
+// referent is pinned for the conversion (libstdc++ does the same), and a dead one gives an
+// empty weak_ptr.
+template <class T, class U>
+std::weak_ptr<T> convert_weak(const std::weak_ptr<U>& w) noexcept {
+  if constexpr (requires(const volatile T* p) { static_cast<const volatile U*>(p); })
+    return std::weak_ptr<T>(w);
+  else
+    return std::weak_ptr<T>(std::shared_ptr<T>(w.lock()));
+}
+
+// [weakref.ref.conv]/2 A handle of element type T onto an existing reference of another element
+// type (or the same reference listed by weak_refs through another type): it holds one handle
+// on that reference, which keeps the identity, the registration, the callback and the cached
+// hash, and a weak_ptr<T> of its own, so that lock() is the same code for every handle. A view
+// is never in a weak list, so weak_ref_count counts the reference once.
+template <class T>
+struct view_node : ref_node<T> {
+  node_base* const original; // one of its handles is this view's
+
+  view_node(node_base* o, std::weak_ptr<T> w) noexcept
+      : ref_node<T>(o->hdr, std::move(w),
+                    o->ops->kind == node_kind::ref ? view_ops<node_kind::ref>()
+                                                   : view_ops<node_kind::proxy>()),
+        original(o) {}
+
+  template <node_kind K>
+  static const node_ops* view_ops() noexcept {
+    static constexpr node_ops ops{K, &type_tag<T>, nullptr, &dispose, &viewed};
+    return &ops;
+  }
+  static node_base* viewed(node_base* n) noexcept { return static_cast<view_node*>(n)->original; }
+  static void dispose(node_base* n) noexcept;
+};
+
+// A view of element type T of the reference n (a canonical node), taking over one of n's
+// handles, which the caller has taken. Throws bad_alloc (then the handle is still the caller's).
+template <class T>
+ref_node<T>* make_view(node_base* n, std::weak_ptr<T> target) {
+  return new view_node<T>(n, std::move(target));
+}
+
 template <class T>
 class handle;
 
@@ -481,6 +535,11 @@ struct access {
   // The weak reference object a handle designates, shared by its copies ([weakref.format]/2).
   template <class Handle>
   static const void* identity(const Handle& h) noexcept {
+    return canonical(node(h));
+  }
+  // The node of any handle (of any element type).
+  template <class Handle>
+  static node_base* node(const Handle& h) noexcept {
     return static_cast<const handle<typename Handle::element_type>&>(h).node_;
   }
 };
@@ -572,23 +631,35 @@ bool is_null_callback(const F& f) noexcept {
 
 struct no_callback {};
 
+// A new reference to obj whose callback is a Fn made from f (Fn is decay_t<F> but for
+// self_callback's dispatcher, which is made in place), registered in obj's weak list.
+template <class T, class Handle, class Fn, class F>
+ref_node<T>* make_callback_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
+  header* h = require_header(obj);
+  ref_node<T>* n = new callback_node<T, Handle, Fn>(h, obj, kind, std::forward<F>(f));
+  h->link(n);
+  return n;
+}
+
 template <class T, class Handle, class F>
 ref_node<T>* make_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
+  if constexpr (!std::is_same_v<std::decay_t<F>, no_callback>)
+    if (!is_null_callback(f))
+      return make_callback_node<T, Handle, std::decay_t<F>>(obj, kind, std::forward<F>(f));
   header* h = require_header(obj);
   const node_ops* plain = kind == node_kind::ref
                               ? ref_node<T>::template plain_ops<node_kind::ref>()
                               : ref_node<T>::template plain_ops<node_kind::proxy>();
-  ref_node<T>* n;
-  if constexpr (std::is_same_v<std::decay_t<F>, no_callback>) {
-    n = new ref_node<T>(h, obj, plain);
-  } else {
-    if (is_null_callback(f))
-      n = new ref_node<T>(h, obj, plain);
-    else
-      n = new callback_node<T, Handle, std::decay_t<F>>(h, obj, kind, std::forward<F>(f));
-  }
+  ref_node<T>* n = new ref_node<T>(h, obj, plain);
   h->link(n);
   return n;
+}
+
+template <class T>
+void view_node<T>::dispose(node_base* n) noexcept {
+  node_base* const o = static_cast<view_node*>(n)->original;
+  delete static_cast<view_node*>(n);
+  release(o);
 }
 
 // Python: "Proxy objects are not hashable regardless of the referent"; for refs, hashable

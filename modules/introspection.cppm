@@ -24,12 +24,19 @@ std::size_t weak_ref_count(const std::shared_ptr<T>& obj) noexcept {
   return h->count;
 }
 
+// [weakref.introspection]/3 The same through a std::weak_ptr: 0 once it has expired, as Python
+// counts no reference to a dead object.
+template <class T>
+std::size_t weak_ref_count(const std::weak_ptr<T>& obj) noexcept {
+  return weak_ref_count(obj.lock());
+}
+
 // [weakref.introspection]/2 Python: getweakrefs(object): "Return a list of all weak reference
 // and proxy objects which refer to object" (PY-REFS-1), newest first. Each element is a handle
-// to the existing reference (identical() to it), never a new one.
-// Deviation from Python: the result is statically typed, so it lists the references whose
-// element type is T; a weak_ref<Base> to a Derived object is counted by weak_ref_count but
-// listed by weak_refs(shared_ptr<Base>), not by weak_refs(shared_ptr<Derived>).
+// to the existing reference (identical() to it), never a new one, so the size is
+// weak_ref_count(obj) at the time of the call. A reference of another element type (a
+// weak_ref<Base> to a Derived object, a container's entry) is listed as a view of element type
+// T ([weakref.ref.conv]/2): the same reference seen as one to *obj.
 template <class T>
 std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::shared_ptr<T>& obj) {
   using entry = std::variant<weak_ref<T>, weak_proxy<T>>;
@@ -47,8 +54,7 @@ std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::share
       needed = h->count;
       if (taken.capacity() >= needed) {
         for (detail::node_base* n = h->first(); n != nullptr; n = n->next)
-          if (n->ops->element_tag == &detail::type_tag<T> && detail::try_acquire(n))
-            taken.push_back(n);
+          if (detail::try_acquire(n)) taken.push_back(n);
         break;
       }
     }
@@ -59,6 +65,9 @@ std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::share
     result.reserve(taken.size());
     for (; adopted < taken.size(); ++adopted) {
       detail::node_base* n = taken[adopted];
+      // A reference of another element type gets a view, which takes over the handle taken.
+      if (n->ops->element_tag != &detail::type_tag<T>)
+        n = detail::make_view<T>(n, std::weak_ptr<T>(obj));
       if (n->ops->kind == detail::node_kind::proxy)
         result.emplace_back(std::in_place_index<1>, detail::access::adopt<weak_proxy<T>>(n));
       else
@@ -69,6 +78,12 @@ std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::share
     throw;
   }
   return result;
+}
+
+// [weakref.introspection]/3 The same through a std::weak_ptr: empty once it has expired.
+template <class T>
+std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::weak_ptr<T>& obj) {
+  return weak_refs(obj.lock());
 }
 
 } // namespace weakref

@@ -4,6 +4,8 @@ module;
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <type_traits>
 #include <utility>
 export module weakref:ref;
@@ -57,13 +59,59 @@ public:
 
   registering_handle(const std::shared_ptr<T>& obj, std::nullptr_t) : registering_handle(obj) {}
 
+  // [weakref.ref.cons]/6 From a std::weak_ptr: as from w.lock(), and type_error if w is expired
+  // (an expired weak_ptr owns nothing, as an empty shared_ptr). A template, so that an argument
+  // that merely converts to a weak_ptr (a shared_ptr<Derived>) keeps choosing the constructors
+  // above instead of being ambiguous between the two conversions.
+  template <class U>
+    requires std::convertible_to<U*, T*>
+  explicit registering_handle(const std::weak_ptr<U>& w)
+      : registering_handle(std::shared_ptr<T>(lock_or_throw(w))) {}
+  template <class U, class F>
+    requires std::convertible_to<U*, T*> && weak_callback<F, Handle>
+  registering_handle(const std::weak_ptr<U>& w, F&& callback)
+      : registering_handle(std::shared_ptr<T>(lock_or_throw(w)), std::forward<F>(callback)) {}
+  template <class U>
+    requires std::convertible_to<U*, T*>
+  registering_handle(const std::weak_ptr<U>& w, std::nullptr_t) : registering_handle(w) {}
+
+  // [weakref.ref.conv]/1-2 From a handle of the same kind to a U, where U* converts to T*
+  // (Derived to Base, T to const T): implicit, as that pointer conversion is. The result is a
+  // view of the same reference, not a new one: identical() to other, one registration, one
+  // callback (which still receives the handle type it was registered with), one cached hash.
+  template <class U, class H>
+    requires(!std::same_as<U, T>) && std::convertible_to<U*, T*>
+  registering_handle(const registering_handle<U, H, Kind>& other)
+      : handle<T>(view_of<U>(access::node(other))) {}
+
   void swap(Handle& other) noexcept { this->swap_node(other); }
   friend void swap(Handle& a, Handle& b) noexcept { a.swap(b); }
 
   // [weakref.ref.obs]/3 Returns: true if *this and other are handles to the same reference
-  // (Python: `r1 is r2`); [weakref.proxy.obs] likewise.
-  bool identical(const Handle& other) const noexcept {
-    return this->node_ == static_cast<const registering_handle&>(other).node_;
+  // (Python: `r1 is r2`), whatever their element types ([weakref.ref.conv]/2);
+  // [weakref.proxy.obs] likewise.
+  template <class U, class H>
+  bool identical(const registering_handle<U, H, Kind>& other) const noexcept {
+    return canonical(this->node_) == canonical(access::node(other));
+  }
+
+private:
+  template <class U>
+  static std::shared_ptr<U> lock_or_throw(const std::weak_ptr<U>& w) {
+    std::shared_ptr<U> owner = w.lock();
+    if (!owner)
+      throw type_error("cannot create weak reference to an expired or empty std::weak_ptr");
+    return owner;
+  }
+
+  template <class U>
+  static ref_node<T>* view_of(node_base* n) {
+    if (n == nullptr) return nullptr;
+    std::weak_ptr<T> target = convert_weak<T>(static_cast<ref_node<U>*>(n)->target);
+    node_base* const viewed = canonical(n);
+    ref_node<T>* v = make_view<T>(viewed, std::move(target));
+    acquire(viewed); // other holds a handle to it (or to a view holding one): not the last
+    return v;
   }
 };
 
@@ -99,18 +147,30 @@ public:
   // will maintain their hash value even after the object was deleted. If hash() is called the
   // first time only after the object was deleted, the call will raise TypeError" (PY-REF-4, -18, -5).
   // The referent's hash runs with no library lock held.
+  // [weakref.ref.conv]/2 The cache is the reference's, shared by its views of other types.
   std::size_t hash() const
     requires detail::hashable<T>
   {
-    if (node_ == nullptr) throw type_error("weak object has gone away");
-    if (node_->hash_cached.load(std::memory_order_acquire))
-      return node_->hash_value.load(std::memory_order_relaxed);
+    detail::node_base* const n = detail::canonical(node_);
+    if (n == nullptr) throw type_error("weak object has gone away");
+    if (n->hash_cached.load(std::memory_order_acquire))
+      return n->hash_value.load(std::memory_order_relaxed);
     const std::shared_ptr<T> referent = this->lock();
     if (!referent) throw type_error("weak object has gone away");
     const std::size_t h = std::hash<std::remove_cv_t<T>>{}(*referent);
-    node_->hash_value.store(h, std::memory_order_relaxed);
-    node_->hash_cached.store(true, std::memory_order_release);
+    n->hash_value.store(h, std::memory_order_relaxed);
+    n->hash_cached.store(true, std::memory_order_release);
     return h;
+  }
+
+  // [weakref.ref.conv]/3 For APIs that take a std::weak_ptr: one sharing ownership with the
+  // referent (expired once it died), as if converted from the weak_ptr that *this holds; empty
+  // if *this is empty. Implicit, as weak_ptr<Derived> to weak_ptr<Base> is.
+  template <class U>
+    requires std::convertible_to<T*, U*>
+  operator std::weak_ptr<U>() const noexcept {
+    if (node_ == nullptr) return std::weak_ptr<U>();
+    return detail::convert_weak<U>(static_cast<detail::ref_node<T>*>(node_)->target);
   }
 
   // [weakref.ref.owner] Identity of the referent, stable after death: the basis of the identity
@@ -130,7 +190,7 @@ public:
   friend bool operator==(const weak_ref& a, const weak_ref& b) {
     const std::shared_ptr<T> pa = a.lock();
     const std::shared_ptr<T> pb = b.lock();
-    if (!pa || !pb) return a.node_ == b.node_;
+    if (!pa || !pb) return a.identical(b);
     if constexpr (std::equality_comparable<T>)
       return static_cast<bool>(*pa == *pb);
     else
@@ -143,6 +203,10 @@ template <class T>
 weak_ref(const std::shared_ptr<T>&) -> weak_ref<T>;
 template <class T, class F>
 weak_ref(const std::shared_ptr<T>&, F&&) -> weak_ref<T>;
+template <class T>
+weak_ref(const std::weak_ptr<T>&) -> weak_ref<T>;
+template <class T, class F>
+weak_ref(const std::weak_ptr<T>&, F&&) -> weak_ref<T>;
 
 // [weakref.ref.types] Python: ReferenceType. Satisfied by weak_ref<T> and by classes derived
 // from it (Python: "Specialized versions of ref objects can be created through subclassing").
@@ -150,6 +214,141 @@ weak_ref(const std::shared_ptr<T>&, F&&) -> weak_ref<T>;
 // (std::hash<R> below is checked for every R a program hashes).
 template <class R>
 concept ref_type = requires(std::remove_cvref_t<R>* p) { detail::ref_base(p); };
+
+} // namespace weakref
+
+namespace weakref::detail {
+
+// [weakref.ref.self]/3-4 What a self_callback shares with the dispatcher in its reference's node:
+// which object to call, and whether a call is running, so that the object's destruction can wait
+// for a call running on another thread (as std::stop_callback's destructor does) and never
+// starts one after it.
+class self_binding {
+  spinlock lock_;
+  bool running_ = false;   // guarded by lock_
+  void* self_;             // the derived object; null once it is going; guarded by lock_
+  std::thread::id runner_; // guarded by lock_, meaningful while running_
+
+public:
+  explicit self_binding(void* self) noexcept : self_(self) {}
+
+  // On the dying thread: the object to call, now marked as in use; null if it is gone.
+  void* enter() noexcept {
+    std::lock_guard guard(lock_);
+    if (self_ != nullptr) {
+      running_ = true;
+      runner_ = std::this_thread::get_id();
+    }
+    return self_;
+  }
+  void leave() noexcept {
+    std::lock_guard guard(lock_);
+    running_ = false;
+  }
+  // From the object's destruction: once this returns no call is running on another thread and
+  // none will start. A call running on this thread (the callback destroying its own object)
+  // is not waited for: after it returns, leave() touches only this state, which is in the node.
+  void unbind() noexcept {
+    const std::thread::id me = std::this_thread::get_id();
+    for (;;) {
+      {
+        std::lock_guard guard(lock_);
+        if (!running_ || runner_ == me) {
+          self_ = nullptr;
+          return;
+        }
+      }
+      std::this_thread::yield();
+    }
+  }
+};
+
+template <class Derived, class F>
+struct self_init {
+  Derived* self;
+  F&& callback;
+};
+
+// The callback stored in the node: calls the user's callback with the derived object, if it is
+// still bound, instead of with the weak_ref<T> handle that the node passes.
+template <class Derived, class Fn>
+struct self_dispatch {
+  self_binding binding;
+  Fn fn;
+
+  template <class F>
+  explicit self_dispatch(self_init<Derived, F>&& init)
+      : binding(static_cast<void*>(init.self)), fn(std::forward<F>(init.callback)) {}
+
+  template <class Handle>
+  void operator()(Handle&&) {
+    void* const self = binding.enter();
+    if (self == nullptr) return;
+    struct done {
+      self_binding& b;
+      ~done() { b.leave(); }
+    } guard{binding};
+    std::invoke(fn, *static_cast<Derived*>(self));
+  }
+};
+
+} // namespace weakref::detail
+
+export namespace weakref {
+
+// [weakref.ref.self] Python passes a ref subclass's callback the subclass instance. A
+// self_callback<Derived>, a data member of a class Derived derived from weak_ref<T>, registers
+// a new reference as Derived's weak_ref<T> base, whose callback receives the Derived object
+// itself. It is bound to that object while the member lives: declared as Derived's last data
+// member, it is initialized after, and destroyed before, every other member, so the callback
+// never sees a member not yet or no longer constructed ([class.cdtor]).
+template <class Derived>
+class self_callback {
+public:
+  // [weakref.ref.self]/1 No callback (Derived's constructors that register none).
+  self_callback() noexcept = default;
+
+  // [weakref.ref.self]/2 Effects: creates a new reference to *obj with callback, stores
+  // it in self's weak_ref<T> base (as by assignment), and binds it to self.
+  template <class T, class F>
+    requires std::invocable<std::decay_t<F>&, Derived&> &&
+             std::constructible_from<std::decay_t<F>, F>
+  self_callback(Derived& self, const std::shared_ptr<T>& obj, F&& callback) {
+    static_assert(std::derived_from<Derived, weak_ref<T>>,
+                  "weakref::self_callback<Derived>: Derived must be derived from weak_ref<T>, "
+                  "where T is the element type of the shared_ptr it is constructed from");
+    weak_ref<T>& base = self;
+    if (detail::is_null_callback(callback)) {
+      base = weak_ref<T>(obj);
+      return;
+    }
+    using dispatch = detail::self_dispatch<Derived, std::decay_t<F>>;
+    using node = detail::callback_node<T, weak_ref<T>, dispatch>;
+    detail::ref_node<T>* n = detail::make_callback_node<T, weak_ref<T>, dispatch>(
+        obj, detail::node_kind::ref,
+        detail::self_init<Derived, F>{&self, std::forward<F>(callback)});
+    binding_ = &static_cast<node*>(n)->fn.binding;
+    detail::acquire(n); // this member's own handle: the binding outlives the member
+    node_ = n;
+    base = detail::access::adopt<weak_ref<T>>(n);
+  }
+
+  // [weakref.ref.self]/5 The binding belongs to one object: a copy or a move of Derived would
+  // need the new object's address, which a member's copy constructor does not know.
+  self_callback(const self_callback&) = delete;
+  self_callback& operator=(const self_callback&) = delete;
+
+  // [weakref.ref.self]/4 Unbinds (waiting for a call running on another thread), then drops
+  // this member's handle: if the reference has no other handle, it is unregistered.
+  ~self_callback() {
+    if (binding_ != nullptr) binding_->unbind();
+    if (node_ != nullptr) detail::release(node_);
+  }
+
+private:
+  detail::node_base* node_ = nullptr;
+  detail::self_binding* binding_ = nullptr;
+};
 
 } // namespace weakref
 

@@ -922,6 +922,42 @@ BOOST_AUTO_TEST_CASE(proxy_of_empty_shared_ptr_throws_type_error) {
 BOOST_AUTO_TEST_SUITE_END() // identity
 
 // ---------------------------------------------------------------------------------------------
+BOOST_AUTO_TEST_SUITE(conversion)
+
+struct gadget : widget {
+  int extra = 1;
+};
+
+// [weakref.proxy.cons]/5, [weakref.ref.conv]/1 Implicit where the pointer conversion is, never
+// towards a weak_ref or a derived or unrelated type.
+static_assert(std::is_convertible_v<weak_proxy<gadget>, weak_proxy<widget>>);
+static_assert(std::is_convertible_v<weak_proxy<gadget>, weak_proxy<const gadget>>);
+static_assert(!std::is_constructible_v<weak_proxy<gadget>, weak_proxy<widget>>);
+static_assert(!std::is_constructible_v<weak_proxy<adder>, weak_proxy<widget>>);
+static_assert(!std::is_constructible_v<weak_ref<widget>, weak_proxy<gadget>>);
+static_assert(!std::is_constructible_v<weak_proxy<widget>, weak_ref<gadget>>);
+
+// [weakref.ref.conv]/2 as for weak_ref: the converted proxy is the same proxy seen through the
+// base, it forwards to the base subobject, its callback receives the registered type, and once
+// the referent is gone it throws reference_error (PY-REFERR-1).
+BOOST_AUTO_TEST_CASE(derived_to_base_is_the_same_proxy) {
+  auto g = weakref::make_shared<gadget>();
+  g->value = 21;
+  int calls = 0;
+  weak_proxy<gadget> derived(g, [&](weak_proxy<gadget>) { ++calls; });
+  const weak_proxy<widget> base = derived;
+  BOOST_TEST(base->twice() == 42);
+  BOOST_TEST(&*base.pin() == static_cast<widget*>(g.get()));
+  BOOST_TEST(base.identical(derived));
+  BOOST_TEST(weakref::weak_ref_count(g) == 1u);
+  g.reset();
+  BOOST_TEST(calls == 1);
+  BOOST_CHECK_EXCEPTION((void)base->twice(), weakref::reference_error, has_python_message);
+}
+
+BOOST_AUTO_TEST_SUITE_END() // conversion
+
+// ---------------------------------------------------------------------------------------------
 BOOST_AUTO_TEST_SUITE(kinds)
 
 // Python proxy(): "Proxy objects are not hashable regardless of the referent"

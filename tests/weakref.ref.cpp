@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -62,7 +63,49 @@ struct inspects_itself_in_destructor {
   }
 };
 
+struct shape {
+  virtual ~shape() = default;
+  int sides = 0;
+};
+struct square : shape {
+  square() { sides = 4; }
+};
+struct unrelated {};
+
+// A base reached through a virtual base class: the pointer conversion needs the live object.
+struct vshape {
+  virtual ~vshape() = default;
+  int id = 7;
+};
+struct vsquare : virtual vshape {};
+
+// A hashable base whose derived class has no std::hash of its own.
+struct key {
+  int v = 0;
+};
+struct keyed : key {};
+
+// A reference type whose callback receives the reference object itself (Python: a ref
+// subclass's callback gets the subclass instance), through a self_callback member.
+class labelled_ref : public weak_ref<tracked> {
+public:
+  template <class F>
+  labelled_ref(const std::shared_ptr<tracked>& ob, std::string label, F&& callback)
+      : label_(std::move(label)), on_death_(*this, ob, std::forward<F>(callback)) {}
+
+  const std::string& label() const noexcept { return label_; }
+
+private:
+  std::string label_;
+  weakref::self_callback<labelled_ref> on_death_; // last: [weakref.ref.self]/3
+};
+
 } // namespace
+
+template <>
+struct std::hash<key> {
+  std::size_t operator()(const key& k) const noexcept { return static_cast<std::size_t>(k.v); }
+};
 
 BOOST_AUTO_TEST_SUITE(ref)
 
@@ -461,6 +504,209 @@ BOOST_AUTO_TEST_CASE(extended_ref_keeps_ref_behaviour) {
   ob.reset();
   BOOST_TEST(calls == 1);
 }
+
+// [weakref.ref.self] Python passes a ref subclass's callback the subclass instance: through a
+// self_callback member the callback receives the derived object, its own members intact.
+BOOST_AUTO_TEST_CASE(self_callback_receives_the_derived_object) {
+  auto ob = weakref::make_shared<tracked>(3);
+  const labelled_ref* seen = nullptr;
+  std::string label;
+  bool was_expired = false;
+  labelled_ref r(ob, "thumbnail", [&](labelled_ref& self) {
+    seen = &self;
+    label = self.label();
+    was_expired = self.expired();
+  });
+  BOOST_TEST(r.lock().get() == ob.get());
+  BOOST_TEST(weakref::weak_ref_count(ob) == 1u); // one reference, though two handles hold it
+  ob.reset();
+  BOOST_TEST(seen == &r);
+  BOOST_TEST(label == "thumbnail");
+  BOOST_TEST(was_expired); // PY-REF-12: the referent is no longer available
+}
+
+// [weakref.ref.self]/4 The callback is bound to the derived object: once that is destroyed it is
+// not called, even while a plain handle to the same reference keeps the reference registered.
+BOOST_AUTO_TEST_CASE(self_callback_is_not_called_after_its_object_is_destroyed) {
+  auto ob = weakref::make_shared<tracked>(3);
+  int calls = 0;
+  std::optional<labelled_ref> r(std::in_place, ob, "x", [&](labelled_ref&) { ++calls; });
+  const weak_ref<tracked> sliced = *r; // a copy of the base: the same reference
+  r.reset();
+  BOOST_TEST(weakref::weak_ref_count(ob) == 1u);
+  BOOST_TEST(sliced.lock().get() == ob.get());
+  ob.reset();
+  BOOST_TEST(calls == 0);
+  BOOST_TEST(sliced.expired());
+}
+
+// [weakref.ref.self]/4 A callback may destroy the object it receives (ASan checks the rest).
+BOOST_AUTO_TEST_CASE(self_callback_may_destroy_its_object) {
+  auto ob = weakref::make_shared<tracked>(3);
+  int calls = 0;
+  std::optional<labelled_ref> r;
+  r.emplace(ob, "x", [&](labelled_ref& self) {
+    BOOST_TEST(&self == &*r);
+    r.reset();
+    ++calls;
+  });
+  ob.reset();
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(!r.has_value());
+}
+
+// [weakref.ref.death]/1.3 The derived callback keeps its place in the order of PY-REF-2, and a
+// null callback registers none ([weakref.ref.self]/2, PY-REF-10).
+BOOST_AUTO_TEST_CASE(self_callback_runs_in_registration_order) {
+  auto ob = weakref::make_shared<tracked>(3);
+  std::vector<int> order;
+  labelled_ref first(ob, "1", [&](labelled_ref&) { order.push_back(1); });
+  weak_ref<tracked> second(ob, [&](weak_ref<tracked>) { order.push_back(2); });
+  labelled_ref none(ob, "0", static_cast<void (*)(labelled_ref&)>(nullptr));
+  BOOST_TEST(weakref::weak_ref_count(ob) == 3u);
+  ob.reset();
+  BOOST_TEST((order == std::vector<int>{2, 1}));
+}
+
+static_assert(!std::is_copy_constructible_v<weakref::self_callback<labelled_ref>>,
+              "[weakref.ref.self]/5 the binding belongs to one object");
+static_assert(!std::is_constructible_v<weakref::self_callback<labelled_ref>, labelled_ref&,
+                                       std::shared_ptr<tracked>, void (*)(int)>,
+              "[weakref.ref.self]/2 the callback must take the derived object");
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(conversion)
+
+// [weakref.ref.conv]/1 Implicit exactly where the pointer conversion is.
+static_assert(std::is_convertible_v<weak_ref<square>, weak_ref<shape>>);
+static_assert(std::is_convertible_v<const weak_ref<square>&, weak_ref<const square>>);
+static_assert(std::is_convertible_v<extended_ref<square>, weak_ref<shape>>);
+static_assert(!std::is_constructible_v<weak_ref<square>, weak_ref<shape>>);
+static_assert(!std::is_constructible_v<weak_ref<unrelated>, weak_ref<square>>);
+static_assert(!std::is_constructible_v<weak_ref<square>, weak_ref<const square>>);
+static_assert(!std::is_constructible_v<weak_ref<shape>, weakref::weak_proxy<square>>);
+
+// [weakref.ref.conv]/2 The converted handle is the same reference seen through the base: it
+// locks to the base subobject, is identical() to the source, is counted once, and the callback
+// (registered with the derived type) still runs once, with its own handle type.
+BOOST_AUTO_TEST_CASE(derived_to_base_is_the_same_reference) {
+  auto sq = weakref::make_shared<square>();
+  int calls = 0;
+  weak_ref<square> derived(sq, [&](weak_ref<square> self) {
+    ++calls;
+    BOOST_TEST(self.expired());
+  });
+  weak_ref<shape> base = derived;
+  BOOST_TEST(base.lock().get() == static_cast<shape*>(sq.get()));
+  BOOST_TEST(base.lock()->sides == 4);
+  BOOST_TEST(base.identical(derived));
+  BOOST_TEST(derived.identical(base));
+  BOOST_TEST(!base.identical(weak_ref<shape>(sq))); // a new reference is another one
+  BOOST_TEST(weakref::weak_ref_count(sq) == 1u);
+  const weak_ref<shape> copy = base;
+  BOOST_TEST(copy.identical(derived));
+  derived = weak_ref<square>(); // the view alone keeps the reference registered
+  BOOST_TEST(weakref::weak_ref_count(sq) == 1u);
+  sq.reset();
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(base.expired());
+  BOOST_TEST((base == copy)); // PY-REF-19: dead, equal as the same reference
+}
+
+// [weakref.ref.conv]/2 Converting a dead reference keeps its identity; an empty one stays empty.
+BOOST_AUTO_TEST_CASE(dead_and_empty_references_convert) {
+  auto sq = weakref::make_shared<square>();
+  weak_ref<square> derived(sq);
+  sq.reset();
+  const weak_ref<shape> base = derived;
+  BOOST_TEST(base.expired());
+  BOOST_TEST(base.identical(derived));
+  const weak_ref<shape> empty = weak_ref<square>();
+  BOOST_TEST(empty.expired());
+  BOOST_TEST(empty.identical(weak_ref<shape>()));
+}
+
+// [weakref.ref.conv]/2 Through a virtual base, alive and dead.
+BOOST_AUTO_TEST_CASE(virtual_base_converts_alive_and_dead) {
+  auto sq = weakref::make_shared<vsquare>();
+  const weak_ref<vsquare> derived(sq);
+  const weak_ref<vshape> alive = derived;
+  BOOST_TEST(alive.lock().get() == static_cast<vshape*>(sq.get()));
+  BOOST_TEST(alive.lock()->id == 7);
+  sq.reset();
+  const weak_ref<vshape> dead = derived;
+  BOOST_TEST(dead.expired());
+  BOOST_TEST(alive.expired());
+  BOOST_TEST(dead.identical(alive));
+}
+
+// [weakref.ref.conv]/2 and PY-REF-4: the hash is cached once, by the reference, so a view made
+// after death hashes as the reference did instead of throwing (PY-REF-5 applies to references
+// never hashed).
+BOOST_AUTO_TEST_CASE(views_share_the_cached_hash) {
+  auto k = weakref::make_shared<keyed>();
+  k->v = 41;
+  const weak_ref<keyed> derived(k);
+  const weak_ref<key> before = derived;
+  BOOST_TEST(before.hash() == 41u);
+  k.reset();
+  const weak_ref<key> after = derived;
+  BOOST_TEST(after.hash() == 41u);
+  auto other = weakref::make_shared<keyed>();
+  const weak_ref<key> never_hashed = weak_ref<keyed>(other);
+  other.reset();
+  BOOST_CHECK_THROW((void)never_hashed.hash(), weakref::type_error);
+}
+
+// [weakref.ref.conv]/3 A std::weak_ptr for APIs that take one: it shares ownership with the
+// referent, converts to a base's weak_ptr, and expires with the referent.
+BOOST_AUTO_TEST_CASE(yields_a_std_weak_ptr) {
+  auto sq = weakref::make_shared<square>();
+  const weak_ref<square> r(sq);
+  const std::weak_ptr<square> w = r;
+  BOOST_TEST(w.lock().get() == sq.get());
+  BOOST_TEST((!w.owner_before(sq) && !sq.owner_before(w)));
+  const auto sides = [](const std::weak_ptr<shape>& s) { return s.lock() ? s.lock()->sides : -1; };
+  BOOST_TEST(sides(r) == 4);
+  BOOST_TEST(sides(weak_ref<square>()) == -1);
+  BOOST_TEST(weakref::weak_ref_count(sq) == 1u); // a weak_ptr is not a reference of this library
+  sq.reset();
+  BOOST_TEST(w.expired());
+  static_assert(noexcept(static_cast<std::weak_ptr<square>>(r)));
+  static_assert(!std::is_convertible_v<weak_ref<shape>, std::weak_ptr<square>>);
+}
+
+// [weakref.ref.cons]/6 From a std::weak_ptr: a new reference, as from its lock(); type_error when
+// the object is not weakly referenceable or the weak_ptr has expired (PY-INTRO-5).
+BOOST_AUTO_TEST_CASE(made_from_a_std_weak_ptr) {
+  auto sq = weakref::make_shared<square>();
+  const std::weak_ptr<square> w = sq;
+  int calls = 0;
+  const weak_ref from_weak(w); // deduces weak_ref<square>
+  static_assert(std::is_same_v<decltype(from_weak), const weak_ref<square>>);
+  const weak_ref<shape> base_from_weak(w);
+  const weak_ref<square> with_callback(w, [&](weak_ref<square>) { ++calls; });
+  const weak_ref<square> null_callback(w, nullptr);
+  BOOST_TEST(from_weak.lock().get() == sq.get());
+  BOOST_TEST(base_from_weak.lock().get() == static_cast<shape*>(sq.get()));
+  BOOST_TEST(weakref::weak_ref_count(sq) == 4u);
+  static_assert(!std::is_convertible_v<std::weak_ptr<square>, weak_ref<square>>); // explicit
+  // A shared_ptr<Derived> argument still converts to shared_ptr<Base>, not ambiguously.
+  const weak_ref<shape> from_derived_owner(sq);
+  BOOST_TEST(from_derived_owner.lock().get() == static_cast<shape*>(sq.get()));
+
+  const auto std_owner = std::make_shared<square>();
+  BOOST_CHECK_THROW(weak_ref<square>{std::weak_ptr<square>(std_owner)}, weakref::type_error);
+  sq.reset();
+  BOOST_TEST(calls == 1);
+  BOOST_CHECK_THROW(weak_ref<square>{w}, weakref::type_error);
+  BOOST_CHECK_THROW(weak_ref<square>{std::weak_ptr<square>()}, weakref::type_error);
+}
+
+// [weakref.ref.obs]/1 lock() is the std::shared_ptr of the element type.
+static_assert(std::is_same_v<decltype(std::declval<const weak_ref<shape>&>().lock()),
+                             std::shared_ptr<shape>>);
 
 BOOST_AUTO_TEST_SUITE_END()
 

@@ -11,9 +11,9 @@
 #include <mutex>
 #include <optional>
 #include <ranges>
+#include <string>
 #include <thread>
 #include <utility>
-#include <string>
 #include <vector>
 
 #include "../conformance/handoff.hpp"
@@ -79,6 +79,23 @@ private:
   std::array<std::shared_ptr<payload>, size> owner_;
 };
 
+// A reference type whose callback receives itself ([weakref.ref.self]); `state` is destroyed
+// after the self_callback member (declared last) has unbound the object.
+struct guard_state {
+  std::atomic<std::uint32_t> magic{intact};
+  ~guard_state() { magic.store(0, std::memory_order_relaxed); }
+};
+class guarded_ref : public weak_ref<payload> {
+public:
+  template <class F>
+  guarded_ref(const std::shared_ptr<payload>& p, F&& callback)
+      : on_death_(*this, p, std::forward<F>(callback)) {}
+  guard_state state;
+
+private:
+  weakref::self_callback<guarded_ref> on_death_;
+};
+
 struct stress_result {
   long operations = 0;
   long failed_checks = 0;
@@ -87,6 +104,37 @@ struct stress_result {
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(thread)
+
+// [weakref.ref.self]/4: the derived object is destroyed on one thread while its callback runs
+// on another (the referent died there). Each round forces the overlap: the destruction starts
+// only once the callback is running, and the callback then gives a destruction that did not
+// wait every chance to finish before it reads the object. It must always find it intact (and
+// touch no freed memory: ASan, TSan), because the destruction waits for the call to return.
+BOOST_AUTO_TEST_CASE(self_callback_destruction_waits_for_a_running_callback) {
+  constexpr int rounds = 50;
+  std::atomic<int> calls{0};
+  std::atomic<int> saw_destroyed{0};
+  for (int i = 0; i < rounds; ++i) {
+    auto p = weakref::make_shared<payload>();
+    std::atomic<bool> in_callback{false};
+    std::atomic<bool> destroying{false};
+    auto r = std::make_unique<guarded_ref>(p, [&](guarded_ref& self) {
+      in_callback.store(true);
+      while (!destroying.load()) std::this_thread::yield();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1)); // not a timing assertion
+      if (self.state.magic.load(std::memory_order_relaxed) != intact) saw_destroyed.fetch_add(1);
+      calls.fetch_add(1);
+    });
+    std::thread killer([owner = std::move(p)]() mutable { owner.reset(); });
+    while (!in_callback.load()) std::this_thread::yield();
+    destroying.store(true);
+    r.reset(); // returns only after the callback has
+    killer.join();
+  }
+  BOOST_TEST(saw_destroyed.load() == 0);
+  BOOST_TEST(calls.load() == rounds);
+  BOOST_TEST(payload::alive.load() == 0);
+}
 
 // [weakref.ref.death]/1: death, callbacks included, runs on the thread that released the last
 // owner.
