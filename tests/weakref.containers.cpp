@@ -357,6 +357,38 @@ BOOST_AUTO_TEST_CASE(a_death_inside_an_erase_releases_the_other_value_at_once) {
   BOOST_TEST(std::ranges::distance(m) == 0);
 }
 
+// A key whose equality, the first time it runs, releases the last owner of another element's
+// value (SF bug 742860: a key's __eq__ deleting another key during a lookup).
+struct releasing_key {
+  int id;
+  static inline std::shared_ptr<tracked>* release_on_compare = nullptr;
+  bool operator==(const releasing_key& o) const {
+    if (release_on_compare) std::exchange(release_on_compare, nullptr)->reset();
+    return id == o.id;
+  }
+};
+struct releasing_key_hash {
+  std::size_t operator()(const releasing_key&) const noexcept { return 0; } // one chain
+};
+
+// [weakref.containers.general]/4, /6 A death inside a lookup of the same container (caused by
+// the lookup's KeyEqual) destroys the dead element's key at once; the lookup still finds the
+// element it looks for, and the container stays consistent.
+BOOST_AUTO_TEST_CASE(a_death_inside_a_lookup_releases_the_other_key_at_once) {
+  weakref::weak_value_map<releasing_key, tracked, releasing_key_hash> m;
+  auto kept = weakref::make_shared<tracked>(1);
+  auto doomed = weakref::make_shared<tracked>(2);
+  m.insert_or_assign(releasing_key{1}, kept);
+  m.insert_or_assign(releasing_key{2}, doomed);
+  releasing_key::release_on_compare = &doomed;
+  BOOST_TEST(m.get(releasing_key{1}) == kept);
+  BOOST_TEST(releasing_key::release_on_compare == nullptr); // the comparison released doomed
+  BOOST_TEST(tracked::alive == 1);
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(!m.contains(releasing_key{2}));
+  BOOST_TEST(std::ranges::distance(m) == 1);
+}
+
 // [weakref.containers.general]/1 The three containers are forward ranges and allocator-aware.
 static_assert(std::ranges::forward_range<weakref::weak_value_map<int, tracked>>);
 static_assert(std::ranges::forward_range<weakref::weak_key_map<std::string, int>>);
