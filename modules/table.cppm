@@ -257,12 +257,12 @@ struct table_entry : ref_node<R> {
       return;
     }
     core_type* c = e->core;
-    const bool payload_is_ours = c->releases_anywhere;
+    const bool death_destroys_payload = c->releases_anywhere;
     c->pending_count.fetch_add(1, std::memory_order_relaxed);
     // Where the payload waits for the owner, so does the entry's memory: the pin goes before
     // the push (the table's own handle keeps e until the owner purges it, which it cannot do
     // before the push), so the last handle is the owner's and the entry is freed on its thread.
-    if (!payload_is_ours) release(n, 2);
+    if (!death_destroys_payload) release(n, 2);
     table_entry* head = c->inbox.load(std::memory_order_relaxed);
     do e->set_inbox_next(head);
     while (!c->inbox.compare_exchange_weak(head, e, std::memory_order_release,
@@ -271,14 +271,19 @@ struct table_entry : ref_node<R> {
     // again. With one, it keeps e (and, through its reference, the core and its allocator)
     // alive while the payload is destroyed; the owner never touches the payload of an entry a
     // death claimed when releases_anywhere.
-    if (payload_is_ours) release_payload_now_or_after(n);
+    if (death_destroys_payload) release_payload_now_or_after(n);
+  }
+
+  // Destroys the payload through the allocator of the entry's core (the table's, which the
+  // owner's and the death's destruction both use).
+  void destroy_payload() noexcept {
+    using payload_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<P>;
+    payload_allocator pa(core->alloc);
+    std::allocator_traits<payload_allocator>::destroy(pa, std::addressof(payload));
   }
 
   static void release_payload(node_base* n) noexcept {
-    auto* e = static_cast<table_entry*>(n);
-    using payload_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<P>;
-    payload_allocator pa(e->core->alloc);
-    std::allocator_traits<payload_allocator>::destroy(pa, std::addressof(e->payload));
+    static_cast<table_entry*>(n)->destroy_payload();
     release(n, 2);
   }
 
@@ -381,8 +386,6 @@ public:
   using core_type = table_core<R, P, Alloc>;
   using entry = typename core_type::entry;
   using alloc_traits = std::allocator_traits<Alloc>;
-  using payload_allocator = typename alloc_traits::template rebind_alloc<P>;
-  using payload_traits = std::allocator_traits<payload_allocator>;
 
   explicit weak_table(const Alloc& a) noexcept(std::is_nothrow_copy_constructible_v<Alloc>)
       : alloc_(a) {}
@@ -619,10 +622,7 @@ private:
     return static_cast<std::size_t>(count);
   }
 
-  void destroy_payload(entry* e) noexcept {
-    payload_allocator pa(alloc_);
-    payload_traits::destroy(pa, std::addressof(e->payload));
-  }
+  static void destroy_payload(entry* e) noexcept { e->destroy_payload(); }
 
   // Takes e out of the chains (owner thread); its payload is left to the caller.
   void unlink(entry* e) noexcept {
