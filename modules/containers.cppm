@@ -73,6 +73,45 @@ template <class R, class T>
 concept compatible_range =
     std::ranges::input_range<R> && std::convertible_to<std::ranges::range_reference_t<R>, T>;
 
+// [weakref.containers.union] Python 3.9 (PEP 584): a | b and a |= b for the weak maps, with the
+// right operand's values winning: a copy of a (with its allocator, as copy() has), or a itself,
+// updated with b as update() does (PY3-UNION-1, -2); and b | a for a range b that is not such a
+// map (PY3-UNION-3). A base of weak_key_map and weak_value_map only; Item is what their update()
+// accepts.
+template <class Map, class Item>
+struct mapping_union {
+  template <compatible_range<Item> R>
+  friend Map operator|(const Map& a, R&& b) {
+    Map result(a);
+    result.update(std::forward<R>(b));
+    return result;
+  }
+  template <compatible_range<Item> R>
+  friend Map operator|(Map&& a, R&& b) {
+    a.update(std::forward<R>(b));
+    return std::move(a);
+  }
+  template <compatible_range<Item> R>
+  friend Map& operator|=(Map& a, R&& b) {
+    a.update(std::forward<R>(b));
+    return a;
+  }
+  friend Map& operator|=(Map& a, std::initializer_list<Item> b) {
+    a.update(std::views::all(b));
+    return a;
+  }
+  // Python's __ror__: a range that is not such a map on the left gives a weak map (with the right
+  // operand's policies and allocator) holding its pairs, then the right operand's, which win.
+  template <compatible_range<Item> R>
+    requires(!std::derived_from<std::remove_cvref_t<R>, mapping_union>)
+  friend Map operator|(R&& b, const Map& a) {
+    Map result(std::size_t(0), a.hash_function(), a.key_eq(), a.get_allocator());
+    result.update(std::forward<R>(b));
+    result.update(a);
+    return result;
+  }
+};
+
 // The iterator of every weak container ([weakref.containers.general]/4): holds the current
 // element's referent (pinned) so that it cannot die, and its entry cannot leave the table,
 // while the iterator points at it; skips dead entries. Access::make builds the (by-value)

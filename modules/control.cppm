@@ -10,8 +10,10 @@ module;
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <thread>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 #if defined(__has_feature)
@@ -154,6 +156,10 @@ struct node_ops {
   void (*dispose)(node_base*) noexcept; // frees the node
   // Non-null only for a view ([weakref.ref.conv]/2): the node of the reference it stands for.
   node_base* (*viewed)(node_base*) noexcept = nullptr;
+  // Non-null exactly when `callback` is ([weakref.ref.callback]/4, Python's __callback__): the
+  // type of the callback as the user gave it, and its address in the node.
+  const std::type_info& (*callback_type)() noexcept = nullptr;
+  const void* (*callback_target)(const node_base*) noexcept = nullptr;
 };
 
 // The identity of one weak reference or proxy: every copy of a weak_ref is a handle to the same
@@ -589,6 +595,17 @@ private:
   friend struct access;
 };
 
+// The callback a user gave, inside the function object a node stores: the object itself, or
+// what a wrapper of the library (self_callback's dispatcher, weak_method's adapter) exposes as
+// user_callback().
+template <class F>
+const auto& user_callback(const F& f) noexcept {
+  if constexpr (requires { f.user_callback(); })
+    return f.user_callback();
+  else
+    return f;
+}
+
 template <class T, class Handle, class F>
 struct callback_node : ref_node<T> {
   F fn;
@@ -602,8 +619,15 @@ struct callback_node : ref_node<T> {
 
   template <node_kind K>
   static const node_ops* callback_ops() noexcept {
-    static constexpr node_ops ops{K, &type_tag<T>, &call, &destroy};
+    static constexpr node_ops ops{K,       &type_tag<T>,   &call, &destroy,
+                                  nullptr, &callback_type, &callback_target};
     return &ops;
+  }
+
+  using user_callback_type = std::remove_cvref_t<decltype(user_callback(std::declval<const F&>()))>;
+  static const std::type_info& callback_type() noexcept { return typeid(user_callback_type); }
+  static const void* callback_target(const node_base* n) noexcept {
+    return std::addressof(user_callback(static_cast<const callback_node*>(n)->fn));
   }
 
   // Consumes the two handles die() took: one becomes the callback's argument, the other is held
@@ -618,6 +642,17 @@ struct callback_node : ref_node<T> {
   }
   static void destroy(node_base* n) noexcept { delete static_cast<callback_node*>(n); }
 };
+
+// What a call that may not happen returns (finalize's call, weak_method's call): whether it ran,
+// for a function returning void, else its result if it ran ([weakref.finalize.call]/1,
+// [weakref.method.call]/1).
+template <class R>
+using call_outcome = std::conditional_t<std::is_void_v<R>, bool, std::optional<std::decay_t<R>>>;
+
+template <class T>
+inline constexpr bool is_shared_ptr = false;
+template <class T>
+inline constexpr bool is_shared_ptr<std::shared_ptr<T>> = true;
 
 // Python: "If callback is provided and not None" (PY-REF-10): a null function pointer or an
 // empty std::function means no callback.

@@ -25,6 +25,8 @@ import :proxy;
 import :value_map;
 import :key_map;
 import :set;
+import :finalize;
+import :method;
 
 #if defined(WEAKREF_HAS_FORMAT)
 
@@ -74,6 +76,27 @@ Out write_repr(std::string_view kind, const Handle& handle, Out out) {
     return std::format_to(out, "<{} at {}; to '{}' at {}>", kind, self,
                           type_name(typeid(*referent)), object_address(*referent));
   return std::format_to(out, "<{} at {}; dead>", kind, self);
+}
+
+// What the formatters of weak references and finalizers share: only `{}` is accepted.
+struct repr_formatter {
+  template <class ParseContext>
+  constexpr typename ParseContext::iterator parse(ParseContext& ctx) {
+    return parse_empty_spec(ctx);
+  }
+};
+
+// [weakref.format]/6 Python 3.4: <finalize object at 0x...; for 'T' at 0x...> while the finalizer
+// is alive and its object lives, else <finalize object at 0x...; dead>. The object is pinned
+// while its type is read.
+template <class Finalize, class Out>
+Out write_finalize_repr(const Finalize& f, Out out) {
+  const void* const self = access::identity(f.ref());
+  if (f.alive())
+    if (const auto referent = f.ref().lock())
+      return std::format_to(out, "<finalize object at {}; for '{}' at {}>", self,
+                            type_name(typeid(*referent)), object_address(*referent));
+  return std::format_to(out, "<finalize object at {}; dead>", self);
 }
 
 // [weakref.format]/5 An element type is formattable when std::formatter<E, char> is enabled
@@ -173,11 +196,7 @@ struct set_elements {
 // [weakref.format]/2 For weak_ref<T> and the classes derived from it (as std::hash,
 // [weakref.ref.hash]/1), whatever T is.
 template <weakref::ref_type R>
-struct std::formatter<R, char> {
-  template <class ParseContext>
-  constexpr typename ParseContext::iterator parse(ParseContext& ctx) {
-    return weakref::detail::parse_empty_spec(ctx);
-  }
+struct std::formatter<R, char> : weakref::detail::repr_formatter {
   template <class FormatContext>
   typename FormatContext::iterator format(const R& r, FormatContext& ctx) const {
     using T = typename R::element_type;
@@ -189,15 +208,31 @@ struct std::formatter<R, char> {
 // [weakref.format]/4 Python: <weakproxy at 0x...; to 'T' at 0x...>. The proxy is formatted, not
 // its referent (Python's repr, not str): formatting never throws reference_error.
 template <class T>
-struct std::formatter<weakref::weak_proxy<T>, char> {
-  template <class ParseContext>
-  constexpr typename ParseContext::iterator parse(ParseContext& ctx) {
-    return weakref::detail::parse_empty_spec(ctx);
-  }
+struct std::formatter<weakref::weak_proxy<T>, char> : weakref::detail::repr_formatter {
   template <class FormatContext>
   typename FormatContext::iterator format(const weakref::weak_proxy<T>& p,
                                           FormatContext& ctx) const {
     return weakref::detail::write_repr<T>("weakproxy", p, ctx.out());
+  }
+};
+
+// [weakref.format]/6 finalize (Python 3.4's repr).
+template <class T, class F, class... Args>
+struct std::formatter<weakref::finalize<T, F, Args...>, char> : weakref::detail::repr_formatter {
+  template <class FormatContext>
+  typename FormatContext::iterator format(const weakref::finalize<T, F, Args...>& f,
+                                          FormatContext& ctx) const {
+    return weakref::detail::write_finalize_repr(f, ctx.out());
+  }
+};
+
+// [weakref.format]/7 weak_method: as its reference to the object (Python's WeakMethod is a ref).
+template <class T, class M>
+struct std::formatter<weakref::weak_method<T, M>, char> : weakref::detail::repr_formatter {
+  template <class FormatContext>
+  typename FormatContext::iterator format(const weakref::weak_method<T, M>& m,
+                                          FormatContext& ctx) const {
+    return weakref::detail::write_repr<T>("weakref", m.ref(), ctx.out());
   }
 };
 

@@ -21,10 +21,6 @@ import :containers;
 import :table;
 
 namespace weakref::detail {
-template <class T>
-inline constexpr bool is_shared_ptr = false;
-template <class T>
-inline constexpr bool is_shared_ptr<std::shared_ptr<T>> = true;
 
 // [weakref.key.map]/4 Debug builds: a value that owns its own key keeps the element forever
 // (Python's permanent entry). Detected where it is cheap: a value that is a shared_ptr sharing
@@ -106,7 +102,9 @@ template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equ
           class Allocator = std::allocator<std::pair<const std::shared_ptr<K>, V>>>
 class weak_key_map
     : public detail::weak_container<weak_key_map<K, V, Hash, KeyEqual, Allocator>,
-                                    detail::key_map_traits<K, V>, Hash, KeyEqual, Allocator> {
+                                    detail::key_map_traits<K, V>, Hash, KeyEqual, Allocator>,
+      public detail::mapping_union<weak_key_map<K, V, Hash, KeyEqual, Allocator>,
+                                   std::pair<std::shared_ptr<K>, V>> {
   static_assert(std::is_invocable_r_v<std::size_t, const Hash&, const K&>,
                 "weakref::weak_key_map<K, V, Hash>: Hash must be callable with const K&; for a key "
                 "type without std::hash use weakref::identity_hash<K> and "

@@ -7,6 +7,7 @@ module;
 #include <mutex>
 #include <thread>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 export module weakref:ref;
 import :errors;
@@ -173,6 +174,23 @@ public:
     return detail::convert_weak<U>(static_cast<detail::ref_node<T>*>(node_)->target);
   }
 
+  // [weakref.ref.callback]/4-6 Python 3.4: ref.__callback__, "the callback currently associated
+  // with the weakref; if there is none, or if the referent is dead, this is None" (PY3-CB-1,
+  // -2). has_callback() tells whether there is one; callback_type() is its type as the user gave
+  // it (typeid(void) when there is none), and callback<F>() its address when its type is F
+  // (std::function::target's vocabulary); all three see none once the referent is dead.
+  bool has_callback() const noexcept { return callback_node() != nullptr; }
+  const std::type_info& callback_type() const noexcept {
+    const detail::node_base* const n = callback_node();
+    return n != nullptr ? n->ops->callback_type() : typeid(void);
+  }
+  template <class F>
+  const F* callback() const noexcept {
+    const detail::node_base* const n = callback_node();
+    if (n == nullptr || n->ops->callback_type() != typeid(F)) return nullptr;
+    return static_cast<const F*>(n->ops->callback_target(n));
+  }
+
   // [weakref.ref.owner] Identity of the referent, stable after death: the basis of the identity
   // policy of the weak containers, and usable for types with neither == nor hash.
   std::size_t owner_hash() const noexcept {
@@ -195,6 +213,14 @@ public:
       return static_cast<bool>(*pa == *pb);
     else
       return pa.get() == pb.get();
+  }
+
+private:
+  // The node holding this reference's callback while the referent lives, else null.
+  const detail::node_base* callback_node() const noexcept {
+    const detail::node_base* const n = detail::canonical(node_);
+    if (n == nullptr || n->ops->callback == nullptr || this->expired()) return nullptr;
+    return n;
   }
 };
 
@@ -279,6 +305,9 @@ struct self_dispatch {
   template <class F>
   explicit self_dispatch(self_init<Derived, F>&& init)
       : binding(static_cast<void*>(init.self)), fn(std::forward<F>(init.callback)) {}
+
+  // What weak_ref::callback() shows: the user's callback, not this dispatcher.
+  const Fn& user_callback() const noexcept { return fn; }
 
   template <class Handle>
   void operator()(Handle&&) {

@@ -72,7 +72,9 @@ template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equ
           class Allocator = std::allocator<std::pair<const K, std::shared_ptr<V>>>>
 class weak_value_map
     : public detail::weak_container<weak_value_map<K, V, Hash, KeyEqual, Allocator>,
-                                    detail::value_map_traits<K, V>, Hash, KeyEqual, Allocator> {
+                                    detail::value_map_traits<K, V>, Hash, KeyEqual, Allocator>,
+      public detail::mapping_union<weak_value_map<K, V, Hash, KeyEqual, Allocator>,
+                                   std::pair<const K, std::shared_ptr<V>>> {
   static_assert(std::is_invocable_r_v<std::size_t, const Hash&, const K&>,
                 "weakref::weak_value_map<K, V, Hash>: Hash must be callable with const K&");
   static_assert(std::is_invocable_r_v<bool, const KeyEqual&, const K&, const K&>,

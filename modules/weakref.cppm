@@ -9,6 +9,8 @@ export import :factory;       // [weakref.factory] make_shared, allocate_shared
 export import :ref;           // [weakref.ref]     weak_ref
 export import :proxy;         // [weakref.proxy]   weak_proxy and the proxy kinds
 export import :introspection; // [weakref.introspection] weak_ref_count, weak_refs
+export import :finalize;      // [weakref.finalize] finalize (Python 3.4)
+export import :method;        // [weakref.method]  weak_method (Python 3.4: WeakMethod)
 export import :table;         // (internal) the weak hash table; exports nothing
 export import :containers;    // [weakref.containers] from_range, the identity policy, the core
 export import :value_map;     // [weakref.value.map] weak_value_map

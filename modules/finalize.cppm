@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+module;
+#include <atomic>
+#include <concepts>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+export module weakref:finalize;
+import :errors;
+import :control;
+import :ref;
+
+// [weakref.finalize] Python 3.4: weakref.finalize. A finalizer is a weak reference to its object
+// whose callback is the finalizer itself, kept registered by the library (not by the program's
+// handles) until it is called, detached, or run at exit.
+//
+// Who may touch what:
+//  - The registry (one per program) lists the live finalizers, newest first, under a spinlock
+//    that no user code runs under. A listed finalizer's reference holds one handle for the
+//    registry, so it outlives every handle the program drops ([weakref.finalize.general]/2).
+//  - The function and its arguments live in a `finalizer_payload`, reached from the finalizer
+//    through one pointer that the first call, detach or death exchanges with null: whoever gets
+//    it is the only one to call (at most once, [weakref.finalize.call]/2). peek() shares the
+//    payload with a count, so a call racing with a peek never destroys what the peek is copying.
+namespace weakref::detail {
+
+// The untyped part of every finalizer: its place in the registry.
+struct finalizer_link {
+  finalizer_link* prev = nullptr; // guarded by the registry's lock
+  finalizer_link* next = nullptr; // guarded by the registry's lock
+  bool listed = false;            // guarded by the registry's lock
+  std::atomic<bool> at_exit{true};
+  node_base* node = nullptr; // the finalizer's reference, set once when it is listed
+  // Runs the finalizer if it is still alive, reporting an exception to the callback error
+  // handler; what the exit pass calls.
+  void (*run_at_exit)(finalizer_link*) noexcept = nullptr;
+};
+
+// [weakref.finalize.exit] Trivially destructible, so that it is still usable while the program's
+// static objects are destroyed (a referent may die then).
+class finalizer_registry {
+  spinlock lock_;
+  finalizer_link* newest_ = nullptr;   // guarded by lock_
+  std::atomic<bool> exit_armed_{false}; // std::atexit registration done
+  std::atomic<bool> shut_down_{false};  // the exit pass has run
+
+public:
+  // Lists l, which holds a handle on l->node for the registry.
+  void list(finalizer_link* l);
+  // Takes l off the list; true if it was listed, and then the caller drops the registry's
+  // handle (after the lock is released: dropping it may free the node).
+  bool unlist(finalizer_link* l) noexcept;
+  // Python: after the exit pass, finalizers are no longer called ([weakref.finalize.exit]/3).
+  bool shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
+  // [weakref.finalize.exit]/1-2 Calls the live finalizers whose at_exit flag is set, newest
+  // first, including those that a finalizer creates meanwhile.
+  void run_exit_pass() noexcept;
+};
+
+constinit finalizer_registry the_finalizer_registry;
+
+void run_finalizers_at_exit() noexcept { the_finalizer_registry.run_exit_pass(); }
+
+void finalizer_registry::list(finalizer_link* l) {
+  if (!exit_armed_.exchange(true, std::memory_order_acq_rel)) std::atexit(&run_finalizers_at_exit);
+  std::lock_guard guard(lock_);
+  l->next = newest_;
+  if (newest_ != nullptr) newest_->prev = l;
+  newest_ = l;
+  l->listed = true;
+}
+
+bool finalizer_registry::unlist(finalizer_link* l) noexcept {
+  std::lock_guard guard(lock_);
+  if (!l->listed) return false;
+  if (l->prev != nullptr)
+    l->prev->next = l->next;
+  else
+    newest_ = l->next;
+  if (l->next != nullptr) l->next->prev = l->prev;
+  l->prev = l->next = nullptr;
+  l->listed = false;
+  return true;
+}
+
+void finalizer_registry::run_exit_pass() noexcept {
+  for (;;) {
+    finalizer_link* chosen = nullptr;
+    {
+      std::lock_guard guard(lock_);
+      for (finalizer_link* l = newest_; l != nullptr; l = l->next)
+        if (l->at_exit.load(std::memory_order_relaxed)) {
+          chosen = l;
+          break;
+        }
+      // The run below unlists it; the handle keeps its node (and so the link) alive until then.
+      if (chosen != nullptr) acquire(chosen->node);
+    }
+    if (chosen == nullptr) break;
+    node_base* const n = chosen->node;
+    chosen->run_at_exit(chosen);
+    release(n);
+  }
+  shut_down_.store(true, std::memory_order_release);
+}
+
+// [weakref.finalize.cons]/3 Debug builds: an argument that owns the object keeps it alive
+// forever, since the registry holds the arguments (Python: "func, args and kwargs [must not]
+// own any references to obj"). Detected where it is cheap: a shared_ptr sharing obj's ownership.
+template <class A, class T>
+void diagnose_argument_owning_object([[maybe_unused]] const A& argument,
+                                     [[maybe_unused]] const std::shared_ptr<T>& obj) noexcept {
+#ifndef NDEBUG
+  if constexpr (is_shared_ptr<A>) {
+    if (argument && !argument.owner_before(obj) && !obj.owner_before(argument))
+      std::fputs("weakref: finalize: an argument owns the object, so the object can never die and "
+                 "the finalizer runs only at exit; pass a weak_ref or nothing that owns it\n",
+                 stderr);
+  }
+#endif
+}
+
+template <class F, class... Args>
+struct finalizer_payload {
+  std::atomic<std::uint32_t> sharers{1}; // the finalizer's own pointer, plus running peeks
+  F func;
+  std::tuple<Args...> args;
+
+  template <class G, class... A>
+  explicit finalizer_payload(G&& g, A&&... a)
+      : func(std::forward<G>(g)), args(std::forward<A>(a)...) {}
+
+  static void drop(finalizer_payload* p) noexcept {
+    if (p->sharers.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p;
+  }
+  // After the payload was taken no peek can start, so a single sharer is the taker alone and
+  // may move from it; otherwise a peek is copying it, and the taker copies too.
+  bool exclusive() const noexcept { return sharers.load(std::memory_order_acquire) == 1; }
+};
+
+// The function object stored in the finalizer's reference node (its callback): the payload
+// pointer and the registry link.
+template <class T, class F, class... Args>
+class finalizer_state : public finalizer_link {
+public:
+  using payload = finalizer_payload<F, Args...>;
+  using result = std::invoke_result_t<F&, Args&...>;
+  // [weakref.finalize.call]/1 What an explicit call returns: whether it ran for a function
+  // returning void, else its result, if it ran.
+  using call_result = call_outcome<result>;
+
+  explicit finalizer_state(payload* p) noexcept : payload_(p) {
+    run_at_exit = &finalizer_state::exit_call;
+  }
+  finalizer_state(const finalizer_state&) = delete;
+  finalizer_state& operator=(const finalizer_state&) = delete;
+  // Only a node that never became a finalizer (its construction failed after the payload was
+  // handed over) still has its payload here; a listed one is unlisted before its last handle.
+  ~finalizer_state() {
+    if (payload* p = payload_.load(std::memory_order_relaxed)) payload::drop(p);
+  }
+
+  bool alive() const noexcept { return payload_.load(std::memory_order_acquire) != nullptr; }
+
+  // The first of a call, a detach or the death to get here wins the payload.
+  payload* take() noexcept {
+    std::lock_guard guard(lock_);
+    return payload_.exchange(nullptr, std::memory_order_acq_rel);
+  }
+  // peek(): a counted share of the payload, or null if it is gone.
+  payload* share() const noexcept {
+    std::lock_guard guard(lock_);
+    payload* const p = payload_.load(std::memory_order_relaxed);
+    if (p != nullptr) p->sharers.fetch_add(1, std::memory_order_relaxed);
+    return p;
+  }
+
+  // Leaves the registry and drops its handle. The caller holds another handle on the node.
+  void retire() noexcept {
+    if (the_finalizer_registry.unlist(this)) release(node);
+  }
+
+  // [weakref.finalize.call]/1-3 Marks the finalizer dead and, if it was alive (and the exit
+  // pass has not run), calls func(args...) with the arguments as lvalues, as Python passes them.
+  call_result call() {
+    payload* const p = take();
+    if (p == nullptr) return call_result();
+    retire();
+    struct dropper {
+      payload* p;
+      ~dropper() { payload::drop(p); }
+    } guard{p};
+    if (the_finalizer_registry.shut_down()) return call_result();
+    if constexpr (std::copy_constructible<F> && (std::copy_constructible<Args> && ...)) {
+      if (!p->exclusive()) {
+        // A peek is copying the payload on another thread: call a copy of it instead of the
+        // objects being read.
+        F func(p->func);
+        std::tuple<Args...> args(p->args);
+        return invoke(func, args);
+      }
+    }
+    return invoke(p->func, p->args);
+  }
+
+  // The weak list calls the finalizer at the death, with a handle to its reference; an exception
+  // goes to the callback error handler as any callback's ([weakref.finalize.call]/4).
+  void operator()(const weak_ref<T>&) { (void)call(); }
+
+private:
+  static call_result invoke(F& func, std::tuple<Args...>& args) {
+    if constexpr (std::is_void_v<result>) {
+      std::apply([&](Args&... a) { std::invoke(func, a...); }, args);
+      return true;
+    } else {
+      return std::apply([&](Args&... a) { return call_result(std::invoke(func, a...)); }, args);
+    }
+  }
+
+  static void exit_call(finalizer_link* l) noexcept {
+    try {
+      (void)static_cast<finalizer_state*>(l)->call();
+    } catch (...) {
+      get_callback_error_handler()(std::current_exception());
+    }
+  }
+
+  mutable spinlock lock_;            // orders take() against share()
+  std::atomic<payload*> payload_{};  // null once the finalizer is dead
+};
+
+} // namespace weakref::detail
+
+export namespace weakref {
+
+// [weakref.finalize] Python 3.4: weakref.finalize(obj, func, *args) (PY3-FIN-*). A handle to a
+// finalizer: copies share it (one finalizer, called at most once); dropping every handle does not
+// unregister it ([weakref.finalize.general]/2). F and each of Args are stored decayed.
+template <class T, class F, class... Args>
+class finalize {
+  static_assert(std::is_object_v<T> && !std::is_array_v<T>,
+                "weakref::finalize<T, F, Args...>: T must be a non-array object type");
+  static_assert(std::is_invocable_v<F&, Args&...>,
+                "weakref::finalize<T, F, Args...>: F must be callable with lvalues of Args...");
+
+  using state = detail::finalizer_state<T, F, Args...>;
+  using payload = typename state::payload;
+  using node = detail::callback_node<T, weak_ref<T>, state>;
+
+public:
+  using element_type = T;
+  // [weakref.finalize.call]/1 bool when func returns void, else std::optional of its result.
+  using call_result = typename state::call_result;
+
+  // [weakref.finalize.obs]/2 Python: the (obj, func, args, kwargs) tuple of detach() and peek().
+  struct info {
+    std::shared_ptr<T> object;
+    F func;
+    std::tuple<Args...> args;
+  };
+
+  // [weakref.finalize.cons]/1 A handle to no finalizer: alive() is false, a call returns nothing.
+  finalize() noexcept = default;
+
+  // [weakref.finalize.cons]/2 Effects: registers a finalizer that calls func(args...) when obj
+  // dies, when it is called, or at exit. Throws: type_error if obj is not weakly referenceable
+  // (PY3-FIN-1), bad_alloc; then nothing is registered.
+  template <class G, class... A>
+    requires std::constructible_from<F, G> && (std::constructible_from<Args, A> && ...)
+  finalize(const std::shared_ptr<T>& obj, G&& func, A&&... args) {
+    (detail::diagnose_argument_owning_object(args, obj), ...);
+    std::unique_ptr<payload> p(new payload(std::forward<G>(func), std::forward<A>(args)...));
+    detail::ref_node<T>* const n =
+        detail::make_callback_node<T, weak_ref<T>, state>(obj, detail::node_kind::ref, p.get());
+    p.release(); // the state owns it now
+    state& s = static_cast<node*>(n)->fn;
+    s.node = n;
+    detail::acquire(n); // the registry's handle
+    detail::the_finalizer_registry.list(&s);
+    ref_ = detail::access::adopt<weak_ref<T>>(n);
+  }
+
+  // [weakref.finalize.call]/1 Python: f(). If the finalizer is alive, marks it dead and returns
+  // what func(args...) returns (true for void); otherwise returns false or an empty optional.
+  // An exception from func propagates; the finalizer is dead all the same.
+  call_result operator()() const {
+    state* const s = get();
+    return s != nullptr ? s->call() : call_result();
+  }
+
+  // [weakref.finalize.obs]/3 Python: f.detach(). If the finalizer is alive and obj still lives,
+  // marks it dead without calling it and returns obj, func and args; otherwise nothing.
+  std::optional<info> detach() const {
+    state* const s = get();
+    if (s == nullptr) return std::nullopt;
+    std::shared_ptr<T> obj = ref_.lock();
+    if (!obj) return std::nullopt;
+    payload* const p = s->take();
+    if (p == nullptr) return std::nullopt;
+    s->retire();
+    struct dropper {
+      payload* p;
+      ~dropper() { payload::drop(p); }
+    } guard{p};
+    if constexpr (std::copy_constructible<F> && (std::copy_constructible<Args> && ...))
+      if (!p->exclusive()) return info{std::move(obj), p->func, p->args};
+    return info{std::move(obj), std::move(p->func), std::move(p->args)};
+  }
+
+  // [weakref.finalize.obs]/4 Python: f.peek(). As detach(), but the finalizer stays alive and the
+  // result holds copies.
+  std::optional<info> peek() const
+    requires std::copy_constructible<F> && (std::copy_constructible<Args> && ...)
+  {
+    state* const s = get();
+    if (s == nullptr) return std::nullopt;
+    std::shared_ptr<T> obj = ref_.lock();
+    if (!obj) return std::nullopt;
+    payload* const p = s->share();
+    if (p == nullptr) return std::nullopt;
+    struct dropper {
+      payload* p;
+      ~dropper() { payload::drop(p); }
+    } guard{p};
+    return info{std::move(obj), p->func, p->args};
+  }
+
+  // [weakref.finalize.obs]/1 Python: f.alive: not yet called, detached or run at exit.
+  bool alive() const noexcept {
+    const state* const s = get();
+    return s != nullptr && s->alive();
+  }
+
+  // [weakref.finalize.exit]/1 Python: f.atexit, true unless set otherwise: whether the finalizer,
+  // if still alive when the program exits, is called then.
+  bool atexit() const noexcept {
+    const state* const s = get();
+    return s != nullptr && s->at_exit.load(std::memory_order_relaxed);
+  }
+  void atexit(bool value) noexcept {
+    if (state* const s = get()) s->at_exit.store(value, std::memory_order_relaxed);
+  }
+
+  // [weakref.finalize.obs]/5 True if both are handles to the same finalizer (Python: `f is g`).
+  bool identical(const finalize& other) const noexcept { return ref_.identical(other.ref_); }
+
+  // The finalizer's weak reference to obj ([weakref.finalize.general]/3): counted by
+  // weak_ref_count and listed by weak_refs, as Python's is.
+  const weak_ref<T>& ref() const noexcept { return ref_; }
+
+private:
+  state* get() const noexcept {
+    detail::node_base* const n = detail::access::node(ref_);
+    return n != nullptr ? &static_cast<node*>(n)->fn : nullptr;
+  }
+
+  weak_ref<T> ref_;
+};
+
+template <class T, class F, class... Args>
+finalize(const std::shared_ptr<T>&, F&&, Args&&...)
+    -> finalize<T, std::decay_t<F>, std::decay_t<Args>...>;
+
+} // namespace weakref
