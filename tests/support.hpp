@@ -50,6 +50,13 @@ struct transparent_string_hash {
 
 // M's lookups (find, contains, count, equal_range, erase) and element access (at, get, pop)
 // accept a Q ([weakref.containers.lookup]).
+// [weakref.containers.union] M | Q and M |= Q are expressions (a weak map and a range of pairs).
+template <class M, class Q>
+concept unites_with = requires(const M& m, M& target, const Q& q) {
+  m | q;
+  target |= q;
+};
+
 template <class M, class Q>
 concept looks_up_by = requires(M& m, const M& c, const Q& q) {
   m.find(q);

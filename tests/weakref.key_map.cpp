@@ -185,6 +185,36 @@ BOOST_AUTO_TEST_CASE(identity_policy_distinguishes_equal_objects) {
   BOOST_TEST(!m.contains(name_t("same")));
 }
 
+// [weakref.containers.union] Python 3.9 (PEP 584) (PY3-UNION-1, -2, -3): right operand wins; an
+// equal key already in the left operand keeps its key object, as update() does.
+BOOST_AUTO_TEST_CASE(union_operators_right_operand_wins) {
+  map_t a, b;
+  auto k = key("k"), k_twin = key("k"), only = key("only");
+  a[k] = 1;
+  a[only] = 2;
+  b[k_twin] = 3;
+  const map_t c = a | b;
+  BOOST_TEST(c.size() == 2u);
+  BOOST_TEST(c.at(*k) == 3);
+  BOOST_TEST(c.at(*only) == 2);
+  BOOST_TEST(a.at(*k) == 1);
+  BOOST_TEST((b | a).at(*k) == 1);
+  a |= b;
+  BOOST_TEST(a.at(*k) == 3);
+  auto v = key("v");
+  a |= std::vector<std::pair<std::shared_ptr<name_t>, int>>{{v, 4}};
+  a |= {{v, 5}};
+  BOOST_TEST(a.at(*v) == 5);
+  k_twin.reset(); // c kept a's key object for "k", not b's
+  BOOST_TEST(c.at(*k) == 3);
+  k.reset();
+  BOOST_TEST(!c.contains(name_t("k")));
+  static_assert(!weakref_test::unites_with<map_t, int>);
+  static_assert(!weakref_test::unites_with<map_t, std::vector<int>>);
+  static_assert(weakref_test::unites_with<map_t, map_t>);
+  static_assert(requires(const map_t& m) { m | std::views::take(1); }); // adaptors still pipe
+}
+
 BOOST_AUTO_TEST_CASE(python_methods) {
   map_t m;
   auto a = key("a"), b = key("b"), c = key("c");

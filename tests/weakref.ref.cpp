@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -246,6 +247,53 @@ BOOST_AUTO_TEST_CASE(receives_its_ref_with_the_referent_gone) {
   // [weakref.ref.death]: "about to be finalized": the callbacks run before ~T.
   BOOST_TEST(alive_during_callback == 1);
   BOOST_TEST(tracked::alive == 0);
+}
+
+// [weakref.ref.callback]/4-6 Python 3.4: __callback__ is the callback while the referent lives,
+// None when there is none or once it is dead (PY3-CB-1, PY3-CB-2).
+BOOST_AUTO_TEST_CASE(callback_accessor_sees_the_callback_while_the_referent_lives) {
+  auto p = weakref::make_shared<tracked>(1);
+  int calls = 0;
+  auto cb = [&calls](weak_ref<tracked>) { ++calls; };
+  weak_ref<tracked> r(p, cb);
+  weak_ref<tracked> plain(p);
+  weak_ref<tracked> null_fn(p, static_cast<void (*)(weak_ref<tracked>)>(nullptr));
+  BOOST_TEST(r.has_callback());
+  BOOST_TEST((r.callback_type() == typeid(cb)));
+  const auto* target = r.callback<decltype(cb)>();
+  BOOST_REQUIRE(target != nullptr);
+  (*target)(r); // the stored callback itself: it counts into `calls`
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(r.callback<int>() == nullptr); // another type: none, as std::function::target
+  const weak_ref<tracked> copy = r;
+  BOOST_TEST(copy.callback<decltype(cb)>() == target); // one reference, one callback
+  BOOST_TEST(!plain.has_callback());
+  BOOST_TEST((plain.callback_type() == typeid(void)));
+  BOOST_TEST(!null_fn.has_callback());
+  BOOST_TEST(!weak_ref<tracked>().has_callback());
+  std::optional<bool> during;
+  weak_ref<tracked> observer(p, [&during, &r](weak_ref<tracked>) { during = r.has_callback(); });
+  p.reset();
+  BOOST_TEST(calls == 2);
+  BOOST_REQUIRE(during.has_value());
+  BOOST_TEST(!*during); // already none inside the death
+  BOOST_TEST(!r.has_callback());
+  BOOST_TEST(r.callback<decltype(cb)>() == nullptr);
+  BOOST_TEST((r.callback_type() == typeid(void)));
+}
+
+// A view of another element type and a self_callback show the callback the user gave.
+BOOST_AUTO_TEST_CASE(callback_accessor_through_a_view_and_a_self_callback) {
+  struct animal {
+    virtual ~animal() = default;
+  };
+  struct dog : animal {};
+  auto d = weakref::make_shared<dog>();
+  auto cb = [](weak_ref<dog>) {};
+  weak_ref<dog> r(d, cb);
+  const weak_ref<animal> view = r;
+  BOOST_TEST(view.callback<decltype(cb)>() == r.callback<decltype(cb)>());
+  BOOST_TEST(view.callback<decltype(cb)>() != nullptr);
 }
 
 // PY-REF-2: "Callbacks registered for each weak reference will be called from the most recently

@@ -131,6 +131,45 @@ BOOST_AUTO_TEST_CASE(dead_entry_and_new_entry_under_one_key) {
   BOOST_TEST(walked(m) == 1u);
 }
 
+// [weakref.containers.union] Python 3.9 (PEP 584): a | b is a copy of a updated with b, a |= b
+// updates a; the right operand's values win (PY3-UNION-1, -2, -3).
+BOOST_AUTO_TEST_CASE(union_operators_right_operand_wins) {
+  map_t a, b;
+  auto x = obj(1), y = obj(2), z = obj(3);
+  a["k"] = x;
+  a["only_a"] = z;
+  b["k"] = y;
+  const map_t c = a | b;
+  BOOST_TEST(c.size() == 2u);
+  BOOST_TEST(c.at("k") == y);
+  BOOST_TEST(c.at("only_a") == z);
+  BOOST_TEST(a.at("k") == x); // the operands are unchanged
+  BOOST_TEST(b.size() == 1u);
+  BOOST_TEST((b | a).at("k") == x);
+  a |= b;
+  BOOST_TEST(a.at("k") == y);
+  a |= std::vector<std::pair<std::string, std::shared_ptr<tracked>>>{{"v", x}};
+  a |= {{"w", z}};
+  BOOST_TEST(a.at("v") == x);
+  BOOST_TEST(a.at("w") == z);
+  // A plain range of pairs on the left gives a weak map; the map on the right wins.
+  const std::vector<std::pair<std::string, std::shared_ptr<tracked>>> plain{{"k", x}, {"p", z}};
+  const map_t mixed = plain | b;
+  BOOST_TEST(mixed.size() == 2u);
+  BOOST_TEST(mixed.at("k") == y);
+  BOOST_TEST(mixed.at("p") == z);
+  const map_t moved = std::move(a) | b;
+  BOOST_TEST(moved.size() == 4u);
+  y.reset(); // each result holds weak references of its own
+  BOOST_TEST(!c.contains("k"));
+  BOOST_TEST(!moved.contains("k"));
+  // Only ranges of pairs: a | 1 does not compile, and range adaptors still pipe.
+  static_assert(!weakref_test::unites_with<map_t, int>);
+  static_assert(!weakref_test::unites_with<map_t, std::vector<int>>);
+  static_assert(weakref_test::unites_with<map_t, map_t>);
+  static_assert(requires(const map_t& m) { m | std::views::take(1); }); // adaptors still pipe
+}
+
 // Python: get, setdefault, pop, popitem, update, copy, ==.
 BOOST_AUTO_TEST_CASE(python_methods) {
   map_t m;

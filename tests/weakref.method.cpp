@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <typeinfo>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "support.hpp"
+import weakref;
+
+using weakref::weak_method;
+
+namespace {
+
+struct widget {
+  explicit widget(int i = 0) : id(i) {}
+  int id;
+  std::vector<int> seen;
+  void on_change(int v) { seen.push_back(v); }
+  void on_reset(int) { seen.clear(); }
+  int twice(int v) const { return 2 * v; }
+  std::string name() const& { return "widget " + std::to_string(id); }
+  std::function<int(int)> handler = [](int v) { return v + 1; };
+  friend bool operator==(const widget& a, const widget& b) { return a.id == b.id; }
+};
+
+struct base {
+  virtual ~base() = default;
+  virtual int kind() const { return 1; }
+};
+struct derived : base {
+  int kind() const override { return 2; }
+};
+
+} // namespace
+
+template <>
+struct std::hash<widget> {
+  std::size_t operator()(const widget& w) const noexcept { return std::hash<int>{}(w.id); }
+};
+
+BOOST_AUTO_TEST_SUITE(method)
+
+BOOST_AUTO_TEST_CASE(calls_the_member_while_the_object_lives) {
+  auto w = weakref::make_shared<widget>();
+  weak_method m(w, &widget::on_change);
+  static_assert(std::same_as<decltype(m), weak_method<widget, void (widget::*)(int)>>);
+  static_assert(std::same_as<decltype(m(1)), bool>);
+  BOOST_TEST(m(1));
+  BOOST_TEST(m(2));
+  BOOST_TEST((w->seen == std::vector<int>{1, 2}));
+  BOOST_TEST(m.lock() == w);
+  BOOST_TEST(m.method() == &widget::on_change);
+
+  weak_method twice(w, &widget::twice);
+  static_assert(std::same_as<decltype(twice(1)), std::optional<int>>);
+  BOOST_TEST(twice(21).value() == 42);
+  weak_method name(w, &widget::name);
+  BOOST_TEST(name().value() == "widget 0");
+  // A callable data member is called with the arguments.
+  weak_method handler(w, &widget::handler);
+  BOOST_TEST(handler(41).value() == 42);
+}
+
+BOOST_AUTO_TEST_CASE(reports_absence_once_the_object_is_gone) {
+  // [weakref.method.call]/1 PY3-METH-1: a dead weak method calls nothing.
+  auto w = weakref::make_shared<widget>();
+  weak_method m(w, &widget::on_change);
+  weak_method twice(w, &widget::twice);
+  w.reset();
+  BOOST_TEST(m.expired());
+  BOOST_TEST(!m(1));
+  BOOST_TEST(!twice(1).has_value());
+  BOOST_TEST(m.lock() == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(lives_as_long_as_the_object_not_the_binding_expression) {
+  // PY3-METH-2: Python's ref(obj.method) dies at once, with the temporary bound method;
+  // a weak_method made from a temporary binding lives while obj does.
+  auto w = weakref::make_shared<widget>();
+  std::vector<weak_method<widget, void (widget::*)(int)>> observers;
+  observers.push_back(weak_method(w, &widget::on_change));
+  BOOST_TEST(!observers[0].expired());
+  BOOST_TEST(observers[0](5));
+  BOOST_TEST(w->seen.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(members_of_a_base_and_virtual_dispatch) {
+  auto d = weakref::make_shared<derived>();
+  weak_method m(d, &base::kind);
+  BOOST_TEST(m().value() == 2);
+  std::shared_ptr<base> b = d;
+  weak_method<base, int (base::*)() const> via_base(b, &base::kind);
+  BOOST_TEST(via_base().value() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(the_callback_receives_the_weak_method_itself) {
+  // PY3-METH-5: the callback gets this weak_method (identical), at the object's death.
+  auto w = weakref::make_shared<widget>();
+  std::optional<weak_method<widget, void (widget::*)(int)>> received;
+  weak_method m(w, &widget::on_change,
+                [&received](weak_method<widget, void (widget::*)(int)> self) { received = self; });
+  BOOST_TEST(m.has_callback());
+  w.reset();
+  BOOST_REQUIRE(received.has_value());
+  BOOST_TEST(received->identical(m));
+  BOOST_TEST((*received == m));
+  BOOST_TEST(!m.has_callback()); // dead: none, as Python's __callback__
+}
+
+BOOST_AUTO_TEST_CASE(a_null_callback_registers_none) {
+  auto w = weakref::make_shared<widget>();
+  weak_method m(w, &widget::on_change, nullptr);
+  BOOST_TEST(!m.has_callback());
+  weak_method n(w, &widget::on_change,
+                std::function<void(weak_method<widget, void (widget::*)(int)>)>());
+  BOOST_TEST(!n.has_callback());
+  BOOST_TEST(weakref::weak_ref_count(w) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(equality_follows_python) {
+  // PY3-METH-3: alive: equal objects and the same member; dead: only the same weak method.
+  auto a = weakref::make_shared<widget>(1);
+  auto a_twin = weakref::make_shared<widget>(1);
+  auto b = weakref::make_shared<widget>(2);
+  weak_method ma(a, &widget::on_change);
+  weak_method ma2(a, &widget::on_change);
+  weak_method mtwin(a_twin, &widget::on_change);
+  weak_method mb(b, &widget::on_change);
+  weak_method other_member(a, &widget::on_reset);
+  BOOST_TEST((ma == ma2));
+  BOOST_TEST((ma == mtwin)); // equal objects, as Python compares referents with ==
+  BOOST_TEST((ma != mb));
+  BOOST_TEST((ma != other_member));
+  const auto copy = ma;
+  a.reset();
+  BOOST_TEST((ma != ma2)); // either dead: identity only
+  BOOST_TEST((ma == copy));
+  BOOST_TEST(copy.identical(ma));
+}
+
+BOOST_AUTO_TEST_CASE(hash_is_the_objects_and_survives_death) {
+  // PY3-METH-4: hash(wm) is hash(obj), cached; first taken after death throws type_error.
+  static_assert(requires(const weak_method<widget, void (widget::*)(int)>& m) {
+    std::hash<weak_method<widget, void (widget::*)(int)>>{}(m);
+  });
+  static_assert(!std::is_default_constructible_v<std::hash<weak_method<base, int (base::*)() const>>>);
+  auto w = weakref::make_shared<widget>(7);
+  weak_method m(w, &widget::on_change);
+  weak_method late(w, &widget::on_change);
+  const std::size_t h = std::hash<weak_method<widget, void (widget::*)(int)>>{}(m);
+  BOOST_TEST(h == std::hash<widget>{}(*w));
+  w.reset();
+  BOOST_TEST(m.hash() == h);
+  BOOST_CHECK_THROW(late.hash(), weakref::type_error);
+}
+
+BOOST_AUTO_TEST_CASE(usable_as_a_std_function_and_in_a_self_cleaning_registry) {
+  // Observers stored as std::function keep working and do nothing once their object is gone.
+  auto w = weakref::make_shared<widget>(3);
+  std::function<void(int)> observer = weak_method(w, &widget::on_change);
+  observer(9);
+  BOOST_TEST((w->seen == std::vector<int>{9}));
+  // A registry that removes each weak method at its object's death, through the callback.
+  using slot = weak_method<widget, void (widget::*)(int)>;
+  std::unordered_set<slot> registry;
+  auto v = weakref::make_shared<widget>(4);
+  auto drop = [&registry](slot dead) { registry.erase(dead); };
+  registry.insert(slot(w, &widget::on_change, drop));
+  registry.insert(slot(v, &widget::on_change, drop));
+  for (const slot& s : registry) s(1);
+  BOOST_TEST(w->seen.size() == 2u);
+  BOOST_TEST(v->seen.size() == 1u);
+  w.reset();
+  BOOST_TEST(registry.size() == 1u);
+  observer(10); // its object is gone: nothing happens
+  v.reset();
+  BOOST_TEST(registry.empty());
+}
+
+BOOST_AUTO_TEST_CASE(callback_accessor_shows_the_users_callback) {
+  auto w = weakref::make_shared<widget>();
+  int deaths = 0;
+  auto on_death = [&deaths](const weak_method<widget, int (widget::*)(int) const>&) { ++deaths; };
+  weak_method m(w, &widget::twice, on_death);
+  BOOST_TEST((m.callback_type() == typeid(on_death)));
+  BOOST_TEST(m.callback<decltype(on_death)>() != nullptr);
+  BOOST_TEST(m.ref().callback<decltype(on_death)>() == m.callback<decltype(on_death)>());
+  w.reset();
+  BOOST_TEST(deaths == 1);
+  BOOST_TEST(m.callback<decltype(on_death)>() == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(not_weakly_referenceable_and_misuse) {
+  const auto plain = std::make_shared<widget>();
+  BOOST_CHECK_THROW(weak_method(plain, &widget::on_change), weakref::type_error);
+  auto w = weakref::make_shared<widget>();
+  using slot = weak_method<widget, void (widget::*)(int)>;
+  BOOST_CHECK_THROW(slot(w, nullptr), weakref::type_error);
+  BOOST_TEST(weakref::weak_ref_count(w) == 0u); // nothing was registered
+  // Only members of T (or of its bases) can be bound: checked by static_assert with a message
+  // (conformance/compile_fail/PY3_METH_1_...).
+  const weak_method<widget, void (widget::*)(int)> empty;
+  BOOST_TEST(empty.expired());
+  BOOST_TEST(!empty(1));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
