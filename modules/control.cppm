@@ -619,7 +619,7 @@ struct callback_node : ref_node<T> {
 
   template <node_kind K>
   static const node_ops* callback_ops() noexcept {
-    static constexpr node_ops ops{K,       &type_tag<T>,   &call, &destroy,
+    static constexpr node_ops ops{K,       &type_tag<T>,   &call,           &destroy,
                                   nullptr, &callback_type, &callback_target};
     return &ops;
   }

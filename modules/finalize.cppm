@@ -48,7 +48,7 @@ struct finalizer_link {
 // static objects are destroyed (a referent may die then).
 class finalizer_registry {
   spinlock lock_;
-  finalizer_link* newest_ = nullptr;   // guarded by lock_
+  finalizer_link* newest_ = nullptr;    // guarded by lock_
   std::atomic<bool> exit_armed_{false}; // std::atexit registration done
   std::atomic<bool> shut_down_{false};  // the exit pass has run
 
@@ -233,8 +233,8 @@ private:
     }
   }
 
-  mutable spinlock lock_;            // orders take() against share()
-  std::atomic<payload*> payload_{};  // null once the finalizer is dead
+  mutable spinlock lock_;           // orders take() against share()
+  std::atomic<payload*> payload_{}; // null once the finalizer is dead
 };
 
 } // namespace weakref::detail

@@ -41,9 +41,8 @@ decltype(auto) call_member(M m, T& obj, A&&... args) {
 }
 
 template <class M, class T, class... A>
-concept member_invocable = requires(M m, T& obj, A&&... args) {
-  call_member(m, obj, std::forward<A>(args)...);
-};
+concept member_invocable =
+    requires(M m, T& obj, A&&... args) { call_member(m, obj, std::forward<A>(args)...); };
 
 } // namespace weakref::detail
 
@@ -95,7 +94,8 @@ public:
   template <class... A>
     requires detail::member_invocable<M, T, A...>
   auto operator()(A&&... args) const {
-    using result = decltype(detail::call_member(method_, std::declval<T&>(), std::forward<A>(args)...));
+    using result =
+        decltype(detail::call_member(method_, std::declval<T&>(), std::forward<A>(args)...));
     using outcome = detail::call_outcome<result>;
     const std::shared_ptr<T> obj = ref_.lock();
     if (!obj) return outcome();

@@ -180,9 +180,9 @@ BOOST_AUTO_TEST_CASE(move_only_function_and_arguments) {
   auto obj = weakref::make_shared<int>(1);
   auto payload = std::make_unique<int>(41);
   int seen = 0;
-  wr::finalize f(obj, [&seen, p = std::make_unique<int>(1)](std::unique_ptr<int>& q) {
-    seen = *p + *q;
-  }, std::move(payload));
+  wr::finalize f(
+      obj, [&seen, p = std::make_unique<int>(1)](std::unique_ptr<int>& q) { seen = *p + *q; },
+      std::move(payload));
   static_assert(!can_peek<decltype(f)>, "peek() copies, so it needs copyable func and args");
   BOOST_TEST(f());
   BOOST_TEST(seen == 42);
@@ -261,14 +261,16 @@ BOOST_AUTO_TEST_CASE(an_object_not_made_by_the_factories_is_rejected) {
   int calls = 0;
   const auto plain = std::make_shared<int>(1);
   BOOST_CHECK_THROW(wr::finalize(plain, [&calls] { ++calls; }), weakref::type_error);
-  BOOST_CHECK_THROW(wr::finalize(std::shared_ptr<int>(), [&calls] { ++calls; }), weakref::type_error);
+  BOOST_CHECK_THROW(wr::finalize(std::shared_ptr<int>(), [&calls] { ++calls; }),
+                    weakref::type_error);
   BOOST_TEST(calls == 0);
 }
 
 BOOST_AUTO_TEST_CASE(an_argument_owning_the_object_is_diagnosed_in_debug_builds) {
   auto obj = weakref::make_shared<tracked>(1);
   auto other = weakref::make_shared<tracked>(2);
-  std::optional<wr::finalize<tracked, void (*)(std::shared_ptr<tracked>&), std::shared_ptr<tracked>>>
+  std::optional<
+      wr::finalize<tracked, void (*)(std::shared_ptr<tracked>&), std::shared_ptr<tracked>>>
       owning;
   const std::string quiet = weakref_test::capture_stderr(
       [&] { wr::finalize(obj, [](std::shared_ptr<tracked>&) {}, other)(); });
@@ -301,14 +303,16 @@ BOOST_AUTO_TEST_CASE(a_finalizer_may_be_created_and_called_inside_the_death) {
 
 // [weakref.finalize.call]/2: at most once, whatever races: the death on one thread, an explicit
 // call, detach() and peek() on another.
-BOOST_AUTO_TEST_CASE(the_death_and_a_call_race_and_it_runs_once, *boost::unit_test::label("concurrency")) {
+BOOST_AUTO_TEST_CASE(the_death_and_a_call_race_and_it_runs_once,
+                     *boost::unit_test::label("concurrency")) {
   constexpr int rounds = 2000;
   int overlapped = 0;
   for (int i = 0; i < rounds; ++i) {
     std::atomic<int> calls{0};
     auto obj = weakref::make_shared<std::string>("payload");
-    wr::finalize f(obj, [&calls](const std::string& s) { calls += s.size() == 4 ? 1 : 100; },
-               std::string("args"));
+    wr::finalize f(
+        obj, [&calls](const std::string& s) { calls += s.size() == 4 ? 1 : 100; },
+        std::string("args"));
     std::atomic<bool> go{false};
     std::thread killer([&go, o = std::move(obj)]() mutable {
       while (!go.load(std::memory_order_acquire)) {

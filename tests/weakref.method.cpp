@@ -153,7 +153,8 @@ BOOST_AUTO_TEST_CASE(hash_is_the_objects_and_survives_death) {
   static_assert(requires(const weak_method<widget, void (widget::*)(int)>& m) {
     std::hash<weak_method<widget, void (widget::*)(int)>>{}(m);
   });
-  static_assert(!std::is_default_constructible_v<std::hash<weak_method<base, int (base::*)() const>>>);
+  static_assert(
+      !std::is_default_constructible_v<std::hash<weak_method<base, int (base::*)() const>>>);
   auto w = weakref::make_shared<widget>(7);
   weak_method m(w, &widget::on_change);
   weak_method late(w, &widget::on_change);
