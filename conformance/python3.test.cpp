@@ -63,8 +63,9 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_1_calls_func_with_its_arguments_at_the_death_before
   };
   std::vector<std::string> log;
   auto obj = wr::make_shared<probe>(&log);
-  wr::finalize f(obj, [&log](const std::string& a, int b) { log.push_back(a + std::to_string(b)); },
-                 std::string("x"), 1);
+  wr::finalize f(
+      obj, [&log](const std::string& a, int b) { log.push_back(a + std::to_string(b)); },
+      std::string("x"), 1);
   std::thread other([o = std::move(obj)]() mutable { o.reset(); });
   other.join();
   BOOST_TEST(log == (std::vector<std::string>{"x1", "~T"}));
@@ -77,7 +78,9 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_1_an_object_that_cannot_be_weakly_referenced_is_rej
 BOOST_AUTO_TEST_CASE(PY3_FIN_2_the_finalizer_outlives_every_handle) {
   auto obj = wr::make_shared<int>(1);
   int calls = 0;
-  { wr::finalize f(obj, [&calls] { ++calls; }); }
+  {
+    wr::finalize f(obj, [&calls] { ++calls; });
+  }
   wr::finalize(obj, [&calls] { ++calls; });
   BOOST_TEST(calls == 0);
   obj.reset();
@@ -273,9 +276,8 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_14_no_finalizer_runs_after_the_exit_pass) {
   const conformance::child_result child = conformance::run_in_child([](int fd) {
     late.obj = wr::make_shared<int>(1); // dies with `late`, after the exit pass
     // A local: std::exit does not destroy it, so it is still registered then.
-    wr::weak_ref<int> witness(late.obj, [fd](wr::weak_ref<int>) {
-      conformance::say(fd, "died after the exit pass\n");
-    });
+    wr::weak_ref<int> witness(
+        late.obj, [fd](wr::weak_ref<int>) { conformance::say(fd, "died after the exit pass\n"); });
     wr::finalize f(late.obj, [fd] { conformance::say(fd, "finalizer called\n"); });
     f.atexit(false);
     std::exit(0);
