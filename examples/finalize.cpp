@@ -23,13 +23,13 @@ int main() {
 
   auto cache = weakref::make_shared<TempDir>("/tmp/cache");
   weakref::finalize cleanup(cache, remove_tree, cache->path);
-  cleanup();                              // run it early: prints "removing /tmp/cache"
+  cleanup(); // run it early: prints "removing /tmp/cache"
   std::printf("alive after the call: %s\n", cleanup.alive() ? "yes" : "no");
-  cache.reset();                          // already dead: nothing more
+  cache.reset(); // already dead: nothing more
 
   auto kept = weakref::make_shared<TempDir>("/tmp/kept");
   weakref::finalize cancel(kept, remove_tree, kept->path);
-  if (auto info = cancel.detach())        // cancelled: what it would have run comes back
+  if (auto info = cancel.detach()) // cancelled: what it would have run comes back
     std::printf("detached: would have removed %s\n", std::get<0>(info->args).c_str());
 
   session = weakref::make_shared<TempDir>("/tmp/session");

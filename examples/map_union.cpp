@@ -21,8 +21,8 @@ int main() {
 
   auto merged = defaults | overrides; // a new map; the right operand wins
   std::printf("stone: %s\n", merged.at("stone")->file.c_str());
-  defaults |= overrides;              // in place
+  defaults |= overrides; // in place
   std::printf("defaults: %zu, stone: %s\n", defaults.size(), defaults.at("stone")->file.c_str());
-  hires.reset();                      // the entries holding it leave every map
+  hires.reset(); // the entries holding it leave every map
   std::printf("merged now holds %zu\n", merged.size());
 }
