@@ -78,8 +78,12 @@ concept compatible_range =
 // updated with b as update() does (PY3-UNION-1, -2); and b | a for a range b that is not such a
 // map (PY3-UNION-3). A base of weak_key_map and weak_value_map only; Item is what their update()
 // accepts.
+// What every weak map with | derives from: a weak map on the left of | is never taken for a plain
+// range (PY3-UNION-3), whatever its type.
+struct mapping_union_base {};
+
 template <class Map, class Item>
-struct mapping_union {
+struct mapping_union : mapping_union_base {
   template <compatible_range<Item> R>
   friend Map operator|(const Map& a, R&& b) {
     Map result(a);
@@ -103,9 +107,11 @@ struct mapping_union {
   // Python's __ror__: a range that is not such a map on the left gives a weak map (with the right
   // operand's policies and allocator) holding its pairs, then the right operand's, which win.
   template <compatible_range<Item> R>
-    requires(!std::derived_from<std::remove_cvref_t<R>, mapping_union>)
+    requires(!std::derived_from<std::remove_cvref_t<R>, mapping_union_base>)
   friend Map operator|(R&& b, const Map& a) {
-    Map result(std::size_t(0), a.hash_function(), a.key_eq(), a.get_allocator());
+    using traits = std::allocator_traits<typename Map::allocator_type>;
+    Map result(std::size_t(0), a.hash_function(), a.key_eq(),
+               traits::select_on_container_copy_construction(a.get_allocator()));
     result.update(std::forward<R>(b));
     result.update(a);
     return result;

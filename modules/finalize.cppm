@@ -10,6 +10,7 @@ module;
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -49,12 +50,17 @@ struct finalizer_link {
 class finalizer_registry {
   spinlock lock_;
   finalizer_link* newest_ = nullptr;    // guarded by lock_
+  spinlock arm_lock_;                   // one std::atexit registration, even from two threads
   std::atomic<bool> exit_armed_{false}; // std::atexit registration done
   std::atomic<bool> shut_down_{false};  // the exit pass has run
 
 public:
+  // [weakref.finalize.exit]/2 Registers the exit pass with std::atexit the first time. Throws:
+  // std::runtime_error if std::atexit cannot register it (then no finalizer is made: it could
+  // never run at exit).
+  void arm_exit_pass();
   // Lists l, which holds a handle on l->node for the registry.
-  void list(finalizer_link* l);
+  void list(finalizer_link* l) noexcept;
   // Takes l off the list; true if it was listed, and then the caller drops the registry's
   // handle (after the lock is released: dropping it may free the node).
   bool unlist(finalizer_link* l) noexcept;
@@ -69,8 +75,16 @@ constinit finalizer_registry the_finalizer_registry;
 
 void run_finalizers_at_exit() noexcept { the_finalizer_registry.run_exit_pass(); }
 
-void finalizer_registry::list(finalizer_link* l) {
-  if (!exit_armed_.exchange(true, std::memory_order_acq_rel)) std::atexit(&run_finalizers_at_exit);
+void finalizer_registry::arm_exit_pass() {
+  if (exit_armed_.load(std::memory_order_acquire)) return;
+  std::lock_guard guard(arm_lock_);
+  if (exit_armed_.load(std::memory_order_relaxed)) return;
+  if (std::atexit(&run_finalizers_at_exit) != 0)
+    throw std::runtime_error("weakref::finalize: std::atexit cannot register the exit pass");
+  exit_armed_.store(true, std::memory_order_release);
+}
+
+void finalizer_registry::list(finalizer_link* l) noexcept {
   std::lock_guard guard(lock_);
   l->next = newest_;
   if (newest_ != nullptr) newest_->prev = l;
@@ -248,6 +262,9 @@ template <class T, class F, class... Args>
 class finalize {
   static_assert(std::is_object_v<T> && !std::is_array_v<T>,
                 "weakref::finalize<T, F, Args...>: T must be a non-array object type");
+  static_assert(std::is_object_v<F> && (std::is_object_v<Args> && ...),
+                "weakref::finalize<T, F, Args...>: F and Args are stored by value: object types "
+                "(the deduction guide decays them; a reference_wrapper stores a reference)");
   static_assert(std::is_invocable_v<F&, Args&...>,
                 "weakref::finalize<T, F, Args...>: F must be callable with lvalues of Args...");
 
@@ -277,6 +294,7 @@ public:
     requires std::constructible_from<F, G> && (std::constructible_from<Args, A> && ...)
   finalize(const std::shared_ptr<T>& obj, G&& func, A&&... args) {
     (detail::diagnose_argument_owning_object(args, obj), ...);
+    detail::the_finalizer_registry.arm_exit_pass();
     std::unique_ptr<payload> p(new payload(std::forward<G>(func), std::forward<A>(args)...));
     detail::ref_node<T>* const n =
         detail::make_callback_node<T, weak_ref<T>, state>(obj, detail::node_kind::ref, p.get());
@@ -341,12 +359,14 @@ public:
 
   // [weakref.finalize.exit]/1 Python: f.atexit, true unless set otherwise: whether the finalizer,
   // if still alive when the program exits, is called then.
+  // Python: false once the finalizer is dead, and setting it then has no effect.
   bool atexit() const noexcept {
     const state* const s = get();
-    return s != nullptr && s->at_exit.load(std::memory_order_relaxed);
+    return s != nullptr && s->alive() && s->at_exit.load(std::memory_order_relaxed);
   }
   void atexit(bool value) noexcept {
-    if (state* const s = get()) s->at_exit.store(value, std::memory_order_relaxed);
+    state* const s = get();
+    if (s != nullptr && s->alive()) s->at_exit.store(value, std::memory_order_relaxed);
   }
 
   // [weakref.finalize.obs]/5 True if both are handles to the same finalizer (Python: `f is g`).

@@ -200,7 +200,11 @@ BOOST_AUTO_TEST_CASE(atexit_flag_defaults_to_true_and_is_shared_by_copies) {
   wr::finalize g = f;
   g.atexit(false);
   BOOST_TEST(!f.atexit());
+  g.atexit(true);
   obj.reset();
+  BOOST_TEST(!f.atexit()); // dead: false, and setting it does nothing (Python)
+  f.atexit(true);
+  BOOST_TEST(!g.atexit());
 }
 
 BOOST_AUTO_TEST_CASE(an_exception_at_the_death_goes_to_the_handler_an_explicit_call_propagates) {

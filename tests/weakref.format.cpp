@@ -157,6 +157,41 @@ BOOST_AUTO_TEST_CASE(live_and_dead_proxy) {
 
 BOOST_AUTO_TEST_SUITE_END() // proxy
 
+BOOST_AUTO_TEST_SUITE(python3)
+
+// [weakref.format]/6 Python 3.4: repr(finalize) is "<finalize object at 0x...; for 'T' at 0x...>"
+// while it is alive, "<finalize object at 0x...; dead>" once called, detached or empty.
+BOOST_AUTO_TEST_CASE(finalize_alive_and_dead) {
+  auto p = weakref::make_shared<opaque>();
+  weakref::finalize f(p, [] {});
+  const std::string alive = std::format("{}", f);
+  const std::regex live_repr("<finalize object at (0x[0-9a-f]+); for 'weakref_test::opaque' at " +
+                             address(p.get()) + ">");
+  std::smatch m;
+  BOOST_TEST_REQUIRE(std::regex_match(alive, m, live_repr), alive);
+  const std::string self = m[1];
+  f();
+  BOOST_TEST(std::format("{}", f) == "<finalize object at " + self + "; dead>");
+  BOOST_TEST(std::format("{}", decltype(f)()) == "<finalize object at 0x0; dead>");
+}
+
+// [weakref.format]/7 A weak_method formats as its reference to the object, as Python's
+// WeakMethod (a ref) does.
+BOOST_AUTO_TEST_CASE(weak_method_as_its_reference) {
+  struct counter {
+    int n = 0;
+    void add(int k) { n += k; }
+  };
+  auto p = weakref::make_shared<counter>();
+  weakref::weak_method m(p, &counter::add);
+  BOOST_TEST(std::format("{}", m) == std::format("{}", m.ref()));
+  BOOST_TEST(std::format("{}", m).starts_with("<weakref at 0x"));
+  p.reset();
+  BOOST_TEST(std::format("{}", m).ends_with("; dead>"));
+}
+
+BOOST_AUTO_TEST_SUITE_END() // python3
+
 BOOST_AUTO_TEST_SUITE(containers)
 
 // [weakref.format]/5 As std formats a set: "{a, b}", live elements only.

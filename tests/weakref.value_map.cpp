@@ -167,6 +167,9 @@ BOOST_AUTO_TEST_CASE(union_operators_right_operand_wins) {
   static_assert(!weakref_test::unites_with<map_t, int>);
   static_assert(!weakref_test::unites_with<map_t, std::vector<int>>);
   static_assert(weakref_test::unites_with<map_t, map_t>);
+  // Another weak map type on the right is a range of pairs, not a left operand (no ambiguity).
+  static_assert(
+      weakref_test::unites_with<map_t, weakref::pmr::weak_value_map<std::string, tracked>>);
   static_assert(requires(const map_t& m) { m | std::views::take(1); }); // adaptors still pipe
 }
 
