@@ -10,7 +10,8 @@
 // The rows and baselines are those of containers.cpp (weak_value_map<int, item> vs
 // unordered_map<int, weak_ptr<item>>; weak_key_map / weak_set under the identity policy vs
 // unordered_map keyed by the object's address, with a weak_ptr to tell a live entry from a dead
-// one), plus `copy`: copy-constructing the filled container.
+// one), plus `copy`: copy-constructing the filled container; and finalize_call / finalize_death
+// (below, run_finalize).
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
@@ -100,6 +101,51 @@ int run(std::string_view row, fixture& f, Fill fill, Ops ops) {
   return 0;
 }
 
+// finalize_<row>: a finalizer (ours) against what a user writes without the library, a weak_ptr
+// copy and a std::function (std), the baseline of a weak_ref with a callback in ref.cpp.
+//   call:  create one and run it early, then drop it (ours: finalize + operator());
+//   death: objects that each have one, released: the death runs it (std: release, then call).
+int run_finalize(std::string_view row, bool ours, std::size_t n) {
+  long long calls = 0;
+  std::vector<std::shared_ptr<item>> objects;
+  objects.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+    objects.push_back(ours ? weakref::make_shared<item>(static_cast<int>(i))
+                           : std::make_shared<item>(static_cast<int>(i)));
+  if (row == "call") {
+    measured([&] {
+      for (const auto& obj : objects) {
+        if (ours) {
+          weakref::finalize f(obj, [&calls](int by) { calls += by; }, 1);
+          f();
+        } else {
+          std::weak_ptr<item> w(obj);
+          std::function<void()> callback([&calls] { calls += 1; });
+          callback();
+        }
+      }
+    });
+  } else if (row == "death") {
+    std::vector<std::function<void()>> callbacks;
+    if (ours) {
+      for (const auto& obj : objects) weakref::finalize(obj, [&calls](int by) { calls += by; }, 1);
+    } else {
+      callbacks.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) callbacks.emplace_back([&calls] { calls += 1; });
+    }
+    measured([&] {
+      for (std::size_t i = 0; i < n; ++i) {
+        objects[i].reset();
+        if (!ours) callbacks[i]();
+      }
+    });
+  } else {
+    return 2;
+  }
+  sink = calls;
+  return calls == static_cast<long long>(n) ? 0 : 3;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -113,6 +159,7 @@ int main(int argc, char** argv) {
   const auto split = name.rfind('_');
   if (split == std::string_view::npos) return 2;
   const std::string_view container = name.substr(0, split), row = name.substr(split + 1);
+  if (container == "finalize") return run_finalize(row, ours, n);
   fixture f(n, ours);
   const auto keys = [&](auto insert) {
     for (std::size_t i = 0; i < n; ++i) insert(static_cast<int>(i));

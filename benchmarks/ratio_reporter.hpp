@@ -93,6 +93,9 @@ inline std::vector<target> brief_targets() {
       {"ref_create_destroy", 1.5},     // weak_ref without callback vs weak_ptr copy + destroy
       {"factory_create_destroy", 1.3}, // weakref::make_shared + destroy vs std::make_shared
       {"death_callbacks", 1.5},        // death with k callbacks vs k std::function + destroy
+      // Issue 16: finalize against the baselines of a weak_ref with a callback.
+      {"finalize_create_call", 1.5}, // finalize + explicit call vs weak_ptr + std::function
+      {"death_finalize", 1.5},       // a death running one finalizer vs death_callbacks, k = 1
       // Names reserved for the container benchmarks.
       {"value_map_lookup_hit", 1.2}, // weak_value_map vs unordered_map<K, weak_ptr<V>> + lock
       {"value_map_insert", 1.5},

@@ -281,6 +281,61 @@ void std_death_callbacks(benchmark::State& state) {
     state.SkipWithError("not every callback ran");
 }
 
+// ---------------------------------------------------------------------------------- finalize
+// Issue 16's target: a finalizer within 1.5x of the baselines of a weak_ref with a callback.
+
+// Create one and run it early (the cleanup done before the death), then drop the handle.
+void ours_finalize_create_call(benchmark::State& state) {
+  const std::shared_ptr<payload> obj = weakref::make_shared<payload>(1);
+  std::int64_t calls = 0;
+  for (auto _ : state) {
+    weakref::finalize f(obj, [&calls](int by) { calls += by; }, 1);
+    benchmark::DoNotOptimize(f());
+  }
+  benchmark::DoNotOptimize(calls);
+}
+
+// Baseline: a weak_ptr copy and a std::function, called once.
+void std_finalize_create_call(benchmark::State& state) {
+  const std::shared_ptr<payload> obj = std::make_shared<payload>(1);
+  const std::weak_ptr<payload> w(obj);
+  std::int64_t calls = 0;
+  for (auto _ : state) {
+    std::weak_ptr<payload> copy(w);
+    std::function<void()> callback([&calls] { calls += 1; });
+    callback();
+    benchmark::DoNotOptimize(copy);
+  }
+  benchmark::DoNotOptimize(calls);
+}
+
+// A death that runs one finalizer (no handle kept), timed as death_callbacks is.
+void ours_death_finalize(benchmark::State& state) {
+  std::int64_t calls = 0;
+  std::vector<std::shared_ptr<payload>> objects(death_batch);
+  for (auto _ : state) {
+    for (auto& obj : objects) {
+      obj = weakref::make_shared<payload>(1);
+      weakref::finalize(obj, [&calls](int by) { calls += by; }, 1);
+    }
+    const auto t0 = bench_clock::now();
+    for (auto& obj : objects) obj.reset();
+    benchmark::ClobberMemory();
+    const auto t1 = bench_clock::now();
+    report_death_time(state, t0, t1);
+  }
+  benchmark::DoNotOptimize(calls);
+  count_deaths(state);
+  if (calls != static_cast<std::int64_t>(state.iterations() * death_batch))
+    state.SkipWithError("not every finalizer ran");
+}
+
+// Baseline: std_death_callbacks with k = 1.
+void std_death_finalize(benchmark::State& state) {
+  state.SetLabel("k=1 of death_callbacks");
+  std_death_callbacks(state);
+}
+
 // Registration order is run order: ours and std alternate per operation, and the
 // multi-threaded benchmarks come last (see --single_threaded_baseline in ratio_reporter.hpp).
 void register_benchmarks() {
@@ -305,6 +360,10 @@ void register_benchmarks() {
         ->Arg(k)
         ->UseManualTime();
   }
+  RegisterBenchmark("ours/finalize_create_call", ours_finalize_create_call);
+  RegisterBenchmark("std/finalize_create_call", std_finalize_create_call);
+  RegisterBenchmark("ours/death_finalize", ours_death_finalize)->Arg(1)->UseManualTime();
+  RegisterBenchmark("std/death_finalize", std_death_finalize)->Arg(1)->UseManualTime();
   RegisterBenchmark("ours/lock_contended", ours_lock_contended)->Threads(2)->UseRealTime();
   RegisterBenchmark("std/lock_contended", std_lock_contended)->Threads(2)->UseRealTime();
   RegisterBenchmark("ours/lock_dead_contended", ours_lock_dead_contended)
