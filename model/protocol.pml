@@ -196,7 +196,7 @@ inline release(rn, rk) {
 #endif
       if
       :: rl_last -> handles[rn] = 0; linked[rn] = 0 /* [control.cppm:header::unlink] */
-      :: else
+      :: else -> skip /* a handle was taken meanwhile: the slow path follows */
       fi
     }
     hdr_unlock(REF_OF(rn))
@@ -330,7 +330,7 @@ inline die(dr) {
 #else
           if
           :: handles[dd_i] > 0 -> handles[dd_i] = handles[dd_i] + 2; dd_chain = dd_chain | BIT(dd_i)
-          :: else /* its last handle is going away: no callback */
+          :: else -> skip /* its last handle is going away: no callback */
           fi
 #endif
         :: else
@@ -654,6 +654,14 @@ inline check_table() {
   }
 }
 
+/* An insertion from a temporary (m.insert(std::move(obj))): the caller's owner goes with it. */
+inline drop_after_insert(dr) {
+  if
+  :: skip
+  :: owner_holds[dr] = 0; strong_release(dr)
+  fi
+}
+
 #define THREAD_LOCALS \
   bool rl_fast, rl_last, sr_last, od_won, od_dd, od_pushed, dd_empty; \
   byte od_head = NONE, dd_i, dd_chain
@@ -669,9 +677,9 @@ proctype owner() {
   :: ops < K ->
     ops++;
     if
-    :: emem[0] == UNUSED && owner_holds[REF_OF(0)] -> insert(0)
+    :: emem[0] == UNUSED && owner_holds[REF_OF(0)] -> insert(0); drop_after_insert(REF_OF(0))
 #if NE > 1
-    :: emem[1] == UNUSED && owner_holds[REF_OF(1)] -> insert(1)
+    :: emem[1] == UNUSED && owner_holds[REF_OF(1)] -> insert(1); drop_after_insert(REF_OF(1))
 #endif
     :: lookup(0)
 #if NR > 1
