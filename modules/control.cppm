@@ -654,6 +654,17 @@ inline constexpr bool is_shared_ptr = false;
 template <class T>
 inline constexpr bool is_shared_ptr<std::shared_ptr<T>> = true;
 
+// For the debug-build diagnostics of an owner kept where only a weak reference belongs
+// ([weakref.key.map]/4, [weakref.finalize.cons]/3): v is a shared_ptr sharing obj's ownership.
+template <class V, class T>
+bool shares_ownership([[maybe_unused]] const V& v,
+                      [[maybe_unused]] const std::shared_ptr<T>& obj) noexcept {
+  if constexpr (is_shared_ptr<V>)
+    return v && !v.owner_before(obj) && !obj.owner_before(v);
+  else
+    return false;
+}
+
 // Python: "If callback is provided and not None" (PY-REF-10): a null function pointer or an
 // empty std::function means no callback.
 template <class F>

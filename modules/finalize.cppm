@@ -133,12 +133,10 @@ template <class A, class T>
 void diagnose_argument_owning_object([[maybe_unused]] const A& argument,
                                      [[maybe_unused]] const std::shared_ptr<T>& obj) noexcept {
 #ifndef NDEBUG
-  if constexpr (is_shared_ptr<A>) {
-    if (argument && !argument.owner_before(obj) && !obj.owner_before(argument))
-      std::fputs("weakref: finalize: an argument owns the object, so the object can never die and "
-                 "the finalizer runs only at exit; pass a weak_ref or nothing that owns it\n",
-                 stderr);
-  }
+  if (shares_ownership(argument, obj))
+    std::fputs("weakref: finalize: an argument owns the object, so the object can never die and "
+               "the finalizer runs only at exit; pass a weak_ref or nothing that owns it\n",
+               stderr);
 #endif
 }
 
@@ -155,6 +153,14 @@ struct finalizer_payload {
   static void drop(finalizer_payload* p) noexcept {
     if (p->sharers.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p;
   }
+  // Drops the share it was given at the end of the scope, however the scope ends.
+  struct share_guard {
+    finalizer_payload* p;
+    explicit share_guard(finalizer_payload* shared) noexcept : p(shared) {}
+    share_guard(const share_guard&) = delete;
+    share_guard& operator=(const share_guard&) = delete;
+    ~share_guard() { drop(p); }
+  };
   // After the payload was taken no peek can start, so a single sharer is the taker alone and
   // may move from it; otherwise a peek is copying it, and the taker copies too.
   bool exclusive() const noexcept { return sharers.load(std::memory_order_acquire) == 1; }
@@ -208,10 +214,7 @@ public:
     payload* const p = take();
     if (p == nullptr) return call_result();
     retire();
-    struct dropper {
-      payload* p;
-      ~dropper() { payload::drop(p); }
-    } guard{p};
+    const typename payload::share_guard guard{p};
     if (the_finalizer_registry.shut_down()) return call_result();
     if constexpr (std::copy_constructible<F> && (std::copy_constructible<Args> && ...)) {
       if (!p->exclusive()) {
@@ -317,20 +320,14 @@ public:
   // [weakref.finalize.obs]/3 Python: f.detach(). If the finalizer is alive and obj still lives,
   // marks it dead without calling it and returns obj, func and args; otherwise nothing.
   std::optional<info> detach() const {
-    state* const s = get();
-    if (s == nullptr) return std::nullopt;
-    std::shared_ptr<T> obj = ref_.lock();
-    if (!obj) return std::nullopt;
-    payload* const p = s->take();
-    if (p == nullptr) return std::nullopt;
-    s->retire();
-    struct dropper {
-      payload* p;
-      ~dropper() { payload::drop(p); }
-    } guard{p};
-    if constexpr (std::copy_constructible<F> && (std::copy_constructible<Args> && ...))
-      if (!p->exclusive()) return info{std::move(obj), p->func, p->args};
-    return info{std::move(obj), std::move(p->func), std::move(p->args)};
+    return inspect([](state& s) { return s.take(); },
+                   [](state& s, std::shared_ptr<T>&& obj, payload& p) -> info {
+                     s.retire();
+                     if constexpr (std::copy_constructible<F> &&
+                                   (std::copy_constructible<Args> && ...))
+                       if (!p.exclusive()) return info{std::move(obj), p.func, p.args};
+                     return info{std::move(obj), std::move(p.func), std::move(p.args)};
+                   });
   }
 
   // [weakref.finalize.obs]/4 Python: f.peek(). As detach(), but the finalizer stays alive and the
@@ -338,17 +335,10 @@ public:
   std::optional<info> peek() const
     requires std::copy_constructible<F> && (std::copy_constructible<Args> && ...)
   {
-    state* const s = get();
-    if (s == nullptr) return std::nullopt;
-    std::shared_ptr<T> obj = ref_.lock();
-    if (!obj) return std::nullopt;
-    payload* const p = s->share();
-    if (p == nullptr) return std::nullopt;
-    struct dropper {
-      payload* p;
-      ~dropper() { payload::drop(p); }
-    } guard{p};
-    return info{std::move(obj), p->func, p->args};
+    return inspect([](state& s) { return s.share(); },
+                   [](state&, std::shared_ptr<T>&& obj, payload& p) {
+                     return info{std::move(obj), p.func, p.args};
+                   });
   }
 
   // [weakref.finalize.obs]/1 Python: f.alive: not yet called, detached or run at exit.
@@ -377,6 +367,21 @@ public:
   const weak_ref<T>& ref() const noexcept { return ref_; }
 
 private:
+  // What detach() and peek() share: nothing unless the finalizer is alive and its object lives
+  // (pinned for the result); `acquire` takes or shares the payload, `make` builds the result
+  // from it before the share is dropped.
+  template <class Acquire, class Make>
+  std::optional<info> inspect(Acquire acquire, Make make) const {
+    state* const s = get();
+    if (s == nullptr) return std::nullopt;
+    std::shared_ptr<T> obj = ref_.lock();
+    if (!obj) return std::nullopt;
+    payload* const p = acquire(*s);
+    if (p == nullptr) return std::nullopt;
+    const typename payload::share_guard guard{p};
+    return make(*s, std::move(obj), *p);
+  }
+
   state* get() const noexcept {
     detail::node_base* const n = detail::access::node(ref_);
     return n != nullptr ? &static_cast<node*>(n)->fn : nullptr;

@@ -29,12 +29,10 @@ template <class V, class K>
 void diagnose_value_owning_key([[maybe_unused]] const V& value,
                                [[maybe_unused]] const std::shared_ptr<K>& key) noexcept {
 #ifndef NDEBUG
-  if constexpr (is_shared_ptr<V>) {
-    if (value && !value.owner_before(key) && !key.owner_before(value))
-      std::fputs("weakref: weak_key_map: a value owns its own key, so the element can never be "
-                 "removed (a permanent entry); let the value hold the key by weak_ref\n",
-                 stderr);
-  }
+  if (shares_ownership(value, key))
+    std::fputs("weakref: weak_key_map: a value owns its own key, so the element can never be "
+               "removed (a permanent entry); let the value hold the key by weak_ref\n",
+               stderr);
 #endif
 }
 
