@@ -1046,6 +1046,32 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_23_cpython_subclass_refs_with_cycle) {
   }
 }
 
+namespace {
+// A referent that owns a reference to itself.
+struct owns_its_reference {
+  std::optional<wr::weak_ref<owns_its_reference>> self;
+};
+} // namespace
+
+// Not a CPython test: the mirror case of bpo-3100, a reference owned by its own referent. It
+// still exists when the referent dies (its owner is destroyed only after the callbacks, as
+// CPython clears references before the instance's attributes), so it is called back, cleared,
+// and then destroyed with the referent.
+BOOST_AUTO_TEST_CASE(PY_REF_11_reference_owned_by_its_referent_is_called_back) {
+  int calls = 0;
+  bool cleared = false;
+  auto o = wr::make_shared<owns_its_reference>();
+  o->self.emplace(o, [&](wr::weak_ref<owns_its_reference> r) {
+    ++calls;
+    cleared = r.expired();
+  });
+  const std::weak_ptr<owns_its_reference> watch = o;
+  o.reset();
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(cleared);
+  BOOST_TEST(watch.expired());
+}
+
 // ---------------------------------------------------------------------------------------------
 // ModuleTestCase
 
