@@ -32,7 +32,6 @@
 #include <format>
 #endif
 
-#include "handoff.hpp"
 #include "support.hpp"
 
 import weakref;
