@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <typeinfo>
 #include <unordered_set>
 #include <utility>
@@ -109,6 +110,33 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_4_a_dead_finalizer_returns_nothing) {
   other.reset(); // called at the death: dead from then on
   BOOST_TEST(g() == false);
   BOOST_TEST(calls == 2);
+}
+
+// CPython's test_all_freed: once dead, a finalizer keeps neither its function nor its arguments.
+BOOST_AUTO_TEST_CASE(PY3_FIN_4_the_function_and_arguments_are_destroyed_once_dead) {
+  struct counted {
+    int* alive;
+    explicit counted(int* a) : alive(a) { ++*alive; }
+    counted(const counted& other) : alive(other.alive) { ++*alive; }
+    ~counted() { --*alive; }
+  };
+  int alive = 0;
+  auto obj = wr::make_shared<int>(1);
+  {
+    wr::finalize called(obj, [c = counted(&alive)](const counted&) {}, counted(&alive));
+    BOOST_TEST(alive == 2);
+    called();
+    BOOST_TEST(alive == 0); // the handle still exists, the function and argument do not
+  }
+  wr::finalize detached(obj, [](const counted&) {}, counted(&alive));
+  std::optional<decltype(detached)::info> info = detached.detach();
+  BOOST_TEST(alive == 1); // moved into the result
+  info.reset();
+  BOOST_TEST(alive == 0);
+  wr::finalize(obj, [c = counted(&alive)] {}); // no handle kept
+  BOOST_TEST(alive == 1);
+  obj.reset(); // called at the death
+  BOOST_TEST(alive == 0);
 }
 
 BOOST_AUTO_TEST_CASE(PY3_FIN_5_detach_returns_object_function_and_arguments) {
@@ -361,6 +389,9 @@ BOOST_AUTO_TEST_CASE(PY3_CB_1_the_callback_is_visible_while_the_referent_lives) 
   BOOST_TEST(copy.has_callback());
   BOOST_TEST((copy.callback_type() == typeid(cb)));
   BOOST_REQUIRE(copy.callback<decltype(cb)>() != nullptr);
+  // Read-only, as Python's attribute (assigning it raises AttributeError): no setter, and the
+  // callback is reached through a pointer to const.
+  static_assert(std::is_same_v<decltype(copy.callback<decltype(cb)>()), const decltype(cb)*>);
   (*copy.callback<decltype(cb)>())(r);
   BOOST_TEST(calls == 1);
   obj.reset();
