@@ -303,11 +303,14 @@ void destroy_containers_in_a_callback(const char* path) {
     BOOST_TEST(node::alive == nodes_before - 1, what); // the dying object only
     BOOST_TEST(counted_part::alive == 0, what);        // every strongly held part, once
     BOOST_TEST(wr::weak_ref_count(survivor) == 0u, what);
-    for (const storage_count* c :
-         {&count_of(values_storage), &count_of(keys_storage), &count_of(elements_storage)}) {
-      BOOST_TEST(c->allocations > 0u, what);
-      BOOST_TEST(c->deallocations == c->allocations, what); // all given back
-      BOOST_TEST(c->live_bytes == 0u, what);
+    const std::pair<const char*, const storage_count*> storage[] = {
+        {"weak_value_map", &count_of(values_storage)},
+        {"weak_key_map", &count_of(keys_storage)},
+        {"weak_set", &count_of(elements_storage)}};
+    for (const auto& [container, c] : storage) {
+      BOOST_TEST(c->allocations > 0u, what << ", " << container);
+      BOOST_TEST(c->deallocations == c->allocations, what << ", " << container); // all given back
+      BOOST_TEST(c->live_bytes == 0u, what << ", " << container);
     }
     survivor.reset();
     BOOST_TEST(node::alive == nodes_before - 2, what);
