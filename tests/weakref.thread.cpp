@@ -197,7 +197,7 @@ BOOST_AUTO_TEST_CASE(callbacks_run_on_the_releasing_thread) {
 // wall-clock budget that cannot cut the asserted floors.
 BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
   const conformance::stress_budget budget(2'000'000, 20'000, std::chrono::seconds(8), 4'000);
-  constexpr long reaper_floor = 1'000;
+  constexpr long reaper_floor = 500;
 
   conformance::death_watch watch(budget.overlap_floor());
   slots owners;
