@@ -19,6 +19,9 @@
 #include <type_traits>
 #include <utility>
 
+#include "handoff.hpp"
+#include "support.hpp"
+
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
 
@@ -141,19 +144,62 @@ BOOST_AUTO_TEST_CASE(PY_EX_2_none_after_the_last_owner_goes) {
   BOOST_TEST(tracked::alive == 0);
 }
 
-// PY-EX-5: "liveness is tested on the result of r() (r() != nullptr)"
+// PY-EX-5: "liveness is tested on the result of r() (r() != nullptr)". In every state the test
+// itself knows whether an owner exists; r() != nullptr must say the same: whatever the type of
+// the owners (const, void, aliasing a member, obtained from r() or through std::weak_ptr), and
+// no longer from the start of the death (in the callbacks and the destructor), nor after it
+// while a std::weak_ptr still observes the object. The test leaves no owner behind.
 BOOST_AUTO_TEST_CASE(PY_EX_5_liveness_is_tested_on_the_call) {
-  auto o = wr::make_shared<tracked>(1);
-  wr::weak_ref<tracked> r(o);
-  BOOST_TEST((r() != nullptr));
-  bool live = false;
-  if (r() != nullptr) live = true;
-  BOOST_TEST(live);
+  struct observed {
+    int value = 1;
+    std::function<void()> at_destruction;
+    ~observed() {
+      if (at_destruction) at_destruction();
+    }
+  };
+  const auto live = [](const wr::weak_ref<observed>& ref) { return ref() != nullptr; };
+
+  auto o = wr::make_shared<observed>();
+  const wr::weak_ref<observed> r(o);
+  BOOST_TEST(live(r), "owned by its first owner");
+  BOOST_TEST(o.use_count() == 1); // the test's result owned it only while evaluated
+  std::shared_ptr<const observed> as_const = o;
+  std::shared_ptr<void> as_void = o;
+  std::shared_ptr<int> member(o, &o->value); // aliasing: points into the object
   o.reset();
-  BOOST_TEST(!(r() != nullptr));
-  live = false;
-  if (r() != nullptr) live = true;
-  BOOST_TEST(!live);
+  BOOST_TEST(live(r), "owned through const, void and aliasing owners");
+  as_const.reset();
+  as_void.reset();
+  BOOST_TEST(live(r), "owned by an aliasing owner only");
+  std::shared_ptr<observed> from_call = r();
+  member.reset();
+  BOOST_TEST(live(r), "owned by the result of an earlier r() only");
+  const std::weak_ptr<observed> observer = r;
+  std::shared_ptr<observed> last = observer.lock();
+  from_call.reset();
+  BOOST_TEST(live(r), "owned through a std::weak_ptr made from the reference only");
+  BOOST_TEST(last.use_count() == 1);
+
+  // The death: live(r) is false in the callbacks and in the destructor, which run on this
+  // thread after the last owner is released.
+  std::optional<bool> live_in_callback, live_in_destructor;
+  const wr::weak_ref<observed> with_callback(
+      last, [&](wr::weak_ref<observed>) { live_in_callback = live(r); });
+  last->at_destruction = [&] { live_in_destructor = live(r); };
+  last.reset();
+  BOOST_TEST((live_in_callback == false), "in a death callback");
+  BOOST_TEST((live_in_destructor == false), "in the destructor");
+  BOOST_TEST(!live(r), "after the death, observer still holding the control block");
+  const wr::weak_ref<observed> copy = r;
+  BOOST_TEST(!live(copy), "a copy, after the death");
+
+  // An empty reference is never live.
+  auto other = wr::make_shared<observed>();
+  wr::weak_ref<observed> moved_from(other);
+  const wr::weak_ref<observed> moved_to = std::move(moved_from);
+  BOOST_TEST(live(moved_to));
+  BOOST_TEST(!live(moved_from), "moved from"); // NOLINT(bugprone-use-after-move)
+  BOOST_TEST(!live(wr::weak_ref<observed>()), "default-constructed");
 }
 
 // PY-EX-3: "o = r(); if (!o) ... else use o: promotion is atomic and o keeps the referent alive
@@ -176,40 +222,56 @@ BOOST_AUTO_TEST_CASE(PY_EX_3_the_idiom_pins_the_referent) {
   BOOST_TEST(tracked::alive == 0); // gone with o
   BOOST_TEST(r() == nullptr);
 
-  // Racing part: one thread keeps replacing (and so killing) the referent while another uses
-  // the idiom; every promotion that succeeds sees an intact object. Bounded in time.
-  using clock = std::chrono::steady_clock;
-  const auto deadline = clock::now() + std::chrono::milliseconds(500);
+  // Racing part: a killer thread keeps replacing (and so killing) the referent while this thread
+  // uses the idiom on it; every promotion that succeeds must see an intact object, those that
+  // overlapped a death on the killer's thread (conformance::death_watch) included. The loop is
+  // bounded by a count of promotions; a time budget may end it earlier, but only once a floor of
+  // promotions, and a floor of promotions that overlapped a death, are reached: too few overlaps
+  // within the bound fail the test. Time is never asserted.
+  const conformance::stress_budget budget(200'000, 300, std::chrono::milliseconds(500), 300);
+  conformance::death_watch watch(budget.overlap_floor());
   std::mutex mutex;
   std::shared_ptr<tracked> current = wr::make_shared<tracked>(0);
   wr::weak_ref<tracked> current_ref(current);
   std::atomic<bool> stop{false};
   std::thread killer([&] {
+    // Every 4th object's death waits, inside, for a promotion to overlap it
+    // (death_watch::hold), through a callback the killer registers and keeps until the death.
+    std::optional<wr::weak_ref<tracked>> holder;
     for (int i = 1; !stop.load(); ++i) {
       auto fresh = wr::make_shared<tracked>(i);
+      std::optional<wr::weak_ref<tracked>> victim_holder = std::move(holder);
+      holder.reset();
+      if (i % 4 == 0) holder.emplace(fresh, [&watch](wr::weak_ref<tracked>) { watch.hold(); });
       std::shared_ptr<tracked> victim;
       {
         std::lock_guard guard(mutex);
         victim = std::exchange(current, fresh);
         current_ref = wr::weak_ref<tracked>(fresh);
       }
-      victim.reset(); // dies here, on this thread, unless the user pinned it
+      watch.dying([&] { victim.reset(); }); // dies here, on this thread, unless the user pinned it
     }
   });
-  long promotions = 0, successes = 0, corrupt = 0;
-  while (clock::now() < deadline && promotions < 200'000) {
+  long promotions = 0, successes = 0, overlaps = 0, pinned_through_a_death = 0, corrupt = 0;
+  for (; budget.more(promotions, overlaps); ++promotions) {
     wr::weak_ref<tracked> r_copy;
     {
       std::lock_guard guard(mutex);
       r_copy = current_ref;
     }
-    ++promotions;
+    const auto window = watch.begin();
+    bool promoted = false;
     if (std::shared_ptr<tracked> o = r_copy()) {
-      ++successes;
+      promoted = true;
       std::this_thread::yield(); // give the killer time to drop its owner
       if (o->magic != intact) ++corrupt;
     }
+    const bool overlapped = watch.overlapped(window);
+    successes += promoted;
+    overlaps += overlapped;
+    pinned_through_a_death += promoted && overlapped;
   }
+  watch.finish();
   stop = true;
   killer.join();
   {
@@ -217,37 +279,78 @@ BOOST_AUTO_TEST_CASE(PY_EX_3_the_idiom_pins_the_referent) {
     current.reset();
     current_ref = {};
   }
-  BOOST_TEST_MESSAGE("idiom: " << promotions << " promotions, " << successes << " succeeded");
-  BOOST_TEST(promotions > 0);
+  BOOST_TEST_MESSAGE("PY-EX-3 idiom: " << promotions << " promotions, " << successes
+                                       << " succeeded, " << overlaps << " overlapped a death ("
+                                       << pinned_through_a_death << " of them succeeded), "
+                                       << watch.count() << " killer releases");
+  BOOST_TEST(promotions >= budget.floor());
+  BOOST_TEST(overlaps >= budget.overlap_floor());
+  BOOST_TEST(pinned_through_a_death > 0);
   BOOST_TEST(corrupt == 0);
   BOOST_TEST(tracked::alive == 0);
 }
 
 // PY-EX-6: "expired() or any separate liveness test is only a hint when other threads may
-// release owners"
+// release owners". Each round forces the race the rule warns of, with two threads taking turns:
+// this thread tests liveness separately (!r.expired(), true: the only owner is alive on the
+// other thread), the other thread releases that owner between the test and the use, and the use
+// (r()) finds the referent gone: the hint was stale. The same interleaving with the idiom
+// (o = r(), then use o) cannot go wrong: o is an owner, so the other thread's release is not the
+// death; that happens here, when o goes.
 BOOST_AUTO_TEST_CASE(PY_EX_6_separate_liveness_test_is_only_a_hint) {
-  auto owner = wr::make_shared<tracked>(3);
-  const wr::weak_ref<tracked> r(owner);
-  // The separate test gives no owner: it cannot keep the referent alive for what follows.
-  const bool live = !r.expired();
-  BOOST_TEST(live);
-  BOOST_TEST(owner.use_count() == 1);
-  static_assert(std::is_same_v<decltype(r.expired()), bool>);
-  // Between the test and the use, another thread releases the last owner ...
-  std::thread other([owner = std::move(owner)]() mutable { owner.reset(); });
+  constexpr int rounds = 100;
+  conformance::turns turn; // steps 4i+1..4i+4 of round i
+  std::shared_ptr<tracked> handed;
+  std::atomic<int> deaths_there{0};
+  const std::thread::id here = std::this_thread::get_id();
+  std::thread other([&] {
+    for (int i = 0; i < rounds; ++i)
+      for (const int step : {4 * i + 1, 4 * i + 3}) {
+        turn.wait_for(step); // this thread has tested liveness, or taken its owner
+        std::shared_ptr<tracked> owner = std::move(handed);
+        const long before = tracked::alive;
+        owner.reset(); // between the test and the use
+        if (tracked::alive < before) deaths_there.fetch_add(1);
+        turn.reach(step + 1);
+      }
+  });
+  int hints_live = 0, stale_hints = 0, idiom_failures = 0;
+  std::atomic<int> deaths_here{0};
+  for (int i = 0; i < rounds; ++i) {
+    { // A separate liveness test, then the use.
+      auto owner = wr::make_shared<tracked>(i);
+      const wr::weak_ref<tracked> r(owner);
+      handed = std::move(owner); // the only owner is now the other thread's
+      const bool hint = !r.expired();
+      turn.reach(4 * i + 1);
+      turn.wait_for(4 * i + 2);
+      const std::shared_ptr<tracked> used = r();
+      hints_live += hint;
+      stale_hints += hint && used == nullptr;
+      BOOST_TEST(r.expired()); // a right answer again, once no thread releases
+    }
+    { // The idiom under the same interleaving.
+      auto owner = wr::make_shared<tracked>(i);
+      const wr::weak_ref<tracked> r(
+          owner, [&](wr::weak_ref<tracked>) { deaths_here += std::this_thread::get_id() == here; });
+      handed = std::move(owner);
+      std::shared_ptr<tracked> o = r();
+      turn.reach(4 * i + 3);
+      turn.wait_for(4 * i + 4);
+      if (!o || o->value != i || o->magic != intact || r() != o) ++idiom_failures;
+      o.reset(); // the last owner: the death, here
+    }
+  }
   other.join();
-  // ... so the earlier answer (live == true) is stale: the referent is gone.
-  BOOST_TEST(r() == nullptr);
-  BOOST_TEST(r.expired());
-  // The idiom's answer, in contrast, comes with an owner that keeps it true while used.
-  auto owner2 = wr::make_shared<tracked>(4);
-  const wr::weak_ref<tracked> r2(owner2);
-  std::shared_ptr<tracked> o = r2();
-  std::thread other2([owner2 = std::move(owner2)]() mutable { owner2.reset(); });
-  other2.join();
-  BOOST_TEST(o != nullptr);
-  BOOST_TEST(o->value == 4);
-  BOOST_TEST(!r2.expired());
+  BOOST_TEST_MESSAGE("PY-EX-6: " << stale_hints << " of " << rounds
+                                 << " separate liveness tests were stale when used");
+  BOOST_TEST(hints_live == rounds);  // the hint was right when it was taken
+  BOOST_TEST(stale_hints == rounds); // and wrong when it was used: a death in between
+  BOOST_TEST(deaths_there.load() == rounds);
+  BOOST_TEST(idiom_failures == 0); // the idiom's owner was alive and intact throughout
+  // and its release, not the other thread's, was the death
+  BOOST_TEST(deaths_here.load() == rounds);
+  BOOST_TEST(tracked::alive == 0);
 }
 
 // PY-SUB-1: "classes derived from weak_ref<T> are refs: they satisfy ref_type and keep its

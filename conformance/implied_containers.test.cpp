@@ -14,6 +14,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <ranges>
@@ -191,6 +192,132 @@ void iterate_while_dying(const char* what, remote_killer* killer) {
   BOOST_TEST(c.empty(), what); // every element died
 }
 
+// Storage a container obtained from its allocator and gave back.
+struct storage_count {
+  std::size_t allocations = 0, deallocations = 0, live_bytes = 0;
+};
+
+// An allocator that counts into a storage_count. Not std::allocator: the strongly held parts of
+// a dead entry wait for the owner (or the container's destruction).
+template <class T>
+struct counting_allocator {
+  using value_type = T;
+  storage_count* count;
+  explicit counting_allocator(storage_count* c) noexcept : count(c) {}
+  template <class U>
+  counting_allocator(const counting_allocator<U>& other) noexcept : count(other.count) {}
+  T* allocate(std::size_t n) {
+    ++count->allocations;
+    count->live_bytes += n * sizeof(T);
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    ++count->deallocations;
+    count->live_bytes -= n * sizeof(T);
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <class U>
+  friend bool operator==(const counting_allocator& a, const counting_allocator<U>& b) noexcept {
+    return a.count == b.count;
+  }
+};
+
+// A synchronized pool that counts what is allocated from it: with it, a death destroys the
+// strongly held part of its entries itself ([weakref.containers.general]/4).
+class counting_pool : public std::pmr::synchronized_pool_resource {
+public:
+  storage_count count;
+
+protected:
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    ++count.allocations;
+    count.live_bytes += bytes;
+    return synchronized_pool_resource::do_allocate(bytes, alignment);
+  }
+  void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+    ++count.deallocations;
+    count.live_bytes -= bytes;
+    synchronized_pool_resource::do_deallocate(p, bytes, alignment);
+  }
+};
+
+const storage_count& count_of(const storage_count& c) { return c; }
+const storage_count& count_of(const counting_pool& pool) { return pool.count; }
+
+// A strongly held part (a weak_value_map key, a weak_key_map value) that counts its instances.
+struct counted_part {
+  static inline int alive = 0;
+  int n;
+  explicit counted_part(int x) : n(x) { ++alive; }
+  counted_part(const counted_part& other) : n(other.n) { ++alive; }
+  ~counted_part() { --alive; }
+  friend bool operator==(const counted_part& a, const counted_part& b) { return a.n == b.n; }
+};
+struct counted_part_hash {
+  std::size_t operator()(const counted_part& p) const noexcept { return std::hash<int>{}(p.n); }
+};
+
+// PY-IMPL-3 for containers destroyed by a callback of a referent that has entries in them, with
+// allocators of kind A (made from a Source: a storage_count or a counting_pool), one per
+// container. A live object has entries in them too. After the death: every strongly held part
+// was destroyed exactly once, every byte each container obtained was given back (those of the
+// dying object's entries, which the death still held, included), the survivor is no longer
+// referenced by them, and nothing else died.
+template <template <class> class A, class Source>
+void destroy_containers_in_a_callback(const char* path) {
+  using values_t =
+      wr::weak_value_map<counted_part, node, counted_part_hash, std::equal_to<counted_part>,
+                         A<std::pair<const counted_part, std::shared_ptr<node>>>>;
+  using keys_t = wr::weak_key_map<node, counted_part, node_hash, std::equal_to<node>,
+                                  A<std::pair<const std::shared_ptr<node>, counted_part>>>;
+  using elements_t = wr::weak_set<node, node_hash, std::equal_to<node>, A<std::shared_ptr<node>>>;
+  for (const bool register_first : {true, false}) {
+    const std::string what = std::string(path) + (register_first ? ", callback registered first"
+                                                                 : ", callback registered last");
+    Source values_storage, keys_storage, elements_storage;
+    std::optional<values_t> values{std::in_place, A<int>(&values_storage)};
+    std::optional<keys_t> keys{std::in_place, A<int>(&keys_storage)};
+    std::optional<elements_t> elements{std::in_place, A<int>(&elements_storage)};
+    auto object = make_node(1);
+    auto survivor = make_node(2);
+    int calls = 0;
+    const auto destroy_all = [&](wr::weak_ref<node>) {
+      ++calls;
+      values.reset();
+      keys.reset();
+      elements.reset();
+    };
+    std::optional<wr::weak_ref<node>> ref;
+    if (register_first) ref.emplace(object, destroy_all);
+    for (const auto& o : {object, survivor}) {
+      values->insert_or_assign(counted_part(o->id), o);
+      keys->insert_or_assign(o, counted_part(o->id));
+      elements->add(o);
+    }
+    if (!register_first) ref.emplace(object, destroy_all);
+    BOOST_TEST(counted_part::alive == 4, what);
+    BOOST_TEST(wr::weak_ref_count(survivor) == 3u, what); // one entry in each container
+    const int nodes_before = node::alive;
+    object.reset();
+    BOOST_TEST(calls == 1, what);
+    BOOST_TEST(node::alive == nodes_before - 1, what); // the dying object only
+    BOOST_TEST(counted_part::alive == 0, what);        // every strongly held part, once
+    BOOST_TEST(wr::weak_ref_count(survivor) == 0u, what);
+    const std::pair<const char*, const storage_count*> storage[] = {
+        {"weak_value_map", &count_of(values_storage)},
+        {"weak_key_map", &count_of(keys_storage)},
+        {"weak_set", &count_of(elements_storage)}};
+    for (const auto& [container, c] : storage) {
+      BOOST_TEST(c->allocations > 0u, what << ", " << container);
+      BOOST_TEST(c->deallocations == c->allocations, what << ", " << container); // all given back
+      BOOST_TEST(c->live_bytes == 0u, what << ", " << container);
+    }
+    survivor.reset();
+    BOOST_TEST(node::alive == nodes_before - 2, what);
+    BOOST_TEST(calls == 1, what);
+  }
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(implied_containers)
@@ -294,32 +421,13 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_clear_the_entries_of_its_dying_refer
 
 // PY-IMPL-3: "a callback may destroy the last handle of its own reference, or erase the container
 // entry that holds it, safely". Here: a callback of the dying referent may even destroy the
-// containers holding its entries.
+// containers holding its entries, whether it runs before the entries' notifications (registered
+// after them: the death still holds those entries) or after (registered before), and whether
+// the death or the container destroys the strongly held parts (the allocator decides).
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_destroy_the_containers_of_its_dying_referent) {
-  for (const bool register_first : {true, false}) {
-    std::optional<value_map_t> values{std::in_place};
-    std::optional<key_map_t> keys{std::in_place};
-    std::optional<set_t> elements{std::in_place};
-    auto object = make_node(1);
-    int calls = 0;
-    const auto destroy_all = [&](wr::weak_ref<node>) {
-      ++calls;
-      values.reset();
-      keys.reset();
-      elements.reset();
-    };
-    std::optional<wr::weak_ref<node>> ref;
-    if (register_first) ref.emplace(object, destroy_all);
-    put(*values, object);
-    put(*keys, object);
-    put(*elements, object);
-    if (!register_first) ref.emplace(object, destroy_all);
-    const int before = node::alive;
-    object.reset();
-    BOOST_TEST(calls == 1);
-    BOOST_TEST(node::alive == before - 1);
-    BOOST_TEST(!values.has_value());
-  }
+  destroy_containers_in_a_callback<counting_allocator, storage_count>("counting allocator");
+  destroy_containers_in_a_callback<std::pmr::polymorphic_allocator, counting_pool>(
+      "synchronized pool");
 }
 
 // PY-IMPL-4: "a stale death never removes a newer entry stored under the same key or an equal
@@ -442,15 +550,17 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_5_iteration_while_entries_die_on_another_thread) {
 
 // PY-IMPL-6: "referents of a weak container's entries may die on any thread while the container's
 // owner uses it: no live entry is lost, no dead one observed". Bounded stress: a time cap and an
-// operation target.
+// operation target; the operations that overlapped a death on a killer's thread
+// (conformance::death_watch) are counted against a floor, which the time cap cannot cut.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_works) {
-  const conformance::stress_budget budget(300'000, 20'000, std::chrono::milliseconds(1500));
+  const conformance::stress_budget budget(300'000, 20'000, std::chrono::milliseconds(1500), 2'000);
 
   value_map_t values;
   identity_key_map keys;
   identity_set elements;
 
-  conformance::handoff<node> victims;
+  conformance::death_watch watch(budget.overlap_floor());
+  conformance::handoff<node> victims(16, &watch);
   std::atomic<bool> stop{false};
   // Two threads release the objects handed to them, each holding some for a while.
   std::thread killer1([&] { victims.kill_until(stop); });
@@ -461,14 +571,20 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_work
     std::shared_ptr<node> owner;
   };
   std::vector<kept_entry> kept;
-  long operations = 0, failures = 0;
+  // Every 8th object's death waits, inside, for an overlapping operation (death_watch::hold);
+  // its callback runs before the entries are reported.
+  std::vector<wr::weak_ref<node>> holds;
+  long operations = 0, failures = 0, overlapping = 0;
   int i = 0;
-  for (; budget.more(operations); ++i) {
+  for (; budget.more(operations, overlapping); ++i) {
+    const auto window = watch.begin();
+    const long operations_before = operations;
     auto object = make_node(i);
     values[i] = object;
     keys[object] = i;
     elements.add(object);
     operations += 3;
+    if (i % 8 == 1) holds.emplace_back(object, [&watch](wr::weak_ref<node>) { watch.hold(); });
     if (i % 4 == 0) {
       kept.push_back({i, object});
     } else {
@@ -511,13 +627,19 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_work
         ++failures;
       operations += 3;
     }
+    if (watch.overlapped(window, operations - operations_before))
+      overlapping += operations - operations_before;
   }
   stop = true;
+  watch.finish();
   killer1.join();
   killer2.join();
   victims.drain();
-  BOOST_TEST_MESSAGE("PY-IMPL-6 stress: " << operations << " operations, " << i << " objects");
+  BOOST_TEST_MESSAGE("PY-IMPL-6 stress: " << operations << " operations (" << overlapping
+                                          << " overlapped a death), " << watch.count()
+                                          << " killer releases, " << i << " objects");
   BOOST_TEST(operations >= budget.floor()); // the test did real work, even under a sanitizer
+  BOOST_TEST(overlapping >= budget.overlap_floor());
   BOOST_TEST(failures == 0);
   // Every death has been reported: exactly the kept entries remain.
   BOOST_TEST(values.size() == kept.size());

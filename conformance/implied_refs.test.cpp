@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "handoff.hpp"
 #include "support.hpp"
 
 import weakref;
@@ -231,7 +232,9 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_clears_the_container_holding_its_handles
 // PY-IMPL-7: "refs and proxies may be created, copied, locked and destroyed on any thread while
 // their referent dies on another"
 BOOST_AUTO_TEST_CASE(PY_IMPL_7_concurrent_use_while_the_referent_dies) {
-  const conformance::stress_budget budget(400'000, 10'000, std::chrono::milliseconds(1500));
+  const conformance::stress_budget budget(400'000, 10'000, std::chrono::milliseconds(1500), 2'000);
+  constexpr long reaper_floor = 500;
+  conformance::death_watch watch(budget.overlap_floor());
   constexpr std::size_t slots = 4;
   std::array<std::mutex, slots> slot_mutex;
   std::array<std::shared_ptr<payload>, slots> owner;
@@ -253,13 +256,14 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_7_concurrent_use_while_the_referent_dies) {
   std::vector<kept> survivors;
   std::mutex handoff_mutex;
   std::vector<wr::weak_ref<payload>> handoff;
-  long operations = 0, failed = 0;
+  long operations = 0, failed = 0, overlapping = 0;
 
   std::thread worker([&] {
     std::vector<wr::weak_ref<payload>> ring(32);
     std::vector<wr::weak_proxy<payload>> proxies(8);
-    for (std::size_t n = 0; budget.more(operations);) {
+    for (std::size_t n = 0; budget.more(operations, overlapping);) {
       for (int burst = 0; burst < 128; ++burst, ++n) {
+        const auto window = watch.begin();
         std::shared_ptr<payload> o = get(n % slots);
         if (!o) continue;
         auto rec = std::make_shared<record>();
@@ -285,21 +289,31 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_7_concurrent_use_while_the_referent_dies) {
         }
         ring[n % ring.size()] = std::move(plain);
         operations += 8;
+        if (watch.overlapped(window, 8)) overlapping += 8;
       }
     }
+    watch.finish();
     stop = true;
   });
   std::thread killer([&] {
+    // Every 4th object's death waits, inside, for an operation of the worker to overlap it
+    // (death_watch::hold), through a callback the killer registers and keeps until the death.
+    std::array<std::optional<wr::weak_ref<payload>>, slots> holders;
     for (std::size_t n = 0; !stop.load(); ++n) {
       std::shared_ptr<payload> victim;
       auto fresh = wr::make_shared<payload>();
+      std::optional<wr::weak_ref<payload>> victim_holder = std::move(holders[n % slots]);
+      holders[n % slots].reset();
+      if (n % 4 == 0)
+        holders[n % slots].emplace(fresh, [&watch](wr::weak_ref<payload>) { watch.hold(); });
       {
         std::lock_guard guard(slot_mutex[n % slots]);
         victim = std::exchange(owner[n % slots], std::move(fresh));
       }
-      victim.reset(); // the death runs here, concurrently with the worker
+      watch.dying([&] { victim.reset(); }); // the death runs here, concurrently with the worker
     }
   });
+  long reaped_overlapping = 0; // refs destroyed by the reaper while a death was in progress
   std::thread reaper([&] {
     while (!stop.load()) {
       std::vector<wr::weak_ref<payload>> batch;
@@ -307,7 +321,11 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_7_concurrent_use_while_the_referent_dies) {
         std::lock_guard guard(handoff_mutex);
         batch.swap(handoff);
       }
-      batch.clear();
+      for (wr::weak_ref<payload>& ref : batch) {
+        const auto window = watch.begin();
+        ref = wr::weak_ref<payload>();
+        reaped_overlapping += watch.overlapped_quietly(window);
+      }
       std::this_thread::yield();
     }
   });
@@ -317,9 +335,13 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_7_concurrent_use_while_the_referent_dies) {
   for (auto& o : owner) o.reset();
   handoff.clear();
 
-  BOOST_TEST_MESSAGE("implied_refs stress: " << operations << " operations, " << callbacks.load()
-                                             << " callbacks");
+  BOOST_TEST_MESSAGE("implied_refs stress: "
+                     << operations << " operations (" << overlapping << " overlapped a death), "
+                     << reaped_overlapping << " refs destroyed during a death, " << watch.count()
+                     << " killer releases, " << callbacks.load() << " callbacks");
   BOOST_TEST(operations >= budget.floor()); // real work was done, even in a sanitizer build
+  BOOST_TEST(overlapping >= budget.overlap_floor());
+  BOOST_TEST(reaped_overlapping >= reaper_floor);
   BOOST_TEST(failed == 0);
   BOOST_TEST(double_calls.load() == 0);
   BOOST_TEST(uncleared_in_callback.load() == 0);

@@ -12,11 +12,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -360,23 +362,70 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_6_standard_types_need_no_subclass) {
 }
 
 // PY-INTRO-12: "user-defined types need no opt-in to be weakly referenceable" (adapted: no
-// intrusive base class, also for types the program does not own)
+// intrusive base class, also for types the program does not own). What an opt-in would leave
+// visible is checked on the object the factory makes: it is an object of the user's type itself
+// (its dynamic type is T, not a type derived from T to carry a hook), constructed once in place
+// from the given arguments (not built elsewhere and moved into a hook-carrying block), and
+// destroyed once, at the same address, at its death. Standard types, which the program cannot
+// change, are referenceable as they are.
 BOOST_AUTO_TEST_CASE(PY_INTRO_12_user_types_need_no_opt_in) {
-  // plain_point is an aggregate of two ints: no base, no virtual function, no extra member.
-  static_assert(std::is_aggregate_v<plain_point>);
-  static_assert(!std::is_polymorphic_v<plain_point>);
-  static_assert(sizeof(plain_point) == 2 * sizeof(int));
-  auto p = wr::make_shared<plain_point>(plain_point{3, 4});
-  wr::weak_ref<plain_point> r(p);
-  BOOST_TEST(r()->y == 4);
-  // A type this program does not own, unchanged.
+  struct life {
+    const void* constructed_at = nullptr;
+    const void* destroyed_at = nullptr;
+    int constructions = 0, copies_or_moves = 0, destructions = 0;
+    int argument = 0;
+  };
+  // A user type as written for its own purposes: no base, no member, no friend for the library.
+  struct gadget {
+    life* log;
+    gadget(life* l, int argument) : log(l) {
+      log->constructed_at = this;
+      log->argument = argument;
+      ++log->constructions;
+    }
+    gadget(const gadget& other) : log(other.log) { ++log->copies_or_moves; }
+    gadget(gadget&& other) noexcept : log(other.log) { ++log->copies_or_moves; }
+    virtual ~gadget() {
+      log->destroyed_at = this;
+      ++log->destructions;
+    }
+  };
+  struct special_gadget final : gadget {
+    using gadget::gadget;
+  };
+
+  life log;
+  {
+    std::shared_ptr<gadget> p = wr::make_shared<special_gadget>(&log, 42);
+    const void* const address = p.get();
+    const wr::weak_ref<gadget> r(p);
+    const gadget& object = *p;
+    BOOST_TEST((typeid(object) == typeid(special_gadget))); // not a type derived from it
+    BOOST_TEST(log.constructions == 1);
+    BOOST_TEST(log.copies_or_moves == 0); // constructed in place
+    BOOST_TEST(log.constructed_at == address);
+    BOOST_TEST(log.argument == 42);
+    BOOST_TEST(static_cast<const void*>(r().get()) == address);
+    p.reset();
+    BOOST_TEST(r() == nullptr);
+    BOOST_TEST(log.destructions == 1);
+    BOOST_TEST(log.destroyed_at == address);
+    BOOST_TEST(log.copies_or_moves == 0);
+  }
+
+  // Types the program does not own, unchanged: a standard pair, and a standard type that can
+  // be neither copied nor moved (so only constructed in place).
   auto pair = wr::make_shared<std::pair<int, int>>(5, 6);
   wr::weak_ref<std::pair<int, int>> rp(pair);
   BOOST_TEST(rp()->second == 6);
-  p.reset();
+  auto mutex = wr::make_shared<std::mutex>();
+  wr::weak_ref<std::mutex> rm(mutex);
+  BOOST_TEST(rm()->try_lock());
+  rm()->unlock();
   pair.reset();
-  BOOST_TEST(r() == nullptr);
+  mutex.reset();
   BOOST_TEST(rp() == nullptr);
+  BOOST_TEST(rm() == nullptr);
 }
 
 // PY-NOTE-1: "every weak reference is cleared before the referent's destructor runs: no lock()

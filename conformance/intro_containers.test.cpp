@@ -4,6 +4,7 @@
 // and uses the implementation under test only through the alias `wr`.
 #include <boost/test/unit_test.hpp>
 
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <functional>
@@ -52,6 +53,44 @@ struct part {
 };
 struct part_hash {
   std::size_t operator()(const part& p) const noexcept { return std::hash<int>{}(p.n); }
+};
+
+// A large object whose pixels are part of the object itself, so that its storage is the
+// factory's allocation (an out-of-line buffer would be freed by the destructor anyway and hide
+// whether the object's own storage is kept).
+struct large_picture {
+  static inline int alive = 0;
+  int id;
+  std::array<unsigned char, 256 * 1024> pixels;
+  explicit large_picture(int i) : id(i) {
+    pixels.fill(static_cast<unsigned char>(i));
+    ++alive;
+  }
+  large_picture(const large_picture&) = delete;
+  large_picture& operator=(const large_picture&) = delete;
+  ~large_picture() { --alive; }
+};
+
+// An allocator that counts the bytes it has handed out and not yet been given back.
+template <class T>
+struct counting_allocator {
+  using value_type = T;
+  std::size_t* live_bytes;
+  explicit counting_allocator(std::size_t* live) noexcept : live_bytes(live) {}
+  template <class U>
+  counting_allocator(const counting_allocator<U>& other) noexcept : live_bytes(other.live_bytes) {}
+  T* allocate(std::size_t n) {
+    *live_bytes += n * sizeof(T);
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    *live_bytes -= n * sizeof(T);
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <class U>
+  friend bool operator==(const counting_allocator& a, const counting_allocator<U>& b) noexcept {
+    return a.live_bytes == b.live_bytes;
+  }
 };
 
 using value_map_t = wr::weak_value_map<part, picture, part_hash>;
@@ -105,30 +144,48 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_3_weak_containers_never_keep_an_object_alive) {
 
 // PY-INTRO-3: "appearing in a weak container (a cache or mapping) never keeps an object alive".
 // Here: the doc's primary use, a cache of large objects: an object is served from the cache while
-// someone uses it, and not kept once nobody does.
+// someone uses it; once only the cache refers to it, it is destroyed, and its storage (counted
+// by the allocator that made it) is given back, at the latest by the cache's next insertion,
+// which removes the dead entry ([weakref.containers.general]/6): the cache keeps neither the
+// object nor its memory.
 BOOST_AUTO_TEST_CASE(PY_INTRO_3_cache_of_large_objects) {
-  wr::weak_value_map<int, picture> cache;
+  std::size_t object_storage = 0; // bytes of the objects' allocations not yet given back
+  wr::weak_value_map<int, large_picture> cache;
   int loads = 0;
   const auto load = [&](int id) {
     if (auto hit = cache.get(id)) return hit;
     ++loads;
-    auto fresh = make_picture(id);
+    auto fresh =
+        wr::allocate_shared<large_picture>(counting_allocator<large_picture>(&object_storage), id);
     cache[id] = fresh;
     return fresh;
   };
-  const int before = picture::alive;
   auto a = load(1);
   auto again = load(1);
   BOOST_TEST(loads == 1);
   BOOST_TEST((again == a)); // served from the cache
-  BOOST_TEST(picture::alive == before + 1);
+  BOOST_TEST(large_picture::alive == 1);
+  const std::size_t one_object = object_storage;
+  BOOST_TEST(one_object >= sizeof(large_picture));
   a.reset();
-  again.reset();
-  BOOST_TEST(picture::alive == before); // not kept alive by the cache
+  again.reset();                         // only the cache refers to it now
+  BOOST_TEST(large_picture::alive == 0); // not kept alive by the cache
   BOOST_TEST(cache.empty());
-  auto reloaded = load(1);
+
+  auto other = load(2); // the cache's next insertion drops the dead entry
   BOOST_TEST(loads == 2);
+  BOOST_TEST(large_picture::alive == 1);
+  BOOST_TEST(object_storage == one_object); // the first object's storage was given back
+  auto reloaded = load(1);
+  BOOST_TEST(loads == 3);
   BOOST_TEST(reloaded->id == 1);
+  BOOST_TEST(object_storage == 2 * one_object);
+  other.reset();
+  reloaded.reset();
+  cache.purge();
+  BOOST_TEST(large_picture::alive == 0);
+  BOOST_TEST(object_storage == 0u); // every object's storage, with only the cache left
+  BOOST_TEST(cache.empty());
 }
 
 // PY-INTRO-4: "the module supplies weak_key_map and weak_value_map: mappings holding their keys,

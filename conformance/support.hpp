@@ -31,19 +31,24 @@ private:
 std::string capture_stderr(const std::function<void()>& f);
 
 // The bounds of a concurrency stress loop: it runs to `target` operations, and a time budget
-// may end it earlier, but only after `floor` operations, the work the test then asserts. A slow
-// build (sanitizers; valgrind, which runs one thread at a time) does less work, never too little.
+// may end it earlier, but only after `floor` operations, and `overlap_floor` of them overlapped a
+// death on another thread (conformance::death_watch): the work the test then asserts. A slow
+// build (sanitizers; valgrind, which runs one thread at a time) does less work, never too little;
+// only reaching `target` with too few overlaps fails the test's assertion on them.
 class stress_budget {
 public:
-  stress_budget(long target, long floor, std::chrono::milliseconds time)
-      : target_(target), floor_(floor), deadline_(std::chrono::steady_clock::now() + time) {}
-  bool more(long done) const {
-    return done < target_ && (done < floor_ || std::chrono::steady_clock::now() < deadline_);
+  stress_budget(long target, long floor, std::chrono::milliseconds time, long overlap_floor = 0)
+      : target_(target), floor_(floor), overlap_floor_(overlap_floor),
+        deadline_(std::chrono::steady_clock::now() + time) {}
+  bool more(long done, long overlapped = 0) const {
+    return done < target_ && (done < floor_ || overlapped < overlap_floor_ ||
+                              std::chrono::steady_clock::now() < deadline_);
   }
   long floor() const noexcept { return floor_; }
+  long overlap_floor() const noexcept { return overlap_floor_; }
 
 private:
-  long target_, floor_;
+  long target_, floor_, overlap_floor_;
   std::chrono::steady_clock::time_point deadline_;
 };
 

@@ -4,9 +4,10 @@
 // one thread at a time, its elements may die on any thread), and while several threads create,
 // copy, lock and destroy their own refs and proxies ([weakref.ref.general]/4). Each test is
 // bounded by an operation count and a time budget that ends it only after a floor of
-// operations (time is never asserted: sanitizer and valgrind builds just do fewer operations
-// above the floor), and checks its invariants afterwards: no dead entry ever
-// visible, no live entry lost, every callback run exactly once, nothing leaked.
+// operations, and a floor of operations that overlapped a death on another thread
+// (conformance::death_watch), both asserted (time is never asserted: sanitizer and valgrind
+// builds just do fewer operations above the floors), and checks its invariants afterwards: no
+// dead entry ever visible, no live entry lost, every callback run exactly once, nothing leaked.
 #include <boost/test/unit_test.hpp>
 
 #include <array>
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <ranges>
 #include <thread>
 #include <vector>
@@ -56,14 +58,15 @@ BOOST_AUTO_TEST_SUITE(stress)
 // and always yielded by iteration, nothing yielded is destroyed. Afterwards: size() is exact
 // and equals the kept elements, every callback ran exactly once, nothing leaked.
 BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
-  const conformance::stress_budget budget(2'000'000, 10'000, std::chrono::seconds(4));
+  const conformance::stress_budget budget(2'000'000, 10'000, std::chrono::seconds(4), 2'000);
 
   weakref::weak_value_map<long, item> values;
   weakref::weak_key_map<item, long, weakref::identity_hash<item>, weakref::identity_equal<item>>
       keys;
   weakref::weak_set<item, weakref::identity_hash<item>, weakref::identity_equal<item>> elements;
 
-  handoff victims;
+  conformance::death_watch deaths(budget.overlap_floor());
+  handoff victims(16, &deaths);
   std::atomic<bool> stop{false};
   std::thread killer1([&] { victims.kill_until(stop); });
   std::thread killer2([&] { victims.kill_until(stop); });
@@ -74,16 +77,23 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
   };
   std::vector<watched> watch; // refs that outlive their referents: called back exactly once
   std::vector<std::shared_ptr<item>> kept;
-  long operations = 0, failed = 0;
+  // Every 8th object's death waits, inside, for an overlapping operation (death_watch::hold);
+  // its callback runs before the entries are reported.
+  std::vector<weakref::weak_ref<item>> holds;
+  long operations = 0, failed = 0, overlapping = 0;
 
   auto intact_and_live = [&](const std::shared_ptr<item>& p) { return p && p->magic == intact; };
-  for (long i = 0; budget.more(operations); ++i) {
+  for (long i = 0; budget.more(operations, overlapping); ++i) {
+    const auto window = deaths.begin();
+    const long operations_before = operations;
     const bool keep = i % 4 == 0;
     auto object = weakref::make_shared<item>(i, keep);
     values.insert_or_assign(i, object);
     keys.try_emplace(object, i);
     elements.add(object);
     operations += 3;
+    if (i % 8 == 1)
+      holds.emplace_back(object, [&deaths](weakref::weak_ref<item>) { deaths.hold(); });
     if (i % 16 == 0) {
       auto record = std::make_shared<callback_record>();
       watch.push_back(
@@ -143,15 +153,20 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
       kept.erase(kept.begin());
       victims.put(std::move(gone));
     }
+    if (deaths.overlapped(window, operations - operations_before))
+      overlapping += operations - operations_before;
   }
   stop = true;
+  deaths.finish();
   killer1.join();
   killer2.join();
   victims.drain();
 
-  BOOST_TEST_MESSAGE("stress: " << operations << " container operations, " << kept.size()
-                                << " kept");
+  BOOST_TEST_MESSAGE("stress: " << operations << " container operations (" << overlapping
+                                << " overlapped a death), " << deaths.count()
+                                << " killer releases, " << kept.size() << " kept");
   BOOST_TEST(operations >= budget.floor()); // real work was done, even under valgrind
+  BOOST_TEST(overlapping >= budget.overlap_floor());
   BOOST_TEST(failed == 0);
   // Quiescent now: size() is exact ([weakref.containers.general]/5) and only kept ones remain.
   BOOST_TEST(values.size() == kept.size());
@@ -180,8 +195,10 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
 // every ref kept until its referent's death was called back exactly once, no callback ran
 // twice or saw its ref alive, no lock ever yielded a destroyed object, nothing leaked.
 BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
-  const conformance::stress_budget budget(600'000, 4'000, std::chrono::seconds(4)); // per worker
+  // Per worker, but for the operations that overlapped a death: all workers together.
+  const conformance::stress_budget budget(600'000, 4'000, std::chrono::seconds(4), 3'000);
   constexpr std::size_t slot_count = 8;
+  conformance::death_watch deaths(budget.overlap_floor());
 
   std::array<std::mutex, slot_count> slot_mutex;
   std::array<std::shared_ptr<item>, slot_count> slots;
@@ -201,12 +218,14 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
   };
   std::array<std::vector<watched>, 3> watch;
   std::array<long, 3> operations{};
+  std::array<long, 3> overlapping{}; // operations that overlapped a death on the killer
   std::atomic<int> workers_running{3};
 
   auto worker = [&](int w) {
     std::vector<weakref::weak_ref<item>> ring(32);
     std::vector<weakref::weak_proxy<item>> proxies(8);
-    for (long n = 0; budget.more(operations[w]); ++n) {
+    for (long n = 0; budget.more(operations[w], deaths.overlapping()); ++n) {
+      const auto window = deaths.begin();
       std::shared_ptr<item> owner = get(static_cast<std::size_t>(n + w));
       if (!owner) continue;
       auto record = std::make_shared<callback_record>();
@@ -235,15 +254,23 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
       if (n % 50 == 0) watch[w].push_back({std::move(copy), record});
       ring[static_cast<std::size_t>(n) % ring.size()] = std::move(with_callback);
       operations[w] += 6;
+      if (deaths.overlapped(window, 6)) overlapping[w] += 6;
     }
-    workers_running.fetch_sub(1);
+    if (workers_running.fetch_sub(1) == 1) deaths.finish();
   };
 
   std::thread killer([&] {
+    // Every 4th object's death waits, inside, for an operation of a worker to overlap it
+    // (death_watch::hold), through a callback the killer registers and keeps until the death.
+    std::array<std::optional<weakref::weak_ref<item>>, slot_count> holders;
     for (std::size_t n = 0; workers_running.load() > 0; ++n) {
       const std::size_t i = n % slot_count;
       std::shared_ptr<item> victim;
       auto fresh = weakref::make_shared<item>(long(n), false);
+      std::optional<weakref::weak_ref<item>> victim_holder = std::move(holders[i]);
+      holders[i].reset();
+      if (n % 4 == 0)
+        holders[i].emplace(fresh, [&deaths](weakref::weak_ref<item>) { deaths.hold(); });
       auto hostage = weakref::make_shared<item>(long(n), false);
       {
         std::lock_guard guard(slot_mutex[i]);
@@ -253,7 +280,8 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
         std::lock_guard guard(hostage_mutex);
         hostages[i] = std::move(hostage); // may release the previous hostage here
       }
-      victim.reset(); // the death, and its callbacks, on this thread, no test lock held
+      // The death, and its callbacks, on this thread, no test lock held.
+      deaths.dying([&] { victim.reset(); });
     }
   });
   std::thread w0(worker, 0), w1(worker, 1), w2(worker, 2);
@@ -268,9 +296,12 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_across_threads) {
   }
 
   const long total = operations[0] + operations[1] + operations[2];
-  BOOST_TEST_MESSAGE("stress: " << total << " ref/proxy operations, " << callbacks.load()
-                                << " callbacks");
+  BOOST_TEST_MESSAGE("stress: " << total << " ref/proxy operations (" << overlapping[0] << ", "
+                                << overlapping[1] << " and " << overlapping[2]
+                                << " overlapped a death), " << deaths.count()
+                                << " killer releases, " << callbacks.load() << " callbacks");
   BOOST_TEST(total >= 3 * budget.floor());
+  BOOST_TEST(deaths.overlapping() >= budget.overlap_floor());
   BOOST_TEST(bad.load() == 0);
   long wrong_calls = 0, watched_count = 0;
   for (const auto& per_worker : watch)

@@ -52,15 +52,25 @@ public:
     return owner_[i];
   }
   // Takes the owner out and releases it outside the lock, so that the death (callbacks and all)
-  // runs on this thread with no test lock held, then installs a fresh object.
-  void kill_and_replace(std::size_t i) {
+  // runs on this thread with no test lock held, then installs a fresh object. With a watch, the
+  // release is bracketed as a death, and every 4th fresh object's death will wait, inside, for
+  // an operation to overlap it (death_watch::hold, from a callback kept until that death).
+  void kill_and_replace(std::size_t i, conformance::death_watch* watch = nullptr) {
     std::shared_ptr<payload> victim;
     {
       std::lock_guard guard(mutex_[i]);
       victim = std::move(owner_[i]);
     }
-    victim.reset();
+    std::optional<weak_ref<payload>> victim_holder = std::move(holder_[i]);
+    holder_[i].reset();
+    if (watch)
+      watch->dying([&] { victim.reset(); });
+    else
+      victim.reset();
+    victim_holder.reset();
     auto fresh = weakref::make_shared<payload>();
+    if (watch && ++replaced_ % 4 == 0)
+      holder_[i].emplace(fresh, [watch](weak_ref<payload>) { watch->hold(); });
     std::lock_guard guard(mutex_[i]);
     owner_[i] = std::move(fresh);
   }
@@ -77,6 +87,8 @@ public:
 private:
   std::array<std::mutex, size> mutex_;
   std::array<std::shared_ptr<payload>, size> owner_;
+  std::array<std::optional<weak_ref<payload>>, size> holder_; // the killing thread's only
+  std::size_t replaced_ = 0;                                  // likewise
 };
 
 // A reference type whose callback receives itself ([weakref.ref.self]); `state` is destroyed
@@ -99,6 +111,7 @@ private:
 struct stress_result {
   long operations = 0;
   long failed_checks = 0;
+  long overlapping = 0; // operations that overlapped a death on another thread
 };
 
 } // namespace
@@ -110,10 +123,13 @@ BOOST_AUTO_TEST_SUITE(thread)
 // only once the callback is running, and the callback then gives a destruction that did not
 // wait every chance to finish before it reads the object. It must always find it intact (and
 // touch no freed memory: ASan, TSan), because the destruction waits for the call to return.
+// Every destruction overlaps the death (conformance::death_watch): one per round, or it fails.
 BOOST_AUTO_TEST_CASE(self_callback_destruction_waits_for_a_running_callback) {
   constexpr int rounds = 50;
   std::atomic<int> calls{0};
   std::atomic<int> saw_destroyed{0};
+  conformance::death_watch watch;
+  int overlaps = 0;
   for (int i = 0; i < rounds; ++i) {
     auto p = weakref::make_shared<payload>();
     std::atomic<bool> in_callback{false};
@@ -125,37 +141,65 @@ BOOST_AUTO_TEST_CASE(self_callback_destruction_waits_for_a_running_callback) {
       if (self.state.magic.load(std::memory_order_relaxed) != intact) saw_destroyed.fetch_add(1);
       calls.fetch_add(1);
     });
-    std::thread killer([owner = std::move(p)]() mutable { owner.reset(); });
+    std::thread killer(
+        [&watch, owner = std::move(p)]() mutable { watch.dying([&] { owner.reset(); }); });
     while (!in_callback.load()) std::this_thread::yield();
     destroying.store(true);
+    const auto window = watch.begin();
     r.reset(); // returns only after the callback has
+    overlaps += watch.overlapped(window);
     killer.join();
   }
+  BOOST_TEST_MESSAGE("self_callback: " << overlaps << " of " << rounds
+                                       << " destructions overlapped the death");
+  BOOST_TEST(overlaps >= rounds);
   BOOST_TEST(saw_destroyed.load() == 0);
   BOOST_TEST(calls.load() == rounds);
   BOOST_TEST(payload::alive.load() == 0);
 }
 
 // [weakref.ref.death]/1: death, callbacks included, runs on the thread that released the last
-// owner.
+// owner. The callback holds the death open until this thread has looked at the reference
+// meanwhile: from here, during the death on the other thread, it is already cleared.
 BOOST_AUTO_TEST_CASE(callbacks_run_on_the_releasing_thread) {
   auto p = weakref::make_shared<payload>();
+  conformance::death_watch watch;
+  conformance::turns turn;
   std::thread::id callback_thread;
-  weak_ref<payload> r(p, [&](weak_ref<payload>) { callback_thread = std::this_thread::get_id(); });
-  std::thread releaser([owner = std::move(p)]() mutable { owner.reset(); });
+  weak_ref<payload> r(p, [&](weak_ref<payload>) {
+    callback_thread = std::this_thread::get_id();
+    turn.reach(1);    // the death is in progress
+    turn.wait_for(2); // until the test thread has looked at r
+  });
+  std::thread releaser(
+      [&watch, owner = std::move(p)]() mutable { watch.dying([&] { owner.reset(); }); });
   const std::thread::id releaser_id = releaser.get_id();
+  turn.wait_for(1);
+  const auto window = watch.begin();
+  const bool cleared = r() == nullptr && r.expired();
+  const int overlaps = watch.overlapped(window);
+  turn.reach(2);
   releaser.join();
+  BOOST_TEST_MESSAGE("releasing thread: " << overlaps
+                                          << " look at the reference overlapped the death");
+  BOOST_TEST(overlaps >= 1);
+  BOOST_TEST(cleared);
   BOOST_TEST((callback_thread == releaser_id));
+  BOOST_TEST(payload::alive.load() == 0);
 }
 
 // [weakref.ref.general]/4-5: referents die on one thread while another creates, copies, locks
 // and destroys refs and proxies to them; a third destroys refs as their referents die. Checks:
 // no use after free (every successful lock sees an intact object), every callback runs at most
 // once, every callback ref that outlived its referent was called exactly once, nothing leaks.
-// Bounded by an operation count and a wall-clock budget that cannot cut the asserted floor.
+// The worker's and the reaper's operations that overlapped a death on the killer's thread are
+// counted (conformance::death_watch), each against a floor. Bounded by an operation count and a
+// wall-clock budget that cannot cut the asserted floors.
 BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
-  const conformance::stress_budget budget(2'000'000, 20'000, std::chrono::seconds(8));
+  const conformance::stress_budget budget(2'000'000, 20'000, std::chrono::seconds(8), 4'000);
+  constexpr long reaper_floor = 500;
 
+  conformance::death_watch watch(budget.overlap_floor());
   slots owners;
   for (std::size_t i = 0; i < slots::size; ++i) owners.kill_and_replace(i);
 
@@ -188,8 +232,9 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
     std::vector<weak_ref<payload>> ring(64);
     std::vector<weak_proxy<payload>> proxies(16);
     std::size_t n = 0;
-    while (budget.more(worker_result.operations)) {
+    while (budget.more(worker_result.operations, worker_result.overlapping)) {
       for (int burst = 0; burst < 256; ++burst, ++n) {
+        const auto window = watch.begin();
         const std::size_t slot = n % slots::size;
         std::shared_ptr<payload> owner = owners.get(slot);
         if (!owner) continue;
@@ -216,16 +261,19 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
         } catch (const weakref::reference_error&) {
         }
         worker_result.operations += 8;
+        if (watch.overlapped(window, 8)) worker_result.overlapping += 8;
       }
     }
+    watch.finish();
     stop = true;
   });
 
   std::thread killer([&] {
     std::size_t n = 0;
-    while (!stop.load()) owners.kill_and_replace(n++ % slots::size);
+    while (!stop.load()) owners.kill_and_replace(n++ % slots::size, &watch);
   });
 
+  long reaped_overlapping = 0; // refs the reaper destroyed while a death was in progress
   std::thread reaper([&] {
     while (!stop.load()) {
       std::vector<weak_ref<payload>> batch;
@@ -233,7 +281,11 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
         std::lock_guard guard(handoff_mutex);
         batch.swap(handoff);
       }
-      batch.clear(); // destroys refs while the killer thread kills their referents
+      for (weak_ref<payload>& ref : batch) { // destroys refs while the killer kills referents
+        const auto window = watch.begin();
+        ref = weak_ref<payload>();
+        reaped_overlapping += watch.overlapped_quietly(window);
+      }
       std::this_thread::yield();
     }
   });
@@ -244,9 +296,14 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
   owners.clear();
   handoff.clear();
 
-  BOOST_TEST_MESSAGE("stress: " << worker_result.operations << " ref operations, "
-                                << callbacks_run.load() << " callbacks run");
+  BOOST_TEST_MESSAGE("stress: " << worker_result.operations << " ref operations ("
+                                << worker_result.overlapping << " overlapped a death), "
+                                << reaped_overlapping << " refs destroyed during a death, "
+                                << watch.count() << " killer releases, " << callbacks_run.load()
+                                << " callbacks run");
   BOOST_TEST(worker_result.operations >= budget.floor()); // real work, even under valgrind
+  BOOST_TEST(worker_result.overlapping >= budget.overlap_floor());
+  BOOST_TEST(reaped_overlapping >= reaper_floor);
   BOOST_TEST(worker_result.failed_checks == 0);
   BOOST_TEST(double_calls.load() == 0);
   BOOST_TEST(callbacks_run.load() <= callback_refs.load());
@@ -262,15 +319,17 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
 // owning thread inserts, looks up, iterates and erases. Checks, throughout: every entry whose
 // referent the owner keeps alive is found (no lost live entry) with the right value, iteration
 // yields only intact objects, and at the end the containers hold exactly the surviving entries.
+// The operations that overlapped a death on the killer's thread are counted against a floor.
 BOOST_AUTO_TEST_CASE(containers_under_concurrent_death) {
-  const conformance::stress_budget budget(1'000'000, 20'000, std::chrono::seconds(8));
+  const conformance::stress_budget budget(1'000'000, 20'000, std::chrono::seconds(8), 2'000);
 
   weakref::weak_value_map<long, payload> values;
   weakref::weak_key_map<payload, long, weakref::identity_hash<payload>,
                         weakref::identity_equal<payload>>
       keys;
 
-  conformance::handoff<payload> victims(32);
+  conformance::death_watch watch(budget.overlap_floor());
+  conformance::handoff<payload> victims(32, &watch);
   std::atomic<bool> stop{false};
   std::thread killer([&] { victims.kill_until(stop); });
 
@@ -279,12 +338,18 @@ BOOST_AUTO_TEST_CASE(containers_under_concurrent_death) {
     std::shared_ptr<payload> owner;
   };
   std::vector<kept_entry> kept;
-  long operations = 0, failed = 0;
-  for (long i = 0; budget.more(operations); ++i) {
+  // Every 8th object's death waits, inside, for an overlapping operation (death_watch::hold);
+  // its callback runs before the entries are reported.
+  std::vector<weak_ref<payload>> holds;
+  long operations = 0, failed = 0, overlapping = 0;
+  for (long i = 0; budget.more(operations, overlapping); ++i) {
+    const auto window = watch.begin();
+    const long operations_before = operations;
     auto object = weakref::make_shared<payload>();
     values[i] = object;
     keys[object] = i;
     operations += 2;
+    if (i % 8 == 1) holds.emplace_back(object, [&watch](weak_ref<payload>) { watch.hold(); });
     if (i % 3 == 0) {
       kept.push_back({i, object});
     } else {
@@ -314,14 +379,19 @@ BOOST_AUTO_TEST_CASE(containers_under_concurrent_death) {
       if (values.erase(gone.key) != 1 || keys.erase(*gone.owner) != 1) ++failed;
       operations += 2;
     }
+    if (watch.overlapped(window, operations - operations_before))
+      overlapping += operations - operations_before;
   }
   stop = true;
+  watch.finish();
   killer.join();
   victims.drain();
 
-  BOOST_TEST_MESSAGE("container stress: " << operations << " operations, " << kept.size()
-                                          << " entries kept");
+  BOOST_TEST_MESSAGE("container stress: "
+                     << operations << " operations (" << overlapping << " overlapped a death), "
+                     << watch.count() << " killer releases, " << kept.size() << " entries kept");
   BOOST_TEST(operations >= budget.floor());
+  BOOST_TEST(overlapping >= budget.overlap_floor());
   BOOST_TEST(failed == 0);
   // Every death has been reported: exactly the kept entries remain.
   BOOST_TEST(values.size() == kept.size());
@@ -364,23 +434,28 @@ BOOST_AUTO_TEST_CASE(strong_parts_are_destroyed_on_the_dying_thread) {
   BOOST_TEST((releaser != std::this_thread::get_id()));
   BOOST_TEST(ends.size() == 0u);
 
-  const conformance::stress_budget budget(200'000, 5'000, std::chrono::seconds(4));
+  const conformance::stress_budget budget(200'000, 5'000, std::chrono::seconds(4), 1'000);
   weakref::weak_value_map<std::string, payload> by_name;
   weakref::weak_key_map<payload, std::string, weakref::identity_hash<payload>,
                         weakref::identity_equal<payload>>
       names;
-  conformance::handoff<payload> victims(32);
+  conformance::death_watch watch(budget.overlap_floor());
+  conformance::handoff<payload> victims(32, &watch);
   std::atomic<bool> stop{false};
   std::thread killer([&] { victims.kill_until(stop); });
   const auto kept = weakref::make_shared<payload>();
   by_name["kept, with a name too long for the small-string buffer"] = kept;
   names[kept] = "kept";
-  long operations = 0, failed = 0;
-  for (long i = 0; budget.more(operations); ++i) {
+  std::vector<weak_ref<payload>> holds; // every 8th death waits for an overlapping operation
+  long operations = 0, failed = 0, overlapping = 0;
+  for (long i = 0; budget.more(operations, overlapping); ++i) {
+    const auto window = watch.begin();
+    const long operations_before = operations;
     auto object = weakref::make_shared<payload>();
     std::string name = "entry number " + std::to_string(i) + ", long enough to be allocated";
     by_name[name] = object;
     names[object] = std::move(name);
+    if (i % 8 == 1) holds.emplace_back(object, [&watch](weak_ref<payload>) { watch.hold(); });
     victims.put(std::move(object)); // its key string and its name die on the killer's thread
     if (by_name.get("kept, with a name too long for the small-string buffer") != kept) ++failed;
     if (names.get(*kept) != std::optional<std::string>("kept")) ++failed;
@@ -390,10 +465,16 @@ BOOST_AUTO_TEST_CASE(strong_parts_are_destroyed_on_the_dying_thread) {
       for (const auto& [key, value] : by_name)
         if (value->magic != intact || key.empty()) ++failed;
     operations += 4;
+    if (watch.overlapped(window, operations - operations_before))
+      overlapping += operations - operations_before;
   }
   stop = true;
+  watch.finish();
   killer.join();
   victims.drain();
+  BOOST_TEST_MESSAGE("strong parts on the dying thread: " << operations << " operations ("
+                                                          << overlapping << " overlapped a death)");
+  BOOST_TEST(overlapping >= budget.overlap_floor());
   BOOST_TEST(failed == 0);
   BOOST_TEST(by_name.size() == 1u);
   BOOST_TEST(names.size() == 1u);
@@ -403,25 +484,34 @@ BOOST_AUTO_TEST_CASE(strong_parts_are_destroyed_on_the_dying_thread) {
 // another thread leaves the value (allocated from the pool) to the owner: under TSan, the
 // owner's allocations from the pool race with nothing on the dying thread.
 BOOST_AUTO_TEST_CASE(strong_parts_from_an_unsynchronized_pool_wait_for_the_owner) {
-  const conformance::stress_budget budget(100'000, 2'000, std::chrono::seconds(3));
+  const conformance::stress_budget budget(100'000, 2'000, std::chrono::seconds(3), 500);
   std::pmr::unsynchronized_pool_resource pool;
   weakref::pmr::weak_key_map<payload, std::pmr::string, weakref::identity_hash<payload>,
                              weakref::identity_equal<payload>>
       names(&pool);
-  conformance::handoff<payload> victims(32);
+  conformance::death_watch watch(budget.overlap_floor());
+  conformance::handoff<payload> victims(32, &watch);
   std::atomic<bool> stop{false};
   std::thread killer([&] { victims.kill_until(stop); });
-  long operations = 0;
-  for (long i = 0; budget.more(operations); ++i) {
+  std::vector<weak_ref<payload>> holds; // every 8th death waits for an overlapping insertion
+  long operations = 0, overlapping = 0;
+  for (long i = 0; budget.more(operations, overlapping); ++i) {
     auto object = weakref::make_shared<payload>();
+    if (i % 8 == 1) holds.emplace_back(object, [&watch](weak_ref<payload>) { watch.hold(); });
+    const auto window = watch.begin(); // the insertion (and its purge) against the deaths
     names.try_emplace(object, "a name long enough to be allocated from the pool, number " +
                                   std::to_string(i));
+    overlapping += watch.overlapped(window);
     victims.put(std::move(object));
     operations += 1;
   }
   stop = true;
+  watch.finish();
   killer.join();
   victims.drain();
+  BOOST_TEST_MESSAGE("unsynchronized pool: " << operations << " insertions (" << overlapping
+                                             << " overlapped a death)");
+  BOOST_TEST(overlapping >= budget.overlap_floor());
   names.purge();
   BOOST_TEST(names.size() == 0u);
   BOOST_TEST(std::ranges::distance(names) == 0);

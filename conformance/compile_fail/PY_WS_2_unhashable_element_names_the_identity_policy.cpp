@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
-// expected: identity_hash
+// expected: weak_set<T, Hash>: Hash must be callable with const T&; for an element type without std::hash use weakref::identity_hash<T>
 // PY-WS-2 (adapted): an element type without std::hash is rejected at compile time, and the
 // diagnostic names the identity policy that makes it usable.
 #include <memory>
