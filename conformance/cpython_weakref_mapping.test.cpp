@@ -40,26 +40,9 @@ using conformance::walked;
 
 namespace {
 
-constexpr std::uint32_t intact = 0xC0FFEEu;
-
-// CPython's Object: compares and hashes by its id; counts its live instances and marks its
-// memory dead.
-struct node {
-  static inline std::atomic<int> alive{0};
-  int id;
-  std::uint32_t magic = intact;
-  explicit node(int i) : id(i) { alive.fetch_add(1, std::memory_order_relaxed); }
-  node(const node& o) : id(o.id) { alive.fetch_add(1, std::memory_order_relaxed); }
-  node& operator=(const node&) = default;
-  ~node() {
-    magic = 0;
-    alive.fetch_sub(1, std::memory_order_relaxed);
-  }
-  friend bool operator==(const node& a, const node& b) { return a.id == b.id; }
-};
-struct node_hash {
-  std::size_t operator()(const node& n) const noexcept { return std::hash<int>{}(n.id); }
-};
+using conformance::intact;
+using conformance::node;
+using conformance::node_hash;
 
 std::shared_ptr<node> make_node(int i) { return wr::make_shared<node>(i); }
 

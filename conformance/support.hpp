@@ -3,7 +3,9 @@
 // keeps its #includes before its `import weakref;`; support.cpp defines it against `wr`.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -50,6 +52,26 @@ public:
 private:
   long target_, floor_, overlap_floor_;
   std::chrono::steady_clock::time_point deadline_;
+};
+
+// A referent that knows its id (CPython's Object of the weak-dictionary tests: compares and
+// hashes by it), counts its live instances and marks its memory dead when destroyed.
+inline constexpr std::uint32_t intact = 0xC0FFEEu;
+struct node {
+  static inline std::atomic<int> alive{0};
+  int id;
+  std::uint32_t magic = intact;
+  explicit node(int i) : id(i) { alive.fetch_add(1, std::memory_order_relaxed); }
+  node(const node& o) : id(o.id) { alive.fetch_add(1, std::memory_order_relaxed); }
+  node& operator=(const node&) = default;
+  ~node() {
+    magic = 0;
+    alive.fetch_sub(1, std::memory_order_relaxed);
+  }
+  friend bool operator==(const node& a, const node& b) { return a.id == b.id; }
+};
+struct node_hash {
+  std::size_t operator()(const node& n) const noexcept { return std::hash<int>{}(n.id); }
 };
 
 // Counts the live elements of a weak container by walking them (what size() must agree with).
