@@ -416,7 +416,7 @@ public:
   size_type erase(const Q& key) {
     return erase_matching(key);
   }
-  // [weakref.containers.general]/20 clear(): every element leaves before any strongly held part
+  // [weakref.containers.general]/21 clear(): every element leaves before any strongly held part
   // is destroyed.
   void clear() noexcept { table_.clear(); }
 

@@ -107,7 +107,7 @@ BOOST_AUTO_TEST_CASE(death_during_unwinding_with_a_throwing_callback) {
   BOOST_TEST(!m.contains(1));
 }
 
-// [weakref.containers.general]/27 A Hash or KeyEqual that throws during an insertion: the
+// [weakref.containers.general]/28 A Hash or KeyEqual that throws during an insertion: the
 // exception propagates and the insertion has no effect; lookups and erasures that throw change
 // nothing either; the container is usable once they stop throwing.
 BOOST_AUTO_TEST_CASE(throwing_hash_and_equality_in_weak_set) {

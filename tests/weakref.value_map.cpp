@@ -386,7 +386,7 @@ BOOST_AUTO_TEST_CASE(transparent_policy_looks_up_by_another_type) {
   BOOST_TEST(m.at("a") == a); // the key's own form still works
 }
 
-// [weakref.value.map.lookup]/4 The non-const at() purges first, the const one never does: the
+// [weakref.value.map.lookup]/5 The non-const at() purges first, the const one never does: the
 // dead entry's memory is returned to the allocator only by the former.
 BOOST_AUTO_TEST_CASE(non_const_at_purges) {
   allocation_stats stats;
