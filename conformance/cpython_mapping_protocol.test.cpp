@@ -314,7 +314,7 @@ void test_update() {
     BOOST_CHECK_THROW(failing.update(failing_items<item>(where, k.other)), failure);
   }
   // CPython's update([(1, 2, 3)]): ValueError. weak_value_map's update takes only ranges of
-  // what converts to its value_type; weak_key_map's ([weakref.key.map.python]/5) takes any
+  // what converts to its value_type; weak_key_map's ([weakref.key.map.python]/16) takes any
   // input range, and one whose elements are not (key, value) pairs fails to compile inside it.
   if constexpr (std::is_same_v<Kind, value_kind>)
     static_assert(!updatable_with<map, std::vector<std::tuple<int, int, int>>>);

@@ -207,7 +207,7 @@ struct counting_allocator {
 };
 
 // A synchronized pool that counts what is allocated from it: with it, a death destroys the
-// strongly held part of its entries itself ([weakref.containers.general]/4).
+// strongly held part of its entries itself ([weakref.containers.general]/5).
 class counting_pool : public std::pmr::synchronized_pool_resource {
 public:
   storage_count count;

@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_3_weak_containers_never_keep_an_object_alive) {
 // Here: the doc's primary use, a cache of large objects: an object is served from the cache while
 // someone uses it; once only the cache refers to it, it is destroyed, and its storage (counted
 // by the allocator that made it) is given back, at the latest by the cache's next insertion,
-// which removes the dead entry ([weakref.containers.general]/6): the cache keeps neither the
+// which removes the dead entry ([weakref.containers.general]/8): the cache keeps neither the
 // object nor its memory.
 BOOST_AUTO_TEST_CASE(PY_INTRO_3_cache_of_large_objects) {
   std::size_t object_storage = 0; // bytes of the objects' allocations not yet given back

@@ -363,7 +363,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_1_value_destroyed_inside_the_keys_death) {
 
 // PY-WKD-1, with an allocator that may not be used from any thread (a
 // std::pmr::unsynchronized_pool_resource): the value waits for the owner's next lookup,
-// insertion, erasure or iteration, whichever it is ([weakref.containers.general]/4).
+// insertion, erasure or iteration, whichever it is ([weakref.containers.general]/5).
 BOOST_AUTO_TEST_CASE(PY_WKD_1_value_of_an_unsynchronized_pool_destroyed_by_next_operation) {
   using value_map = wr::pmr::weak_key_map<key_object, value_object, key_hash>;
   const auto check = [](const char* what, auto operation) {

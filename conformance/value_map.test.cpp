@@ -331,7 +331,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_1_key_destroyed_inside_the_values_death) {
 
 // PY-WVD-1, with an allocator that may not be used from any thread (a
 // std::pmr::unsynchronized_pool_resource): the key waits for the owner's next lookup,
-// insertion, erasure or iteration, whichever it is ([weakref.containers.general]/4).
+// insertion, erasure or iteration, whichever it is ([weakref.containers.general]/5).
 BOOST_AUTO_TEST_CASE(PY_WVD_1_key_of_an_unsynchronized_pool_destroyed_by_next_operation) {
   using named_map = wr::pmr::weak_value_map<name, image, name_hash>;
   const auto check = [](const char* what, auto operation) {

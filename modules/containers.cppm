@@ -118,7 +118,7 @@ struct mapping_union : mapping_union_base {
   }
 };
 
-// The iterator of every weak container ([weakref.containers.general]/4): holds the current
+// The iterator of every weak container ([weakref.containers.general]/5): holds the current
 // element's referent (pinned) so that it cannot die, and its entry cannot leave the table,
 // while the iterator points at it; skips dead entries. Access::make builds the (by-value)
 // reference from the entry and the pinned referent.
@@ -217,7 +217,7 @@ concept heterogeneous_argument =
 template <class Q, class Traits, class Hash, class KeyEqual>
 concept lookup_argument =
     owner_argument<Q, Traits> || heterogeneous_argument<Q, Traits, Hash, KeyEqual>;
-// [weakref.containers.lookup]/4 erase(k) never takes an iterator for a key (C++23's
+// [weakref.containers.lookup]/5 erase(k) never takes an iterator for a key (C++23's
 // heterogeneous erase of std::unordered_map has the same rule).
 template <class Q, class Traits, class Hash, class KeyEqual, class Iterator, class ConstIterator>
 concept erase_argument =
@@ -228,7 +228,7 @@ concept erase_argument =
 // have in common, written once, as libc++'s __hash_table is for the four unordered containers.
 // It owns the table, the hash function and the key equality predicate, and gives the facades
 // their constructors, copy, move, swap and the allocator propagation traits
-// ([weakref.containers.general]/7), iteration, the common members (/8, /9), the bucket
+// ([weakref.containers.general]/15), iteration, the common members (/17 to /26), the bucket
 // interface ([weakref.containers.bucket]), lookup, erasure ([weakref.containers.erasure]) and
 // the pieces of Python's interface that the three share. A facade inherits its constructors
 // (`using base::base`), keeps its implicit special members, and adds its own element access
@@ -304,7 +304,7 @@ public:
     insert(items);
   }
 
-  // [weakref.value.map.cons]/2 A copy holds new weak references to the live elements, with
+  // [weakref.value.map.cons]/8 A copy holds new weak references to the live elements, with
   // copies of their strongly held parts, of the hash function, the key equality predicate and
   // the maximum load factor. The source is not purged, and the elements' hashes, taken at
   // their insertion, are reused: no hash function or key equality runs.
@@ -316,7 +316,7 @@ public:
       : table_(alloc), hash_(other.hash_), equal_(other.equal_) {
     copy_elements(other);
   }
-  // [weakref.value.map.cons]/3 Takes the elements over in constant time, with those whose death
+  // [weakref.value.map.cons]/12 Takes the elements over in constant time, with those whose death
   // is being reported; element by element only for unequal allocators that do not propagate.
   weak_container(weak_container&& other) noexcept
       : table_(std::move(other.table_)), hash_(other.hash_), equal_(other.equal_) {}
@@ -367,7 +367,7 @@ public:
   allocator_type get_allocator() const noexcept { return table_.allocator(); }
 
   // [weakref.value.map.iter], [weakref.key.map.iter], [weakref.set.iter] The live elements,
-  // each pinned while an iterator points at it ([weakref.containers.general]/4).
+  // each pinned while an iterator points at it ([weakref.containers.general]/5).
   iterator begin() {
     table_.purge();
     return iterator(&table_, table_.first());
@@ -378,13 +378,13 @@ public:
   const_iterator cbegin() const { return begin(); }
   const_iterator cend() const noexcept { return end(); }
 
-  // [weakref.containers.general]/5 size(): the entries whose referents' deaths have not been
+  // [weakref.containers.general]/7 size(): the entries whose referents' deaths have not been
   // reported; exact unless an element is dying at this moment.
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
   size_type size() const noexcept { return table_.size(); }
   size_type max_size() const noexcept { return table_.max_size(); }
 
-  // [weakref.containers.general]/6 Removes the entries whose deaths have been reported (their
+  // [weakref.containers.general]/8 Removes the entries whose deaths have been reported (their
   // strongly held parts are destroyed here); every member that looks up, inserts, erases or
   // iterates does this first.
   void purge() noexcept { table_.purge(); }
@@ -416,7 +416,7 @@ public:
   size_type erase(const Q& key) {
     return erase_matching(key);
   }
-  // [weakref.containers.general]/9 clear(): every element leaves before any strongly held part
+  // [weakref.containers.general]/21 clear(): every element leaves before any strongly held part
   // is destroyed.
   void clear() noexcept { table_.clear(); }
 

@@ -436,7 +436,7 @@ header* header_of(const std::shared_ptr<T>& obj) noexcept {
   return d ? d->hdr : nullptr;
 }
 
-// [weakref.ref.cons]/2, [weakref.containers.general]/2 The header of obj; throws type_error when
+// [weakref.ref.cons]/2, [weakref.containers.general]/3 The header of obj; throws type_error when
 // obj cannot be weakly referenced (PY-INTRO-5: Python's "cannot create weak reference to ...").
 template <class T>
 header* require_header(const std::shared_ptr<T>& obj) {
@@ -552,7 +552,7 @@ struct access {
 
 // What weak_ref<T> and weak_proxy<T> have in common: a counted handle to one node, so that
 // copies share the reference's identity ([weakref.ref.general]/3) and the node is unregistered
-// with its last handle ([weakref.ref.cons]/5).
+// with its last handle ([weakref.ref.cons]/14).
 template <class T>
 class handle {
   static_assert(std::is_object_v<T> && !std::is_array_v<T>,
@@ -644,7 +644,7 @@ struct callback_node : ref_node<T> {
 };
 
 // What a call that may not happen returns (finalize's call, weak_method's call): whether it ran,
-// for a function returning void, else its result if it ran ([weakref.finalize.call]/1,
+// for a function returning void, else its result if it ran ([weakref.finalize.call]/2,
 // [weakref.method.call]/1).
 template <class R>
 using call_outcome = std::conditional_t<std::is_void_v<R>, bool, std::optional<std::decay_t<R>>>;
@@ -655,7 +655,7 @@ template <class T>
 inline constexpr bool is_shared_ptr<std::shared_ptr<T>> = true;
 
 // For the debug-build diagnostics of an owner kept where only a weak reference belongs
-// ([weakref.key.map]/4, [weakref.finalize.cons]/3): v is a shared_ptr sharing obj's ownership.
+// ([weakref.key.map]/5, [weakref.finalize.cons]/5): v is a shared_ptr sharing obj's ownership.
 template <class V, class T>
 bool shares_ownership([[maybe_unused]] const V& v,
                       [[maybe_unused]] const std::shared_ptr<T>& obj) noexcept {

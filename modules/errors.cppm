@@ -47,7 +47,7 @@ constinit std::atomic<callback_error_handler> current_handler{&default_callback_
 }
 
 void default_callback_error_handler(std::exception_ptr error) noexcept {
-  // [weakref.error.callback]/2: the default writes one line to stderr, like Python's
+  // [weakref.error.callback]/4: the default writes one line to stderr, like Python's
   // "Exception ignored in: ..." report.
   try {
     std::rethrow_exception(error);
@@ -59,7 +59,7 @@ void default_callback_error_handler(std::exception_ptr error) noexcept {
 }
 
 callback_error_handler set_callback_error_handler(callback_error_handler handler) noexcept {
-  // [weakref.error.callback]/3: a null handler restores the default.
+  // [weakref.error.callback]/5: a null handler restores the default.
   if (handler == nullptr) handler = &default_callback_error_handler;
   return current_handler.exchange(handler, std::memory_order_acq_rel);
 }

@@ -71,7 +71,7 @@ struct block : header {
 
 export namespace weakref {
 
-// [weakref.factory]/1 Python: "Not all objects can be weakly referenced" (PY-INTRO-5). In C++ the
+// [weakref.factory]/3 Python: "Not all objects can be weakly referenced" (PY-INTRO-5). In C++ the
 // weakly referenceable objects are exactly those made here: the returned shared_ptr shares one
 // allocation with the object, its control block and its weak list (the same count of
 // allocations as std::allocate_shared).
@@ -125,7 +125,7 @@ std::shared_ptr<T> allocate_shared(const Alloc& a, Args&&... args) {
   }
 }
 
-// [weakref.factory]/2 Effects: equivalent to allocate_shared<T>(std::allocator<T>(), args...).
+// [weakref.factory]/8 Effects: equivalent to allocate_shared<T>(std::allocator<T>(), args...).
 template <class T, class... Args>
   requires(!std::is_array_v<T>)
 std::shared_ptr<T> make_shared(Args&&... args) {

@@ -26,10 +26,10 @@ import :ref;
 // Who may touch what:
 //  - The registry (one per program) lists the live finalizers, newest first, under a spinlock
 //    that no user code runs under. A listed finalizer's reference holds one handle for the
-//    registry, so it outlives every handle the program drops ([weakref.finalize.general]/2).
+//    registry, so it outlives every handle the program drops ([weakref.finalize.general]/3).
 //  - The function and its arguments live in a `finalizer_payload`, reached from the finalizer
 //    through one pointer that the first call, detach or death exchanges with null: whoever gets
-//    it is the only one to call (at most once, [weakref.finalize.call]/2). peek() shares the
+//    it is the only one to call (at most once, [weakref.finalize.call]/5). peek() shares the
 //    payload with a count, so a call racing with a peek never destroys what the peek is copying.
 namespace weakref::detail {
 
@@ -55,7 +55,7 @@ class finalizer_registry {
   std::atomic<bool> shut_down_{false};  // the exit pass has run
 
 public:
-  // [weakref.finalize.exit]/2 Registers the exit pass with std::atexit the first time. Throws:
+  // [weakref.finalize.exit]/4 Registers the exit pass with std::atexit the first time. Throws:
   // std::runtime_error if std::atexit cannot register it (then no finalizer is made: it could
   // never run at exit).
   void arm_exit_pass();
@@ -64,9 +64,9 @@ public:
   // Takes l off the list; true if it was listed, and then the caller drops the registry's
   // handle (after the lock is released: dropping it may free the node).
   bool unlist(finalizer_link* l) noexcept;
-  // Python: after the exit pass, finalizers are no longer called ([weakref.finalize.exit]/3).
+  // Python: after the exit pass, finalizers are no longer called ([weakref.finalize.exit]/6).
   bool shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
-  // [weakref.finalize.exit]/1-2 Calls the live finalizers whose at_exit flag is set, newest
+  // [weakref.finalize.exit]/1 and /4 Calls the live finalizers whose at_exit flag is set, newest
   // first, including those that a finalizer creates meanwhile.
   void run_exit_pass() noexcept;
 };
@@ -126,7 +126,7 @@ void finalizer_registry::run_exit_pass() noexcept {
   shut_down_.store(true, std::memory_order_release);
 }
 
-// [weakref.finalize.cons]/3 Debug builds: an argument that owns the object keeps it alive
+// [weakref.finalize.cons]/5 Debug builds: an argument that owns the object keeps it alive
 // forever, since the registry holds the arguments (Python: "func, args and kwargs [must not]
 // own any references to obj"). Detected where it is cheap: a shared_ptr sharing obj's ownership.
 template <class A, class T>
@@ -173,7 +173,7 @@ class finalizer_state : public finalizer_link {
 public:
   using payload = finalizer_payload<F, Args...>;
   using result = std::invoke_result_t<F&, Args&...>;
-  // [weakref.finalize.call]/1 What an explicit call returns: whether it ran for a function
+  // [weakref.finalize.call]/2 What an explicit call returns: whether it ran for a function
   // returning void, else its result, if it ran.
   using call_result = call_outcome<result>;
 
@@ -208,7 +208,7 @@ public:
     if (the_finalizer_registry.unlist(this)) release(node);
   }
 
-  // [weakref.finalize.call]/1-3 Marks the finalizer dead and, if it was alive (and the exit
+  // [weakref.finalize.call]/2 and /5-6 Marks the finalizer dead and, if it was alive (and the exit
   // pass has not run), calls func(args...) with the arguments as lvalues, as Python passes them.
   call_result call() {
     payload* const p = take();
@@ -229,7 +229,7 @@ public:
   }
 
   // The weak list calls the finalizer at the death, with a handle to its reference; an exception
-  // goes to the callback error handler as any callback's ([weakref.finalize.call]/4).
+  // goes to the callback error handler as any callback's ([weakref.finalize.call]/7).
   void operator()(const weak_ref<T>&) { (void)call(); }
 
 private:
@@ -260,7 +260,7 @@ export namespace weakref {
 
 // [weakref.finalize] Python 3.4: weakref.finalize(obj, func, *args) (PY3-FIN-*). A handle to a
 // finalizer: copies share it (one finalizer, called at most once); dropping every handle does not
-// unregister it ([weakref.finalize.general]/2). F and each of Args are stored decayed.
+// unregister it ([weakref.finalize.general]/3). F and each of Args are stored decayed.
 template <class T, class F, class... Args>
 class finalize {
   static_assert(std::is_object_v<T> && !std::is_array_v<T>,
@@ -277,7 +277,7 @@ class finalize {
 
 public:
   using element_type = T;
-  // [weakref.finalize.call]/1 bool when func returns void, else std::optional of its result.
+  // [weakref.finalize.call]/2 bool when func returns void, else std::optional of its result.
   using call_result = typename state::call_result;
 
   // [weakref.finalize.obs]/2 Python: the (obj, func, args, kwargs) tuple of detach() and peek().
@@ -309,7 +309,7 @@ public:
     ref_ = detail::access::adopt<weak_ref<T>>(n);
   }
 
-  // [weakref.finalize.call]/1 Python: f(). If the finalizer is alive, marks it dead and returns
+  // [weakref.finalize.call]/2 Python: f(). If the finalizer is alive, marks it dead and returns
   // what func(args...) returns (true for void); otherwise returns false or an empty optional.
   // An exception from func propagates; the finalizer is dead all the same.
   call_result operator()() const {
@@ -330,7 +330,7 @@ public:
                    });
   }
 
-  // [weakref.finalize.obs]/4 Python: f.peek(). As detach(), but the finalizer stays alive and the
+  // [weakref.finalize.obs]/7 Python: f.peek(). As detach(), but the finalizer stays alive and the
   // result holds copies.
   std::optional<info> peek() const
     requires std::copy_constructible<F> && (std::copy_constructible<Args> && ...)
@@ -359,10 +359,10 @@ public:
     if (s != nullptr && s->alive()) s->at_exit.store(value, std::memory_order_relaxed);
   }
 
-  // [weakref.finalize.obs]/5 True if both are handles to the same finalizer (Python: `f is g`).
+  // [weakref.finalize.obs]/10 True if both are handles to the same finalizer (Python: `f is g`).
   bool identical(const finalize& other) const noexcept { return ref_.identical(other.ref_); }
 
-  // The finalizer's weak reference to obj ([weakref.finalize.general]/3): counted by
+  // The finalizer's weak reference to obj ([weakref.finalize.general]/4): counted by
   // weak_ref_count and listed by weak_refs, as Python's is.
   const weak_ref<T>& ref() const noexcept { return ref_; }
 

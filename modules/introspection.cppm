@@ -24,14 +24,14 @@ std::size_t weak_ref_count(const std::shared_ptr<T>& obj) noexcept {
   return h->count;
 }
 
-// [weakref.introspection]/3 The same through a std::weak_ptr: 0 once it has expired, as Python
+// [weakref.introspection]/6 The same through a std::weak_ptr: 0 once it has expired, as Python
 // counts no reference to a dead object.
 template <class T>
 std::size_t weak_ref_count(const std::weak_ptr<T>& obj) noexcept {
   return weak_ref_count(obj.lock());
 }
 
-// [weakref.introspection]/2 Python: getweakrefs(object): "Return a list of all weak reference
+// [weakref.introspection]/3 Python: getweakrefs(object): "Return a list of all weak reference
 // and proxy objects which refer to object" (PY-REFS-1), newest first. Each element is a handle
 // to the existing reference (identical() to it), never a new one, so the size is
 // weak_ref_count(obj) at the time of the call. A reference of another element type (a
@@ -80,7 +80,7 @@ std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::share
   return result;
 }
 
-// [weakref.introspection]/3 The same through a std::weak_ptr: empty once it has expired.
+// [weakref.introspection]/6 The same through a std::weak_ptr: empty once it has expired.
 template <class T>
 std::vector<std::variant<weak_ref<T>, weak_proxy<T>>> weak_refs(const std::weak_ptr<T>& obj) {
   return weak_refs(obj.lock());

@@ -22,7 +22,7 @@ import :table;
 
 namespace weakref::detail {
 
-// [weakref.key.map]/4 Debug builds: a value that owns its own key keeps the element forever
+// [weakref.key.map]/5 Debug builds: a value that owns its own key keeps the element forever
 // (Python's permanent entry). Detected where it is cheap: a value that is a shared_ptr sharing
 // the key's ownership, at insertion and assignment through the map.
 template <class V, class K>
@@ -95,7 +95,7 @@ export namespace weakref {
 // KeyEqual (hash taken once, at insertion), or by identity with weakref::identity_hash and
 // weakref::identity_equal; values are held strongly and destroyed when the entry is purged.
 //
-// [weakref.key.map]/2 Threads: as [weakref.value.map]/2.
+// [weakref.key.map]/3 Threads: as [weakref.value.map]/3.
 template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>,
           class Allocator = std::allocator<std::pair<const std::shared_ptr<K>, V>>>
 class weak_key_map
@@ -261,7 +261,7 @@ private:
   // The live entry for key, with what keeps its value alive while the caller copies it: under
   // the identity policy a key object passed by the caller is the stored key; otherwise a pin of
   // the stored key, since its death may destroy the value on another thread
-  // ([weakref.containers.general]/4).
+  // ([weakref.containers.general]/5).
   template <class Q>
   std::pair<const entry*, std::shared_ptr<K>> find_value(const Q& key) const {
     if constexpr (detail::is_identity_policy<Hash, KeyEqual> &&
@@ -303,7 +303,7 @@ struct std::basic_common_reference<std::pair<std::shared_ptr<K>, U>,
   using type = std::pair<std::shared_ptr<K>, U>;
 };
 
-// [weakref.containers.general]/5 size() is not exact while an element is dying on another
+// [weakref.containers.general]/7 size() is not exact while an element is dying on another
 // thread, so the container does not claim std::ranges::sized_range (whose size must equal the
 // distance from begin to end).
 template <class K, class V, class Hash, class KeyEqual, class Allocator>

@@ -72,7 +72,7 @@ public:
       : ref_((check(method), obj)), method_(method) {}
   weak_method(const std::shared_ptr<T>& obj, M method, std::nullptr_t) : weak_method(obj, method) {}
 
-  // [weakref.method.cons]/3 As above, with a callback that receives a handle to this
+  // [weakref.method.cons]/5 As above, with a callback that receives a handle to this
   // weak_method (identical() to it) when obj dies, as weak_ref's does (PY3-METH-5). A null
   // function pointer or empty std::function registers none.
   template <class F>

@@ -28,13 +28,13 @@ inline constexpr bool is_proxy<weak_proxy<T>> = true;
 template <class U>
 concept not_proxy = !is_proxy<std::remove_cvref_t<U>>;
 
-// [weakref.proxy.ops]/2 P is the proxy operand of one of Proxy's operators: Proxy itself or a
+// [weakref.proxy.ops]/3 P is the proxy operand of one of Proxy's operators: Proxy itself or a
 // class derived from it, whatever its value category.
 template <class P, class Proxy>
 concept operand_of = std::derived_from<std::remove_cvref_t<P>, Proxy>;
 
 // The result of proxy->: owns the referent until the end of the full-expression
-// ([weakref.proxy.access]/2), so `p->f()` cannot see the referent die half way.
+// ([weakref.proxy.access]/3), so `p->f()` cannot see the referent die half way.
 template <class T>
 class pinned {
   std::shared_ptr<T> owner_;
@@ -80,7 +80,7 @@ concept has_call_member =
     std::is_class_v<T> && ((!std::is_final_v<T> && !requires { &call_detector<T>::operator(); }) ||
                            (std::is_final_v<T> && requires { &T::operator(); }));
 
-// [weakref.proxy.container]/3 An iterator obtained through a proxy: the referent's iterator and
+// [weakref.proxy.container]/8 An iterator obtained through a proxy: the referent's iterator and
 // an owner of the referent, so the referent lives as long as any iterator into it (Python keeps
 // an object alive while it is iterated; CPython's proxy did not, bpo-38395). It has the
 // referent's iterator's category, up to random access.
@@ -277,8 +277,8 @@ class weak_proxy : public detail::registering_handle<T, weak_proxy<T>, detail::n
   using base = detail::registering_handle<T, weak_proxy<T>, detail::node_kind::proxy>;
 
 public:
-  // [weakref.proxy.cons]/1-3 As weak_ref's (detail::registering_handle); Python: "callback is
-  // the same as the parameter of the same name to the ref() function": it receives a handle to
+  // [weakref.proxy.cons]/1-2 and /5 As weak_ref's (detail::registering_handle); Python: "callback
+  // is the same as the parameter of the same name to the ref() function": it receives a handle to
   // this proxy (PY-PROXY-3). Copies share the identity, moves empty the source.
   using base::base;
 
@@ -289,7 +289,7 @@ public:
     if (!owner) throw reference_error("weakly-referenced object no longer exists");
     return owner;
   }
-  // [weakref.proxy.access]/2
+  // [weakref.proxy.access]/3
   detail::pinned<T> operator->() const { return detail::pinned<T>(pin()); }
 
 private:
@@ -383,7 +383,7 @@ public:
     return static_cast<bool>(*pin());
   }
 
-// [weakref.proxy.ops]/2 Binary operators forward to the referent, with a proxy operand on
+// [weakref.proxy.ops]/3 Binary operators forward to the referent, with a proxy operand on
 // either side unwrapped (only the left one is the "proxy side" when both are proxies, so that
 // the two candidates never tie). The proxy operand is a `const P&` with P deduced and checked by
 // detail::operand_of before any constraint on the referent's operators: these friends are found
@@ -428,7 +428,7 @@ public:
 #undef WEAKREF_PROXY_BINARY_REVERSED
 #undef WEAKREF_PROXY_BINARY
 
-  // [weakref.proxy.ops]/2 Equality is declared in one direction only (C++20 rewrites x == p and
+  // [weakref.proxy.ops]/3 Equality is declared in one direction only (C++20 rewrites x == p and
   // !=). proxy == proxy has its own overload whose two parameters have the same shape, so that
   // it and its rewritten form tie on conversions and the non-rewritten one is chosen
   // ([over.match.best.general]/2.8). Both check their proxy operands first, as above.
@@ -447,7 +447,7 @@ public:
     return *left == *right;
   }
 
-// [weakref.proxy.ops]/3 Compound assignment acts on the referent. Python's proxy returns
+// [weakref.proxy.ops]/7 Compound assignment acts on the referent. Python's proxy returns
 // itself when the referent's in-place operator returned the referent, and that operator's
 // result otherwise; here the referent's operator returning T& (the referent, by the convention
 // of [over.oper]) yields the proxy, and any other result is returned as it is.
@@ -476,7 +476,7 @@ public:
   WEAKREF_PROXY_COMPOUND(>>=)
 #undef WEAKREF_PROXY_COMPOUND
 
-// [weakref.proxy.ops]/4 Unary operators and increments.
+// [weakref.proxy.ops]/10 Unary operators and increments.
 #define WEAKREF_PROXY_UNARY(op)                                                                    \
   decltype(auto) operator op() const                                                               \
     requires requires(T& t) { op t; }                                                              \

@@ -35,7 +35,8 @@ concept weak_callback =
 
 namespace weakref::detail {
 
-// What weak_ref and weak_proxy construct alike ([weakref.ref.cons]/1-3, [weakref.proxy.cons]/1-3):
+// What weak_ref and weak_proxy construct alike ([weakref.ref.cons]/1-2 and /5,
+// [weakref.proxy.cons]/1-2 and /5):
 // a new reference of kind Kind registered in obj's weak list, with an optional callback that
 // receives a Handle; and swap. Copies share the identity and moves empty the source (handle).
 template <class T, class Handle, node_kind Kind>
@@ -60,7 +61,7 @@ public:
 
   registering_handle(const std::shared_ptr<T>& obj, std::nullptr_t) : registering_handle(obj) {}
 
-  // [weakref.ref.cons]/6 From a std::weak_ptr: as from w.lock(), and type_error if w is expired
+  // [weakref.ref.cons]/16 From a std::weak_ptr: as from w.lock(), and type_error if w is expired
   // (an expired weak_ptr owns nothing, as an empty shared_ptr). A template, so that an argument
   // that merely converts to a weak_ptr (a shared_ptr<Derived>) keeps choosing the constructors
   // above instead of being ambiguous between the two conversions.
@@ -88,7 +89,7 @@ public:
   void swap(Handle& other) noexcept { this->swap_node(other); }
   friend void swap(Handle& a, Handle& b) noexcept { a.swap(b); }
 
-  // [weakref.ref.obs]/3 Returns: true if *this and other are handles to the same reference
+  // [weakref.ref.obs]/4 Returns: true if *this and other are handles to the same reference
   // (Python: `r1 is r2`), whatever their element types ([weakref.ref.conv]/2);
   // [weakref.proxy.obs] likewise.
   template <class U, class H>
@@ -128,9 +129,9 @@ class weak_ref : public detail::registering_handle<T, weak_ref<T>, detail::node_
   using base::node_;
 
 public:
-  // [weakref.ref.cons]/1-3 The constructors and swap (detail::registering_handle).
-  // [weakref.ref.cons]/4 A copy is the same reference, not a new one (identity is shared); a
-  // move leaves the source empty. [weakref.ref.cons]/5 Destroying the last handle before the
+  // [weakref.ref.cons]/1-2 and /5 The constructors and swap (detail::registering_handle).
+  // [weakref.ref.cons]/7 A copy is the same reference, not a new one (identity is shared); a
+  // move leaves the source empty. [weakref.ref.cons]/14 Destroying the last handle before the
   // referent dies unregisters the reference: its callback never runs. (detail::handle.)
   using base::base;
 
@@ -142,7 +143,7 @@ public:
   using base::expired;
   using base::lock;
 
-  // [weakref.ref.obs]/3 identical(other) (detail::registering_handle).
+  // [weakref.ref.obs]/4 identical(other) (detail::registering_handle).
 
   // [weakref.ref.hash]/2 Python: "Weak references are hashable if the object is hashable. They
   // will maintain their hash value even after the object was deleted. If hash() is called the
@@ -164,7 +165,7 @@ public:
     return h;
   }
 
-  // [weakref.ref.conv]/3 For APIs that take a std::weak_ptr: one sharing ownership with the
+  // [weakref.ref.conv]/6 For APIs that take a std::weak_ptr: one sharing ownership with the
   // referent (expired once it died), as if converted from the weak_ptr that *this holds; empty
   // if *this is empty. Implicit, as weak_ptr<Derived> to weak_ptr<Base> is.
   template <class U>
@@ -245,7 +246,7 @@ concept ref_type = requires(std::remove_cvref_t<R>* p) { detail::ref_base(p); };
 
 namespace weakref::detail {
 
-// [weakref.ref.self]/3-4 What a self_callback shares with the dispatcher in its reference's node:
+// [weakref.ref.self]/8-9 What a self_callback shares with the dispatcher in its reference's node:
 // which object to call, and whether a call is running, so that the object's destruction can wait
 // for a call running on another thread (as std::stop_callback's destructor does) and never
 // starts one after it.
@@ -337,7 +338,7 @@ public:
   // [weakref.ref.self]/1 No callback (Derived's constructors that register none).
   self_callback() noexcept = default;
 
-  // [weakref.ref.self]/2 Effects: creates a new reference to *obj with callback, stores
+  // [weakref.ref.self]/4 Effects: creates a new reference to *obj with callback, stores
   // it in self's weak_ref<T> base (as by assignment), and binds it to self.
   template <class T, class F>
     requires std::invocable<std::decay_t<F>&, Derived&> &&
@@ -362,12 +363,12 @@ public:
     base = detail::access::adopt<weak_ref<T>>(n);
   }
 
-  // [weakref.ref.self]/5 The binding belongs to one object: a copy or a move of Derived would
+  // [weakref.ref.self]/11 The binding belongs to one object: a copy or a move of Derived would
   // need the new object's address, which a member's copy constructor does not know.
   self_callback(const self_callback&) = delete;
   self_callback& operator=(const self_callback&) = delete;
 
-  // [weakref.ref.self]/4 Unbinds (waiting for a call running on another thread), then drops
+  // [weakref.ref.self]/9 Unbinds (waiting for a call running on another thread), then drops
   // this member's handle: if the reference has no other handle, it is unregistered.
   ~self_callback() {
     if (binding_ != nullptr) binding_->unbind();

@@ -65,11 +65,11 @@ export namespace weakref {
 // referents' Hash and KeyEqual (the hash is taken once, at insertion), or by identity with
 // weakref::identity_hash and weakref::identity_equal.
 //
-// [weakref.set]/2 Threads: as [weakref.value.map]/2. One set is not used from two threads at
+// [weakref.set]/3 Threads: as [weakref.value.map]/3. One set is not used from two threads at
 // once without synchronization (const members may run concurrently with each other), but its
-// elements may die on any thread at any time ([weakref.containers.general]/3).
+// elements may die on any thread at any time ([weakref.containers.general]/4).
 //
-// [weakref.set]/3 Python's API (add, discard, remove, pop, clear, copy, update, `in`, len,
+// [weakref.set]/4 Python's API (add, discard, remove, pop, clear, copy, update, `in`, len,
 // iteration and the set algebra of [weakref.set.algebra]) next to std::unordered_set's.
 template <class T, class Hash = std::hash<T>, class KeyEqual = std::equal_to<T>,
           class Allocator = std::allocator<std::shared_ptr<T>>>
@@ -101,7 +101,7 @@ public:
   using base::base, base::operator=;
   using base::begin, base::end, base::erase, base::contains; // named by the members below
 
-  // [weakref.set.capacity] size() (Python: len) as [weakref.containers.general]/5: exact unless
+  // [weakref.set.capacity] size() (Python: len) as [weakref.containers.general]/7: exact unless
   // an element is dying at this moment, so weak_set does not model std::ranges::sized_range
   // (see the specialization of std::ranges::disable_sized_range after the class).
 

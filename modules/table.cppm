@@ -32,9 +32,9 @@ import :control;
 // from the chains at the start of its next operation that looks up, inserts, erases or
 // iterates (`purge`). Until then a dead entry stays in its chain and every lookup and iterator
 // skips it: it is never observable
-// ([weakref.containers.general]/4), and it never removes anything but itself (bpo-28427).
+// ([weakref.containers.general]/5), and it never removes anything but itself (bpo-28427).
 //
-// The strongly held part goes inside the death, as in Python ([weakref.containers.general]/4):
+// The strongly held part goes inside the death, as in Python ([weakref.containers.general]/5):
 // the death destroys the payload on its own thread, after reporting the entry, when the
 // allocator may be used from any thread (`releases_anywhere`); otherwise the owner's purge
 // destroys it. This is safe because the owner reads a payload only while it holds an owner of
@@ -49,7 +49,7 @@ namespace weakref::detail {
 
 enum entry_state : unsigned char { entry_live, entry_queued, entry_erased };
 
-// [weakref.containers.general]/4 Whether a payload may be destroyed, and its memory given back,
+// [weakref.containers.general]/5 Whether a payload may be destroyed, and its memory given back,
 // on whatever thread a death runs: for std::allocator, and for a polymorphic_allocator whose
 // resource is the new/delete one or a synchronized pool. Any other allocator may not be
 // thread-safe (std::pmr::unsynchronized_pool_resource is not): its payloads wait for the owner.
@@ -398,7 +398,7 @@ public:
 
   const Alloc& allocator() const noexcept { return alloc_; }
 
-  // [weakref.containers.general]/5 size(): entries in the table minus those whose death has
+  // [weakref.containers.general]/7 size(): entries in the table minus those whose death has
   // been reported. Exact unless a referent is dying at this moment (its callbacks not yet run).
   std::size_t size() const noexcept {
     if (!core_) return 0;
@@ -424,7 +424,7 @@ public:
         typename core_type::entry_allocator(alloc_));
   }
 
-  // Removes every entry whose referent's death has been reported ([weakref.containers.general]/6).
+  // Removes every entry whose referent's death has been reported ([weakref.containers.general]/8).
   void purge() noexcept {
     if (!core_ || core_->inbox.load(std::memory_order_relaxed) == nullptr) return;
     entry* e = core_->inbox.exchange(nullptr, std::memory_order_acquire);
@@ -503,7 +503,7 @@ public:
     return {};
   }
 
-  // [weakref.containers.general]/3 under the identity policy: the live entry whose referent is
+  // [weakref.containers.general]/4 under the identity policy: the live entry whose referent is
   // the object at `address`, not pinned. Comparing addresses needs no referent, and the caller
   // holds that object, so a live entry with its address cannot die under the caller; an entry
   // whose referent died (its address perhaps reused by the caller's object) is told apart by
@@ -646,7 +646,7 @@ private:
   }
 
   // Destroys a retired entry's payload and releases it. The payload's destructor is user code
-  // that may use the container again ([weakref.containers.general]/6): by now the table is
+  // that may use the container again ([weakref.containers.general]/8): by now the table is
   // consistent, and e is kept alive by the handle claim() took.
   void finish(entry* e) noexcept {
     claim(e);

@@ -65,9 +65,9 @@ export namespace weakref {
 // value exists any more." Keys are held strongly and matched with Hash and KeyEqual; values are
 // factory-made objects held by weak references.
 //
-// [weakref.value.map]/2 Like std::unordered_map, one container is not used from two threads
+// [weakref.value.map]/3 Like std::unordered_map, one container is not used from two threads
 // at once without synchronization (const members may run concurrently with each other), but the
-// values' referents may die on any thread at any time ([weakref.containers.general]/3).
+// values' referents may die on any thread at any time ([weakref.containers.general]/4).
 template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>,
           class Allocator = std::allocator<std::pair<const K, std::shared_ptr<V>>>>
 class weak_value_map
@@ -158,13 +158,13 @@ public:
   public:
     mapped_reference(const mapped_reference&) = default;
     operator std::shared_ptr<V>() const { return map_->at(key_); }
-    // [weakref.value.map.subscript]/2 d[k] = v. The key is copied, not moved, into the element:
+    // [weakref.value.map.subscript]/4 d[k] = v. The key is copied, not moved, into the element:
     // the result still names it afterwards.
     mapped_reference& operator=(std::shared_ptr<V> value) {
       map_->insert_or_assign(key_, std::move(value));
       return *this;
     }
-    // [weakref.value.map.subscript]/3 d[k] = d[j]: assigns the value other reads (key_error,
+    // [weakref.value.map.subscript]/9 d[k] = d[j]: assigns the value other reads (key_error,
     // and no effect, if it has none). The implicit copy assignment would rebind *this to
     // other's map and key and leave both maps unchanged.
     mapped_reference& operator=(const mapped_reference& other) { return *this = other.get(); }
@@ -301,7 +301,7 @@ using weak_value_map = weakref::weak_value_map<
 
 } // namespace weakref
 
-// [weakref.containers.general]/5 size() is not exact while an element is dying on another
+// [weakref.containers.general]/7 size() is not exact while an element is dying on another
 // thread, so the container does not claim std::ranges::sized_range (whose size must equal the
 // distance from begin to end).
 template <class K, class V, class Hash, class KeyEqual, class Allocator>

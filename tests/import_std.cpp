@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
-// [weakref.module]/2: C++23 code imports both std and weakref. Built only by the `std` preset.
+// C++23 code imports both std and weakref, in either order (the paper, on the reference
+// implementation's module; [weakref.syn] declares what it exports). Built only by the `std` preset.
 import std;
 import weakref;
 

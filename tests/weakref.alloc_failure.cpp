@@ -4,7 +4,7 @@
 // containers' allocator and through the global operator new (weak references and the factory's
 // std::allocator use it). After each failure the operation must have thrown std::bad_alloc and:
 //  - single-element insertions, reference and object creation: had no effect (strong guarantee,
-//    [weakref.containers.general]/10, [weakref.ref.cons], [weakref.factory]);
+//    [weakref.containers.general]/28, [weakref.ref.cons], [weakref.factory]);
 //  - everything else: left a valid container holding only live elements that were there or were
 //    being added (basic guarantee);
 // and, once the container is gone, every byte is returned (checked here; ASan's LeakSanitizer
@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_are_all_or_nothing) {
 }
 #endif
 
-// [weakref.containers.general]/10 Single-element insertions have no effect when they throw,
+// [weakref.containers.general]/28 Single-element insertions have no effect when they throw,
 // including when the insertion has to grow the bucket array, and when weak_value_map's
 // insert_or_assign replaces an element. Keys are strings that allocate (through the
 // container's allocator, by uses-allocator construction).

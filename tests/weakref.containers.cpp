@@ -66,7 +66,7 @@ struct fixture {
   std::shared_ptr<std::string> k2 = weakref::make_shared<std::string>("two");
 };
 
-// The allocator model of [weakref.containers.general]/7, checked for one container type: copy
+// The allocator model of [weakref.containers.general]/15, checked for one container type: copy
 // and move assignment and swap take the other's allocator exactly when the trait says so, and
 // the contents follow either way.
 template <class C, class Make>
@@ -101,7 +101,7 @@ void check_propagation(bool propagate, Make make, std::size_t expected_size) {
     BOOST_TEST((copy == moved));
   }
   {
-    // [weakref.value.map.cons]/2-3: every copy and every move keeps the maximum load factor,
+    // [weakref.value.map.cons]/8 and /12: every copy and every move keeps the maximum load factor,
     // whichever way the allocators go; the copy constructor asks the source's allocator for its
     // own (select_on_container_copy_construction).
     constexpr float mlf = 0.25f;
@@ -128,7 +128,7 @@ void check_propagation(bool propagate, Make make, std::size_t expected_size) {
     C moved(std::move(b));
     BOOST_TEST(moved.max_load_factor() == mlf);
     BOOST_TEST(moved.size() == expected_size);
-    BOOST_TEST(b.size() == 0u); // [weakref.value.map.cons]/3: the source is left empty
+    BOOST_TEST(b.size() == 0u); // [weakref.value.map.cons]/12: the source is left empty
     BOOST_TEST(b.max_load_factor() == 1.0f);
     C other = make(2, 0); // equal allocators (id 2): swap exchanges the load factors too
     other.swap(moved);
@@ -209,7 +209,7 @@ BOOST_AUTO_TEST_CASE(comparison_uses_the_left_operands_policy) {
   BOOST_TEST(!(exact_s == by_ten_s));
 }
 
-// Re-entrancy ([weakref.containers.general]/6): destroying an element's strongly held part runs
+// Re-entrancy ([weakref.containers.general]/8): destroying an element's strongly held part runs
 // user code, which may use the container again. The container is consistent whenever that code
 // runs: nothing it inserts is lost, nothing is duplicated, size() agrees with iteration.
 struct on_destroy {
@@ -293,7 +293,7 @@ template <class V>
 using node_map = weakref::weak_key_map<chain_node, V, weakref::identity_hash<chain_node>,
                                        weakref::identity_equal<chain_node>>;
 
-// [weakref.containers.general]/4 The strongly held part of an entry is destroyed inside the
+// [weakref.containers.general]/5 The strongly held part of an entry is destroyed inside the
 // death of its weak part, as Python releases a WeakKeyDictionary value when its key dies: a
 // chain of nodes, each the value of the one before, collapses at the root's death with no
 // further operation of the map, and size() is then 0 (the chain is released in a loop, not by
@@ -318,7 +318,7 @@ BOOST_AUTO_TEST_CASE(a_chain_held_by_its_own_values_collapses_at_the_roots_death
   BOOST_TEST(links.size() == 0u);
 }
 
-// [weakref.containers.general]/4 The same for the keys of a weak_value_map: a key is destroyed
+// [weakref.containers.general]/5 The same for the keys of a weak_value_map: a key is destroyed
 // inside its value's death.
 BOOST_AUTO_TEST_CASE(a_value_maps_key_is_destroyed_inside_the_values_death) {
   auto v = weakref::make_shared<tracked>(1);
@@ -335,7 +335,7 @@ BOOST_AUTO_TEST_CASE(a_value_maps_key_is_destroyed_inside_the_values_death) {
   BOOST_TEST(named.size() == 0u);
 }
 
-// [weakref.containers.general]/4, /6 A death inside an operation of the same container (an
+// [weakref.containers.general]/5 and /8 A death inside an operation of the same container (an
 // erase whose value's destructor releases another key's last owner) destroys that other value
 // at once; the container stays consistent and the operation completes.
 BOOST_AUTO_TEST_CASE(a_death_inside_an_erase_releases_the_other_value_at_once) {
@@ -371,7 +371,7 @@ struct releasing_key_hash {
   std::size_t operator()(const releasing_key&) const noexcept { return 0; } // one chain
 };
 
-// [weakref.containers.general]/4, /6 A death inside a lookup of the same container (caused by
+// [weakref.containers.general]/5 and /8 A death inside a lookup of the same container (caused by
 // the lookup's KeyEqual) destroys the dead element's key at once; the lookup still finds the
 // element it looks for, and the container stays consistent.
 BOOST_AUTO_TEST_CASE(a_death_inside_a_lookup_releases_the_other_key_at_once) {

@@ -66,7 +66,7 @@ BOOST_AUTO_TEST_CASE(default_handler_writes_to_stderr) {
   BOOST_TEST(unknown == "Exception ignored in weak reference callback: unknown exception\n");
 }
 
-// [weakref.error.callback]/3: set returns the previous handler; null restores the default.
+// [weakref.error.callback]/5: set returns the previous handler; null restores the default.
 BOOST_AUTO_TEST_CASE(handler_is_replaceable) {
   auto mine = +[](std::exception_ptr) noexcept {};
   auto before = weakref::set_callback_error_handler(mine);

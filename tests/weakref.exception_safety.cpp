@@ -107,7 +107,7 @@ BOOST_AUTO_TEST_CASE(death_during_unwinding_with_a_throwing_callback) {
   BOOST_TEST(!m.contains(1));
 }
 
-// [weakref.containers.general]/10 A Hash or KeyEqual that throws during an insertion: the
+// [weakref.containers.general]/28 A Hash or KeyEqual that throws during an insertion: the
 // exception propagates and the insertion has no effect; lookups and erasures that throw change
 // nothing either; the container is usable once they stop throwing.
 BOOST_AUTO_TEST_CASE(throwing_hash_and_equality_in_weak_set) {
@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(throwing_hash_and_equality_in_weak_set) {
     BOOST_CHECK_THROW((void)s.contains(*objs[0]), std::runtime_error);
     BOOST_CHECK_THROW(s.erase(*objs[1]), std::runtime_error);
     BOOST_CHECK_THROW(s.discard(objs[2]), std::runtime_error);
-    // [weakref.value.map.cons]/2 A copy reuses the hashes taken at insertion and compares
+    // [weakref.value.map.cons]/8 A copy reuses the hashes taken at insertion and compares
     // nothing (the source's elements are distinct already): neither throws here.
     const weakref::weak_set<touchy, colliding_hash> copy(s);
     BOOST_TEST(walk(copy) == 4u);

@@ -47,7 +47,7 @@ struct pmr_aware {
 
 BOOST_AUTO_TEST_SUITE(factory)
 
-// [weakref.factory]/2: make_shared forwards its arguments and returns an owner.
+// [weakref.factory]/8: make_shared forwards its arguments and returns an owner.
 BOOST_AUTO_TEST_CASE(make_shared_constructs_and_destroys_once) {
   {
     std::shared_ptr<tracked> p = weakref::make_shared<tracked>(42);
@@ -80,7 +80,7 @@ BOOST_AUTO_TEST_CASE(std_make_shared_object_is_rejected_with_type_error) {
                     weakref::type_error);
 }
 
-// [weakref.factory]/1: one allocation, like std::allocate_shared, freed exactly once.
+// [weakref.factory]/3: one allocation, like std::allocate_shared, freed exactly once.
 BOOST_AUTO_TEST_CASE(allocate_shared_uses_one_allocation_of_the_given_allocator) {
   allocation_stats stats;
   {
@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(allocate_shared_uses_one_allocation_of_the_given_allocator)
   BOOST_TEST(stats.live_bytes == 0u);
 }
 
-// [weakref.factory]/1 Effects: construction through the allocator (uses-allocator construction
+// [weakref.factory]/3 Effects: construction through the allocator (uses-allocator construction
 // for pmr), memory from the resource.
 BOOST_AUTO_TEST_CASE(allocate_shared_with_pmr_resource) {
   std::byte buffer[4096];
@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(allocate_shared_with_pmr_resource) {
   BOOST_TEST(weakref::weak_ref_count(p) == 1u);
 }
 
-// [weakref.factory]/1 Throws: a throwing constructor leaks nothing.
+// [weakref.factory]/3 Throws: a throwing constructor leaks nothing.
 BOOST_AUTO_TEST_CASE(throwing_constructor_releases_the_allocation) {
   allocation_stats stats;
   BOOST_CHECK_THROW(weakref::allocate_shared<throws_on_construction>(
@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(throwing_constructor_releases_the_allocation) {
   BOOST_TEST(stats.live_bytes == 0u);
 }
 
-// [weakref.factory]/1: alignment of T is honoured.
+// [weakref.factory]/3: alignment of T is honoured.
 BOOST_AUTO_TEST_CASE(over_aligned_type_is_aligned) {
   std::vector<std::shared_ptr<over_aligned>> owners;
   for (int i = 0; i < 16; ++i) {
@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(over_aligned_type_is_aligned) {
   }
 }
 
-// [weakref.factory]/3: enable_shared_from_this works on factory objects and the result is
+// [weakref.factory]/9: enable_shared_from_this works on factory objects and the result is
 // weakly referenceable too.
 BOOST_AUTO_TEST_CASE(enable_shared_from_this_still_works) {
   auto p = weakref::make_shared<self_aware>();
@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(enable_shared_from_this_still_works) {
   BOOST_TEST(r.expired());
 }
 
-// [weakref.factory]/4: shared_ptrs converted to a base or aliasing a member find the same
+// [weakref.factory]/10: shared_ptrs converted to a base or aliasing a member find the same
 // weak list: the referent is the owned object.
 BOOST_AUTO_TEST_CASE(converted_and_aliased_owners_are_weakly_referenceable) {
   struct base {
@@ -191,7 +191,7 @@ BOOST_AUTO_TEST_CASE(standard_types_and_scalars_are_weakly_referenceable) {
   BOOST_TEST((rd.expired() && rl.expired() && rn.expired()));
 }
 
-// [weakref.factory]/1: const element types.
+// [weakref.factory]/3: const element types.
 BOOST_AUTO_TEST_CASE(const_element_type) {
   std::shared_ptr<const tracked> p = weakref::make_shared<const tracked>(9);
   weakref::weak_ref<const tracked> r(p);

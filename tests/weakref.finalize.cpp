@@ -58,14 +58,14 @@ concept can_peek = requires(const F& f) { f.peek(); };
 BOOST_AUTO_TEST_SUITE(finalize)
 
 BOOST_AUTO_TEST_CASE(runs_once_at_the_death_before_the_destructor_even_without_a_handle) {
-  // [weakref.finalize.general]/2: the program's handles do not keep it registered.
+  // [weakref.finalize.general]/3: the program's handles do not keep it registered.
   int calls = 0, seen_by_destructor = -1;
   auto obj = weakref::make_shared<witness>(&calls, &seen_by_destructor);
   wr::finalize(obj, [&calls](int by) { calls += by; }, 1); // the handle is dropped at once
   BOOST_TEST(calls == 0);
   obj.reset();
   BOOST_TEST(calls == 1);
-  BOOST_TEST(seen_by_destructor == 1); // [weakref.finalize.call]/4: before ~T, as callbacks
+  BOOST_TEST(seen_by_destructor == 1); // [weakref.finalize.call]/7: before ~T, as callbacks
 }
 
 BOOST_AUTO_TEST_CASE(the_death_calls_on_the_thread_that_releases_the_last_owner) {
@@ -80,7 +80,7 @@ BOOST_AUTO_TEST_CASE(the_death_calls_on_the_thread_that_releases_the_last_owner)
 }
 
 BOOST_AUTO_TEST_CASE(a_call_returns_the_result_once_then_nothing) {
-  // [weakref.finalize.call]/1: std::optional of the result; bool for void.
+  // [weakref.finalize.call]/2: std::optional of the result; bool for void.
   auto obj = weakref::make_shared<int>(7);
   int calls = 0;
   wr::finalize f(obj, [&calls](int a, int b) { return ++calls, a * b; }, 6, 7);
@@ -236,7 +236,7 @@ BOOST_AUTO_TEST_CASE(runs_newest_first_among_the_callbacks) {
 }
 
 BOOST_AUTO_TEST_CASE(is_a_weak_reference_to_its_object) {
-  // [weakref.finalize.general]/3 Python counts a finalizer's reference (getweakrefcount).
+  // [weakref.finalize.general]/4 Python counts a finalizer's reference (getweakrefcount).
   auto obj = weakref::make_shared<int>(1);
   wr::finalize f(obj, [] {});
   BOOST_TEST(weakref::weak_ref_count(obj) == 1u);
@@ -305,7 +305,7 @@ BOOST_AUTO_TEST_CASE(a_finalizer_may_be_created_and_called_inside_the_death) {
   BOOST_TEST(inner == 1);
 }
 
-// [weakref.finalize.call]/2: at most once, whatever races: the death on one thread, an explicit
+// [weakref.finalize.call]/5: at most once, whatever races: the death on one thread, an explicit
 // call, detach() and peek() on another.
 BOOST_AUTO_TEST_CASE(the_death_and_a_call_race_and_it_runs_once,
                      *boost::unit_test::label("concurrency")) {

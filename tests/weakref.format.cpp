@@ -104,7 +104,7 @@ BOOST_AUTO_TEST_CASE(copies_share_the_address_other_refs_do_not) {
   BOOST_TEST(std::format("{}", r) != std::format("{}", other));
 }
 
-// [weakref.format]/2, /3 The dynamic type and the most derived object's address, as Python's
+// [weakref.format]/2-3 The dynamic type and the most derived object's address, as Python's
 // type(o).__name__ and id(o).
 BOOST_AUTO_TEST_CASE(dynamic_type_and_most_derived_address) {
   std::shared_ptr<Circle> circle = weakref::make_shared<Circle>();

@@ -68,7 +68,7 @@ BOOST_AUTO_TEST_CASE(copies_of_a_ref_count_once) {
   BOOST_TEST(weak_ref_count(obj) == 2u);
 }
 
-// [weakref.ref.cons]/5 the reference is unregistered when its last handle goes, not before
+// [weakref.ref.cons]/14 the reference is unregistered when its last handle goes, not before
 BOOST_AUTO_TEST_CASE(drops_when_last_handle_is_destroyed) {
   auto obj = weakref::make_shared<tracked>(1);
   std::optional<weak_ref<tracked>> r(std::in_place, obj);
@@ -138,7 +138,8 @@ BOOST_AUTO_TEST_CASE(result_type_is_vector_of_ref_or_proxy) {
   BOOST_TEST(weak_refs(obj).empty());
 }
 
-// [weakref.introspection]/2 "newest first"; each element "identical() to it"; kinds: index 0 ref, 1 proxy
+// [weakref.introspection]/3 "newest first"; each element "identical() to it"; kinds: index 0 ref,
+// 1 proxy
 BOOST_AUTO_TEST_CASE(lists_newest_first_with_identity_and_kind) {
   auto obj = weakref::make_shared<tracked>(1);
   weak_ref<tracked> r1(obj);
@@ -157,7 +158,8 @@ BOOST_AUTO_TEST_CASE(lists_newest_first_with_identity_and_kind) {
   BOOST_TEST(std::get<0>(list[3]).identical(r1));
 }
 
-// [weakref.introspection]/2 "Each element is a handle to the existing reference ..., never a new one"
+// [weakref.introspection]/3 "Each element is a handle to the existing reference ..., never a new
+// one"
 BOOST_AUTO_TEST_CASE(returned_handles_do_not_add_to_the_count) {
   auto obj = weakref::make_shared<tracked>(1);
   weak_ref<tracked> r(obj);
@@ -186,7 +188,7 @@ BOOST_AUTO_TEST_CASE(returned_handle_keeps_reference_registered) {
   BOOST_TEST(weak_refs(obj).empty());
 }
 
-// [weakref.introspection]/2 a listed handle behaves as the original: callback identity, death
+// [weakref.introspection]/3 a listed handle behaves as the original: callback identity, death
 BOOST_AUTO_TEST_CASE(returned_handle_is_cleared_with_referent) {
   auto obj = weakref::make_shared<tracked>(5);
   weak_ref<tracked> seen;
@@ -201,7 +203,7 @@ BOOST_AUTO_TEST_CASE(returned_handle_is_cleared_with_referent) {
   BOOST_TEST(seen.identical(listed));
 }
 
-// [weakref.ref.cons]/5 a destroyed reference is no longer listed
+// [weakref.ref.cons]/14 a destroyed reference is no longer listed
 BOOST_AUTO_TEST_CASE(destroyed_refs_are_not_listed) {
   auto obj = weakref::make_shared<tracked>(1);
   weak_ref<tracked> r1(obj);
@@ -214,7 +216,7 @@ BOOST_AUTO_TEST_CASE(destroyed_refs_are_not_listed) {
   BOOST_TEST(std::get<0>(list[1]).identical(r1));
 }
 
-// [weakref.introspection]/2 copies of one reference are listed once
+// [weakref.introspection]/3 copies of one reference are listed once
 BOOST_AUTO_TEST_CASE(copies_are_listed_once) {
   auto obj = weakref::make_shared<tracked>(1);
   weak_ref<tracked> r(obj);
@@ -236,7 +238,7 @@ BOOST_AUTO_TEST_CASE(empty_for_non_factory_objects) {
   BOOST_TEST(weak_refs(std::shared_ptr<int>(new int(1))).empty());
 }
 
-// [weakref.introspection]/2 Every reference is listed whatever its element type, so the size is
+// [weakref.introspection]/3 Every reference is listed whatever its element type, so the size is
 // weak_ref_count (PY-COUNT-1 and PY-REFS-1 agree, as CPython's tests assume). This replaces a
 // test of the former deviation, where weak_refs(shared_ptr<Derived>) left out a weak_ref<Base>.
 BOOST_AUTO_TEST_CASE(every_reference_is_listed_whatever_its_type) {
@@ -270,7 +272,7 @@ BOOST_AUTO_TEST_CASE(every_reference_is_listed_whatever_its_type) {
   BOOST_TEST(std::get<1>(of_derived[1]).expired());
 }
 
-// [weakref.introspection]/3 Through a std::weak_ptr: the same count and list; 0 and none once
+// [weakref.introspection]/6 Through a std::weak_ptr: the same count and list; 0 and none once
 // it has expired.
 BOOST_AUTO_TEST_CASE(accept_a_std_weak_ptr) {
   auto obj = weakref::make_shared<tracked>(1);

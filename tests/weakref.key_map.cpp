@@ -80,7 +80,7 @@ struct any_equal {
 };
 using anything_map_t = weak_key_map<name_t, int, any_hash, any_equal>;
 } // namespace
-// [weakref.containers.lookup]/4 erase(it) erases at an iterator even when the policy would take
+// [weakref.containers.lookup]/5 erase(it) erases at an iterator even when the policy would take
 // the iterator as a key (a heterogeneous erase would be an exact match for it).
 static_assert(std::same_as<decltype(std::declval<anything_map_t&>().erase(
                                std::declval<anything_map_t::iterator>())),
@@ -100,7 +100,7 @@ BOOST_AUTO_TEST_SUITE(python)
 
 // PY-WKD-1 "Entries in the dictionary will be discarded when there is no longer a strong
 // reference to the key." The map does not keep its keys alive, and the value is released inside
-// the key's death, as Python releases it ([weakref.containers.general]/4).
+// the key's death, as Python releases it ([weakref.containers.general]/5).
 BOOST_AUTO_TEST_CASE(entry_discarded_when_key_dies) {
   weak_key_map<name_t, tracked> m;
   auto a = key("a"), b = key("b");
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(entry_discarded_when_key_dies) {
   BOOST_TEST(tracked::alive == 1);
 }
 
-// [weakref.containers.general]/4 With an allocator that may not be used from any thread (a
+// [weakref.containers.general]/5 With an allocator that may not be used from any thread (a
 // std::pmr::unsynchronized_pool_resource), the value waits for the owner's next non-const
 // operation; with a synchronized pool it goes inside the death, as with std::allocator.
 BOOST_AUTO_TEST_CASE(value_release_follows_the_allocators_thread_safety) {
@@ -434,7 +434,7 @@ BOOST_AUTO_TEST_CASE(transparent_policy_looks_up_by_another_type) {
   BOOST_TEST(!m.contains("a"sv)); // only live elements match
 }
 
-// [weakref.key.map.lookup]/3 operator[] yields the value itself (no proxy, as
+// [weakref.key.map.lookup]/6 operator[] yields the value itself (no proxy, as
 // std::unordered_map), so m[k] = m[j] assigns j's value, as Python's d[k] = d[j].
 BOOST_AUTO_TEST_CASE(subscript_assignment_copies_the_value) {
   map_t m;
@@ -448,7 +448,7 @@ BOOST_AUTO_TEST_CASE(subscript_assignment_copies_the_value) {
   BOOST_TEST(m.at(*a) == 2);
 }
 
-// [weakref.key.map]/4 A value owning its own key makes a permanent element; debug builds of the
+// [weakref.key.map]/5 A value owning its own key makes a permanent element; debug builds of the
 // module say so on stderr (the module and this test are built with the same NDEBUG).
 BOOST_AUTO_TEST_CASE(value_owning_its_key_is_diagnosed_in_debug_builds) {
   weak_key_map<name_t, std::shared_ptr<name_t>> m;

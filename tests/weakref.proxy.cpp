@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(arrow_forwards_to_member) {
   BOOST_TEST(obj->value == 8);
 }
 
-// [weakref.proxy.access]/2 "owns the referent until the end of the full-expression"
+// [weakref.proxy.access]/3 "owns the referent until the end of the full-expression"
 BOOST_AUTO_TEST_CASE(arrow_pins_referent_for_full_expression) {
   const int before = tracked::alive;
   auto obj = weakref::make_shared<drops_its_owner>();
@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_SUITE_END() // access
 // ---------------------------------------------------------------------------------------------
 BOOST_AUTO_TEST_SUITE(ops)
 
-// [weakref.proxy.ops]/2 "Binary operators forward to the referent" (proxy on the left)
+// [weakref.proxy.ops]/3 "Binary operators forward to the referent" (proxy on the left)
 BOOST_AUTO_TEST_CASE(arithmetic_with_proxy_on_the_left) {
   auto obj = weakref::make_shared<int>(12);
   weak_proxy<int> p(obj);
@@ -235,7 +235,7 @@ BOOST_AUTO_TEST_CASE(arithmetic_with_proxy_on_the_left) {
   BOOST_TEST(*obj == 12); // a binary operator does not mutate
 }
 
-// [weakref.proxy.ops]/2 "with a proxy operand on either side unwrapped" (proxy on the right)
+// [weakref.proxy.ops]/3 "with a proxy operand on either side unwrapped" (proxy on the right)
 BOOST_AUTO_TEST_CASE(arithmetic_with_proxy_on_the_right) {
   auto obj = weakref::make_shared<int>(4);
   weak_proxy<int> p(obj);
@@ -246,7 +246,7 @@ BOOST_AUTO_TEST_CASE(arithmetic_with_proxy_on_the_right) {
   BOOST_TEST((18 % p) == 2);
 }
 
-// [weakref.proxy.ops]/2 bitwise and shift operators, both operand orders
+// [weakref.proxy.ops]/3 bitwise and shift operators, both operand orders
 BOOST_AUTO_TEST_CASE(bitwise_and_shift_in_both_orders) {
   auto obj = weakref::make_shared<int>(0b1100);
   weak_proxy<int> p(obj);
@@ -262,7 +262,7 @@ BOOST_AUTO_TEST_CASE(bitwise_and_shift_in_both_orders) {
   BOOST_TEST((65536 >> p) == 16);
 }
 
-// [weakref.proxy.ops]/2 comparisons forward to the referent, both operand orders
+// [weakref.proxy.ops]/3 comparisons forward to the referent, both operand orders
 BOOST_AUTO_TEST_CASE(comparisons_in_both_orders) {
   auto obj = weakref::make_shared<int>(5);
   weak_proxy<int> p(obj);
@@ -285,7 +285,7 @@ BOOST_AUTO_TEST_CASE(comparisons_in_both_orders) {
   BOOST_TEST(!(p != 5));
 }
 
-// [weakref.proxy.ops]/2 "a proxy operand on either side unwrapped": proxy op proxy
+// [weakref.proxy.ops]/3 "a proxy operand on either side unwrapped": proxy op proxy
 BOOST_AUTO_TEST_CASE(proxy_op_proxy_unwraps_both) {
   auto a = weakref::make_shared<int>(7);
   auto b = weakref::make_shared<int>(3);
@@ -305,7 +305,7 @@ BOOST_AUTO_TEST_CASE(proxy_op_proxy_unwraps_both) {
   BOOST_TEST((p == q) == true); // equality of referents, not identity of proxies
 }
 
-// [weakref.proxy.ops]/2 proxy op proxy with non-const lvalue proxies (the common spelling);
+// [weakref.proxy.ops]/3 proxy op proxy with non-const lvalue proxies (the common spelling);
 // `p == q` must not be an ambiguous reversed-operator use ([over.match.oper]/9)
 BOOST_AUTO_TEST_CASE(proxy_op_proxy_with_mutable_proxies) {
   auto a = weakref::make_shared<int>(2);
@@ -325,7 +325,7 @@ BOOST_AUTO_TEST_CASE(proxy_op_proxy_with_mutable_proxies) {
   BOOST_TEST((q != p) == true);
 }
 
-// [weakref.proxy.ops]/2 "a proxy operand on either side unwrapped" also when the element types
+// [weakref.proxy.ops]/3 "a proxy operand on either side unwrapped" also when the element types
 // differ (Python: proxy(a) == proxy(b) is a == b): every binary operator, == included
 BOOST_AUTO_TEST_CASE(proxy_op_proxy_of_different_element_types) {
   auto a = weakref::make_shared<int>(2);
@@ -344,7 +344,7 @@ BOOST_AUTO_TEST_CASE(proxy_op_proxy_of_different_element_types) {
   BOOST_TEST(long_eq_int);
 }
 
-// [weakref.proxy.ops]/2 class-type referent: non-commutative + on std::string, both orders
+// [weakref.proxy.ops]/3 class-type referent: non-commutative + on std::string, both orders
 BOOST_AUTO_TEST_CASE(string_concatenation_keeps_operand_order) {
   auto obj = weakref::make_shared<std::string>("mid");
   weak_proxy<std::string> p(obj);
@@ -357,7 +357,7 @@ BOOST_AUTO_TEST_CASE(string_concatenation_keeps_operand_order) {
   BOOST_TEST((p < std::string("n")));
 }
 
-// [weakref.proxy.ops]/2 equality uses the referent's own == (tracked compares value)
+// [weakref.proxy.ops]/3 equality uses the referent's own == (tracked compares value)
 BOOST_AUTO_TEST_CASE(equality_uses_referent_operator) {
   auto obj = weakref::make_shared<tracked>(3);
   weak_proxy<tracked> p(obj);
@@ -366,7 +366,7 @@ BOOST_AUTO_TEST_CASE(equality_uses_referent_operator) {
   BOOST_TEST((p != tracked(4)));
 }
 
-// [weakref.proxy.ops]/3 "Compound assignment acts on the referent and yields the proxy"
+// [weakref.proxy.ops]/7 "Compound assignment acts on the referent and yields the proxy"
 BOOST_AUTO_TEST_CASE(compound_assignment_mutates_referent) {
   auto obj = weakref::make_shared<int>(10);
   weak_proxy<int> p(obj);
@@ -392,7 +392,7 @@ BOOST_AUTO_TEST_CASE(compound_assignment_mutates_referent) {
   BOOST_TEST(*obj == 5);
 }
 
-// [weakref.proxy.ops]/3 "yields the proxy" (Python: `p += x` rebinds p to what __iadd__ returns)
+// [weakref.proxy.ops]/7 "yields the proxy" (Python: `p += x` rebinds p to what __iadd__ returns)
 BOOST_AUTO_TEST_CASE(compound_assignment_yields_the_proxy) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -409,7 +409,7 @@ struct counter {
   void operator-=(int n) { total -= n; }
 };
 
-// [weakref.proxy.ops]/3 Python's proxy yields what the referent's in-place operator returned,
+// [weakref.proxy.ops]/7 Python's proxy yields what the referent's in-place operator returned,
 // unless that is the referent itself (then the proxy): `p /= 5` is not always the proxy.
 BOOST_AUTO_TEST_CASE(compound_assignment_yields_the_referents_result_when_not_the_referent) {
   auto obj = weakref::make_shared<counter>();
@@ -424,7 +424,7 @@ BOOST_AUTO_TEST_CASE(compound_assignment_yields_the_referents_result_when_not_th
   BOOST_TEST(obj->total == 5);
 }
 
-// [weakref.proxy.ops]/3 a proxy on the right of a compound assignment is unwrapped
+// [weakref.proxy.ops]/7 a proxy on the right of a compound assignment is unwrapped
 BOOST_AUTO_TEST_CASE(compound_assignment_with_proxy_operand) {
   auto a = weakref::make_shared<int>(10);
   auto b = weakref::make_shared<int>(4);
@@ -439,7 +439,7 @@ BOOST_AUTO_TEST_CASE(compound_assignment_with_proxy_operand) {
   BOOST_TEST(*s == "abcd");
 }
 
-// [weakref.proxy.ops]/4 "Unary operators and increments"
+// [weakref.proxy.ops]/10 "Unary operators and increments"
 BOOST_AUTO_TEST_CASE(unary_operators_forward) {
   auto obj = weakref::make_shared<int>(6);
   weak_proxy<int> p(obj);
@@ -452,7 +452,7 @@ BOOST_AUTO_TEST_CASE(unary_operators_forward) {
   BOOST_TEST(*obj == 0); // unary operators do not mutate
 }
 
-// [weakref.proxy.ops]/4 prefix ++/-- mutate the referent and yield the proxy
+// [weakref.proxy.ops]/10 prefix ++/-- mutate the referent and yield the proxy
 BOOST_AUTO_TEST_CASE(prefix_increment_and_decrement) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -464,7 +464,7 @@ BOOST_AUTO_TEST_CASE(prefix_increment_and_decrement) {
   BOOST_TEST(*obj == 0);
 }
 
-// [weakref.proxy.ops]/4 postfix ++/-- mutate the referent and yield the old value
+// [weakref.proxy.ops]/10 postfix ++/-- mutate the referent and yield the old value
 BOOST_AUTO_TEST_CASE(postfix_increment_and_decrement) {
   auto obj = weakref::make_shared<int>(5);
   weak_proxy<int> p(obj);
@@ -620,7 +620,7 @@ BOOST_AUTO_TEST_CASE(subscript_reads_and_writes_referent) {
   BOOST_TEST((t[1] == 'b'));
 }
 
-// [weakref.proxy.container]/3 Iterators own the referent (bpo-38395: Python keeps an object
+// [weakref.proxy.container]/8 Iterators own the referent (bpo-38395: Python keeps an object
 // alive while it is iterated): a loop whose body drops the last other owner finishes on a live
 // object. Under ASan, the loop read freed memory when begin()/end() were the vector's own.
 BOOST_AUTO_TEST_CASE(a_loop_over_a_proxy_keeps_the_referent_alive) {
@@ -649,7 +649,7 @@ BOOST_AUTO_TEST_CASE(a_loop_over_a_proxy_keeps_the_referent_alive) {
   BOOST_TEST(*it == 5);
 }
 
-// [weakref.proxy.container]/3 rbegin/rend and cbegin/cend forward, pinned as begin/end.
+// [weakref.proxy.container]/8 rbegin/rend and cbegin/cend forward, pinned as begin/end.
 BOOST_AUTO_TEST_CASE(reverse_and_const_iteration_forward) {
   auto owner = weakref::make_shared<std::vector<int>>(std::vector<int>{1, 2, 3});
   weak_proxy<std::vector<int>> p(owner);
@@ -766,7 +766,7 @@ struct named_proxy : weak_proxy<int> {
   using weak_proxy<int>::weak_proxy;
 };
 
-// [weakref.proxy.ops]/2 The forwarded operators are hidden friends, so argument-dependent lookup
+// [weakref.proxy.ops]/3 The forwarded operators are hidden friends, so argument-dependent lookup
 // finds them whenever weak_proxy<T> is only an associated class of an operand: a pointer to a
 // proxy, an iterator into a vector of proxies. Such operands get their own operators, and
 // checking the proxy operators' constraints for them must not recurse into itself (clang 22
@@ -928,7 +928,7 @@ struct gadget : widget {
   int extra = 1;
 };
 
-// [weakref.proxy.cons]/5, [weakref.ref.conv]/1 Implicit where the pointer conversion is, never
+// [weakref.proxy.cons]/8, [weakref.ref.conv]/1 Implicit where the pointer conversion is, never
 // towards a weak_ref or a derived or unrelated type.
 static_assert(std::is_convertible_v<weak_proxy<gadget>, weak_proxy<widget>>);
 static_assert(std::is_convertible_v<weak_proxy<gadget>, weak_proxy<const gadget>>);
@@ -1109,7 +1109,8 @@ BOOST_AUTO_TEST_CASE(callback_runs_once_while_a_copy_survives) {
   BOOST_TEST(calls == 1);
 }
 
-// [weakref.ref.cons]/5 "Destroying the last handle before the referent dies ...: its callback never runs"
+// [weakref.ref.cons]/14 "Destroying the last handle before the referent dies ...: its callback
+// never runs"
 BOOST_AUTO_TEST_CASE(destroyed_proxy_never_calls_back) {
   auto obj = weakref::make_shared<int>(0);
   int calls = 0;

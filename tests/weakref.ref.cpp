@@ -98,7 +98,7 @@ public:
 
 private:
   std::string label_;
-  weakref::self_callback<labelled_ref> on_death_; // last: [weakref.ref.self]/3
+  weakref::self_callback<labelled_ref> on_death_; // last: [weakref.ref.self]/8
 };
 
 } // namespace
@@ -208,7 +208,7 @@ BOOST_AUTO_TEST_CASE(move_leaves_source_empty) {
   BOOST_TEST(weakref::weak_ref_count(p) == 1u);
 }
 
-// [weakref.ref.cons]/5: the reference is unregistered when its last handle goes.
+// [weakref.ref.cons]/14: the reference is unregistered when its last handle goes.
 BOOST_AUTO_TEST_CASE(last_handle_unregisters) {
   auto p = weakref::make_shared<tracked>(1);
   {
@@ -480,7 +480,7 @@ BOOST_AUTO_TEST_CASE(dead_refs_compare_by_identity) {
   BOOST_TEST((rx != rx_other)); // another reference to the same dead referent
 }
 
-// [weakref.ref.eq]/2: without ==, the referents compare by address.
+// [weakref.ref.eq]/5: without ==, the referents compare by address.
 BOOST_AUTO_TEST_CASE(referent_without_equality_compares_by_address) {
   auto a = weakref::make_shared<opaque>();
   auto b = weakref::make_shared<opaque>();
@@ -573,7 +573,7 @@ BOOST_AUTO_TEST_CASE(self_callback_receives_the_derived_object) {
   BOOST_TEST(was_expired); // PY-REF-12: the referent is no longer available
 }
 
-// [weakref.ref.self]/4 The callback is bound to the derived object: once that is destroyed it is
+// [weakref.ref.self]/9 The callback is bound to the derived object: once that is destroyed it is
 // not called, even while a plain handle to the same reference keeps the reference registered.
 BOOST_AUTO_TEST_CASE(self_callback_is_not_called_after_its_object_is_destroyed) {
   auto ob = weakref::make_shared<tracked>(3);
@@ -588,7 +588,7 @@ BOOST_AUTO_TEST_CASE(self_callback_is_not_called_after_its_object_is_destroyed) 
   BOOST_TEST(sliced.expired());
 }
 
-// [weakref.ref.self]/4 A callback may destroy the object it receives (ASan checks the rest).
+// [weakref.ref.self]/9 A callback may destroy the object it receives (ASan checks the rest).
 BOOST_AUTO_TEST_CASE(self_callback_may_destroy_its_object) {
   auto ob = weakref::make_shared<tracked>(3);
   int calls = 0;
@@ -604,7 +604,7 @@ BOOST_AUTO_TEST_CASE(self_callback_may_destroy_its_object) {
 }
 
 // [weakref.ref.death]/1.3 The derived callback keeps its place in the order of PY-REF-2, and a
-// null callback registers none ([weakref.ref.self]/2, PY-REF-10).
+// null callback registers none ([weakref.ref.self]/4, PY-REF-10).
 BOOST_AUTO_TEST_CASE(self_callback_runs_in_registration_order) {
   auto ob = weakref::make_shared<tracked>(3);
   std::vector<int> order;
@@ -617,10 +617,10 @@ BOOST_AUTO_TEST_CASE(self_callback_runs_in_registration_order) {
 }
 
 static_assert(!std::is_copy_constructible_v<weakref::self_callback<labelled_ref>>,
-              "[weakref.ref.self]/5 the binding belongs to one object");
+              "[weakref.ref.self]/11 the binding belongs to one object");
 static_assert(!std::is_constructible_v<weakref::self_callback<labelled_ref>, labelled_ref&,
                                        std::shared_ptr<tracked>, void (*)(int)>,
-              "[weakref.ref.self]/2 the callback must take the derived object");
+              "[weakref.ref.self]/4 the callback must take the derived object");
 
 BOOST_AUTO_TEST_SUITE_END()
 
@@ -707,7 +707,7 @@ BOOST_AUTO_TEST_CASE(views_share_the_cached_hash) {
   BOOST_CHECK_THROW((void)never_hashed.hash(), weakref::type_error);
 }
 
-// [weakref.ref.conv]/3 A std::weak_ptr for APIs that take one: it shares ownership with the
+// [weakref.ref.conv]/6 A std::weak_ptr for APIs that take one: it shares ownership with the
 // referent, converts to a base's weak_ptr, and expires with the referent.
 BOOST_AUTO_TEST_CASE(yields_a_std_weak_ptr) {
   auto sq = weakref::make_shared<square>();
@@ -725,7 +725,7 @@ BOOST_AUTO_TEST_CASE(yields_a_std_weak_ptr) {
   static_assert(!std::is_convertible_v<weak_ref<shape>, std::weak_ptr<square>>);
 }
 
-// [weakref.ref.cons]/6 From a std::weak_ptr: a new reference, as from its lock(); type_error when
+// [weakref.ref.cons]/16 From a std::weak_ptr: a new reference, as from its lock(); type_error when
 // the object is not weakly referenceable or the weak_ptr has expired (PY-INTRO-5).
 BOOST_AUTO_TEST_CASE(made_from_a_std_weak_ptr) {
   auto sq = weakref::make_shared<square>();

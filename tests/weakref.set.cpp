@@ -474,7 +474,7 @@ BOOST_AUTO_TEST_CASE(stale_death_keeps_newer_equal_element) {
   // already dead to lookups, its entry not yet reported.
   weakref::weak_ref<int> probe(older, [&](weakref::weak_ref<int>) {
     BOOST_TEST(!s.contains(9));
-    // [weakref.containers.general]/5: while an element is dying its entry may not be reported
+    // [weakref.containers.general]/7: while an element is dying its entry may not be reported
     // yet, so size() still counts it though no walk sees it (why weak_set is no sized_range).
     BOOST_TEST(s.size() == 1u);
     BOOST_TEST(walked(std::as_const(s)) == 0u);
@@ -521,7 +521,7 @@ BOOST_AUTO_TEST_CASE(identity_policy_and_address_reuse) {
   BOOST_TEST(*s.begin() == y);
 }
 
-// [weakref.set]/2, brief semantics 10: a set destroyed on one thread while its elements die
+// [weakref.set]/3, brief semantics 10: a set destroyed on one thread while its elements die
 // on another; nothing is touched after it is freed (run under ASan) and nothing leaks.
 BOOST_AUTO_TEST_CASE(set_destroyed_while_elements_die_on_another_thread) {
   for (int round = 0; round < 200; ++round) {
@@ -548,7 +548,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(iteration)
 
-// [weakref.containers.general]/4 (Python's caution that entries vanish "by magic"): a death in
+// [weakref.containers.general]/5 (Python's caution that entries vanish "by magic"): a death in
 // the loop body never invalidates the iteration, never yields a dead element, and never skips
 // a live one; the visited element is pinned by the iterator.
 BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
@@ -603,7 +603,7 @@ BOOST_AUTO_TEST_CASE(iterator_pins_the_current_element) {
   BOOST_TEST(s.empty());
 }
 
-// [weakref.containers.general]/5: size() counts the elements whose death has not been
+// [weakref.containers.general]/7: size() counts the elements whose death has not been
 // reported, exact after each death (no death in progress); purging happens on the next
 // non-const operation.
 BOOST_AUTO_TEST_CASE(size_is_exact_after_each_death) {
@@ -623,7 +623,7 @@ BOOST_AUTO_TEST_CASE(size_is_exact_after_each_death) {
   BOOST_TEST(s.empty());
 }
 
-// [weakref.set]/2, brief semantics 10: elements die on another thread while the owner looks
+// [weakref.set]/3, brief semantics 10: elements die on another thread while the owner looks
 // up and iterates; no dead element is observed and nothing is left behind.
 BOOST_AUTO_TEST_CASE(elements_die_on_another_thread) {
   tracked_set s;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // Concurrency stress (issue 7), run under TSan in CI: referents die on other threads while one
-// thread owns and uses each container ([weakref.containers.general]/3: a container is used by
+// thread owns and uses each container ([weakref.containers.general]/4: a container is used by
 // one thread at a time, its elements may die on any thread), and while several threads create,
 // copy, lock and destroy their own refs and proxies ([weakref.ref.general]/4). Each test is
 // bounded by an operation count and a time budget that ends it only after a floor of
@@ -52,8 +52,8 @@ struct callback_record {
 
 BOOST_AUTO_TEST_SUITE(stress)
 
-// [weakref.containers.general]/3-5 One owner thread inserts, looks up, iterates, erases (also
-// through iterators, while iterating), copies and compares all three containers; two killer
+// [weakref.containers.general]/4-5 and /7 One owner thread inserts, looks up, iterates, erases
+// (also through iterators, while iterating), copies and compares all three containers; two killer
 // threads release the other owners at the same time. Throughout: a kept element is always found
 // and always yielded by iteration, nothing yielded is destroyed. Afterwards: size() is exact
 // and equals the kept elements, every callback ran exactly once, nothing leaked.
@@ -168,7 +168,7 @@ BOOST_AUTO_TEST_CASE(containers_owner_thread_against_two_killers) {
   BOOST_TEST(operations >= budget.floor()); // real work was done, even under valgrind
   BOOST_TEST(overlapping >= budget.overlap_floor());
   BOOST_TEST(failed == 0);
-  // Quiescent now: size() is exact ([weakref.containers.general]/5) and only kept ones remain.
+  // Quiescent now: size() is exact ([weakref.containers.general]/7) and only kept ones remain.
   BOOST_TEST(values.size() == kept.size());
   BOOST_TEST(keys.size() == kept.size());
   BOOST_TEST(elements.size() == kept.size());

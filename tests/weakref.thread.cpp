@@ -118,7 +118,7 @@ struct stress_result {
 
 BOOST_AUTO_TEST_SUITE(thread)
 
-// [weakref.ref.self]/4: the derived object is destroyed on one thread while its callback runs
+// [weakref.ref.self]/9: the derived object is destroyed on one thread while its callback runs
 // on another (the referent died there). Each round forces the overlap: the destruction starts
 // only once the callback is running, and the callback then gives a destruction that did not
 // wait every chance to finish before it reads the object. It must always find it intact (and
@@ -315,7 +315,7 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
   BOOST_TEST(payload::alive.load() == 0);
 }
 
-// [weakref.containers.general]/3 Referents of values and keys die on another thread while the
+// [weakref.containers.general]/4 Referents of values and keys die on another thread while the
 // owning thread inserts, looks up, iterates and erases. Checks, throughout: every entry whose
 // referent the owner keeps alive is found (no lost live entry) with the right value, iteration
 // yields only intact objects, and at the end the containers hold exactly the surviving entries.
@@ -418,7 +418,7 @@ struct records_its_end {
   }
 };
 
-// [weakref.containers.general]/4 The strongly held part is destroyed inside the death, on the
+// [weakref.containers.general]/5 The strongly held part is destroyed inside the death, on the
 // thread where the death happens, while the owner keeps using the container: under TSan, the
 // owner's lookups (which compare stored std::string keys) and iterations race with nothing.
 BOOST_AUTO_TEST_CASE(strong_parts_are_destroyed_on_the_dying_thread) {
@@ -480,7 +480,7 @@ BOOST_AUTO_TEST_CASE(strong_parts_are_destroyed_on_the_dying_thread) {
   BOOST_TEST(names.size() == 1u);
 }
 
-// [weakref.containers.general]/4 With a std::pmr::unsynchronized_pool_resource, a death on
+// [weakref.containers.general]/5 With a std::pmr::unsynchronized_pool_resource, a death on
 // another thread leaves the value (allocated from the pool) to the owner: under TSan, the
 // owner's allocations from the pool race with nothing on the dying thread.
 BOOST_AUTO_TEST_CASE(strong_parts_from_an_unsynchronized_pool_wait_for_the_owner) {

@@ -289,7 +289,7 @@ BOOST_AUTO_TEST_CASE(iterator_pins_the_current_value) {
   BOOST_TEST(m.empty());
 }
 
-// [weakref.containers.general]/5: size() counts entries whose death has not been reported;
+// [weakref.containers.general]/7: size() counts entries whose death has not been reported;
 // purging happens on the next non-const operation.
 BOOST_AUTO_TEST_CASE(size_is_exact_after_each_death) {
   weak_value_map<int, tracked> m;
@@ -386,7 +386,7 @@ BOOST_AUTO_TEST_CASE(transparent_policy_looks_up_by_another_type) {
   BOOST_TEST(m.at("a") == a); // the key's own form still works
 }
 
-// [weakref.value.map.lookup]/2 The non-const at() purges first, the const one never does: the
+// [weakref.value.map.lookup]/5 The non-const at() purges first, the const one never does: the
 // dead entry's memory is returned to the allocator only by the former.
 BOOST_AUTO_TEST_CASE(non_const_at_purges) {
   allocation_stats stats;
@@ -539,7 +539,7 @@ BOOST_AUTO_TEST_CASE(counting_allocator_releases_everything) {
   BOOST_TEST(stats.allocations == stats.deallocations);
 }
 
-// [weakref.containers.general]/7 Keys are built by uses-allocator construction: a pmr key's
+// [weakref.containers.general]/15 Keys are built by uses-allocator construction: a pmr key's
 // buffer comes from the container's resource (the only allocation of 1000+ bytes here).
 BOOST_AUTO_TEST_CASE(pmr_resource_serves_entries_and_keys) {
   struct recording_resource : std::pmr::memory_resource {

@@ -2,7 +2,7 @@
 // expected: self_callback<Derived>: Derived must be derived from weak_ref<T>
 // PY-SUB-1: a self_callback hands its callback the derived reference object, so it belongs in a
 // class derived from weak_ref<T>, T the referent's type; anywhere else it is rejected at compile
-// time with a diagnostic that says so ([weakref.ref.self]/2).
+// time with a diagnostic that says so ([weakref.ref.self]/4).
 #include <memory>
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;

@@ -10,9 +10,9 @@
 // What the model does NOT decide is which objects are alive: that is shared_ptr's business, so
 // it is observed (each object's destructor updates the model). What the model decides is
 // everything the library promises on top of it: which entries are visible
-// ([weakref.containers.general]/4: a dead entry never, a live one always), what each lookup,
+// ([weakref.containers.general]/5: a dead entry never, a live one always), what each lookup,
 // insertion, erasure and set operation returns, size() (exact in a single-threaded program,
-// [weakref.containers.general]/5), weak_ref_count, callbacks called exactly once and only for
+// [weakref.containers.general]/7), weak_ref_count, callbacks called exactly once and only for
 // references alive at the death ([weakref.ref.death]), proxies throwing reference_error after
 // death ([weakref.proxy.access]), type_error for what cannot be weakly referenced.
 #include <algorithm>
@@ -85,7 +85,7 @@ struct proxy_slot {
 
 // Marks a container as in use for the duration of one of its operations, so that a callback
 // run by a death inside that operation leaves it alone: like std containers, a weak container
-// is not reentrant ([weakref.value.map]/2).
+// is not reentrant ([weakref.value.map]/3).
 struct busy_guard {
   bool& flag;
   explicit busy_guard(bool& f) : flag(f) { flag = true; }
@@ -733,7 +733,7 @@ private:
     }
   }
 
-  // [weakref.containers.general]/4 Deaths while iterating: the visited element is pinned, no
+  // [weakref.containers.general]/5 Deaths while iterating: the visited element is pinned, no
   // dead element is yielded, every element alive throughout is yielded once.
   void iterate_with_death(std::uint8_t which, std::uint8_t victim) {
     world_.prune();

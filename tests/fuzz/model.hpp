@@ -77,7 +77,7 @@ public:
   }
   std::size_t population() const { return constructed_.size(); }
 
-  // Entries whose referent died are not observable ([weakref.containers.general]/4).
+  // Entries whose referent died are not observable ([weakref.containers.general]/5).
   void prune() {
     std::erase_if(vm, [&](const auto& kv) { return !alive(kv.second); });
     std::erase_if(km, [&](const auto& kv) { return !alive(kv.second.key_id); });
