@@ -93,7 +93,8 @@ export namespace weakref {
 // weakly. Entries in the dictionary will be discarded when there is no longer a strong reference
 // to the key." Keys are factory-made objects, matched as Python does by their referents' Hash and
 // KeyEqual (hash taken once, at insertion), or by identity with weakref::identity_hash and
-// weakref::identity_equal; values are held strongly and destroyed when the entry is purged.
+// weakref::identity_equal; values are held strongly, and destroyed inside the key's death or by
+// the purge that removes the entry, depending on the allocator ([weakref.containers.general]/8).
 //
 // [weakref.key.map]/3 Threads: as [weakref.value.map]/3.
 template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>,
