@@ -22,6 +22,7 @@
 #include <range/v3/view/filter.hpp>
 #include <range/v3/view/transform.hpp>
 
+#include "../conformance/handoff.hpp"
 #include "support.hpp"
 import weakref;
 
@@ -624,30 +625,46 @@ BOOST_AUTO_TEST_CASE(size_is_exact_after_each_death) {
 }
 
 // [weakref.set]/3, brief semantics 10: elements die on another thread while the owner looks
-// up and iterates; no dead element is observed and nothing is left behind.
+// up, iterates and purges; no dead element is observed and nothing is left behind. The owner's
+// passes that overlapped a death on the killer's thread are counted against a floor: the death
+// of every 8th element waits, inside it (a callback of a reference made after the set's entry,
+// so it runs first: newest first), until the owner has finished a pass.
 BOOST_AUTO_TEST_CASE(elements_die_on_another_thread) {
-  tracked_set s;
   constexpr int n = 2000;
+  constexpr long overlap_floor = 100;
+  tracked_set s;
+  conformance::death_watch watch(overlap_floor);
   std::vector<std::shared_ptr<tracked>> owners;
+  std::vector<weakref::weak_ref<tracked>> holds;
   for (int i = 0; i < n; ++i) {
     owners.push_back(obj(i));
     s.add(owners.back());
+    if (i % 8 == 0)
+      holds.emplace_back(owners.back(), [&watch](weakref::weak_ref<tracked>) { watch.hold(); });
   }
   std::atomic<bool> go{false};
   std::thread killer([&] {
     while (!go.load()) std::this_thread::yield();
-    for (auto& o : owners) o.reset();
+    for (auto& o : owners) watch.dying([&] { o.reset(); });
   });
   go = true;
   std::size_t bad = 0;
+  long passes = 0;
   while (!s.empty()) {
+    const auto window = watch.begin();
     for (const auto& p : s)
       if (p->value < 0 || p->value >= n) ++bad;
     (void)s.contains(tracked(n / 2));
     s.purge();
+    watch.overlapped(window);
+    ++passes;
   }
+  watch.finish();
   killer.join();
+  BOOST_TEST_MESSAGE("set under concurrent death: " << passes << " passes, " << watch.overlapping()
+                                                    << " overlapped a death");
   BOOST_TEST(bad == 0u);
+  BOOST_TEST(watch.overlapping() >= overlap_floor);
   BOOST_TEST(walked(s) == 0u);
   BOOST_TEST(tracked::alive == 0);
 }
