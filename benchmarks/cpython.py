@@ -262,8 +262,8 @@ def read_ours(paths):
     rows = {}
     for path in paths:
         for line in pathlib.Path(path).read_text(encoding="utf-8").splitlines():
-            parts = line.split("\t")
-            if len(parts) != 3:
+            parts = line.split("\t")  # operation, ours, std[, flat]
+            if len(parts) < 3:
                 continue
             value = lambda s: None if s == "-" else float(s)
             rows[parts[0]] = (value(parts[1]), value(parts[2]))

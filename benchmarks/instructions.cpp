@@ -1,305 +1,758 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
-// Instruction counts per operation, ours and the std baseline, for valgrind's callgrind: times on
-// the shared 2-core machines move by 2x between runs, instruction counts do not. Each run of the
-// program does one row's work on n entries; only that work is measured (callgrind's collection
-// is switched on around it by client requests, so set-up, referent creation and tear-down do not
-// count). scripts/instructions runs every row under callgrind and prints instructions per entry.
+// The benchmarks' own harness (no Google Benchmark), for what the Google Benchmark programs
+// cannot give:
+//  - instructions per operation under valgrind's callgrind, ours and the baselines: times on
+//    the shared 2-core machines move by 2x between runs, instruction counts do not
+//    (scripts/instructions runs every row under callgrind and has this program print the table);
+//  - times on libc++, the library's primary standard library, for which Debian ships no Google
+//    Benchmark: the `bench-libcxx` preset builds this program with clang 19 + libc++ (the
+//    `bench` preset builds it with libstdc++), and scripts/bench runs its --time mode.
 //
-//   weakref.instructions <container>_<row> <ours|std> [n]     (n: entries, default 10000)
+//   weakref.instructions <row> <side> [n]    one run of a row's work on n entries (default
+//                                            10000); callgrind collects only that work: client
+//                                            requests switch collection on around it, so
+//                                            set-up, referent creation and tear-down do not count
+//   weakref.instructions --list              the rows callgrind counts: "row side side..."
+//   weakref.instructions --table [--n=N] [--md=PATH] [--title=TEXT]
+//                                            reads "row side instructions" lines (stdin), prints
+//                                            instructions per operation (N per run), ours / each
+//                                            baseline, against common.hpp's targets
+//   weakref.instructions --time [--sizes=1000,100000,1000000] [--repetitions=5]
+//                               [--ops=1000000] [--filter=TEXT] [--md=PATH] [--title=TEXT]
+//                                            times every row whose name contains TEXT (the
+//                                            container rows at each size) on every side,
+//                                            repetitions interleaved at random, and prints the
+//                                            ratio table (medians, spreads) against the targets
 //
-// The rows and baselines are those of containers.cpp (weak_value_map<int, item> vs
-// unordered_map<int, weak_ptr<item>>; weak_key_map / weak_set under the identity policy vs
-// unordered_map keyed by the object's address, with a weak_ptr to tell a live entry from a dead
-// one), plus `copy`: copy-constructing the filled container; and finalize_call / finalize_death
-// (below, run_finalize).
+// The rows and sides are those of the Google Benchmark programs, with the same names (row
+// definitions: containers.cpp and ref.cpp; the container adaptors are workloads.hpp's, shared):
+//   <c>_insert, <c>_lookup_hit / _lookup, value_map_lookup_hit_in_order, <c>_lookup_miss,
+//   <c>_erase, <c>_iterate, <c>_copy (copy-construct the filled container), <c>_death, <c>_purge
+//     for c = value_map, key_map, set; sides ours, std (unordered_map), flat (unordered_flat_map)
+//   bytes_per_entry/<c>, referent_bytes (--time only: sizes, counted by an allocator)
+//   ref_create_destroy, ref_create_destroy_callback, lock_live, factory_create_destroy,
+//   death_callbacks/k:1, death_callbacks/k:16, finalize_create_call, death_finalize
+//     sides ours, std; death_refs/k:1 (a death with one reference without callback: weak_ref,
+//     or weak_ptr; no target); and callback_at_death, derived: (k:16 - k:1) / 15 per death,
+//     the price of one more callback at a death against one more std::function call.
+// Per operation: per entry for the container rows, per create, lock or call for the others, per
+// death for death_callbacks and death_finalize.
+//
+// Timing (--time): each run repeats the row's measured region `iterations` times, about --ops
+// operations in all (1000 iterations of 1 K entries, 10 of 100 K, 1 of 1 M; the rows that are
+// not containers run batches of 1000 operations, or of 64 deaths as ref.cpp does), and adds the
+// CPU time of this thread around each region (thread_cpu_clock, less the cost of reading it), as
+// the Google Benchmark rows with manual time do. Set-up runs outside the regions. The process
+// starts a thread first, so that libstdc++ counts shared_ptr owners atomically, as in the Google
+// Benchmark programs (libc++ always does); freed memory stays in the process (mallopt), as in
+// containers.cpp.
+#include <malloc.h>
+
 #include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iostream>
+#include <limits>
+#include <map>
 #include <memory>
+#include <optional>
 #include <random>
+#include <sstream>
+#include <string>
 #include <string_view>
-#include <unordered_map>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include <valgrind/callgrind.h>
+
+#include "common.hpp"
+#include "workloads.hpp"
+
 import weakref;
 
 namespace {
 
-struct item {
-  int x;
+namespace wb = weakref_bench;
+using wb::item;
+using wb::ptr;
+
+// ------------------------------------------------------------------------------------- adaptors
+
+struct factory {
+  static ptr make(int i) { return weakref::make_shared<item>(i); }
 };
+using ours_side = wb::ours_side<factory>;
+using identity_hash = weakref::identity_hash<item>;
+using identity_equal = weakref::identity_equal<item>;
+using value_map_ours = wb::value_map_ours<ours_side, weakref::weak_value_map<int, item>,
+                                          weakref::pmr::weak_value_map<int, item>>;
+using key_map_ours =
+    wb::key_map_ours<ours_side, weakref::weak_key_map<item, int, identity_hash, identity_equal>,
+                     weakref::pmr::weak_key_map<item, int, identity_hash, identity_equal>>;
+using set_ours = wb::set_ours<ours_side, weakref::weak_set<item, identity_hash, identity_equal>,
+                              weakref::pmr::weak_set<item, identity_hash, identity_equal>>;
 
-using value_map = weakref::weak_value_map<int, item>;
-using key_map =
-    weakref::weak_key_map<item, int, weakref::identity_hash<item>, weakref::identity_equal<item>>;
-using set = weakref::weak_set<item, weakref::identity_hash<item>, weakref::identity_equal<item>>;
-using std_value_map = std::unordered_map<int, std::weak_ptr<item>>;
-using std_key_map = std::unordered_map<const item*, std::pair<std::weak_ptr<item>, int>>;
-using std_set = std::unordered_map<const item*, std::weak_ptr<item>>;
+// ---------------------------------------------------------------------------------- measurement
 
-// Where the result of a row goes, so that the compiler cannot drop the work.
+// Where a row's results go, so that the compiler cannot drop the work.
 volatile long long sink = 0;
 
-// Runs f with callgrind collecting (outside valgrind: just runs it).
-template <class F>
-void measured(F&& f) {
-  CALLGRIND_TOGGLE_COLLECT;
-  std::forward<F>(f)();
-  CALLGRIND_TOGGLE_COLLECT;
+// Makes the compiler assume that x is read and written here (as Google Benchmark's
+// DoNotOptimize): its address escapes, and memory is clobbered.
+template <class T>
+void keep(T& x) {
+  asm volatile("" : : "r"(std::addressof(x)) : "memory");
 }
 
-struct fixture {
-  std::vector<std::shared_ptr<item>> owners; // made by the factory for ours, by std for std
-  std::vector<int> order;                    // the keys in a fixed random order
+// Runs a row's measured regions: under callgrind, collection is on inside them only (outside
+// valgrind, the client requests do nothing); with `timed`, their CPU time is added up.
+struct meter {
+  bool timed = false;
+  std::size_t iterations = 1;           // times the row repeats its measured region
+  std::chrono::nanoseconds overhead{0}; // of a pair of clock reads, taken out of each region
+  std::chrono::nanoseconds total{0};    // the regions' time
+  std::optional<double> value;          // a size row's result (bytes), instead of a time
 
-  fixture(std::size_t n, bool ours) {
-    owners.reserve(n);
-    for (std::size_t i = 0; i < n; ++i)
-      owners.push_back(ours ? weakref::make_shared<item>(static_cast<int>(i))
-                            : std::make_shared<item>(static_cast<int>(i)));
-    order.resize(n);
-    for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<int>(i);
-    std::shuffle(order.begin(), order.end(), std::mt19937(42));
+  template <class F>
+  void operator()(F&& f) {
+    if (!timed) {
+      CALLGRIND_TOGGLE_COLLECT;
+      std::forward<F>(f)();
+      CALLGRIND_TOGGLE_COLLECT;
+      return;
+    }
+    const auto t0 = wb::thread_cpu_clock::now();
+    std::forward<F>(f)();
+    const auto t1 = wb::thread_cpu_clock::now();
+    const auto region = t1 - t0 - overhead;
+    if (region.count() > 0) total += region;
   }
-  const std::shared_ptr<item>& at(int i) const { return owners[static_cast<std::size_t>(i)]; }
 };
 
-// The row's work on a container filled by fill(): insert fills another one (the first fill also
-// warms the heap), copy copies it, the others use it.
-template <class Fill, class Ops>
-int run(std::string_view row, fixture& f, Fill fill, Ops ops) {
-  auto c = fill();
-  if (row == "insert") {
-    measured([&] { sink = sink + static_cast<long long>(fill().size()); });
-  } else if (row == "lookup") {
-    measured([&] {
-      for (int k : f.order) sink = sink + ops.lookup(c, k);
-    });
-  } else if (row == "erase") {
-    measured([&] {
-      for (int k : f.order) sink = sink + static_cast<long long>(ops.erase(c, k));
-    });
-  } else if (row == "iterate") {
-    measured([&] { sink = sink + ops.iterate(c); });
-  } else if (row == "copy") {
-    measured([&] {
-      auto copy = c;
-      sink = sink + static_cast<long long>(copy.size());
-    });
-  } else if (row == "purge") {
-    measured([&] {
-      f.owners.clear(); // mass death
-      ops.purge(c);
-    });
-  } else {
-    return 2;
+std::chrono::nanoseconds clock_overhead() {
+  std::vector<std::chrono::nanoseconds> reads(101);
+  for (auto& r : reads) {
+    const auto t0 = wb::thread_cpu_clock::now();
+    const auto t1 = wb::thread_cpu_clock::now();
+    r = t1 - t0;
+  }
+  std::nth_element(reads.begin(), reads.begin() + 50, reads.end());
+  return reads[50];
+}
+
+int fail(const char* what) {
+  std::fprintf(stderr, "weakref.instructions: %s\n", what);
+  return 3;
+}
+
+// ---------------------------------------------------------------------------- container rows
+
+// One container row (op: the name after the container's) on the side adapted by A.
+template <class A>
+int container_row(std::string_view op, std::size_t n, meter& m) {
+  using map_type = typename A::map_type;
+  const std::size_t iterations = m.iterations;
+  const auto all = static_cast<long long>(iterations * n);
+  if (op == "insert") {
+    const std::vector<ptr> owners = wb::make_owners<A>(n);
+    {
+      map_type warm_up; // a warm heap, as in containers.cpp
+      wb::fill<A>(warm_up, owners);
+    }
+    for (std::size_t i = 0; i < iterations; ++i) {
+      std::optional<map_type> c(std::in_place);
+      m([&] { wb::fill<A>(*c, owners); });
+      if (c->size() != n) return fail("an insert was lost");
+    }
+    return 0;
+  }
+  if (op == "lookup_hit" || op == "lookup" || op == "lookup_hit_in_order" || op == "lookup_miss") {
+    const bool miss = op == "lookup_miss";
+    const std::vector<ptr> owners = wb::make_owners<A>(n);
+    const std::vector<ptr> strangers = wb::make_owners<A>(miss ? n : 0);
+    map_type c;
+    wb::fill<A>(c, owners);
+    std::vector<int> keys = wb::shuffled_keys(n);
+    if (op == "lookup_hit_in_order") std::sort(keys.begin(), keys.end());
+    const int offset = static_cast<int>(n);
+    long long found = 0;
+    for (std::size_t i = 0; i < iterations; ++i) {
+      m([&] {
+        if (miss) {
+          for (const int k : keys)
+            found += A::absent(c, k + offset, strangers[static_cast<std::size_t>(k)]);
+        } else {
+          for (const int k : keys)
+            found += A::lookup(c, k, owners[static_cast<std::size_t>(k)]) >= 0;
+        }
+      });
+    }
+    sink = found;
+    return found == all ? 0 : fail(miss ? "a lookup of an absent key hit" : "a lookup missed");
+  }
+  if (op == "erase") {
+    const std::vector<ptr> owners = wb::make_owners<A>(n);
+    const std::vector<int> keys = wb::shuffled_keys(n);
+    map_type c;
+    long long erased = 0;
+    for (std::size_t i = 0; i < iterations; ++i) {
+      wb::fill<A>(c, owners);
+      m([&] {
+        for (const int k : keys)
+          erased += static_cast<long long>(A::erase(c, k, owners[static_cast<std::size_t>(k)]));
+      });
+      if (!c.empty()) return fail("erase left entries behind");
+    }
+    sink = erased;
+    return erased == all ? 0 : fail("erase missed an entry");
+  }
+  if (op == "iterate" || op == "copy") {
+    const std::vector<ptr> owners = wb::make_owners<A>(n);
+    map_type c;
+    wb::fill<A>(c, owners);
+    const auto expected = static_cast<std::int64_t>(n) * (static_cast<std::int64_t>(n) - 1) / 2;
+    for (std::size_t i = 0; i < iterations; ++i) {
+      if (op == "copy") {
+        m([&] {
+          map_type copy = c;
+          sink = sink + static_cast<long long>(copy.size());
+        });
+        continue;
+      }
+      std::int64_t sum = 0;
+      m([&] { sum = A::iterate(c); });
+      if (sum != expected) return fail("iteration missed a live entry");
+    }
+    return 0;
+  }
+  if (op == "death" || op == "purge") {
+    const bool purge = op == "purge";
+    map_type c;
+    for (std::size_t i = 0; i < iterations; ++i) {
+      std::vector<ptr> owners = wb::make_owners<A>(n);
+      wb::fill<A>(c, owners);
+      m([&] {
+        owners.clear(); // mass death
+        if (purge) A::purge(c);
+      });
+      if (!purge) A::purge(c);
+      if (c.size() != 0) return fail("dead entries left behind");
+    }
+    return 0;
+  }
+  return 2;
+}
+
+// bytes_per_entry/<c>: bytes the container requests per live entry (a counting memory_resource).
+template <class A>
+int bytes_row(std::size_t n, meter& m) {
+  using map_type = typename A::pmr_map_type;
+  using allocator = typename map_type::allocator_type;
+  wb::counting_resource resource;
+  {
+    std::vector<ptr> owners = wb::make_owners<A>(n);
+    map_type c{allocator(&resource)};
+    wb::fill<A>(c, owners);
+    if (c.size() != n) return fail("an insert was lost");
+    m.value = static_cast<double>(resource.live_bytes()) / static_cast<double>(n);
+    owners.clear();
+    A::purge(c);
+    if (c.size() != 0) return fail("dead entries left behind");
+  }
+  return resource.live_bytes() == 0 ? 0 : fail("the container leaked memory");
+}
+
+template <class Ours, class Std, class Flat>
+int container_side(std::string_view op, std::string_view side, std::size_t n, meter& m) {
+  const bool bytes = op == "bytes_per_entry";
+  if (side == "ours") return bytes ? bytes_row<Ours>(n, m) : container_row<Ours>(op, n, m);
+  if (side == "std") return bytes ? bytes_row<Std>(n, m) : container_row<Std>(op, n, m);
+  if (side == "flat") return bytes ? bytes_row<Flat>(n, m) : container_row<Flat>(op, n, m);
+  return 2;
+}
+
+// ---------------------------------------------------------------------------- the other rows
+
+// The rows of ref.cpp, on n objects or n operations per measured region.
+int ref_row(std::string_view row, bool ours, std::size_t n, meter& m) {
+  const std::size_t iterations = m.iterations;
+  const auto all = static_cast<long long>(iterations * n);
+  if (row == "ref_create_destroy" || row == "ref_create_destroy_callback") {
+    const bool callback = row == "ref_create_destroy_callback";
+    long long calls = 0;
+    if (ours) {
+      const std::shared_ptr<int> obj = weakref::make_shared<int>(1);
+      for (std::size_t i = 0; i < iterations; ++i)
+        m([&] {
+          for (std::size_t j = 0; j < n; ++j) {
+            if (callback) {
+              weakref::weak_ref<int> r(obj, [&calls](weakref::weak_ref<int>) { ++calls; });
+              keep(r);
+            } else {
+              weakref::weak_ref<int> r(obj);
+              keep(r);
+            }
+          }
+        });
+    } else {
+      const std::shared_ptr<int> obj = std::make_shared<int>(1);
+      const std::weak_ptr<int> w(obj);
+      for (std::size_t i = 0; i < iterations; ++i)
+        m([&] {
+          for (std::size_t j = 0; j < n; ++j) {
+            std::weak_ptr<int> copy(w);
+            keep(copy);
+            if (callback) {
+              std::function<void()> f([&calls] { ++calls; });
+              keep(f);
+            }
+          }
+        });
+    }
+    sink = calls;
+    return 0;
+  }
+  if (row == "lock_live") {
+    long long live = 0;
+    auto lock_loop = [&](const auto& r) {
+      for (std::size_t i = 0; i < iterations; ++i)
+        m([&] {
+          for (std::size_t j = 0; j < n; ++j) {
+            std::shared_ptr<int> p = r.lock();
+            keep(p);
+            live += p != nullptr;
+          }
+        });
+    };
+    if (ours) {
+      const std::shared_ptr<int> obj = weakref::make_shared<int>(1);
+      lock_loop(weakref::weak_ref<int>(obj));
+    } else {
+      const std::shared_ptr<int> obj = std::make_shared<int>(1);
+      lock_loop(std::weak_ptr<int>(obj));
+    }
+    sink = live;
+    return live == all ? 0 : fail("lock() of a live referent failed");
+  }
+  if (row == "factory_create_destroy") {
+    for (std::size_t i = 0; i < iterations; ++i)
+      m([&] {
+        for (std::size_t j = 0; j < n; ++j) {
+          std::shared_ptr<int> p = ours ? weakref::make_shared<int>(1) : std::make_shared<int>(1);
+          keep(p);
+        }
+      });
+    return 0;
+  }
+  if (row.starts_with("death_callbacks/k:") || row.starts_with("death_refs/k:") ||
+      row == "death_finalize") {
+    const bool finalizer = row == "death_finalize";
+    const bool plain = row.starts_with("death_refs/"); // references without callback
+    const std::size_t k = finalizer ? 1 : std::strtoul(row.data() + row.find(':') + 1, nullptr, 10);
+    long long calls = 0;
+    std::vector<std::shared_ptr<int>> objects(n);
+    std::vector<weakref::weak_ref<int>> refs;
+    std::vector<std::weak_ptr<int>> weak_ptrs;
+    std::vector<std::function<void()>> callbacks;
+    for (std::size_t i = 0; i < iterations; ++i) {
+      refs.reserve(n * k);
+      callbacks.reserve(n * k);
+      weak_ptrs.reserve(n * k);
+      for (auto& obj : objects) {
+        if (plain) {
+          obj = ours ? weakref::make_shared<int>(1) : std::make_shared<int>(1);
+          for (std::size_t j = 0; j < k; ++j) {
+            if (ours)
+              refs.emplace_back(obj);
+            else
+              weak_ptrs.emplace_back(obj);
+          }
+        } else if (!ours) {
+          obj = std::make_shared<int>(1);
+          for (std::size_t j = 0; j < k; ++j) callbacks.emplace_back([&calls] { ++calls; });
+        } else if (finalizer) {
+          obj = weakref::make_shared<int>(1);
+          weakref::finalize(obj, [&calls](int by) { calls += by; }, 1);
+        } else {
+          obj = weakref::make_shared<int>(1);
+          for (std::size_t j = 0; j < k; ++j)
+            refs.emplace_back(obj, [&calls](weakref::weak_ref<int>) { ++calls; });
+        }
+      }
+      m([&] {
+        for (std::size_t o = 0; o < n; ++o) {
+          objects[o].reset();
+          if (!ours && !plain)
+            for (std::size_t j = 0; j < k; ++j) callbacks[o * k + j]();
+        }
+      });
+      if (plain) { // every reference must have been cleared: count those that were not
+        for (const auto& w : weak_ptrs) calls += w.expired() ? 0 : 1;
+        for (const auto& r : refs) calls += r.expired() ? 0 : 1;
+      }
+      refs.clear();
+      weak_ptrs.clear();
+      callbacks.clear();
+    }
+    sink = calls;
+    if (plain) return calls == 0 ? 0 : fail("a reference outlived its referent's death");
+    return calls == all * static_cast<long long>(k) ? 0 : fail("not every callback ran");
+  }
+  if (row == "finalize_create_call") {
+    long long calls = 0;
+    const std::shared_ptr<int> obj = ours ? weakref::make_shared<int>(1) : std::make_shared<int>(1);
+    const std::weak_ptr<int> w(obj);
+    for (std::size_t i = 0; i < iterations; ++i)
+      m([&] {
+        for (std::size_t j = 0; j < n; ++j) {
+          if (ours) {
+            weakref::finalize f(obj, [&calls](int by) { calls += by; }, 1);
+            f();
+          } else {
+            std::weak_ptr<int> copy(w);
+            std::function<void()> callback([&calls] { calls += 1; });
+            callback();
+            keep(copy);
+          }
+        }
+      });
+    sink = calls;
+    return calls == all ? 0 : fail("not every finalizer ran");
+  }
+  if (row == "referent_bytes") {
+    const std::size_t before = wb::referent_live_bytes;
+    const ptr p = ours ? weakref::allocate_shared<item>(wb::counting_allocator<item>(), 1)
+                       : std::allocate_shared<item>(wb::counting_allocator<item>(), 1);
+    m.value = static_cast<double>(wb::referent_live_bytes - before);
+    return 0;
+  }
+  return 2;
+}
+
+// --------------------------------------------------------------------------------------- rows
+
+struct row_info {
+  std::string name;
+  bool sized;        // a container row: run at each size
+  bool bytes;        // its result is a size, not a time: --time only
+  std::size_t sides; // ours, std[, flat]
+  std::size_t batch; // the rows that are not containers: operations per region (--time)
+  bool timed = true; // part of --time (lookup_miss: at one size only, see below)
+};
+
+std::vector<row_info> all_rows() {
+  std::vector<row_info> rows;
+  for (const std::string c : {"value_map", "key_map", "set"}) {
+    const std::string lookup = c == "value_map" ? "_lookup_hit" : "_lookup";
+    for (const std::string op : {"_insert", lookup.c_str(), "_lookup_hit_in_order", "_lookup_miss",
+                                 "_erase", "_iterate", "_copy", "_death", "_purge"}) {
+      if (op == "_lookup_hit_in_order" && c != "value_map") continue;
+      rows.push_back({c + op, true, false, 3, 0, op != "_copy"});
+    }
+  }
+  for (const std::string c : {"value_map", "key_map", "set"})
+    rows.push_back({"bytes_per_entry/" + c, true, true, 3, 0});
+  for (const std::string r : {"ref_create_destroy", "ref_create_destroy_callback", "lock_live",
+                              "factory_create_destroy", "finalize_create_call"})
+    rows.push_back({r, false, false, 2, 1000});
+  for (const std::string r :
+       {"death_refs/k:1", "death_callbacks/k:1", "death_callbacks/k:16", "death_finalize"})
+    rows.push_back({r, false, false, 2, 64});
+  rows.push_back({"referent_bytes", false, true, 2, 1});
+  return rows;
+}
+
+// callback_at_death: the derived row (see the header comment).
+struct derived {
+  const char* name;
+  const char* minuend;
+  const char* subtrahend;
+  double divisor;
+};
+constexpr derived derived_rows[] = {
+    {"callback_at_death", "death_callbacks/k:16", "death_callbacks/k:1", 15}};
+
+int run(std::string_view row, std::string_view side, std::size_t n, meter& m) {
+  for (const std::string_view c : {"value_map", "key_map", "set"}) {
+    if (row.starts_with("bytes_per_entry/") && row.substr(16) == c) {
+      if (c == "value_map")
+        return container_side<value_map_ours, wb::value_map_std, wb::value_map_flat>(
+            "bytes_per_entry", side, n, m);
+      if (c == "key_map")
+        return container_side<key_map_ours, wb::key_map_std, wb::key_map_flat>("bytes_per_entry",
+                                                                               side, n, m);
+      return container_side<set_ours, wb::set_std, wb::set_flat>("bytes_per_entry", side, n, m);
+    }
+    if (row.size() > c.size() && row.starts_with(c) && row[c.size()] == '_') {
+      const std::string_view op = row.substr(c.size() + 1);
+      if (c == "value_map")
+        return container_side<value_map_ours, wb::value_map_std, wb::value_map_flat>(op, side, n,
+                                                                                     m);
+      if (c == "key_map")
+        return container_side<key_map_ours, wb::key_map_std, wb::key_map_flat>(op, side, n, m);
+      return container_side<set_ours, wb::set_std, wb::set_flat>(op, side, n, m);
+    }
+  }
+  if (side != "ours" && side != "std") return 2;
+  return ref_row(row, side == "ours", n, m);
+}
+
+// ---------------------------------------------------------------------------------- the tables
+
+struct cell {
+  std::vector<double> samples; // per operation, one per repetition
+  std::optional<double> median() const {
+    if (samples.empty()) return std::nullopt;
+    std::vector<double> v = samples;
+    std::sort(v.begin(), v.end());
+    const std::size_t k = v.size();
+    return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+  }
+  std::optional<double> spread() const {
+    if (samples.size() < 2) return std::nullopt;
+    double mean = 0, var = 0;
+    for (double x : samples) mean += x;
+    mean /= static_cast<double>(samples.size());
+    for (double x : samples) var += (x - mean) * (x - mean);
+    var /= static_cast<double>(samples.size() - 1);
+    return mean > 0 ? std::sqrt(var) / mean : std::optional<double>();
+  }
+};
+
+std::string number(double x) {
+  char s[32];
+  std::snprintf(s, sizeof s, x < 100 ? "%.2f" : "%.1f", x);
+  return s;
+}
+
+// A table of measured rows (name -> the three sides), in `order`, with the derived rows after
+// their minuends. unit: "ns", "instr" or "" (sizes carry " B").
+void print_table(std::ostream& out, const std::vector<std::string>& order,
+                 const std::map<std::string, std::array<cell, wb::sides>>& rows,
+                 const std::map<std::string, bool>& is_bytes, std::string_view unit,
+                 bool instructions, bool markdown) {
+  bool flat = false;
+  for (const auto& [name, sides] : rows) flat = flat || !sides[2].samples.empty();
+  const std::vector<wb::target> targets = wb::brief_targets();
+  std::vector<std::vector<std::string>> lines;
+  auto add = [&](const std::string& name, const std::optional<double>(&v)[wb::sides],
+                 const std::optional<double>(&sp)[wb::sides], bool bytes) {
+    std::string text[wb::sides];
+    for (std::size_t s = 0; s < wb::sides; ++s) {
+      if (!v[s]) {
+        text[s] = "-";
+        continue;
+      }
+      text[s] = number(*v[s]) + (bytes ? " B" : "");
+      if (sp[s]) {
+        char p[16];
+        std::snprintf(p, sizeof p, *sp[s] < 0.1 ? " ±%.1f%%" : " ±%.0f%%", *sp[s] * 100);
+        text[s] += p;
+      }
+    }
+    lines.push_back(
+        wb::ratio_cells(name, text, v, wb::find_target(targets, name), instructions, flat));
+  };
+  for (const std::string& name : order) {
+    const auto it = rows.find(name);
+    if (it == rows.end()) continue;
+    std::optional<double> v[wb::sides], sp[wb::sides];
+    for (std::size_t s = 0; s < wb::sides; ++s) {
+      v[s] = it->second[s].median();
+      sp[s] = it->second[s].spread();
+    }
+    add(name, v, sp, is_bytes.contains(name) && is_bytes.at(name));
+    for (const derived& d : derived_rows) {
+      if (name != d.minuend || !rows.contains(d.subtrahend)) continue;
+      std::optional<double> dv[wb::sides], none[wb::sides];
+      for (std::size_t s = 0; s < wb::sides; ++s) {
+        const auto b = rows.at(d.subtrahend)[s].median();
+        if (v[s] && b) dv[s] = (*v[s] - *b) / d.divisor;
+      }
+      add(d.name, dv, none, false);
+    }
+  }
+  wb::print_grid(out, wb::ratio_head(unit, flat), lines, markdown);
+}
+
+std::string option(int argc, char** argv, std::string_view name, std::string fallback) {
+  const std::string prefix = "--" + std::string(name) + "=";
+  for (int i = 2; i < argc; ++i)
+    if (std::string_view(argv[i]).starts_with(prefix)) return argv[i] + prefix.size();
+  return fallback;
+}
+
+int write_md(const std::string& path, const std::string& title, const std::string& table,
+             const std::string& footnote) {
+  if (path.empty()) return 0;
+  std::ofstream md(path);
+  md << "### " << title << "\n\n" << table << "\n" << footnote << "\n";
+  if (!md) return fail("cannot write the Markdown table");
+  return 0;
+}
+
+// --list: what scripts/instructions runs under callgrind.
+int list_rows() {
+  for (const row_info& r : all_rows()) {
+    if (r.bytes) continue;
+    std::printf("%s", r.name.c_str());
+    for (std::size_t s = 0; s < r.sides; ++s) std::printf(" %s", wb::side_names[s]);
+    std::printf("\n");
   }
   return 0;
 }
 
-// finalize_<row>: a finalizer (ours) against what a user writes without the library, a weak_ptr
-// copy and a std::function (std), the baseline of a weak_ref with a callback in ref.cpp.
-//   call:  create one and run it early, then drop it (ours: finalize + operator());
-//   death: objects that each have one, released: the death runs it (std: release, then call).
-int run_finalize(std::string_view row, bool ours, std::size_t n) {
-  long long calls = 0;
-  std::vector<std::shared_ptr<item>> objects;
-  objects.reserve(n);
-  for (std::size_t i = 0; i < n; ++i)
-    objects.push_back(ours ? weakref::make_shared<item>(static_cast<int>(i))
-                           : std::make_shared<item>(static_cast<int>(i)));
-  if (row == "call") {
-    measured([&] {
-      for (const auto& obj : objects) {
-        if (ours) {
-          weakref::finalize f(obj, [&calls](int by) { calls += by; }, 1);
-          f();
-        } else {
-          std::weak_ptr<item> w(obj);
-          std::function<void()> callback([&calls] { calls += 1; });
-          callback();
-        }
-      }
-    });
-  } else if (row == "death") {
-    std::vector<std::function<void()>> callbacks;
-    if (ours) {
-      for (const auto& obj : objects) weakref::finalize(obj, [&calls](int by) { calls += by; }, 1);
-    } else {
-      callbacks.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) callbacks.emplace_back([&calls] { calls += 1; });
-    }
-    measured([&] {
-      for (std::size_t i = 0; i < n; ++i) {
-        objects[i].reset();
-        if (!ours) callbacks[i]();
-      }
-    });
-  } else {
-    return 2;
+// --table: the instruction counts of scripts/instructions, per operation.
+int instruction_table(int argc, char** argv) {
+  const double n = std::strtod(option(argc, argv, "n", "10000").c_str(), nullptr);
+  std::map<std::string, std::array<cell, wb::sides>> rows;
+  std::string name, side;
+  double count = 0;
+  while (std::cin >> name >> side >> count)
+    for (std::size_t s = 0; s < wb::sides; ++s)
+      if (side == wb::side_names[s]) rows[name][s].samples.push_back(count / n);
+  std::vector<std::string> order;
+  for (const row_info& r : all_rows()) order.push_back(r.name);
+  std::ostringstream table;
+  print_table(table, order, rows, {}, "instr", true, true);
+  const std::string title = option(
+      argc, argv, "title", wb::standard_library() + ": instructions per operation (callgrind)");
+  const std::string footnote =
+      "Instructions per operation (entry, create, lock, call or death), counted by valgrind's "
+      "callgrind around each row's work only (scripts/instructions; n = " +
+      option(argc, argv, "n", "10000") +
+      " per run; exactly repeatable, blind to cache misses). ours/std, ours/flat: instruction "
+      "ratios; targets: benchmarks/common.hpp, the instruction target where one is set "
+      "(ref_create_destroy: 3 x), else the time target. callback_at_death = (death_callbacks/k:16 "
+      "- death_callbacks/k:1) / 15.";
+  std::cout << table.str() << "\n" << footnote << "\n";
+  return write_md(option(argc, argv, "md", ""), title, table.str(), footnote);
+}
+
+// --time: the timing table (the libc++ build's, in scripts/bench).
+int time_table(int argc, char** argv) {
+  std::vector<std::size_t> sizes;
+  {
+    std::istringstream list(option(argc, argv, "sizes", "1000,100000,1000000"));
+    for (std::string item; std::getline(list, item, ',');)
+      sizes.push_back(static_cast<std::size_t>(std::strtoull(item.c_str(), nullptr, 10)));
   }
-  sink = calls;
-  return calls == static_cast<long long>(n) ? 0 : 3;
+  const int repetitions = std::atoi(option(argc, argv, "repetitions", "5").c_str());
+  const auto ops = static_cast<std::size_t>(
+      std::strtoull(option(argc, argv, "ops", "1000000").c_str(), nullptr, 10));
+  const std::string filter = option(argc, argv, "filter", "");
+  const std::size_t miss_size = std::min<std::size_t>(100'000, sizes.empty() ? 0 : sizes.back());
+
+  struct job {
+    std::string name; // as in the table: the row, and /n:<size> for a container row
+    std::string row;
+    std::size_t side, n, iterations;
+    bool bytes;
+  };
+  std::vector<job> jobs;
+  std::vector<std::string> order;
+  std::map<std::string, bool> is_bytes;
+  for (const row_info& r : all_rows()) {
+    if (!r.timed || (!filter.empty() && r.name.find(filter) == std::string::npos)) continue;
+    std::vector<std::pair<std::string, std::size_t>> at; // name, n
+    if (!r.sized) {
+      at.emplace_back(r.name, r.batch);
+    } else {
+      for (const std::size_t n : sizes) {
+        const bool miss = r.name.ends_with("_lookup_miss");
+        if ((miss && n != miss_size) || (r.bytes && n > 1'000'000)) continue;
+        at.emplace_back(r.name + "/n:" + std::to_string(n), n);
+      }
+    }
+    for (const auto& [name, n] : at) {
+      order.push_back(name);
+      is_bytes[name] = r.bytes;
+      const std::size_t iterations = r.bytes ? 1 : std::max<std::size_t>(1, ops / n);
+      for (std::size_t s = 0; s < r.sides; ++s)
+        jobs.push_back({name, r.name, s, n, iterations, r.bytes});
+    }
+  }
+  if (jobs.empty()) return fail("no row matched");
+
+  // Every repetition of every job, interleaved at random (sizes once: they do not vary).
+  std::vector<const job*> schedule;
+  for (int rep = 0; rep < repetitions; ++rep)
+    for (const job& j : jobs)
+      if (rep == 0 || !j.bytes) schedule.push_back(&j);
+  std::shuffle(schedule.begin(), schedule.end(), std::mt19937(20240611));
+
+  const auto overhead = clock_overhead();
+  std::map<std::string, std::array<cell, wb::sides>> rows;
+  std::size_t done = 0;
+  for (const job* j : schedule) {
+    meter m;
+    m.timed = true;
+    m.iterations = j->iterations;
+    m.overhead = overhead;
+    if (const int status = run(j->row, wb::side_names[j->side], j->n, m); status != 0) {
+      std::fprintf(stderr, "weakref.instructions: %s %s failed (%d)\n", j->name.c_str(),
+                   wb::side_names[j->side], status);
+      return status;
+    }
+    const double per_op =
+        m.value ? *m.value
+                : static_cast<double>(m.total.count()) / static_cast<double>(j->iterations * j->n);
+    rows[j->name][j->side].samples.push_back(per_op);
+    if (++done % 50 == 0) std::fprintf(stderr, "  %zu of %zu runs\n", done, schedule.size());
+  }
+
+  std::ostringstream table;
+  print_table(table, order, rows, is_bytes, "ns", false, true);
+  const std::string title =
+      option(argc, argv, "title",
+             wb::standard_library() + ": times, our own harness (weakref.instructions --time)");
+  const std::string footnote =
+      "Our own harness (benchmarks/instructions.cpp --time, no Google Benchmark): the rows of "
+      "weakref.bench.containers and weakref.bench.ref, CPU time of the thread around each "
+      "measured region less the clock's own cost, per operation; median of " +
+      std::to_string(repetitions) + " repetitions interleaved at random, ± stddev / mean; ~" +
+      std::to_string(ops) +
+      " operations per run (batches of 1000 operations, or of 64 deaths, for the rows that are "
+      "not containers). Targets: benchmarks/common.hpp, checked against each baseline. "
+      "callback_at_death = (death_callbacks/k:16 - death_callbacks/k:1) / 15.";
+  std::cout << "\n" << title << "\n" << table.str() << "\n" << footnote << "\n";
+  return write_md(option(argc, argv, "md", ""), title, table.str(), footnote);
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fputs("usage: weakref.instructions <container>_<row> <ours|std> [n]\n", stderr);
+  // Freed memory stays in the process, as in containers.cpp.
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  // libstdc++ counts shared_ptr owners atomically once a thread has been started (see
+  // ratio_reporter.hpp): the state of the Google Benchmark programs, and of any program that
+  // uses weak references across threads.
+  std::thread([] {}).join();
+
+  const std::string_view mode = argc > 1 ? argv[1] : "";
+  if (mode == "--list") return list_rows();
+  if (mode == "--table") return instruction_table(argc, argv);
+  if (mode == "--time") return time_table(argc, argv);
+  if (argc < 3 || mode.starts_with("--")) {
+    std::fputs("usage: weakref.instructions <row> <ours|std|flat> [n] | --list | --table "
+               "[--n=N] [--md=PATH] | --time [--sizes=...] [--repetitions=R] [--ops=N] "
+               "[--filter=TEXT] [--md=PATH]\n",
+               stderr);
     return 2;
   }
-  const std::string_view name = argv[1];
-  const bool ours = std::string_view(argv[2]) == "ours";
   const std::size_t n = argc > 3 ? static_cast<std::size_t>(std::atol(argv[3])) : 10000;
-  const auto split = name.rfind('_');
-  if (split == std::string_view::npos) return 2;
-  const std::string_view container = name.substr(0, split), row = name.substr(split + 1);
-  if (container == "finalize") return run_finalize(row, ours, n);
-  fixture f(n, ours);
-  const auto keys = [&](auto insert) {
-    for (std::size_t i = 0; i < n; ++i) insert(static_cast<int>(i));
-  };
-
-  if (container == "value_map" && ours) {
-    struct ops {
-      long long lookup(value_map& m, int k) { return m.get(k)->x; }
-      std::size_t erase(value_map& m, int k) { return m.erase(k); }
-      long long iterate(value_map& m) {
-        long long s = 0;
-        for (const auto& [k, v] : m) s += v->x;
-        return s;
-      }
-      void purge(value_map& m) { m.purge(); }
-    };
-    return run(
-        row, f,
-        [&] {
-          value_map m;
-          keys([&](int i) { m.insert_or_assign(i, f.at(i)); });
-          return m;
-        },
-        ops{});
-  }
-  if (container == "value_map") {
-    struct ops {
-      long long lookup(std_value_map& m, int k) { return m.find(k)->second.lock()->x; }
-      std::size_t erase(std_value_map& m, int k) { return m.erase(k); }
-      long long iterate(std_value_map& m) {
-        long long s = 0;
-        for (const auto& [k, w] : m) s += w.lock()->x;
-        return s;
-      }
-      void purge(std_value_map& m) {
-        std::erase_if(m, [](const auto& kv) { return kv.second.expired(); });
-      }
-    };
-    return run(
-        row, f,
-        [&] {
-          std_value_map m;
-          keys([&](int i) { m.insert_or_assign(i, std::weak_ptr<item>(f.at(i))); });
-          return m;
-        },
-        ops{});
-  }
-  if (container == "key_map" && ours) {
-    struct ops {
-      const fixture* f;
-      long long lookup(key_map& m, int k) { return *m.get(*f->at(k)); }
-      std::size_t erase(key_map& m, int k) { return m.erase(*f->at(k)); }
-      long long iterate(key_map& m) {
-        long long s = 0;
-        for (const auto& [k, v] : m) s += k->x + v;
-        return s;
-      }
-      void purge(key_map& m) { m.purge(); }
-    };
-    return run(
-        row, f,
-        [&] {
-          key_map m;
-          keys([&](int i) { m.try_emplace(f.at(i), i); });
-          return m;
-        },
-        ops{&f});
-  }
-  if (container == "key_map") {
-    struct ops {
-      const fixture* f;
-      long long lookup(std_key_map& m, int k) {
-        auto it = m.find(f->at(k).get());
-        return it->second.first.expired() ? 0 : it->second.second;
-      }
-      std::size_t erase(std_key_map& m, int k) { return m.erase(f->at(k).get()); }
-      long long iterate(std_key_map& m) {
-        long long s = 0;
-        for (const auto& [a, e] : m) s += e.first.lock()->x + e.second;
-        return s;
-      }
-      void purge(std_key_map& m) {
-        std::erase_if(m, [](const auto& kv) { return kv.second.first.expired(); });
-      }
-    };
-    return run(
-        row, f,
-        [&] {
-          std_key_map m;
-          keys([&](int i) { m.try_emplace(f.at(i).get(), f.at(i), i); });
-          return m;
-        },
-        ops{&f});
-  }
-  if (container == "set" && ours) {
-    struct ops {
-      const fixture* f;
-      long long lookup(set& s, int k) { return s.contains(*f->at(k)) ? 1 : 0; }
-      std::size_t erase(set& s, int k) { return s.erase(*f->at(k)); }
-      long long iterate(set& s) {
-        long long sum = 0;
-        for (const auto& p : s) sum += p->x;
-        return sum;
-      }
-      void purge(set& s) { s.purge(); }
-    };
-    return run(
-        row, f,
-        [&] {
-          set s;
-          keys([&](int i) { s.insert(f.at(i)); });
-          return s;
-        },
-        ops{&f});
-  }
-  if (container == "set") {
-    struct ops {
-      const fixture* f;
-      long long lookup(std_set& s, int k) {
-        auto it = s.find(f->at(k).get());
-        return it != s.end() && !it->second.expired() ? 1 : 0;
-      }
-      std::size_t erase(std_set& s, int k) { return s.erase(f->at(k).get()); }
-      long long iterate(std_set& s) {
-        long long sum = 0;
-        for (const auto& [a, w] : s) sum += w.lock()->x;
-        return sum;
-      }
-      void purge(std_set& s) {
-        std::erase_if(s, [](const auto& kv) { return kv.second.expired(); });
-      }
-    };
-    return run(
-        row, f,
-        [&] {
-          std_set s;
-          keys([&](int i) { s.try_emplace(f.at(i).get(), f.at(i)); });
-          return s;
-        },
-        ops{&f});
-  }
-  return 2;
+  meter m;
+  const int status = run(mode, argv[2], n, m);
+  if (status == 2)
+    std::fprintf(stderr, "weakref.instructions: no row %s on side %s\n", argv[1], argv[2]);
+  return status;
 }

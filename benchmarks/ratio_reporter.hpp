@@ -1,23 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 // The ratio table shared by the benchmark programs (header-only).
 //
-// Every benchmark is registered twice under one naming convention:
+// Every benchmark is registered once per side under one naming convention:
 //     ours/<op>[/args]   the weakref operation
 //     std/<op>[/args]    its std baseline, measured in the same process
+//     flat/<op>[/args]   a second baseline where there is one (the containers:
+//                        boost::unordered_flat_map<K, std::weak_ptr<V>>, what a performance-minded
+//                        user would pick instead of std::unordered_map)
 // The reporter forwards every run to the default display reporter (the console one unless
 // --benchmark_format says otherwise), keeps each run's time per iteration, and at the end
 // prints one row per <op>[/args]:
-//     operation | ours ns | baseline ns | ratio | target | met?
-// where ratio = ours / baseline and the times are per operation: the time per iteration (CPU
-// time, or real time for benchmarks that use manual or real time), divided by the counter `ops_per_iteration` when a benchmark sets it (an iteration that times
-// a batch of operations, e.g. with manual time). The target is the design brief's ("Targets"),
-// keyed by <op>, the first component after the prefix. With repetitions the median is used
-// (Google Benchmark's median aggregate, or the median of the repetitions it reported), and each
-// time is followed by its spread, ±(standard deviation / mean) of the repetitions.
+//     operation | ours ns | std ns | [flat ns] | ours/std | [ours/flat] | target | met?...
+// where the ratios are ours / baseline and the times are per operation: the time per iteration
+// (CPU time, or real time for benchmarks that use manual or real time), divided by the counter
+// `ops_per_iteration` when a benchmark sets it (an iteration that times a batch of operations,
+// e.g. with manual time). The flat columns appear when some row has a flat side. The target is
+// common.hpp's, keyed by <op>, the first component after the prefix, and is checked against
+// each baseline. With repetitions the median is used (Google Benchmark's median aggregate, or
+// the median of the repetitions it reported), and each time is followed by its spread,
+// ±(standard deviation / mean) of the repetitions.
 //
 // A row can report a size instead of a time: a benchmark that sets the counter `bytes_per_op`
 // (e.g. bytes per live container entry, counted by a memory_resource) has that value taken
 // instead of its time; such cells carry the unit " B", and the ratio is ours / baseline bytes.
+//
+// A derived row is computed from two measured rows of the same program, on every side:
+// (minuend - subtrahend) / divisor, e.g. the price of one more callback at a death from the
+// deaths with 16 and with 1 callback (run_main's `derived`). It has no spread.
 //
 // run_main() is the programs' main(): it accepts Google Benchmark's flags plus
 //     --ratio_md=<path>            also write the table as Markdown to <path>
@@ -58,58 +67,28 @@
 #include <utility>
 #include <vector>
 
-namespace weakref_bench {
+#include "common.hpp"
 
-// The clock of the benchmarks that time a batch themselves (manual time): the CPU time of the
-// calling thread, user and system (page faults of fresh memory included), so that the time the
-// thread spends descheduled on a shared machine is left out, as for the CPU-time rows.
-struct thread_cpu_clock {
-  using duration = std::chrono::nanoseconds;
-  using rep = duration::rep;
-  using period = duration::period;
-  using time_point = std::chrono::time_point<thread_cpu_clock>;
-  static constexpr bool is_steady = true;
-  static time_point now() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
-  }
-};
+namespace weakref_bench {
 
 // The user counter a benchmark sets when one iteration performs several operations.
 inline constexpr const char* ops_per_iteration = "ops_per_iteration";
 // The user counter a benchmark sets when its row is a size, not a time (see the header comment).
 inline constexpr const char* bytes_per_op = "bytes_per_op";
 
-// The brief's targets: ours / baseline must not exceed max_ratio. Keyed by <op>.
-struct target {
-  std::string op;
-  double max_ratio;
+// A row computed from two measured rows (see the header comment).
+struct derived_row {
+  std::string name;
+  std::string minuend, subtrahend; // full row names, without the side prefix
+  double divisor = 1;
 };
-
-inline std::vector<target> brief_targets() {
-  return {
-      {"lock_live", 1.1},              // weak_ref::lock() on a live referent vs weak_ptr::lock()
-      {"ref_create_destroy", 1.5},     // weak_ref without callback vs weak_ptr copy + destroy
-      {"factory_create_destroy", 1.3}, // weakref::make_shared + destroy vs std::make_shared
-      {"death_callbacks", 1.5},        // death with k callbacks vs k std::function + destroy
-      // Issue 16: finalize against the baselines of a weak_ref with a callback.
-      {"finalize_create_call", 1.5}, // finalize + explicit call vs weak_ptr + std::function
-      {"death_finalize", 1.5},       // a death running one finalizer vs death_callbacks, k = 1
-      // Names reserved for the container benchmarks.
-      {"value_map_lookup_hit", 1.2}, // weak_value_map vs unordered_map<K, weak_ptr<V>> + lock
-      {"value_map_insert", 1.5},
-      {"key_map_lookup", 1.2},   // weak_key_map vs unordered_map keyed by owner identity
-      {"set_lookup", 1.2},       // weak_set vs the same
-      {"bytes_per_entry", 1.25}, // container bytes per live entry (bytes_per_op rows)
-  };
-}
 
 class ratio_reporter : public benchmark::BenchmarkReporter {
 public:
   explicit ratio_reporter(benchmark::BenchmarkReporter* display,
-                          std::vector<target> targets = brief_targets())
-      : display_(display), targets_(std::move(targets)) {}
+                          std::vector<target> targets = brief_targets(),
+                          std::vector<derived_row> derived = {})
+      : display_(display), targets_(std::move(targets)), derived_(std::move(derived)) {}
 
   bool ReportContext(const Context& context) override { return display_->ReportContext(context); }
 
@@ -124,47 +103,21 @@ public:
 
   // The table as plain text (for the console) or as Markdown.
   void print_table(std::ostream& out, bool markdown) const {
-    const std::vector<std::vector<std::string>> rows = table();
-    const std::vector<std::string> head = {"operation", "ours ns", "baseline ns",
-                                           "ratio",     "target",  "met?"};
-    if (markdown) {
-      out << "| " << join(head, " | ") << " |\n|---|---:|---:|---:|---:|---|\n";
-      for (const auto& row : rows) out << "| " << join(row, " | ") << " |\n";
-      out << "\n" << footnote() << "\n";
-      return;
-    }
-    std::vector<std::size_t> width(head.size());
-    for (std::size_t c = 0; c < head.size(); ++c) {
-      width[c] = head[c].size();
-      for (const auto& row : rows) width[c] = std::max(width[c], row[c].size());
-    }
-    auto line = [&](const std::vector<std::string>& cells) {
-      for (std::size_t c = 0; c < cells.size(); ++c) {
-        if (c) out << " | ";
-        if (c == 0 || c == cells.size() - 1)
-          out << std::left << std::setw(static_cast<int>(width[c])) << cells[c];
-        else
-          out << std::right << std::setw(static_cast<int>(width[c])) << cells[c];
-      }
-      out << "\n";
-    };
-    line(head);
-    std::size_t total = head.size() * 3 - 3;
-    for (std::size_t w : width) total += w;
-    out << std::string(total, '-') << "\n";
-    for (const auto& row : rows) line(row);
-    out << footnote() << "\n";
+    print_grid(out, ratio_head("ns", any_flat_), table(), markdown);
+    out << (markdown ? "\n" : "") << footnote() << "\n";
   }
 
-  // One line per row, tab-separated: operation, ours, baseline (medians; "-" if missing). Read
+  // One line per row, tab-separated: operation, ours, std, flat (medians; "-" if missing). Read
   // by benchmarks/cpython.py, which compares the same operations run through CPython.
   void print_tsv(std::ostream& out) const {
     for (const std::string& name : order_) {
       const row_data& r = rows_.at(name);
-      const std::optional<double> ours = value(r.side[0]);
-      const std::optional<double> base = value(r.side[1]);
-      out << name << '\t' << (ours ? fixed(*ours, 3) : "-") << '\t'
-          << (base ? fixed(*base, 3) : "-") << '\n';
+      out << name;
+      for (const samples& s : r.side) {
+        const std::optional<double> v = value(s);
+        out << '\t' << (v ? fixed(*v, 3) : "-");
+      }
+      out << '\n';
     }
   }
 
@@ -179,28 +132,29 @@ private:
     bool bytes = false; // the values are bytes_per_op counters, not times
   };
   struct row_data {
-    samples side[2];           // 0: ours, 1: std
+    samples side[sides];       // 0: ours, 1: std, 2: flat
     std::int64_t first_family; // registration order, whatever order the runs came in
   };
 
   void collect(const Run& run) {
     if (run.error_occurred) any_error_ = true;
     // The row key: the name without the time type ("manual_time", "real_time"), the minimum
-    // time, the iteration and repetition settings, which both sides of a pair share.
+    // time, the iteration and repetition settings, which every side of a row shares.
     const benchmark::BenchmarkName& n = run.run_name;
     std::string name = n.function_name;
     for (const std::string* part : {&n.args, &n.threads})
       if (!part->empty()) name += "/" + *part;
-    int side;
-    if (name.rfind("ours/", 0) == 0) {
-      side = 0;
-      name.erase(0, 5);
-    } else if (name.rfind("std/", 0) == 0) {
-      side = 1;
-      name.erase(0, 4);
-    } else {
-      return; // not part of a pair
+    std::size_t side = sides;
+    for (std::size_t s = 0; s < sides; ++s) {
+      const std::string prefix = std::string(side_names[s]) + "/";
+      if (name.rfind(prefix, 0) == 0) {
+        side = s;
+        name.erase(0, prefix.size());
+        break;
+      }
     }
+    if (side == sides) return; // not part of a row
+    if (side == 2) any_flat_ = true;
     auto [it, inserted] = rows_.try_emplace(name);
     if (inserted) {
       order_.push_back(name);
@@ -266,13 +220,6 @@ private:
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
   }
 
-  const target* target_for(const std::string& op_and_args) const {
-    const std::string op = op_and_args.substr(0, op_and_args.find('/'));
-    for (const target& t : targets_)
-      if (t.op == op) return &t;
-    return nullptr;
-  }
-
   static std::string fixed(double x, int digits) {
     std::ostringstream s;
     s << std::fixed << std::setprecision(digits) << x;
@@ -288,6 +235,11 @@ private:
     return text;
   }
 
+  std::vector<std::string> cells(const std::string& name, const std::string (&text)[sides],
+                                 const std::optional<double> (&v)[sides]) const {
+    return ratio_cells(name, text, v, find_target(targets_, name), false, any_flat_);
+  }
+
   std::vector<std::vector<std::string>> table() const {
     // Registration order (runs arrive in random order with interleaved repetitions). Not
     // std::stable_sort: libstdc++ 12's calls the deprecated get_temporary_buffer, which clang
@@ -300,59 +252,69 @@ private:
     std::vector<std::vector<std::string>> rows;
     for (const std::string& name : order) {
       const row_data& r = rows_.at(name);
-      const std::optional<double> ours = value(r.side[0]);
-      const std::optional<double> base = value(r.side[1]);
-      const target* t = target_for(name);
-      std::string ratio = "-", goal = "-", met = "-";
-      if (t) goal = "<= " + fixed(t->max_ratio, 2);
-      if (ours && base && *base > 0) {
-        const double q = *ours / *base;
-        ratio = fixed(q, 2);
-        if (t) met = q <= t->max_ratio ? "yes" : "NO";
+      std::optional<double> v[sides];
+      std::string text[sides];
+      for (std::size_t s = 0; s < sides; ++s) {
+        v[s] = value(r.side[s]);
+        text[s] = ns_text(r.side[s], v[s]);
       }
-      rows.push_back({name, ns_text(r.side[0], ours), ns_text(r.side[1], base), ratio, goal, met});
+      rows.push_back(cells(name, text, v));
+      // A derived row follows its minuend.
+      for (const derived_row& d : derived_) {
+        if (d.minuend != name || !rows_.contains(d.subtrahend)) continue;
+        const row_data& sub = rows_.at(d.subtrahend);
+        std::optional<double> dv[sides];
+        std::string dtext[sides];
+        for (std::size_t s = 0; s < sides; ++s) {
+          const std::optional<double> b = value(sub.side[s]);
+          if (v[s] && b) dv[s] = (*v[s] - *b) / d.divisor;
+          dtext[s] = dv[s] ? fixed(*dv[s], *dv[s] < 100 ? 2 : 1) : "-";
+        }
+        rows.push_back(cells(d.name, dtext, dv));
+      }
     }
     return rows;
   }
 
   std::string footnote() const {
-    std::string s = "ratio = ours / baseline (time per operation: CPU time of the benchmark's "
-                    "thread, batches included (thread_cpu_clock); real time for the multi-threaded "
-                    "rows; ";
+    std::string s = "ours/std, ours/flat = ours / that baseline (time per operation: CPU time of "
+                    "the benchmark's thread, batches included (thread_cpu_clock); real time for "
+                    "the multi-threaded rows; ";
     s += repetitions_ > 1 ? "median of " + std::to_string(repetitions_) + " repetitions"
                           : std::string("single run");
     if (repetitions_ > 1) s += ", ± the spread: stddev / mean of the repetitions";
-    s += "); targets from the design brief; timings never fail the run.";
+    s += "); targets: benchmarks/common.hpp (the design brief's, issue 18's where it sets one), "
+         "checked against each baseline; timings never fail the run.";
+    if (any_flat_)
+      s += " flat: boost::unordered_flat_map with the same element type as the std baseline.";
     if (any_bytes_)
       s += " Cells in B are bytes per operation (bytes_per_op counter), not times; their ratio "
            "is ours / baseline bytes.";
+    for (const derived_row& d : derived_)
+      s += " " + d.name + " = (" + d.minuend + " - " + d.subtrahend + ") / " + fixed(d.divisor, 0) +
+           ", on each side (no spread).";
     if (!note_.empty()) s += " " + note_;
-    return s;
-  }
-
-  static std::string join(const std::vector<std::string>& cells, std::string_view sep) {
-    std::string s;
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      if (i) s += sep;
-      s += cells[i];
-    }
     return s;
   }
 
   benchmark::BenchmarkReporter* display_;
   std::vector<target> targets_;
+  std::vector<derived_row> derived_;
   std::map<std::string, row_data> rows_;
   std::vector<std::string> order_;
   std::int64_t repetitions_ = 0;
   bool any_error_ = false;
   bool any_bytes_ = false;
+  bool any_flat_ = false;
   std::string note_;
 };
 
 // The main() of every benchmark program. `title` heads the Markdown table; `note`, if any, is
-// appended to the table's footnote (what the program's rows mean beyond the common rules).
+// appended to the table's footnote (what the program's rows mean beyond the common rules);
+// `derived` lists the rows computed from two measured ones.
 inline int run_main(int argc, char** argv, const char* title,
-                    std::vector<target> targets = brief_targets(), std::string note = {}) {
+                    std::vector<target> targets = brief_targets(), std::string note = {},
+                    std::vector<derived_row> derived = {}) {
   // Our own flags are taken out before Google Benchmark sees the arguments.
   std::string md_path, tsv_path;
   bool single_threaded = false;
@@ -376,7 +338,8 @@ inline int run_main(int argc, char** argv, const char* title,
 
   if (!single_threaded) std::thread([] {}).join(); // see the header comment
 
-  ratio_reporter reporter(benchmark::CreateDefaultDisplayReporter(), std::move(targets));
+  ratio_reporter reporter(benchmark::CreateDefaultDisplayReporter(), std::move(targets),
+                          std::move(derived));
   std::string process_note =
       single_threaded ? "Process state: single-threaded until the first multi-threaded "
                         "benchmark (libstdc++ counts shared_ptr owners non-atomically)."
@@ -392,12 +355,12 @@ inline int run_main(int argc, char** argv, const char* title,
   }
 
   std::ostream& out = reporter.GetOutputStream();
-  out << "\n" << title << ": ours vs std baseline\n";
+  out << "\n" << title << ": ours vs the baselines\n";
   reporter.print_table(out, false);
   out.flush();
   if (!md_path.empty()) {
     std::ofstream md(md_path);
-    md << "### " << title << "\n\n";
+    md << "### " << title << " (" << standard_library() << ", Google Benchmark)\n\n";
     reporter.print_table(md, true);
     if (!md) {
       std::fprintf(stderr, "%s: cannot write %s\n", title, md_path.c_str());
