@@ -132,6 +132,7 @@ BOOST_AUTO_TEST_SUITE(proxy)
 BOOST_AUTO_TEST_SUITE(access)
 
 // Python proxy(): "supports use of the proxy in most contexts instead of requiring the explicit dereferencing"
+// Checks [weakref.proxy.access]/3.
 BOOST_AUTO_TEST_CASE(arrow_forwards_to_member) {
   auto obj = weakref::make_shared<widget>(widget{21, "w"});
   weak_proxy<widget> p(obj);
@@ -162,6 +163,7 @@ BOOST_AUTO_TEST_CASE(arrow_pins_referent_for_full_expression) {
 // obtained for it. *p.pin() is the referent, owned for the full-expression.
 template <class P>
 concept dereferenceable = requires(const P& p) { *p; };
+// Checks [weakref.proxy.general]/4 and [weakref.proxy.access]/1.
 BOOST_AUTO_TEST_CASE(no_star_the_referent_is_reached_through_pin) {
   static_assert(!dereferenceable<weak_proxy<widget>>);
   static_assert(!dereferenceable<weak_proxy<int>>);
@@ -190,6 +192,7 @@ BOOST_AUTO_TEST_CASE(pin_returns_an_owner_that_keeps_referent_alive) {
 }
 
 // PY-INTRO-1 "A weak reference to an object is not enough to keep the object alive" (also for proxies)
+// Checks [weakref.proxy.cons]/2 and [weakref.proxy.obs]/1.
 BOOST_AUTO_TEST_CASE(proxy_does_not_keep_referent_alive) {
   const int before = tracked::alive;
   auto obj = weakref::make_shared<tracked>(1);
@@ -201,6 +204,7 @@ BOOST_AUTO_TEST_CASE(proxy_does_not_keep_referent_alive) {
 }
 
 // [weakref.proxy.obs] "The escape hatches of C++ ...: they never throw"
+// Checks [weakref.proxy.obs]/1.
 BOOST_AUTO_TEST_CASE(lock_and_expired_never_throw) {
   static_assert(noexcept(std::declval<const weak_proxy<int>&>().lock()));
   static_assert(noexcept(std::declval<const weak_proxy<int>&>().expired()));
@@ -497,6 +501,7 @@ BOOST_AUTO_TEST_CASE(explicit_bool_forwards_to_referent) {
 }
 
 // [weakref.proxy.ops] operators are forwarded only "where T has them": opaque has none
+// Checks [weakref.proxy.ops]/4, /6-7 and /10 and [weakref.proxy.container]/1 and /5.
 BOOST_AUTO_TEST_CASE(operators_absent_when_referent_lacks_them) {
   using P = weak_proxy<opaque>;
   static_assert(!has_plus<P>);
@@ -538,6 +543,7 @@ BOOST_AUTO_TEST_SUITE_END() // ops
 BOOST_AUTO_TEST_SUITE(call)
 
 // PY-PROXY-2 CallableProxyType "for proxies of callable objects": arguments and result forwarded
+// Checks [weakref.proxy.call]/1.
 BOOST_AUTO_TEST_CASE(call_forwards_arguments_and_result) {
   auto obj = weakref::make_shared<adder>(adder{100, 0});
   weak_proxy<adder> p(obj);
@@ -548,6 +554,7 @@ BOOST_AUTO_TEST_CASE(call_forwards_arguments_and_result) {
 }
 
 // [weakref.proxy.call] the result of the referent's call is forwarded as is (a reference stays one)
+// Checks [weakref.proxy.call]/1.
 BOOST_AUTO_TEST_CASE(call_returns_reference_into_referent) {
   auto obj = weakref::make_shared<slot>();
   weak_proxy<slot> p(obj);
@@ -557,6 +564,7 @@ BOOST_AUTO_TEST_CASE(call_returns_reference_into_referent) {
 }
 
 // [weakref.proxy.call] a lambda referent is callable
+// Checks [weakref.proxy.call]/1 and [weakref.proxy.types]/2.
 BOOST_AUTO_TEST_CASE(lambda_referent_is_callable) {
   auto twice = [](int x) { return 2 * x; };
   using L = decltype(twice);
@@ -567,6 +575,7 @@ BOOST_AUTO_TEST_CASE(lambda_referent_is_callable) {
 }
 
 // [weakref.proxy.call] the call holds an owner (pin()) while the referent runs
+// Checks [weakref.proxy.general]/3 and [weakref.proxy.call]/1.
 BOOST_AUTO_TEST_CASE(call_pins_referent_during_invocation) {
   const int before = tracked::alive;
   auto obj = weakref::make_shared<drops_owner_when_called>();
@@ -579,6 +588,7 @@ BOOST_AUTO_TEST_CASE(call_pins_referent_during_invocation) {
 }
 
 // [weakref.proxy.call] "Only for the callable kind ... Constraints: T& is invocable with args"
+// Checks [weakref.proxy.call]/1.
 BOOST_AUTO_TEST_CASE(invocability_follows_the_referent) {
   static_assert(!std::invocable<weak_proxy<not_callable>>);
   static_assert(!std::invocable<const weak_proxy<not_callable>&>);
@@ -598,6 +608,7 @@ BOOST_AUTO_TEST_SUITE_END() // call
 BOOST_AUTO_TEST_SUITE(container)
 
 // [weakref.proxy.container] "Forwarded where T has them": operator[]
+// Checks [weakref.proxy.container]/3.
 BOOST_AUTO_TEST_CASE(subscript_reads_and_writes_referent) {
   auto obj = weakref::make_shared<std::vector<int>>(std::vector<int>{10, 20, 30});
   weak_proxy<std::vector<int>> p(obj);
@@ -677,6 +688,7 @@ BOOST_AUTO_TEST_CASE(a_subscript_result_keeps_the_referent_alive) {
 }
 
 // [weakref.proxy.container] size and empty
+// Checks [weakref.proxy.container]/6.
 BOOST_AUTO_TEST_CASE(size_and_empty_forward) {
   auto obj = weakref::make_shared<std::vector<int>>(std::vector<int>{1, 2, 3});
   weak_proxy<std::vector<int>> p(obj);
@@ -688,6 +700,7 @@ BOOST_AUTO_TEST_CASE(size_and_empty_forward) {
 }
 
 // [weakref.proxy.container] begin/end: a proxy is a range (Python: iter(proxy))
+// Checks [weakref.proxy.container]/6 and /8.
 BOOST_AUTO_TEST_CASE(begin_end_iterate_referent) {
   static_assert(std::ranges::range<weak_proxy<std::vector<int>>&>);
   auto obj = weakref::make_shared<std::vector<int>>(std::vector<int>{1, 2, 3, 4});
@@ -698,6 +711,7 @@ BOOST_AUTO_TEST_CASE(begin_end_iterate_referent) {
 }
 
 // [weakref.proxy.container] range-for over the proxy visits and can mutate the referent's elements
+// Checks [weakref.proxy.container]/8.
 BOOST_AUTO_TEST_CASE(range_for_loop_over_proxy) {
   auto obj = weakref::make_shared<std::vector<int>>(std::vector<int>{1, 2, 3});
   weak_proxy<std::vector<int>> p(obj);
@@ -714,6 +728,7 @@ BOOST_AUTO_TEST_SUITE_END() // container
 BOOST_AUTO_TEST_SUITE(death)
 
 // PY-REFERR-1 ReferenceError "raised when a proxy object is used but the underlying object has been collected"
+// Checks [weakref.proxy.access]/4 and [weakref.error.reference]/1.
 BOOST_AUTO_TEST_CASE(arrow_after_death_throws_reference_error) {
   auto obj = weakref::make_shared<widget>();
   weak_proxy<widget> p(obj);
@@ -724,6 +739,7 @@ BOOST_AUTO_TEST_CASE(arrow_after_death_throws_reference_error) {
 }
 
 // PY-REFERR-1 "used but the underlying object has been collected": pin() and ->
+// Checks [weakref.proxy.access]/2.
 BOOST_AUTO_TEST_CASE(pin_and_arrow_after_death_throw_reference_error) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -732,6 +748,7 @@ BOOST_AUTO_TEST_CASE(pin_and_arrow_after_death_throw_reference_error) {
 }
 
 // PY-REFERR-1 calling a dead callable proxy raises ReferenceError; the referent is not called
+// Checks [weakref.proxy.call]/2.
 BOOST_AUTO_TEST_CASE(call_after_death_throws_reference_error) {
   auto obj = weakref::make_shared<adder>();
   weak_proxy<adder> p(obj);
@@ -740,6 +757,7 @@ BOOST_AUTO_TEST_CASE(call_after_death_throws_reference_error) {
 }
 
 // PY-REFERR-1 binary operators with a dead proxy on either side raise ReferenceError
+// Checks [weakref.proxy.ops]/12.
 BOOST_AUTO_TEST_CASE(binary_operators_after_death_throw_reference_error) {
   auto obj = weakref::make_shared<int>(3);
   auto live = weakref::make_shared<int>(4);
@@ -803,6 +821,7 @@ BOOST_AUTO_TEST_CASE(operands_merely_associated_with_proxies_use_their_own_opera
 }
 
 // PY-REFERR-1 compound assignment, unary operators and increments on a dead proxy raise
+// Checks [weakref.proxy.ops]/12.
 BOOST_AUTO_TEST_CASE(mutating_and_unary_operators_after_death_throw_reference_error) {
   auto obj = weakref::make_shared<int>(3);
   auto live = weakref::make_shared<int>(4);
@@ -822,6 +841,7 @@ BOOST_AUTO_TEST_CASE(mutating_and_unary_operators_after_death_throw_reference_er
 }
 
 // PY-REFERR-1 bool(proxy) of a dead proxy raises: it is not "false"
+// Checks [weakref.proxy.ops]/2.
 BOOST_AUTO_TEST_CASE(bool_after_death_throws_reference_error) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -831,6 +851,7 @@ BOOST_AUTO_TEST_CASE(bool_after_death_throws_reference_error) {
 }
 
 // PY-REFERR-1 subscript, size, empty, begin, end and range-for on a dead proxy raise
+// Checks [weakref.proxy.container]/4 and /7.
 BOOST_AUTO_TEST_CASE(container_use_after_death_throws_reference_error) {
   auto obj = weakref::make_shared<std::vector<int>>(std::vector<int>{1, 2});
   weak_proxy<std::vector<int>> p(obj);
@@ -858,6 +879,7 @@ BOOST_AUTO_TEST_CASE(default_constructed_proxy_throws_reference_error) {
 }
 
 // PY-REFERR-2 the error is a std::runtime_error, so generic handlers see it
+// Checks [weakref.error.reference]/1.
 BOOST_AUTO_TEST_CASE(reference_error_is_a_runtime_error) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -961,6 +983,7 @@ BOOST_AUTO_TEST_SUITE_END() // conversion
 BOOST_AUTO_TEST_SUITE(kinds)
 
 // Python proxy(): "Proxy objects are not hashable regardless of the referent"
+// Checks [weakref.proxy.general]/3.
 BOOST_AUTO_TEST_CASE(proxy_is_not_hashable) {
   static_assert(!std::is_default_constructible_v<std::hash<weak_proxy<int>>>);
   static_assert(!std::is_invocable_v<std::hash<weak_proxy<int>>, const weak_proxy<int>&>);
@@ -977,6 +1000,7 @@ BOOST_AUTO_TEST_CASE(proxy_is_not_hashable) {
 }
 
 // PY-PROXY-2 "a type of either ProxyType or CallableProxyType, depending on whether object is callable"
+// Checks [weakref.proxy.types]/1-2.
 BOOST_AUTO_TEST_CASE(kind_concepts_classify_proxies) {
   using callable_p = weak_proxy<adder>;
   using plain_p = weak_proxy<plain>;
@@ -1004,6 +1028,7 @@ BOOST_AUTO_TEST_CASE(kind_concepts_classify_proxies) {
 }
 
 // Python ProxyTypes: "Sequence containing all the type objects for proxies"
+// Checks [weakref.proxy.types]/1.
 BOOST_AUTO_TEST_CASE(proxy_types_covers_both_kinds_only) {
   static_assert(weakref::proxy_types<weak_proxy<adder>>);
   static_assert(weakref::proxy_types<weak_proxy<plain>>);
@@ -1036,6 +1061,7 @@ BOOST_AUTO_TEST_SUITE(callback)
 
 // PY-PROXY-3 "callback is the same as the parameter of the same name to the ref() function":
 // it receives this proxy (a handle identical() to it)
+// Checks [weakref.proxy.cons]/5.
 BOOST_AUTO_TEST_CASE(callback_receives_identical_proxy) {
   auto obj = weakref::make_shared<tracked>(1);
   weak_proxy<tracked> seen;
@@ -1051,6 +1077,7 @@ BOOST_AUTO_TEST_CASE(callback_receives_identical_proxy) {
 }
 
 // PY-REF-14 "the referent will no longer be available": inside the callback the proxy is dead
+// Checks [weakref.proxy.cons]/5, [weakref.proxy.access]/2 and [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(callback_sees_dead_proxy) {
   auto obj = weakref::make_shared<int>(1);
   bool expired_in_callback = false;
@@ -1069,6 +1096,7 @@ BOOST_AUTO_TEST_CASE(callback_sees_dead_proxy) {
 }
 
 // PY-NOTE-1 "Weak references to an object are cleared before the object's __del__() is called"
+// Checks [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(callback_runs_before_referent_is_destroyed) {
   const int before = tracked::alive;
   auto obj = weakref::make_shared<tracked>(1);
@@ -1080,6 +1108,7 @@ BOOST_AUTO_TEST_CASE(callback_runs_before_referent_is_destroyed) {
 }
 
 // PY-REF-2 "called from the most recently registered callback to the oldest", refs and proxies mixed
+// Checks [weakref.proxy.general]/1 and [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(callbacks_run_lifo_mixed_with_refs) {
   auto obj = weakref::make_shared<int>(0);
   std::vector<std::string> order;
@@ -1093,6 +1122,7 @@ BOOST_AUTO_TEST_CASE(callbacks_run_lifo_mixed_with_refs) {
 }
 
 // PY-REF-11 "and the returned weakref object is still alive": a surviving copy keeps the callback, run once
+// Checks [weakref.proxy.cons]/7 and [weakref.ref.general]/3.
 BOOST_AUTO_TEST_CASE(callback_runs_once_while_a_copy_survives) {
   auto obj = weakref::make_shared<int>(0);
   int calls = 0;
@@ -1122,6 +1152,7 @@ BOOST_AUTO_TEST_CASE(destroyed_proxy_never_calls_back) {
 }
 
 // PY-REF-10 "If callback is provided and not None": nullptr means no callback
+// Checks [weakref.proxy.cons]/2 and /5.
 BOOST_AUTO_TEST_CASE(null_callback_registers_none) {
   weakref_test::capture_callback_errors
       capture; // an empty std::function would report bad_function_call
@@ -1140,6 +1171,7 @@ BOOST_AUTO_TEST_CASE(null_callback_registers_none) {
 }
 
 // PY-REF-3 "Exceptions raised by the callback will be noted ... but cannot be propagated" (proxies too)
+// Checks [weakref.ref.death]/3 and [weakref.error.callback]/1.
 BOOST_AUTO_TEST_CASE(throwing_proxy_callback_is_reported_not_propagated) {
   weakref_test::capture_callback_errors capture;
   auto obj = weakref::make_shared<int>(0);
