@@ -141,7 +141,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_1_cpython_basic_ref) {
 }
 
 // test_basic_callback
-// Checks [weakref.ref.cons]/5 and [weakref.ref.death]/1.
+// Checks [weakref.ref.cons]/5; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_12_cpython_basic_callback) {
   check_basic_callback(make_instance);
   check_basic_callback(make_function);
@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_12_cpython_basic_callback) {
 
 // test_cfunction (a builtin C function object; here an object of non-class type, a pointer to
 // function, made by the factory)
-// Checks [weakref.factory]/4 and /8 and [weakref.ref.obs]/1.
+// Checks [weakref.factory]/4 and /8; [weakref.ref.obs]/1.
 BOOST_AUTO_TEST_CASE(PY_INTRO_10_cpython_cfunction) {
   using fn = int (*)(int);
   auto f = wr::make_shared<fn>(+[](int x) { return x + 1; });
@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_10_cpython_cfunction) {
 }
 
 // test_multiple_callbacks
-// Checks [weakref.ref.cons]/5 and [weakref.ref.death]/1.
+// Checks [weakref.ref.cons]/5; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_15_cpython_multiple_callbacks) {
   counter c;
   auto o = make_instance();
@@ -195,7 +195,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_1_cpython_multiple_selfref_callbacks) {
 }
 
 // test_proxy_ref
-// Checks [weakref.proxy.access]/4 and [weakref.proxy.ops]/2.
+// Checks [weakref.proxy.access]/4; [weakref.proxy.ops]/2.
 BOOST_AUTO_TEST_CASE(PY_REFERR_1_cpython_proxy_ref) {
   struct truthy {
     int bar = 1;
@@ -263,7 +263,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_proxy_repr) {
 
 // test_ref_reuse: CPython hands back its existing callback-less reference; here a construction
 // always makes a new reference (PY-REF-15), and a copy is how a reference is reused.
-// Checks [weakref.ref.general]/3 and [weakref.ref.cons]/7.
+// Checks [weakref.ref.general]/3; [weakref.ref.cons]/7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_9_cpython_ref_reuse) {
   auto o = make_instance();
   const wr::weak_ref r1(o);
@@ -315,8 +315,7 @@ void check_proxy(const std::shared_ptr<T>& o, const wr::weak_proxy<T>& proxy) {
 } // namespace
 
 // test_basic_proxy (UserList: std::vector; slices: iterator ranges)
-// Checks [weakref.proxy.access]/3, [weakref.proxy.container]/3, /6 and /8
-// and [weakref.proxy.ops]/6.
+// Checks [weakref.proxy.access]/3; [weakref.proxy.container]/3, /6 and /8; [weakref.proxy.ops]/6.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_basic_proxy) {
   auto o = make_instance();
   check_proxy(o, wr::weak_proxy(o));
@@ -359,7 +358,7 @@ struct printable {
 
 // test_proxy_unicode: str() and bytes() of a proxy reach the referent's; here the referent's
 // stream output and a conversion member
-// Checks [weakref.proxy.ops]/4-5 and [weakref.proxy.access]/3.
+// Checks [weakref.proxy.ops]/4-5; [weakref.proxy.access]/3.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_unicode) {
   auto instance = wr::make_shared<printable>();
   const wr::weak_proxy p(instance);
@@ -469,7 +468,7 @@ struct callable_object { // CPython's Callable
 
 // test_callable_proxy (keyword arguments have no C++ counterpart; wrong argument counts are
 // compile-time errors instead of TypeError)
-// Checks [weakref.proxy.call]/1 and [weakref.proxy.types]/2.
+// Checks [weakref.proxy.call]/1; [weakref.proxy.types]/2.
 BOOST_AUTO_TEST_CASE(PY_PROXY_2_cpython_callable_proxy) {
   auto o = wr::make_shared<callable_object>();
   const wr::weak_proxy p(o);
@@ -548,7 +547,7 @@ struct self_releasing {
 // test_proxy_iter (bpo-38395): the referent's last owner is released in the middle of a call
 // forwarded by the proxy; the proxy keeps it alive until the call returns, through every kind
 // of forwarding.
-// Checks [weakref.proxy.general]/3-4, [weakref.proxy.container]/8 and [weakref.proxy.call]/2.
+// Checks [weakref.proxy.general]/3-4; [weakref.proxy.container]/8; [weakref.proxy.call]/2.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_iter_referent_killed_mid_call) {
   const auto fresh = [](std::shared_ptr<self_releasing>& owner) {
     owner = wr::make_shared<self_releasing>();
@@ -731,7 +730,7 @@ struct with_destructor {
 // test_sf_bug_840829 and test_callback_gcs: a callback that runs CPython's collector. Here a
 // callback releases other objects (deaths nested in the death), in a referent with its own
 // destructor, and once more for a referent dying inside its owner's destruction.
-// Checks [weakref.ref.general]/5 and [weakref.ref.death]/6.
+// Checks [weakref.ref.general]/5; [weakref.ref.death]/6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_11_cpython_callback_releases_others_during_a_death) {
   with_destructor::destroyed = 0;
   int others_called = 0;
@@ -788,7 +787,7 @@ struct target {
 // test_ref_created_during_del (bug 1377858): a reference made in the referent's destructor.
 // C++ cannot obtain an owner of an object being destroyed, so a new reference from its
 // std::weak_ptr is refused (type_error); copying an existing handle works and stays usable.
-// Checks [weakref.ref.death]/1, [weakref.ref.cons]/18 and [weakref.ref.general]/5.
+// Checks [weakref.ref.death]/1; [weakref.ref.cons]/18; [weakref.ref.general]/5.
 BOOST_AUTO_TEST_CASE(PY_IMPL_11_cpython_ref_created_during_del) {
   auto w = wr::make_shared<target>();
   w->self = w;
@@ -803,7 +802,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_11_cpython_ref_created_during_del) {
 
 // test_classes (classes are not objects in C++): the callback receives the reference itself,
 // here appended to a list by the callback
-// Checks [weakref.ref.cons]/5 and [weakref.ref.callback]/2.
+// Checks [weakref.ref.cons]/5; [weakref.ref.callback]/2.
 BOOST_AUTO_TEST_CASE(PY_REF_13_cpython_classes) {
   std::vector<wr::weak_ref<c_object>> l;
   auto a_object = make_instance();
@@ -899,7 +898,7 @@ struct chain_node {
 // inside the first one; every callback on the way sees its node alive and intact or gone. The
 // chain is made far longer than CPython's 100, so that a recursive collapse would exhaust the
 // stack.
-// Checks [weakref.containers.general]/8 and [weakref.ref.death]/6.
+// Checks [weakref.containers.general]/8; [weakref.ref.death]/6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_24_cpython_trashcan_16602) {
   constexpr int n = 100'000;
   wr::weak_key_map<chain_node, std::shared_ptr<chain_node>, wr::identity_hash<chain_node>,
@@ -929,7 +928,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_24_cpython_trashcan_16602) {
 // test_no_memory_when_clearing (gh-118331): memory runs out while a referent with 50 callbacks
 // dies. The library's own steps of a death cannot fail; what can is user code: each callback
 // fails with std::bad_alloc, and none of that escapes the release.
-// Checks [weakref.ref.death]/3 and [weakref.error.callback]/1.
+// Checks [weakref.ref.death]/3; [weakref.error.callback]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_3_cpython_no_memory_when_clearing) {
   recording_handler errors;
   const int before = c_object::alive;
@@ -1005,7 +1004,7 @@ BOOST_AUTO_TEST_CASE(PY_REFS_1_cpython_subclass_refs_dont_replace_standard_refs)
 }
 
 // test_subclass_refs_dont_conflate_callbacks
-// Checks [weakref.ref.types]/2 and [weakref.ref.cons]/5.
+// Checks [weakref.ref.types]/2; [weakref.ref.cons]/5.
 BOOST_AUTO_TEST_CASE(PY_SUB_1_cpython_subclass_refs_dont_conflate_callbacks) {
   auto o = wr::make_shared<object>(42);
   int first = 0, second = 0;
@@ -1045,7 +1044,7 @@ struct plain_owning_ref : wr::weak_ref<c_object> {
 // destroyed; the referent dies in that destruction, and the reference being destroyed is not
 // called back. Once with the reference owning the referent, once with the referent owned by a
 // second reference that the first owns.
-// Checks [weakref.ref.self]/9 and [weakref.ref.cons]/14.
+// Checks [weakref.ref.self]/9; [weakref.ref.cons]/14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_23_cpython_subclass_refs_with_cycle) {
   int calls = 0;
   const auto callback = [&](owning_ref&) { ++calls; };
@@ -1124,7 +1123,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_11_reference_owned_by_its_referent_is_called_back) {
 // test_names: the module's names (ReferenceType, ProxyType, CallableProxyType, WeakSet,
 // WeakKeyDictionary, WeakValueDictionary; WeakMethod: issue 16) exist under the names the
 // library gives them
-// Checks [weakref.ref.types]/1 and [weakref.proxy.types]/1-2.
+// Checks [weakref.ref.types]/1; [weakref.proxy.types]/1-2.
 BOOST_AUTO_TEST_CASE(PY_INTRO_13_cpython_module_names) {
   static_assert(wr::ref_type<wr::weak_ref<object>>);
   static_assert(wr::proxy_type<wr::weak_proxy<object>>);

@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_12_cpython_weak_valued_len_race) { check_len_race<v
 // The basic behaviour
 
 // test_weak_values (d.copy(), items, d[k], del, len; SF bug 447152)
-// Checks [weakref.value.map]/1, [weakref.value.map.python]/19 and [weakref.value.map.lookup]/7.
+// Checks [weakref.value.map]/1; [weakref.value.map.python]/19; [weakref.value.map.lookup]/7.
 BOOST_AUTO_TEST_CASE(PY_WVD_1_cpython_weak_values) {
   value_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -228,7 +228,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_1_cpython_weak_values) {
 }
 
 // test_weak_keys (d.copy(), items, d[k] = v, d[k], del, len, k in d)
-// Checks [weakref.key.map]/1, [weakref.key.map.python]/19 and [weakref.key.map.lookup]/1.
+// Checks [weakref.key.map]/1; [weakref.key.map.python]/19; [weakref.key.map.lookup]/1.
 BOOST_AUTO_TEST_CASE(PY_WKD_1_cpython_weak_keys) {
   key_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -274,7 +274,7 @@ void check_iters(const Map& dict) {
 } // namespace
 
 // test_weak_keyed_iters (items, keys, values, keyrefs, iterkeyrefs)
-// Checks [weakref.key.map.iter]/2 and [weakref.key.map.python]/20-21.
+// Checks [weakref.key.map.iter]/2; [weakref.key.map.python]/20-21.
 BOOST_AUTO_TEST_CASE(PY_WKD_8_cpython_weak_keyed_iters) {
   key_map_t dict;
   const std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -301,7 +301,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_8_cpython_weak_keyed_iters) {
 }
 
 // test_weak_valued_iters (items, keys, values, valuerefs, itervaluerefs)
-// Checks [weakref.value.map.iter]/2 and [weakref.value.map.python]/20-21.
+// Checks [weakref.value.map.iter]/2; [weakref.value.map.python]/20-21.
 BOOST_AUTO_TEST_CASE(PY_WVD_7_cpython_weak_valued_iters) {
   value_map_t dict;
   const std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -353,7 +353,7 @@ const auto const_whole = [](auto& d) -> const auto& { return std::as_const(d); }
 } // namespace
 
 // test_weak_keys_destroy_while_iterating, first part (issue 7105): keys, items, values, keyrefs
-// Checks [weakref.containers.general]/5 and [weakref.key.map.python]/20.
+// Checks [weakref.containers.general]/5; [weakref.key.map.python]/20.
 BOOST_AUTO_TEST_CASE(PY_WKD_3_cpython_weak_keys_destroy_while_iterating) {
   key_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -364,7 +364,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_3_cpython_weak_keys_destroy_while_iterating) {
 
 // test_weak_values_destroy_while_iterating, first part (issue 7105): keys, items, values,
 // itervaluerefs, valuerefs
-// Checks [weakref.containers.general]/5 and [weakref.value.map.python]/20.
+// Checks [weakref.containers.general]/5; [weakref.value.map.python]/20.
 BOOST_AUTO_TEST_CASE(PY_WVD_2_cpython_weak_values_destroy_while_iterating) {
   value_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -434,7 +434,7 @@ void check_size(const Map& d, std::size_t expected, const char* what, death_timi
 // erases, pops and re-inserts the dead object's key (an equal new one), updates from a copy and
 // clears; the size is checked after each. Each step runs with the death reported before the
 // member call, and with the death inside the call, after its purge.
-// Checks [weakref.containers.general]/5, /7 and /21 and [weakref.key.map.python]/8 and /16.
+// Checks [weakref.containers.general]/5, /7 and /21; [weakref.key.map.python]/8 and /16.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_mutate_while_iterating) {
   for (const death_timing when : {death_timing::reported, death_timing::inside}) {
     hooked_key_map dict;
@@ -487,7 +487,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_mutate_while_iterating) {
 }
 
 // test_weak_values_destroy_while_iterating, second part (issue 7105), for values
-// Checks [weakref.containers.general]/5, /7 and /21 and [weakref.value.map.python]/8 and /16.
+// Checks [weakref.containers.general]/5, /7 and /21; [weakref.value.map.python]/8 and /16.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_mutate_while_iterating) {
   for (const death_timing when : {death_timing::reported, death_timing::inside}) {
     hooked_value_map dict;
@@ -543,7 +543,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_mutate_while_iterating) {
 // (issue 21173). Each context kills one object while an iterator is alive; pop, insertion,
 // popitem, erasure and clear keep size() exact. (CPython's len is exact too: it subtracts the
 // removals its iterators defer.)
-// Checks [weakref.containers.general]/7 and [weakref.key.map.python]/12-13.
+// Checks [weakref.containers.general]/7; [weakref.key.map.python]/12-13.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_del_and_len_while_iterating) {
   key_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -588,7 +588,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_del_and_len_while_iterating) {
 }
 
 // test_weak_values_destroy_while_iterating, third part (issue 21173), for values
-// Checks [weakref.containers.general]/7 and [weakref.value.map.python]/12-13.
+// Checks [weakref.containers.general]/7; [weakref.value.map.python]/12-13.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_del_and_len_while_iterating) {
   value_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -636,8 +636,8 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_del_and_len_while_iterating)
 // member, after its purge; CPython's pending removals, test_weak_*_destroy_while_iterating):
 // setdefault inserts a new element next to the dead one, pop misses it, popitem never returns
 // it, and the size stays exact.
-// Checks [weakref.containers.general]/5 and /7, [weakref.key.map.python]/5-6, /9 and /12-13
-// and [weakref.value.map.python]/5-6, /9 and /12-13.
+// Checks [weakref.containers.general]/5 and /7; [weakref.key.map.python]/5-6, /9 and /12-13;
+// [weakref.value.map.python]/5-6, /9 and /12-13.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_setdefault_pop_popitem_on_dead_unpurged_elements) {
   {
     hooked_key_map dict;
@@ -700,7 +700,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_setdefault_pop_popitem_on_dead_unpurged_elements
 // Construction, popitem, setdefault, update, del
 
 // test_make_weak_keyed_dict_from_dict
-// Checks [weakref.key.map.cons]/1 and [weakref.value.map.cons]/1.
+// Checks [weakref.key.map.cons]/1; [weakref.value.map.cons]/1.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_make_weak_keyed_dict_from_dict) {
   const auto o = make_node(3);
   const key_map_t dict{{o, 364}};
@@ -711,7 +711,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_make_weak_keyed_dict_from_dict) {
 }
 
 // test_make_weak_keyed_dict_from_weak_keyed_dict
-// Checks [weakref.key.map.cons]/1 and [weakref.value.map.cons]/1 and /8.
+// Checks [weakref.key.map.cons]/1; [weakref.value.map.cons]/1 and /8.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_make_weak_keyed_dict_from_weak_keyed_dict) {
   const auto o = make_node(3);
   const key_map_t dict{{o, 364}};
@@ -920,8 +920,8 @@ concept readable_by = requires(Map& m, const A& a) { m.at(a); };
 // test_weak_keyed_bad_delitem: a missing key (C++ erase returns 0 as std::unordered_map's; pop
 // and at throw key_error), and a key that cannot be weakly referenced (an int: rejected at compile
 // time; an object std::make_shared made: type_error when inserted)
-// Checks [weakref.key.map.modifiers]/3 and /10, [weakref.key.map.lookup]/4
-// and [weakref.key.map.python]/10.
+// Checks [weakref.key.map.modifiers]/3 and /10; [weakref.key.map.lookup]/4;
+// [weakref.key.map.python]/10.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_bad_delitem) {
   key_map_t d;
   const auto o = make_node(1);
@@ -989,7 +989,7 @@ keys_reversed(Map& d, std::vector<std::shared_ptr<cascade_key>>&& made) {
 
 // test_weak_keyed_cascading_deletes: each erasure's == releases the last owner of the key the
 // loop would reach last; the loop runs twice and the map ends empty
-// Checks [weakref.containers.general]/14 and [weakref.key.map.modifiers]/10.
+// Checks [weakref.containers.general]/14; [weakref.key.map.modifiers]/10.
 BOOST_AUTO_TEST_CASE(PY_IMPL_22_cpython_weak_keyed_cascading_deletes) {
   const cascade_reset reset;
   const int before = cascade_key::alive;
@@ -1019,7 +1019,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_22_cpython_weak_keyed_cascading_deletes) {
 // reached yet (between the comparison and the key looked up, which is the chain's last: CPython's
 // first comparison deleted the last key its iteration would see). The walk meets those dead keys
 // and goes on: the lookups still find their keys, and erasures remove them.
-// Checks [weakref.containers.general]/14 and [weakref.key.map.lookup]/1 and /3.
+// Checks [weakref.containers.general]/14; [weakref.key.map.lookup]/1 and /3.
 BOOST_AUTO_TEST_CASE(PY_IMPL_22_cascading_deletes_in_one_bucket_chain) {
   const cascade_reset reset;
   const int before = cascade_key::alive;
@@ -1171,7 +1171,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_make_weak_keyed_dict_repr) {
 // thread). Bounded stress: an operation target and a time cap, never less than the floor.
 
 // test_threaded_weak_valued_setdefault: setdefault never returns an empty or dead value
-// Checks [weakref.containers.general]/4 and [weakref.value.map.python]/5-6.
+// Checks [weakref.containers.general]/4; [weakref.value.map.python]/5-6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_valued_setdefault) {
   const conformance::stress_budget budget(100'000, 5'000, std::chrono::milliseconds(1500));
   value_map_t d;
@@ -1193,7 +1193,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_valued_setdefault) {
 
 // test_threaded_weak_valued_pop: pop(k, default) returns the value or the default, never an
 // empty or dead value, and leaves no element under k
-// Checks [weakref.containers.general]/4 and [weakref.value.map.python]/8-9.
+// Checks [weakref.containers.general]/4; [weakref.value.map.python]/8-9.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_valued_pop) {
   const conformance::stress_budget budget(100'000, 5'000, std::chrono::milliseconds(1500));
   value_map_t d;
@@ -1223,7 +1223,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_valued_pop) {
 // the new element stays. CPython checks len(d) == 1; here the element found and the iteration
 // are exact, and size() may also count one value whose death is in progress on the killer thread
 // (PY-IMPL-12): never fewer than the live element.
-// Checks [weakref.containers.general]/4-5 and /7 and [weakref.value.map.modifiers]/8.
+// Checks [weakref.containers.general]/4-5 and /7; [weakref.value.map.modifiers]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_cpython_threaded_weak_valued_consistency) {
   const conformance::stress_budget budget(200'000, 10'000, std::chrono::milliseconds(1500));
   value_map_t d;
@@ -1247,7 +1247,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_4_cpython_threaded_weak_valued_consistency) {
 
 // test_weak_valued_consistency (bpo-28427, deterministic): the replaced value's element is kept
 // alive through its reference (CPython: d.data[10]) and dies after the replacement
-// Checks [weakref.containers.general]/5 and [weakref.value.map.modifiers]/8.
+// Checks [weakref.containers.general]/5; [weakref.value.map.modifiers]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_cpython_weak_valued_consistency) {
   value_map_t d;
   auto first = make_node(1);
@@ -1345,7 +1345,7 @@ long inconsistent_valued(const Map& copy) {
 
 // test_threaded_weak_key_dict_copy (bpo-35615): CPython's copy() shares the values; here the
 // values are shared_ptrs, copied as such
-// Checks [weakref.containers.general]/4 and [weakref.value.map.cons]/8.
+// Checks [weakref.containers.general]/4; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_key_dict_copy) {
   using map = wr::weak_key_map<node, std::shared_ptr<node>, node_hash>;
   check_threaded_copy<map>([](map& d, const auto& k, const auto& v) { d[k] = v; }, the_keys,
@@ -1354,7 +1354,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_key_dict_copy) {
 
 // test_threaded_weak_key_dict_deepcopy (bpo-35615): CPython's deepcopy copies the values; here
 // the values are held by value, copied with the map
-// Checks [weakref.containers.general]/4 and [weakref.value.map.cons]/8.
+// Checks [weakref.containers.general]/4; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_key_dict_deepcopy) {
   using map = wr::weak_key_map<node, node, node_hash>;
   check_threaded_copy<map>([](map& d, const auto& k, const auto& v) { d.insert_or_assign(k, *v); },
@@ -1362,7 +1362,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_key_dict_deepcopy) {
 }
 
 // test_threaded_weak_value_dict_copy (bpo-35615): the keys are shared_ptrs, shared by the copy
-// Checks [weakref.containers.general]/4 and [weakref.value.map.cons]/8.
+// Checks [weakref.containers.general]/4; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_value_dict_copy) {
   using map = wr::weak_value_map<std::shared_ptr<node>, node>;
   check_threaded_copy<map>([](map& d, const auto& k, const auto& v) { d[k] = v; }, the_values,
@@ -1370,7 +1370,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_value_dict_copy) {
 }
 
 // test_threaded_weak_value_dict_deepcopy (bpo-35615): the keys are held by value, copied
-// Checks [weakref.containers.general]/4 and [weakref.value.map.cons]/8.
+// Checks [weakref.containers.general]/4; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_value_dict_deepcopy) {
   using map = wr::weak_value_map<node, node, node_hash>;
   check_threaded_copy<map>([](map& d, const auto& k, const auto& v) { d[*k] = v; }, the_values,

@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_methods) {
 }
 
 // test_new_or_init: WeakSet([], 2) is a TypeError; a range and an int construct nothing here
-// Checks [weakref.containers.general]/1 and [weakref.set.cons]/1.
+// Checks [weakref.containers.general]/1; [weakref.set.cons]/1.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_new_or_init) {
   static_assert(!std::constructible_from<set_t, owners, int>);
   static_assert(std::constructible_from<set_t, wr::from_range_t, owners>);
@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_new_or_init) {
 }
 
 // test_len
-// Checks [weakref.set]/1 and [weakref.set.capacity]/1.
+// Checks [weakref.set]/1; [weakref.set.capacity]/1.
 BOOST_AUTO_TEST_CASE(PY_WS_1_cpython_len) {
   fixture f;
   BOOST_TEST(f.s.size() == f.d.size());
@@ -196,7 +196,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_1_cpython_len) {
 }
 
 // test_contains (1 in s: a compile-time error here)
-// Checks [weakref.set]/1 and [weakref.set.lookup]/1.
+// Checks [weakref.set]/1; [weakref.set.lookup]/1.
 BOOST_AUTO_TEST_CASE(PY_WS_1_cpython_contains) {
   fixture f;
   for (const auto& c : f.letters) BOOST_TEST(f.in(f.s, c) == f.in_d(c), c->s);
@@ -284,7 +284,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_sub) {
 }
 
 // test_symmetric_difference
-// Checks [weakref.set.algebra]/1, /5 and /6.
+// Checks [weakref.set.algebra]/1 and /5-6.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_symmetric_difference) {
   fixture f;
   const set_t i = f.s.symmetric_difference(f.items2);
@@ -352,7 +352,7 @@ struct foo {
 // test_gc: CPython builds a nest of cycles for its collector. C++ has none to collect; the
 // same structure without owning cycles: each element refers to the set and owns a weak set
 // holding itself, which it destroys while it dies
-// Checks [weakref.set]/1, [weakref.containers.general]/16 and [weakref.ref.death]/6.
+// Checks [weakref.set]/1; [weakref.containers.general]/16; [weakref.ref.death]/6.
 BOOST_AUTO_TEST_CASE(PY_WS_1_cpython_gc_elements_own_sets_of_themselves) {
   using foo_set = wr::weak_set<foo, wr::identity_hash<foo>, wr::identity_equal<foo>>;
   const int before = foo::alive;
@@ -402,7 +402,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_subclass_with_custom_hash) {
 
 // test_init: calling __init__ again replaces the contents; here assignment (bad arguments are
 // compile-time errors)
-// Checks [weakref.set.cons]/1 and [weakref.value.map.cons]/12.
+// Checks [weakref.set.cons]/1; [weakref.value.map.cons]/12.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_init) {
   const fixture f;
   set_t s;
@@ -414,7 +414,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_init) {
 }
 
 // test_constructor_identity: a set made from another is a distinct object
-// Checks [weakref.set.cons]/1 and [weakref.value.map.cons]/8.
+// Checks [weakref.set.cons]/1; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_constructor_identity) {
   const fixture f;
   const set_t s = weak_set_of(f.items);
@@ -450,7 +450,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_copy) {
 }
 
 // test_add ([]: an empty shared_ptr, and an object std::make_shared made, cannot be added)
-// Checks [weakref.set.python]/1 and [weakref.set.modifiers]/1 and /3.
+// Checks [weakref.set.python]/1; [weakref.set.modifiers]/1 and /3.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_add) {
   fixture f;
   const auto x = make_ustr("Q");
@@ -502,7 +502,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_pop) {
 }
 
 // test_update (update returns void; [[]]: an empty shared_ptr, type_error)
-// Checks [weakref.set.python]/11 and [weakref.set.modifiers]/3.
+// Checks [weakref.set.python]/11; [weakref.set.modifiers]/3.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_update) {
   fixture f;
   static_assert(std::is_void_v<decltype(f.s.update(f.items2))>);
@@ -695,7 +695,7 @@ void check_size(const set_t& s, std::size_t expected, const char* what, death_ti
 // pending, the owner looks up, removes and re-adds the dead item (an equal new one), updates
 // from a copy and clears; the size is checked after each (CPython checks it after update and
 // clear). Each step runs with the death reported before the call and inside it.
-// Checks [weakref.containers.general]/5, /7 and /21 and [weakref.set.python]/1, /3-4 and /11.
+// Checks [weakref.containers.general]/5, /7 and /21; [weakref.set.python]/1, /3-4 and /11.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_destroy_and_mutate_while_iterating) {
   for (const death_timing when : {death_timing::reported, death_timing::inside}) {
     owners items = ustrs(ascii_letters);
@@ -782,7 +782,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_repr) {
 #endif
 
 // test_abc: a Set and a MutableSet; here a forward range with the unordered-set members
-// Checks [weakref.containers.general]/1 and [weakref.set]/4.
+// Checks [weakref.containers.general]/1; [weakref.set]/4.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_abc) {
   static_assert(std::ranges::forward_range<set_t>);
   static_assert(requires(set_t& s, const ustr& x, std::shared_ptr<ustr> p) {
@@ -809,7 +809,7 @@ struct annotated_set : set_t {
 // test_copying: copy.copy shares the attributes, copy.deepcopy copies them; in C++ a copy
 // copies each member as its type does, and the elements are the same objects in both (__slots__
 // and the missing attribute y have no C++ counterpart)
-// Checks [weakref.set.cons]/1 and [weakref.set.cmp]/5.
+// Checks [weakref.set.cons]/1; [weakref.set.cmp]/5.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_copying) {
   const fixture f;
   annotated_set s;
@@ -827,7 +827,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_copying) {
 
 // Not a CPython test: SF bug 742860 (test_weak_keyed_cascading_deletes) for a weak_set, whose
 // == releases the last owner of another element during erasures
-// Checks [weakref.containers.general]/14 and [weakref.set.modifiers]/6.
+// Checks [weakref.containers.general]/14; [weakref.set.modifiers]/6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_22_cascading_deletes_in_a_weak_set) {
   struct releasing_equal {
     std::function<void()>* side_effect;

@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(PY_EX_1_o_is_o2) {
 }
 
 // PY-EX-2: "after the last owner is released, r() returns an empty shared_ptr"
-// Checks [weakref.ref.obs]/1 and [weakref.ref.death]/1.
+// Checks [weakref.ref.obs]/1; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_EX_2_none_after_the_last_owner_goes) {
   auto o = wr::make_shared<tracked>(1);
   wr::weak_ref<tracked> r(o);
@@ -152,8 +152,8 @@ BOOST_AUTO_TEST_CASE(PY_EX_2_none_after_the_last_owner_goes) {
 // the owners (const, void, aliasing a member, obtained from r() or through std::weak_ptr), and
 // no longer from the start of the death (in the callbacks and the destructor), nor after it
 // while a std::weak_ptr still observes the object. The test leaves no owner behind.
-// Checks [weakref.ref.obs]/1, [weakref.factory]/10, [weakref.ref.death]/1
-// and [weakref.ref.cons]/1 and /8.
+// Checks [weakref.ref.obs]/1; [weakref.factory]/10; [weakref.ref.death]/1;
+// [weakref.ref.cons]/1 and /8.
 BOOST_AUTO_TEST_CASE(PY_EX_5_liveness_is_tested_on_the_call) {
   struct observed {
     int value = 1;
@@ -362,7 +362,7 @@ BOOST_AUTO_TEST_CASE(PY_EX_6_separate_liveness_test_is_only_a_hint) {
 
 // PY-SUB-1: "classes derived from weak_ref<T> are refs: they satisfy ref_type and keep its
 // callbacks, hash and equality"
-// Checks [weakref.ref.types]/1-3 and [weakref.ref.hash]/1.
+// Checks [weakref.ref.types]/1-3; [weakref.ref.hash]/1.
 BOOST_AUTO_TEST_CASE(PY_SUB_1_derived_classes_are_refs) {
   static_assert(wr::ref_type<labelled_ref<std::string>>);
   static_assert(wr::ref_type<extended_ref<std::string>>);

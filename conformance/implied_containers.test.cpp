@@ -207,7 +207,7 @@ struct counting_allocator {
 };
 
 // A synchronized pool that counts what is allocated from it: with it, a death destroys the
-// strongly held part of its entries itself ([weakref.containers.general]/5).
+// strongly held part of its entries itself ([weakref.containers.general]/8).
 class counting_pool : public std::pmr::synchronized_pool_resource {
 public:
   storage_count count;
@@ -308,7 +308,7 @@ BOOST_AUTO_TEST_SUITE(implied_containers)
 
 // PY-IMPL-3: "a callback may destroy the last handle of its own reference, or erase the container
 // entry that holds it, safely".
-// Checks [weakref.ref.death]/2 and [weakref.containers.general]/14.
+// Checks [weakref.ref.death]/2; [weakref.containers.general]/14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_erase_its_container_entry) {
   wr::weak_key_map<node, wr::weak_ref<node>, wr::identity_hash<node>, wr::identity_equal<node>>
       watches;
@@ -338,7 +338,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_erase_its_container_entry) {
 // PY-IMPL-3: "a callback may destroy the last handle of its own reference, or erase the container
 // entry that holds it, safely". Here: the same through a weak_value_map whose key holds the
 // reference.
-// Checks [weakref.ref.death]/2 and [weakref.containers.general]/14.
+// Checks [weakref.ref.death]/2; [weakref.containers.general]/14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_erase_the_value_map_entry_holding_it) {
   struct ref_key {
     wr::weak_ref<node> ref;
@@ -370,7 +370,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_erase_the_value_map_entry_holding_it
 // entry that holds it, safely". Here: a callback of the dying referent may erase that referent's
 // own entries (clear the containers), whether it runs before the entries' notifications (registered
 // after them) or after (registered before).
-// Checks [weakref.general]/4 and [weakref.containers.general]/14 and /21.
+// Checks [weakref.general]/4; [weakref.containers.general]/14 and /21.
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_clear_the_entries_of_its_dying_referent) {
   for (const bool register_first : {true, false}) {
     value_map_t values;
@@ -420,7 +420,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_destroy_the_containers_of_its_dying_
 
 // PY-IMPL-4: "a stale death never removes a newer entry stored under the same key or an equal
 // element (CPython bpo-28427)". Here: the replaced value dies after the replacement.
-// Checks [weakref.containers.general]/5 and [weakref.value.map.modifiers]/8.
+// Checks [weakref.containers.general]/5; [weakref.value.map.modifiers]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_replaced_value_death_keeps_the_new_entry) {
   value_map_t m;
   auto old_value = make_node(1);
@@ -438,7 +438,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_4_replaced_value_death_keeps_the_new_entry) {
 // element (CPython bpo-28427)". Here: the old value dies first, its dead entry still in the table
 // (not yet purged) when the new entry is stored, from a callback running before or after the
 // entry's notification.
-// Checks [weakref.containers.general]/5 and /9 and [weakref.value.map.modifiers]/8.
+// Checks [weakref.containers.general]/5 and /9; [weakref.value.map.modifiers]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_dead_entry_and_new_entry_under_one_key) {
   for (const bool register_first : {true, false}) {
     value_map_t m;
@@ -460,7 +460,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_4_dead_entry_and_new_entry_under_one_key) {
 
 // PY-IMPL-4: "a stale death never removes a newer entry stored under the same key or an equal
 // element (CPython bpo-28427)". Here: the same for an equal key of a weak_key_map.
-// Checks [weakref.containers.general]/5 and /9 and [weakref.key.map.modifiers]/1.
+// Checks [weakref.containers.general]/5 and /9; [weakref.key.map.modifiers]/1.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_stale_key_death_keeps_the_entry_of_an_equal_key) {
   {
     key_map_t m;
@@ -493,7 +493,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_4_stale_key_death_keeps_the_entry_of_an_equal_key) 
 
 // PY-IMPL-4: "a stale death never removes a newer entry stored under the same key or an equal
 // element (CPython bpo-28427)". Here: the same for an equal element of a weak_set.
-// Checks [weakref.containers.general]/5 and /9 and [weakref.set.modifiers]/1.
+// Checks [weakref.containers.general]/5 and /9; [weakref.set.modifiers]/1.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_stale_element_death_keeps_an_equal_element) {
   {
     set_t s;
@@ -656,8 +656,8 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_work
 
 // PY-IMPL-10: "a weak container's entries are weak references to their referents, counted by
 // weak_ref_count and listed by weak_refs (Python's KeyedRef)".
-// Checks [weakref.containers.general]/3, [weakref.introspection]/1 and /3
-// and [weakref.value.map.cons]/8.
+// Checks [weakref.containers.general]/3; [weakref.introspection]/1 and /3;
+// [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_10_entries_are_counted_and_listed_as_weak_references) {
   value_map_t values;
   key_map_t keys;

@@ -31,7 +31,7 @@ BOOST_AUTO_TEST_SUITE(introspection)
 
 // PY-COUNT-1: "weak_ref_count(obj) is the number of distinct weak references and proxies to obj
 // (copies count once; 0 if obj is not weakly referenceable)"
-// Checks [weakref.introspection]/1 and [weakref.ref.general]/3.
+// Checks [weakref.introspection]/1; [weakref.ref.general]/3.
 BOOST_AUTO_TEST_CASE(PY_COUNT_1_counts_distinct_refs_and_proxies) {
   auto obj = wr::make_shared<int>(1);
   BOOST_TEST(wr::weak_ref_count(obj) == 0u);

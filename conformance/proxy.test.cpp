@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_SUITE(proxy)
 
 // PY-PROXY-6: "weak_proxy<T>(obj) makes a new weak reference, used as a proxy, that does not
 // keep obj alive"
-// Checks [weakref.proxy.cons]/2 and [weakref.proxy.access]/3.
+// Checks [weakref.proxy.cons]/2; [weakref.proxy.access]/3.
 BOOST_AUTO_TEST_CASE(PY_PROXY_6_proxy_is_a_new_weak_reference) {
   auto obj = wr::make_shared<tracked>(4);
   wr::weak_proxy<tracked> p(obj);
@@ -161,8 +161,8 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_6_proxy_is_a_new_weak_reference) {
 // PY-PROXY-1: "a proxy is used without explicit dereferencing: members, operators, calls,
 // subscripts and ranges forward to the referent" (adapted: members through ->, which keeps the
 // referent alive for the full-expression)
-// Checks [weakref.proxy.general]/1, [weakref.proxy.access]/3, [weakref.proxy.call]/1
-// [weakref.proxy.container]/3, /6 and /8 and [weakref.proxy.ops]/5, /8 and /11.
+// Checks [weakref.proxy.general]/1; [weakref.proxy.access]/3; [weakref.proxy.call]/1;
+// [weakref.proxy.container]/3, /6 and /8; [weakref.proxy.ops]/5, /8 and /11.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_used_without_explicit_dereference) {
   auto w = wr::make_shared<widget>(widget{21, "w"});
   wr::weak_proxy<widget> pw(w);
@@ -220,7 +220,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_1_used_without_explicit_dereference) {
 // proxy can be called exactly when its referent can" (adapted: decided at compile time from T;
 // only a final class whose operator() is overloaded or a template is callable but classified as
 // the non-callable kind)
-// Checks [weakref.proxy.call]/1 and [weakref.proxy.types]/2-3.
+// Checks [weakref.proxy.call]/1; [weakref.proxy.types]/2-3.
 BOOST_AUTO_TEST_CASE(PY_PROXY_2_kind_follows_referent_callability) {
   auto closure = [](int x) { return x + 1; };
   using lambda = decltype(closure);
@@ -328,8 +328,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_7_proxy_is_not_a_hashed_key) {
 
 // PY-PROXY-3: "a proxy's callback follows every rule of a ref's callback and receives a handle to
 // the proxy"
-// Checks [weakref.proxy.cons]/2, /5 and /7, [weakref.ref.death]/1 and /3
-// and [weakref.proxy.access]/4.
+// Checks [weakref.proxy.cons]/2, /5 and /7; [weakref.ref.death]/1 and /3; [weakref.proxy.access]/4.
 BOOST_AUTO_TEST_CASE(PY_PROXY_3_proxy_callback_follows_ref_rules) {
   recording_handler handler;
   auto obj = wr::make_shared<tracked>(1);
@@ -506,9 +505,9 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_5_one_test_for_any_proxy) {
 
 // PY-REFERR-1: "any use of a proxy whose referent is gone (member access, operator, call,
 // conversion to bool, subscript, range) throws weakref::reference_error"
-// Checks [weakref.error.reference]/1, [weakref.proxy.general]/3, [weakref.proxy.access]/2 and /4
-// [weakref.proxy.call]/2, [weakref.proxy.container]/4 and /7, [weakref.proxy.ops]/2 and /12
-// and [weakref.proxy.obs]/1.
+// Checks [weakref.error.reference]/1; [weakref.proxy.general]/3; [weakref.proxy.access]/2 and /4;
+// [weakref.proxy.call]/2; [weakref.proxy.container]/4 and /7; [weakref.proxy.ops]/2 and /12;
+// [weakref.proxy.obs]/1.
 BOOST_AUTO_TEST_CASE(PY_REFERR_1_dead_proxy_use_throws_reference_error) {
   auto w = wr::make_shared<widget>(widget{1, "w"});
   auto n = wr::make_shared<int>(3);

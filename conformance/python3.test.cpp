@@ -57,7 +57,7 @@ BOOST_AUTO_TEST_SUITE(python3)
 
 // ---- finalize (Python 3.4) --------------------------------------------------------------------
 
-// Checks [weakref.finalize.cons]/2 and [weakref.finalize.call]/7.
+// Checks [weakref.finalize.cons]/2; [weakref.finalize.call]/7.
 BOOST_AUTO_TEST_CASE(PY3_FIN_1_calls_func_with_its_arguments_at_the_death_before_the_destructor) {
   struct probe {
     std::vector<std::string>* log;
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_1_an_object_that_cannot_be_weakly_referenced_is_rej
   BOOST_CHECK_THROW(wr::finalize(std::make_shared<int>(1), [] {}), wr::type_error);
 }
 
-// Checks [weakref.finalize.general]/3 and [weakref.finalize.cons]/7.
+// Checks [weakref.finalize.general]/3; [weakref.finalize.cons]/7.
 BOOST_AUTO_TEST_CASE(PY3_FIN_2_the_finalizer_outlives_every_handle) {
   auto obj = wr::make_shared<int>(1);
   int calls = 0;
@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_4_a_dead_finalizer_returns_nothing) {
 }
 
 // CPython's test_all_freed: once dead, a finalizer keeps neither its function nor its arguments.
-// Checks [weakref.finalize.call]/6 and [weakref.finalize.obs]/4.
+// Checks [weakref.finalize.call]/6; [weakref.finalize.obs]/4.
 BOOST_AUTO_TEST_CASE(PY3_FIN_4_the_function_and_arguments_are_destroyed_once_dead) {
   struct counted {
     int* alive;
@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_4_the_function_and_arguments_are_destroyed_once_dea
   BOOST_TEST(alive == 0);
 }
 
-// Checks [weakref.finalize.obs]/3-4.
+// Checks [weakref.finalize.obs]/2-4.
 BOOST_AUTO_TEST_CASE(PY3_FIN_5_detach_returns_object_function_and_arguments) {
   auto obj = wr::make_shared<int>(7);
   int calls = 0;
@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_6_peek_returns_copies_and_keeps_it_alive) {
   BOOST_TEST(!f.peek().has_value());
 }
 
-// Checks [weakref.finalize.general]/1 and [weakref.finalize.obs]/1.
+// Checks [weakref.finalize.general]/1; [weakref.finalize.obs]/1.
 BOOST_AUTO_TEST_CASE(PY3_FIN_7_alive_until_called_or_detached) {
   auto obj = wr::make_shared<int>(1);
   wr::finalize f(obj, [] {});
@@ -248,7 +248,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_9_atexit_is_true_by_default_and_settable) {
   obj.reset();
 }
 
-// Checks [weakref.finalize.call]/5 and [weakref.finalize.obs]/6.
+// Checks [weakref.finalize.call]/5; [weakref.finalize.obs]/6.
 BOOST_AUTO_TEST_CASE(PY3_FIN_10_runs_at_most_once_when_the_death_and_a_call_race) {
   long both_tried = 0;
   for (int round = 0; round < 500; ++round) {
@@ -337,7 +337,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_14_no_finalizer_runs_after_the_exit_pass) {
 
 // ---- WeakMethod (Python 3.4) ------------------------------------------------------------------
 
-// Checks [weakref.method.call]/3-4, [weakref.method.obs]/1 and [weakref.method.cons]/4.
+// Checks [weakref.method.call]/3-4; [weakref.method.obs]/1; [weakref.method.cons]/4.
 BOOST_AUTO_TEST_CASE(PY3_METH_1_calls_the_member_while_the_object_lives) {
   auto c = wr::make_shared<counter>();
   add_method add(c, &counter::add);
@@ -362,7 +362,7 @@ BOOST_AUTO_TEST_CASE(PY3_METH_2_lives_as_long_as_the_object) {
   BOOST_TEST(c->value == 1);
 }
 
-// Checks [weakref.method.eq]/1.
+// Checks [weakref.method.eq]/1; [weakref.method.cons]/7.
 BOOST_AUTO_TEST_CASE(PY3_METH_3_equality) {
   auto a = wr::make_shared<counter>(counter{1});
   auto twin = wr::make_shared<counter>(counter{1});
@@ -389,7 +389,7 @@ BOOST_AUTO_TEST_CASE(PY3_METH_4_hash_is_the_objects_and_survives_death) {
   BOOST_CHECK_THROW(std::hash<add_method>{}(late_hash), wr::type_error);
 }
 
-// Checks [weakref.method.cons]/5 and [weakref.method.hash]/1.
+// Checks [weakref.method.cons]/5; [weakref.method.hash]/1.
 BOOST_AUTO_TEST_CASE(PY3_METH_5_callback_receives_the_weak_method_at_the_death) {
   std::unordered_set<add_method> registry;
   auto c = wr::make_shared<counter>();

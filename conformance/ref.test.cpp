@@ -104,7 +104,7 @@ struct std::hash<custom_hashed> {
 BOOST_AUTO_TEST_SUITE(ref)
 
 // PY-REF-8: "weak_ref<T>(obj) makes a new weak reference to the object that obj owns"
-// Checks [weakref.ref.general]/3 and [weakref.ref.cons]/2.
+// Checks [weakref.ref.general]/3; [weakref.ref.cons]/2.
 BOOST_AUTO_TEST_CASE(PY_REF_8_construction_makes_a_new_weak_reference) {
   auto obj = wr::make_shared<tracked>(1);
   BOOST_TEST(wr::weak_ref_count(obj) == 0u);
@@ -178,7 +178,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_10_callback_is_optional) {
 
 // PY-REF-11: "the callback runs only if the reference (some handle to it) still exists when the
 // referent dies; destroying its last handle first unregisters it"
-// Checks [weakref.ref.general]/3 and [weakref.ref.cons]/8 and /14.
+// Checks [weakref.ref.general]/3; [weakref.ref.cons]/8 and /14.
 BOOST_AUTO_TEST_CASE(PY_REF_11_callback_needs_the_reference_alive) {
   auto obj = wr::make_shared<tracked>(1);
   int gone_calls = 0, kept_calls = 0, moved_calls = 0;
@@ -206,7 +206,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_11_callback_needs_the_reference_alive) {
 
 // PY-REF-12: "the callback runs at the referent's death, on the thread that released its last
 // owner, before its destructor"
-// Checks [weakref.ref.callback]/2 and [weakref.ref.death]/1.
+// Checks [weakref.ref.callback]/2; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_12_callback_runs_at_death_on_releasing_thread) {
   auto obj = wr::make_shared<tracked>(1);
   auto second_owner = obj;
@@ -232,7 +232,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_12_callback_runs_at_death_on_releasing_thread) {
 
 // PY-REF-13: "the callback receives exactly one argument: a handle to the very reference that
 // registered it (identical to it)"
-// Checks [weakref.ref.cons]/5 and [weakref.ref.callback]/1-2.
+// Checks [weakref.ref.cons]/5; [weakref.ref.callback]/1-2.
 BOOST_AUTO_TEST_CASE(PY_REF_13_callback_receives_its_own_reference) {
   using callback_taking_ref = void (*)(wr::weak_ref<tracked>);
   using callback_taking_nothing = void (*)();
@@ -262,7 +262,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_13_callback_receives_its_own_reference) {
 
 // PY-REF-14: "inside the callback the reference is already cleared: r() returns empty (a proxy
 // throws reference_error)"
-// Checks [weakref.ref.death]/1 and [weakref.proxy.access]/4.
+// Checks [weakref.ref.death]/1; [weakref.proxy.access]/4.
 BOOST_AUTO_TEST_CASE(PY_REF_14_reference_is_cleared_inside_callback) {
   auto obj = wr::make_shared<tracked>(1);
   bool ref_empty = false, ref_expired = false, proxy_threw = false, proxy_expired = false;
@@ -291,7 +291,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_14_reference_is_cleared_inside_callback) {
 
 // PY-REF-15: "any number of weak references and proxies may refer to one object; each
 // construction from an owner makes a distinct reference"
-// Checks [weakref.ref.general]/3, [weakref.ref.cons]/2 and [weakref.introspection]/1.
+// Checks [weakref.ref.general]/3; [weakref.ref.cons]/2; [weakref.introspection]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_15_many_distinct_references_to_one_object) {
   auto obj = wr::make_shared<tracked>(1);
   constexpr std::size_t n = 200;
@@ -338,7 +338,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_2_callbacks_run_newest_first) {
 
 // PY-REF-2: "at a death, callbacks run newest registration first, across refs, proxies and
 // container entries"
-// Checks [weakref.ref.death]/1 and [weakref.containers.general]/7.
+// Checks [weakref.ref.death]/1; [weakref.containers.general]/7.
 BOOST_AUTO_TEST_CASE(PY_REF_2_container_entries_take_their_place_in_the_order) {
   // A weak_set entry's death callback is what removes it from size(): a ref registered before
   // the entry runs after it (sees size() == 0), one registered after it runs before it.
@@ -366,7 +366,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_2_container_entries_take_their_place_in_the_order) {
 
 // PY-REF-3: "an exception thrown by a callback never propagates out of the release that killed
 // the referent, and the remaining callbacks still run"
-// Checks [weakref.error.callback]/1 and [weakref.ref.death]/3.
+// Checks [weakref.error.callback]/1; [weakref.ref.death]/3.
 BOOST_AUTO_TEST_CASE(PY_REF_3_callback_exceptions_do_not_propagate) {
   recording_handler handler;
   auto obj = wr::make_shared<tracked>(1);
@@ -595,7 +595,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_19_dead_refs_compare_by_identity) {
 
 // PY-REF-20: "weak_ref<T> is a class template, not a factory function, and may be used as a base
 // class"
-// Checks [weakref.ref.general]/6 and [weakref.ref.types]/2.
+// Checks [weakref.ref.general]/6; [weakref.ref.types]/2.
 BOOST_AUTO_TEST_CASE(PY_REF_20_weak_ref_is_a_derivable_class) {
   static_assert(std::is_class_v<wr::weak_ref<int>>);
   static_assert(!std::is_final_v<wr::weak_ref<int>>);

@@ -150,8 +150,8 @@ BOOST_AUTO_TEST_SUITE(set)
 
 // PY-WS-2 (adapted): "weak_set is a set (Python set API with its algebra, and std::unordered_set
 // API) holding its elements by weak references, matched by the referents' hash and equality".
-// Checks [weakref.set]/1, [weakref.set.modifiers]/1-2, [weakref.set.lookup]/1
-// and [weakref.set.python]/2.
+// Checks [weakref.set]/1; [weakref.set.modifiers]/1-2; [weakref.set.lookup]/1;
+// [weakref.set.python]/2.
 BOOST_AUTO_TEST_CASE(PY_WS_2_elements_match_by_referent_hash_and_equality) {
   set_t s;
   auto first = make_item(5), equal = make_item(5), other = make_item(6);
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_elements_match_by_referent_hash_and_equality) {
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // the elements are held by weak references: the set owns none, and only weakly referenceable
 // (factory-made) objects can be elements.
-// Checks [weakref.set]/1, [weakref.containers.general]/3 and [weakref.set.modifiers]/3.
+// Checks [weakref.set]/1; [weakref.containers.general]/3; [weakref.set.modifiers]/3.
 BOOST_AUTO_TEST_CASE(PY_WS_2_elements_held_by_weak_references) {
   set_t s;
   auto a = make_item(1);
@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_elements_held_by_weak_references) {
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // Python's set API: add, discard, remove (KeyError), pop (KeyError), clear, copy, update, `in`,
 // len, iteration.
-// Checks [weakref.set]/4 and [weakref.set.python]/1-4, /6-8 and /10-11.
+// Checks [weakref.set]/4; [weakref.set.python]/1-4, /6-8 and /10-11.
 BOOST_AUTO_TEST_CASE(PY_WS_2_python_set_api) {
   static_assert(python_set_api<set_t>);
   set_t s;
@@ -358,8 +358,8 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_algebra_results_hold_elements_weakly) {
 // PY-WS-2 (adapted): "weak_set is a set (Python set API with its algebra, and std::unordered_set
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // std::unordered_set's API.
-// Checks [weakref.set.modifiers]/1-2 and /6, [weakref.set.lookup]/1, [weakref.set.erasure]/1
-// [weakref.containers.bucket]/9 and [weakref.containers.general]/25.
+// Checks [weakref.set.modifiers]/1-2 and /6; [weakref.set.lookup]/1; [weakref.set.erasure]/1;
+// [weakref.containers.bucket]/9; [weakref.containers.general]/2, /17 and /25.
 BOOST_AUTO_TEST_CASE(PY_WS_2_unordered_set_api) {
   static_assert(unordered_set_api<set_t>);
   static_assert(std::same_as<set_t::value_type, std::shared_ptr<item>>);
@@ -421,7 +421,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_identity_policy_matches_by_object) {
 }
 
 // PY-WS-1: "an element disappears from the set when its referent dies".
-// Checks [weakref.set]/1, [weakref.containers.general]/5 and /7 and [weakref.set.python]/4 and /8.
+// Checks [weakref.set]/1; [weakref.containers.general]/5 and /7; [weakref.set.python]/4 and /8.
 BOOST_AUTO_TEST_CASE(PY_WS_1_element_disappears_when_referent_dies) {
   set_t s;
   auto a = make_item(1), b = make_item(2);

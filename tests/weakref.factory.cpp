@@ -68,7 +68,7 @@ BOOST_AUTO_TEST_CASE(factory_object_is_weakly_referenceable) {
 
 // PY-INTRO-5: an object from std::make_shared cannot be weakly referenced; the type error names
 // the fix.
-// Checks [weakref.ref.cons]/4 and [weakref.error.type]/1.
+// Checks [weakref.ref.cons]/4; [weakref.error.type]/1.
 BOOST_AUTO_TEST_CASE(std_make_shared_object_is_rejected_with_type_error) {
   auto p = std::make_shared<tracked>(1);
   try {
@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(allocate_shared_with_pmr_resource) {
   BOOST_TEST(weakref::weak_ref_count(p) == 1u);
 }
 
-// [weakref.factory]/3 Throws: a throwing constructor leaks nothing.
+// [weakref.factory]/5 Throws: a throwing constructor leaks nothing.
 BOOST_AUTO_TEST_CASE(throwing_constructor_releases_the_allocation) {
   allocation_stats stats;
   BOOST_CHECK_THROW(weakref::allocate_shared<throws_on_construction>(

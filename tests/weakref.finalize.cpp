@@ -103,8 +103,8 @@ BOOST_AUTO_TEST_CASE(a_call_returns_the_result_once_then_nothing) {
   BOOST_TEST(calls == 2);
 }
 
-// Checks [weakref.finalize.general]/1, [weakref.finalize.cons]/1, [weakref.finalize.call]/2-3
-// and [weakref.finalize.obs]/10.
+// Checks [weakref.finalize.general]/1; [weakref.finalize.cons]/1; [weakref.finalize.call]/2-3;
+// [weakref.finalize.obs]/10.
 BOOST_AUTO_TEST_CASE(copies_are_one_finalizer) {
   auto obj = weakref::make_shared<int>(1);
   int calls = 0;
@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(detach_returns_what_it_would_call_and_kills_it) {
   BOOST_TEST(calls == 3); // not called at the death
 }
 
-// Checks [weakref.finalize.obs]/7.
+// Checks [weakref.finalize.obs]/2 and /7.
 BOOST_AUTO_TEST_CASE(peek_returns_copies_and_leaves_it_alive) {
   auto obj = weakref::make_shared<int>(5);
   std::vector<std::string> log;
@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(detach_and_peek_need_the_object_alive) {
   BOOST_TEST(calls == 1); // neither killed it: the death still called it
 }
 
-// Checks [weakref.finalize.call]/2 and [weakref.finalize.obs]/4.
+// Checks [weakref.finalize.call]/2; [weakref.finalize.obs]/4.
 BOOST_AUTO_TEST_CASE(move_only_function_and_arguments) {
   auto obj = weakref::make_shared<int>(1);
   auto payload = std::make_unique<int>(41);
@@ -244,8 +244,9 @@ BOOST_AUTO_TEST_CASE(runs_newest_first_among_the_callbacks) {
   BOOST_TEST(order == (std::vector<std::string>{"newest", "finalize", "ref"}));
 }
 
+// Checks [weakref.finalize.general]/4-5.
 BOOST_AUTO_TEST_CASE(is_a_weak_reference_to_its_object) {
-  // [weakref.finalize.general]/4 Python counts a finalizer's reference (getweakrefcount).
+  // [weakref.finalize.general]/5 Python counts a finalizer's reference (getweakrefcount).
   auto obj = weakref::make_shared<int>(1);
   wr::finalize f(obj, [] {});
   BOOST_TEST(weakref::weak_ref_count(obj) == 1u);
@@ -259,7 +260,7 @@ BOOST_AUTO_TEST_CASE(is_a_weak_reference_to_its_object) {
   BOOST_TEST(weakref::weak_ref_count(obj) == 1u); // refs[0] too
 }
 
-// Checks [weakref.finalize.general]/3, [weakref.finalize.call]/2 and [weakref.finalize.obs]/3.
+// Checks [weakref.finalize.general]/3; [weakref.finalize.call]/2; [weakref.finalize.obs]/3.
 BOOST_AUTO_TEST_CASE(a_dead_finalizer_without_handles_is_unregistered) {
   auto obj = weakref::make_shared<int>(1);
   {
@@ -305,7 +306,7 @@ BOOST_AUTO_TEST_CASE(an_argument_owning_the_object_is_diagnosed_in_debug_builds)
   BOOST_TEST(watch.expired());
 }
 
-// Checks [weakref.general]/4 and [weakref.finalize.general]/6.
+// Checks [weakref.general]/4; [weakref.finalize.general]/6.
 BOOST_AUTO_TEST_CASE(a_finalizer_may_be_created_and_called_inside_the_death) {
   auto obj = weakref::make_shared<int>(1);
   auto other = weakref::make_shared<int>(2);

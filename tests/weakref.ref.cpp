@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_SUITE(ref)
 BOOST_AUTO_TEST_SUITE(lifetime)
 
 // PY-INTRO-1 "A weak reference to an object is not enough to keep the object alive".
-// Checks [weakref.ref.cons]/2 and [weakref.ref.obs]/3.
+// Checks [weakref.ref.cons]/2; [weakref.ref.obs]/3.
 BOOST_AUTO_TEST_CASE(does_not_keep_referent_alive) {
   auto p = weakref::make_shared<tracked>(1);
   weak_ref<tracked> r(p);
@@ -186,6 +186,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(identity)
 
 // [weakref.ref.general]/3: copies are the same reference: one registration, counted once.
+// Checks [weakref.ref.obs]/4; [weakref.ref.cons]/7 and /9.
 BOOST_AUTO_TEST_CASE(copies_share_one_identity) {
   auto p = weakref::make_shared<tracked>(1);
   weak_ref<tracked> a(p);
@@ -201,6 +202,7 @@ BOOST_AUTO_TEST_CASE(copies_share_one_identity) {
 }
 
 // [weakref.ref.general]/3: move leaves the source empty and transfers the identity.
+// Checks [weakref.ref.obs]/4; [weakref.ref.cons]/8.
 BOOST_AUTO_TEST_CASE(move_leaves_source_empty) {
   auto p = weakref::make_shared<tracked>(1);
   weak_ref<tracked> a(p);
@@ -231,7 +233,7 @@ BOOST_AUTO_TEST_SUITE(callback)
 // PY-REF-12, -13, -14: "the callback will be called when the object is about to be finalized; the weak
 // reference object will be passed as the only parameter to the callback; the referent will no
 // longer be available".
-// Checks [weakref.ref.cons]/5, [weakref.ref.callback]/2 and [weakref.ref.death]/1.
+// Checks [weakref.ref.cons]/5; [weakref.ref.callback]/2; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(receives_its_ref_with_the_referent_gone) {
   auto p = weakref::make_shared<tracked>(1);
   int calls = 0;
@@ -451,7 +453,7 @@ static_assert(has_hash_member<weak_ref<std::string>>);
 static_assert(!has_hash_member<weak_ref<opaque>>);
 
 // Hashing makes refs usable as unordered keys (the basis of WeakKeyDictionary).
-// Checks [weakref.ref.hash]/1 and [weakref.ref.eq]/2.
+// Checks [weakref.ref.hash]/1; [weakref.ref.eq]/2.
 BOOST_AUTO_TEST_CASE(usable_in_unordered_set) {
   auto a = weakref::make_shared<std::string>("a");
   auto b = weakref::make_shared<std::string>("b");
@@ -559,7 +561,7 @@ BOOST_AUTO_TEST_CASE(extended_ref_counts_successful_calls) {
 }
 
 // A subclass is still a ref: callbacks, hashing (derived std::hash) and equality carry over.
-// Checks [weakref.ref.types]/2-3 and [weakref.ref.hash]/1.
+// Checks [weakref.ref.types]/2-3; [weakref.ref.hash]/1.
 BOOST_AUTO_TEST_CASE(extended_ref_keeps_ref_behaviour) {
   auto ob = weakref::make_shared<std::string>("k");
   int calls = 0;
@@ -594,6 +596,7 @@ BOOST_AUTO_TEST_CASE(self_callback_receives_the_derived_object) {
 
 // [weakref.ref.self]/9 The callback is bound to the derived object: once that is destroyed it is
 // not called, even while a plain handle to the same reference keeps the reference registered.
+// Checks [weakref.ref.self]/8.
 BOOST_AUTO_TEST_CASE(self_callback_is_not_called_after_its_object_is_destroyed) {
   auto ob = weakref::make_shared<tracked>(3);
   int calls = 0;
@@ -623,7 +626,7 @@ BOOST_AUTO_TEST_CASE(self_callback_may_destroy_its_object) {
 }
 
 // [weakref.ref.death]/1.3 The derived callback keeps its place in the order of PY-REF-2, and a
-// null callback registers none ([weakref.ref.self]/4, PY-REF-10).
+// null callback registers none ([weakref.ref.self]/6, PY-REF-10).
 BOOST_AUTO_TEST_CASE(self_callback_runs_in_registration_order) {
   auto ob = weakref::make_shared<tracked>(3);
   std::vector<int> order;
@@ -657,6 +660,7 @@ static_assert(!std::is_constructible_v<weak_ref<shape>, weakref::weak_proxy<squa
 // [weakref.ref.conv]/2 The converted handle is the same reference seen through the base: it
 // locks to the base subobject, is identical() to the source, is counted once, and the callback
 // (registered with the derived type) still runs once, with its own handle type.
+// Checks [weakref.ref.conv]/3.
 BOOST_AUTO_TEST_CASE(derived_to_base_is_the_same_reference) {
   auto sq = weakref::make_shared<square>();
   int calls = 0;
@@ -695,6 +699,7 @@ BOOST_AUTO_TEST_CASE(dead_and_empty_references_convert) {
 }
 
 // [weakref.ref.conv]/2 Through a virtual base, alive and dead.
+// Checks [weakref.ref.conv]/5.
 BOOST_AUTO_TEST_CASE(virtual_base_converts_alive_and_dead) {
   auto sq = weakref::make_shared<vsquare>();
   const weak_ref<vsquare> derived(sq);
@@ -711,6 +716,7 @@ BOOST_AUTO_TEST_CASE(virtual_base_converts_alive_and_dead) {
 // [weakref.ref.conv]/2 and PY-REF-4: the hash is cached once, by the reference, so a view made
 // after death hashes as the reference did instead of throwing (PY-REF-5 applies to references
 // never hashed).
+// Checks [weakref.ref.conv]/3.
 BOOST_AUTO_TEST_CASE(views_share_the_cached_hash) {
   auto k = weakref::make_shared<keyed>();
   k->v = 41;
@@ -728,6 +734,7 @@ BOOST_AUTO_TEST_CASE(views_share_the_cached_hash) {
 
 // [weakref.ref.conv]/6 A std::weak_ptr for APIs that take one: it shares ownership with the
 // referent, converts to a base's weak_ptr, and expires with the referent.
+// Checks [weakref.ref.conv]/7.
 BOOST_AUTO_TEST_CASE(yields_a_std_weak_ptr) {
   auto sq = weakref::make_shared<square>();
   const weak_ref<square> r(sq);
@@ -746,6 +753,7 @@ BOOST_AUTO_TEST_CASE(yields_a_std_weak_ptr) {
 
 // [weakref.ref.cons]/16 From a std::weak_ptr: a new reference, as from its lock(); type_error when
 // the object is not weakly referenceable or the weak_ptr has expired (PY-INTRO-5).
+// Checks [weakref.ref.cons]/17-18.
 BOOST_AUTO_TEST_CASE(made_from_a_std_weak_ptr) {
   auto sq = weakref::make_shared<square>();
   const std::weak_ptr<square> w = sq;

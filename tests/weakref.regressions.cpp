@@ -33,7 +33,7 @@ BOOST_AUTO_TEST_CASE(value_map_update_from_itself) {
 }
 
 // The same aliasing for weak_key_map (Python: d.update(d)) and weak_set (s |= s, s.update(s)).
-// Checks [weakref.key.map.python]/16, [weakref.set.python]/11 and [weakref.set.algebra]/1 and /10.
+// Checks [weakref.key.map.python]/16; [weakref.set.python]/11; [weakref.set.algebra]/1 and /10.
 BOOST_AUTO_TEST_CASE(key_map_and_set_update_from_themselves) {
   std::vector<std::shared_ptr<tracked>> keys;
   weakref::weak_key_map<tracked, int, weakref::identity_hash<tracked>,
