@@ -369,59 +369,87 @@ BOOST_AUTO_TEST_SUITE(cpython_mapping_protocol)
 // WeakValueDictionaryTestCase (BasicTestMappingProtocol on WeakValueDictionary)
 
 // test_read
+// Checks [weakref.value.map.lookup]/2 and /6-7; [weakref.value.map.python]/1;
+// [weakref.value.map.eq]/1; [weakref.containers.general]/20.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_read) { test_read<value_kind>(); }
 // test_write
+// Checks [weakref.value.map.modifiers]/8 and /18-19;
+// [weakref.value.map.python]/5-6, /8-10, /12-14 and /16.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_write) { test_write<value_kind>(); }
 // test_constructor
+// Checks [weakref.value.map.cons]/1; [weakref.value.map.eq]/1.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_constructor) { test_constructor<value_kind>(); }
 // test_bool
+// Checks [weakref.containers.general]/20.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_bool) { test_bool<value_kind>(); }
 // test_keys (keys(None): a compile-time error; the keys are those of the iteration)
+// Checks [weakref.value.map.iter]/2-3.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_keys) { test_keys<value_kind>(); }
 // test_values, test_items, test_len: an empty map has no values, no items, size 0
+// Checks [weakref.value.map.iter]/2-3; [weakref.containers.general]/20.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_empty_values_items_len) {
   test_empty_iteration<value_kind>();
 }
 // test_getitem
+// Checks [weakref.value.map.lookup]/6.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_getitem) { test_getitem<value_kind>(); }
 // test_update
+// Checks [weakref.value.map.python]/16-17.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_update) { test_update<value_kind>(); }
 // test_get
+// Checks [weakref.value.map.python]/1.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_get) { test_get<value_kind>(); }
 // test_setdefault
+// Checks [weakref.value.map.python]/5-6.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_setdefault) { test_setdefault<value_kind>(); }
 // test_popitem
+// Checks [weakref.value.map.python]/14.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_popitem) { test_popitem<value_kind>(); }
 // test_pop
+// Checks [weakref.value.map.python]/8-10.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_pop) { test_pop<value_kind>(); }
 
 // WeakKeyDictionaryTestCase (BasicTestMappingProtocol on WeakKeyDictionary)
 
 // test_read
+// Checks [weakref.key.map.lookup]/1 and /3-4; [weakref.key.map.python]/2; [weakref.key.map.eq]/1;
+// [weakref.containers.general]/20.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_read) { test_read<key_kind>(); }
 // test_write
+// Checks [weakref.key.map.modifiers]/6 and /10;
+// [weakref.key.map.python]/5-6, /8-10, /12-14 and /16.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_write) { test_write<key_kind>(); }
 // test_constructor
+// Checks [weakref.key.map.cons]/1; [weakref.key.map.eq]/1.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_constructor) { test_constructor<key_kind>(); }
 // test_bool
+// Checks [weakref.containers.general]/20.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_bool) { test_bool<key_kind>(); }
 // test_keys
+// Checks [weakref.key.map.iter]/2.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_keys) { test_keys<key_kind>(); }
 // test_values, test_items, test_len
+// Checks [weakref.key.map.iter]/2; [weakref.containers.general]/20.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_empty_values_items_len) {
   test_empty_iteration<key_kind>();
 }
 // test_getitem
+// Checks [weakref.key.map.lookup]/3.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_getitem) { test_getitem<key_kind>(); }
 // test_update
+// Checks [weakref.key.map.python]/16-17.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_update) { test_update<key_kind>(); }
 // test_get
+// Checks [weakref.key.map.python]/1-2.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_get) { test_get<key_kind>(); }
 // test_setdefault
+// Checks [weakref.key.map.python]/5-6.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_setdefault) { test_setdefault<key_kind>(); }
 // test_popitem
+// Checks [weakref.key.map.python]/14.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_popitem) { test_popitem<key_kind>(); }
 // test_pop
+// Checks [weakref.key.map.python]/8-10.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_pop) { test_pop<key_kind>(); }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -133,6 +133,7 @@ void check_basic_callback(Factory factory) {
 } // namespace
 
 // test_basic_ref (its repr part: test_ref_repr's port below)
+// Checks [weakref.ref.obs]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_1_cpython_basic_ref) {
   check_basic_ref(make_instance);
   check_basic_ref(make_function);
@@ -140,6 +141,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_1_cpython_basic_ref) {
 }
 
 // test_basic_callback
+// Checks [weakref.ref.cons]/5; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_12_cpython_basic_callback) {
   check_basic_callback(make_instance);
   check_basic_callback(make_function);
@@ -148,6 +150,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_12_cpython_basic_callback) {
 
 // test_cfunction (a builtin C function object; here an object of non-class type, a pointer to
 // function, made by the factory)
+// Checks [weakref.factory]/4 and /8; [weakref.ref.obs]/1.
 BOOST_AUTO_TEST_CASE(PY_INTRO_10_cpython_cfunction) {
   using fn = int (*)(int);
   auto f = wr::make_shared<fn>(+[](int x) { return x + 1; });
@@ -161,6 +164,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_10_cpython_cfunction) {
 }
 
 // test_multiple_callbacks
+// Checks [weakref.ref.cons]/5; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_15_cpython_multiple_callbacks) {
   counter c;
   auto o = make_instance();
@@ -174,6 +178,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_15_cpython_multiple_callbacks) {
 
 // test_multiple_selfref_callbacks: a callback of the second reference uses the first one, which
 // must already be cleared.
+// Checks [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_IMPL_1_cpython_multiple_selfref_callbacks) {
   auto o = make_instance();
   std::optional<wr::weak_ref<c_object>> first;
@@ -190,6 +195,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_1_cpython_multiple_selfref_callbacks) {
 }
 
 // test_proxy_ref
+// Checks [weakref.proxy.access]/4; [weakref.proxy.ops]/2.
 BOOST_AUTO_TEST_CASE(PY_REFERR_1_cpython_proxy_ref) {
   struct truthy {
     int bar = 1;
@@ -211,6 +217,7 @@ BOOST_AUTO_TEST_CASE(PY_REFERR_1_cpython_proxy_ref) {
 #if defined(__cpp_lib_format)
 // test_ref_repr (the type with a __name__ property has no C++ counterpart) and the repr part of
 // test_basic_ref
+// Checks [weakref.format]/2-3.
 BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_ref_repr) {
   auto o = make_instance();
   const wr::weak_ref r(o);
@@ -230,6 +237,7 @@ struct my_config : std::vector<int> {};
 } // namespace
 
 // test_repr_failure_gh99184: the representation names the referent's class, whatever the class
+// Checks [weakref.format]/2-3.
 BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_repr_names_a_derived_container_class) {
   auto obj = wr::make_shared<my_config>();
   const wr::weak_ref r(obj);
@@ -237,6 +245,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_repr_names_a_derived_container_class) {
 }
 
 // test_proxy_repr
+// Checks [weakref.format]/4.
 BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_proxy_repr) {
   counter c;
   auto o = make_instance();
@@ -254,6 +263,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_proxy_repr) {
 
 // test_ref_reuse: CPython hands back its existing callback-less reference; here a construction
 // always makes a new reference (PY-REF-15), and a copy is how a reference is reused.
+// Checks [weakref.ref.general]/3; [weakref.ref.cons]/7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_9_cpython_ref_reuse) {
   auto o = make_instance();
   const wr::weak_ref r1(o);
@@ -275,6 +285,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_9_cpython_ref_reuse) {
 }
 
 // test_proxy_reuse: the same for proxies
+// Checks [weakref.proxy.cons]/7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_9_cpython_proxy_reuse) {
   auto o = make_instance();
   const wr::weak_proxy p1(o);
@@ -304,6 +315,7 @@ void check_proxy(const std::shared_ptr<T>& o, const wr::weak_proxy<T>& proxy) {
 } // namespace
 
 // test_basic_proxy (UserList: std::vector; slices: iterator ranges)
+// Checks [weakref.proxy.access]/3; [weakref.proxy.container]/3, /6 and /8; [weakref.proxy.ops]/6.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_basic_proxy) {
   auto o = make_instance();
   check_proxy(o, wr::weak_proxy(o));
@@ -346,6 +358,7 @@ struct printable {
 
 // test_proxy_unicode: str() and bytes() of a proxy reach the referent's; here the referent's
 // stream output and a conversion member
+// Checks [weakref.proxy.ops]/4-5; [weakref.proxy.access]/3.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_unicode) {
   auto instance = wr::make_shared<printable>();
   const wr::weak_proxy p(instance);
@@ -363,6 +376,7 @@ struct indexable {
 
 // test_proxy_index: C++ has no __index__ protocol; a proxy never converts implicitly, and the
 // referent's integer conversion is reached through the pinned referent.
+// Checks [weakref.proxy.access]/1.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_index) {
   auto o = wr::make_shared<indexable>();
   const wr::weak_proxy p(o);
@@ -384,6 +398,7 @@ struct multiplies {
 
 // test_proxy_div (// and //= are / and /= in C++; Python rebinds p to the result of //=, C++
 // returns it)
+// Checks [weakref.proxy.ops]/5 and /7-9.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_div) {
   auto o = wr::make_shared<divides>();
   const wr::weak_proxy p(o);
@@ -392,6 +407,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_div) {
 }
 
 // test_proxy_matmul (C++ has no @: the same forwarding checked with *, its reflected form and *=)
+// Checks [weakref.proxy.ops]/5 and /7-9.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_matmul) {
   auto o = wr::make_shared<multiplies>();
   const wr::weak_proxy p(o);
@@ -431,11 +447,13 @@ void check_shared_without_callback() {
 } // namespace
 
 // test_shared_ref_without_callback
+// Checks [weakref.ref.cons]/2, /5 and /7.
 BOOST_AUTO_TEST_CASE(PY_REF_10_cpython_shared_ref_without_callback) {
   check_shared_without_callback<wr::weak_ref>();
 }
 
 // test_shared_proxy_without_callback
+// Checks [weakref.proxy.cons]/2, /5 and /7.
 BOOST_AUTO_TEST_CASE(PY_REF_10_cpython_shared_proxy_without_callback) {
   check_shared_without_callback<wr::weak_proxy>();
 }
@@ -450,6 +468,7 @@ struct callable_object { // CPython's Callable
 
 // test_callable_proxy (keyword arguments have no C++ counterpart; wrong argument counts are
 // compile-time errors instead of TypeError)
+// Checks [weakref.proxy.call]/1; [weakref.proxy.types]/2.
 BOOST_AUTO_TEST_CASE(PY_PROXY_2_cpython_callable_proxy) {
   auto o = wr::make_shared<callable_object>();
   const wr::weak_proxy p(o);
@@ -472,6 +491,7 @@ struct deletes_items {
 
 // test_proxy_deletion (SF bug 762891): C++ has no `del p[i]`; deleting an item through the
 // proxy is a forwarded member call
+// Checks [weakref.proxy.access]/3.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_deletion) {
   auto g = wr::make_shared<deletes_items>();
   const wr::weak_proxy f(g);
@@ -486,6 +506,7 @@ struct list_like : std::vector<int> {
 } // namespace
 
 // test_proxy_bool (SF bug 1170766)
+// Checks [weakref.proxy.ops]/1.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_bool) {
   auto lyst = wr::make_shared<list_like>();
   const wr::weak_proxy p(lyst);
@@ -526,6 +547,7 @@ struct self_releasing {
 // test_proxy_iter (bpo-38395): the referent's last owner is released in the middle of a call
 // forwarded by the proxy; the proxy keeps it alive until the call returns, through every kind
 // of forwarding.
+// Checks [weakref.proxy.general]/3-4; [weakref.proxy.container]/8; [weakref.proxy.call]/2.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_iter_referent_killed_mid_call) {
   const auto fresh = [](std::shared_ptr<self_releasing>& owner) {
     owner = wr::make_shared<self_releasing>();
@@ -565,6 +587,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_iter_referent_killed_mid_call) {
 }
 
 // test_proxy_next: an iteration driven through a proxy yields the referent's elements
+// Checks [weakref.proxy.container]/8.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_next) {
   auto arr = wr::make_shared<std::vector<int>>(std::vector<int>{4, 5, 6});
   const wr::weak_proxy it(arr);
@@ -575,6 +598,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_next) {
 
 // test_proxy_bad_next (bpo-44720): iterating a proxy whose referent is not iterable is rejected
 // at compile time instead of raising TypeError
+// Checks [weakref.proxy.call]/1.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_bad_next) {
   using not_an_iterator = int (*)();
   static_assert(!std::ranges::range<const wr::weak_proxy<not_an_iterator>&>);
@@ -585,6 +609,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_bad_next) {
 }
 
 // test_proxy_reversed
+// Checks [weakref.proxy.container]/5-6 and /8.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_reversed) {
   auto obj = wr::make_shared<std::string>("abc");
   const wr::weak_proxy p(obj);
@@ -593,6 +618,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_reversed) {
 }
 
 // test_proxy_hash: a proxy is never hashable, even when its referent is
+// Checks [weakref.proxy.general]/3.
 BOOST_AUTO_TEST_CASE(PY_PROXY_4_cpython_proxy_hash) {
   struct unhashable {};
   static_assert(std_hashable<hashes_to_42>);
@@ -604,6 +630,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_4_cpython_proxy_hash) {
 }
 
 // test_getweakrefcount (an int is not weakly referenceable: here, an object std::make_shared made)
+// Checks [weakref.introspection]/1.
 BOOST_AUTO_TEST_CASE(PY_COUNT_1_cpython_getweakrefcount) {
   counter c;
   auto o = make_instance();
@@ -622,6 +649,7 @@ BOOST_AUTO_TEST_CASE(PY_COUNT_1_cpython_getweakrefcount) {
 }
 
 // test_getweakrefs
+// Checks [weakref.introspection]/3.
 BOOST_AUTO_TEST_CASE(PY_REFS_1_cpython_getweakrefs) {
   counter c;
   {
@@ -648,6 +676,7 @@ BOOST_AUTO_TEST_CASE(PY_REFS_1_cpython_getweakrefs) {
 }
 
 // test_newstyle_number_ops (a float subclass: a double)
+// Checks [weakref.proxy.ops]/5.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_newstyle_number_ops) {
   auto f = wr::make_shared<double>(2.0);
   const wr::weak_proxy p(f);
@@ -661,6 +690,7 @@ struct bogus_error {};
 
 // test_callbacks_protected (SF bug 478534): a referent dies while an exception propagates; its
 // callback runs and the exception arrives intact
+// Checks [weakref.ref.death]/3.
 BOOST_AUTO_TEST_CASE(PY_IMPL_8_cpython_callbacks_protected) {
   std::vector<wr::weak_ref<std::function<void()>>> data;
   int removed = 0;
@@ -700,6 +730,7 @@ struct with_destructor {
 // test_sf_bug_840829 and test_callback_gcs: a callback that runs CPython's collector. Here a
 // callback releases other objects (deaths nested in the death), in a referent with its own
 // destructor, and once more for a referent dying inside its owner's destruction.
+// Checks [weakref.ref.general]/5; [weakref.ref.death]/6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_11_cpython_callback_releases_others_during_a_death) {
   with_destructor::destroyed = 0;
   int others_called = 0;
@@ -756,6 +787,7 @@ struct target {
 // test_ref_created_during_del (bug 1377858): a reference made in the referent's destructor.
 // C++ cannot obtain an owner of an object being destroyed, so a new reference from its
 // std::weak_ptr is refused (type_error); copying an existing handle works and stays usable.
+// Checks [weakref.ref.death]/1; [weakref.ref.cons]/18; [weakref.ref.general]/5.
 BOOST_AUTO_TEST_CASE(PY_IMPL_11_cpython_ref_created_during_del) {
   auto w = wr::make_shared<target>();
   w->self = w;
@@ -770,6 +802,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_11_cpython_ref_created_during_del) {
 
 // test_classes (classes are not objects in C++): the callback receives the reference itself,
 // here appended to a list by the callback
+// Checks [weakref.ref.cons]/5; [weakref.ref.callback]/2.
 BOOST_AUTO_TEST_CASE(PY_REF_13_cpython_classes) {
   std::vector<wr::weak_ref<c_object>> l;
   auto a_object = make_instance();
@@ -781,6 +814,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_13_cpython_classes) {
 }
 
 // test_equality, live part (comparing a ref with a non-ref, ALWAYS_EQ, does not compile here)
+// Checks [weakref.ref.eq]/2.
 BOOST_AUTO_TEST_CASE(PY_REF_6_cpython_equality_alive) {
   static_assert(!std::equality_comparable_with<wr::weak_ref<object>, object>);
   auto x = wr::make_shared<object>(1), y = wr::make_shared<object>(1),
@@ -795,6 +829,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_6_cpython_equality_alive) {
 }
 
 // test_equality, dead part: by identity (a and d are distinct references here)
+// Checks [weakref.ref.eq]/2.
 BOOST_AUTO_TEST_CASE(PY_REF_19_cpython_equality_dead) {
   auto x = wr::make_shared<object>(1), y = wr::make_shared<object>(1),
        z = wr::make_shared<object>(2);
@@ -814,6 +849,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_19_cpython_equality_dead) {
 }
 
 // test_ordering: no ordering, alive or dead (a compile-time property)
+// Checks [weakref.ref.eq]/6.
 BOOST_AUTO_TEST_CASE(PY_REF_7_cpython_ordering) {
   static_assert(!any_ordering<wr::weak_ref<object>>);
   static_assert(std::equality_comparable<wr::weak_ref<object>>);
@@ -823,6 +859,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_7_cpython_ordering) {
 }
 
 // test_hashing, live and hashed before death
+// Checks [weakref.ref.hash]/3 and /6.
 BOOST_AUTO_TEST_CASE(PY_REF_18_cpython_hashing) {
   auto x = wr::make_shared<object>(42), y = wr::make_shared<object>(42);
   const wr::weak_ref a(x), b(y);
@@ -834,6 +871,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_18_cpython_hashing) {
 }
 
 // test_hashing, first hashed after death
+// Checks [weakref.ref.hash]/4.
 BOOST_AUTO_TEST_CASE(PY_REF_5_cpython_hashing_dead) {
   auto y = wr::make_shared<object>(42);
   const wr::weak_ref b(y);
@@ -860,6 +898,7 @@ struct chain_node {
 // inside the first one; every callback on the way sees its node alive and intact or gone. The
 // chain is made far longer than CPython's 100, so that a recursive collapse would exhaust the
 // stack.
+// Checks [weakref.containers.general]/8; [weakref.ref.death]/6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_24_cpython_trashcan_16602) {
   constexpr int n = 100'000;
   wr::weak_key_map<chain_node, std::shared_ptr<chain_node>, wr::identity_hash<chain_node>,
@@ -889,6 +928,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_24_cpython_trashcan_16602) {
 // test_no_memory_when_clearing (gh-118331): memory runs out while a referent with 50 callbacks
 // dies. The library's own steps of a death cannot fail; what can is user code: each callback
 // fails with std::bad_alloc, and none of that escapes the release.
+// Checks [weakref.ref.death]/3; [weakref.error.callback]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_3_cpython_no_memory_when_clearing) {
   recording_handler errors;
   const int before = c_object::alive;
@@ -926,6 +966,7 @@ struct my_ref : wr::weak_ref<object> {
 } // namespace
 
 // test_subclass_refs
+// Checks [weakref.ref.types]/2.
 BOOST_AUTO_TEST_CASE(PY_SUB_3_cpython_subclass_refs) {
   auto o = wr::make_shared<object>(7);
   const my_ref mr(o, 24);
@@ -940,6 +981,7 @@ BOOST_AUTO_TEST_CASE(PY_SUB_3_cpython_subclass_refs) {
 
 // test_subclass_refs_dont_replace_standard_refs: CPython lists its callback-less basic reference
 // first; here the list is newest first (PY-REFS-1), whatever the references' classes
+// Checks [weakref.introspection]/3.
 BOOST_AUTO_TEST_CASE(PY_REFS_1_cpython_subclass_refs_dont_replace_standard_refs) {
   auto o = wr::make_shared<object>(42);
   const my_ref r1(o);
@@ -962,6 +1004,7 @@ BOOST_AUTO_TEST_CASE(PY_REFS_1_cpython_subclass_refs_dont_replace_standard_refs)
 }
 
 // test_subclass_refs_dont_conflate_callbacks
+// Checks [weakref.ref.types]/2; [weakref.ref.cons]/5.
 BOOST_AUTO_TEST_CASE(PY_SUB_1_cpython_subclass_refs_dont_conflate_callbacks) {
   auto o = wr::make_shared<object>(42);
   int first = 0, second = 0;
@@ -1001,6 +1044,7 @@ struct plain_owning_ref : wr::weak_ref<c_object> {
 // destroyed; the referent dies in that destruction, and the reference being destroyed is not
 // called back. Once with the reference owning the referent, once with the referent owned by a
 // second reference that the first owns.
+// Checks [weakref.ref.self]/9; [weakref.ref.cons]/14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_23_cpython_subclass_refs_with_cycle) {
   int calls = 0;
   const auto callback = [&](owning_ref&) { ++calls; };
@@ -1057,6 +1101,7 @@ struct owns_its_reference {
 // still exists when the referent dies (its owner is destroyed only after the callbacks, as
 // CPython clears references before the instance's attributes), so it is called back, cleared,
 // and then destroyed with the referent.
+// Checks [weakref.ref.death]/1-2.
 BOOST_AUTO_TEST_CASE(PY_REF_11_reference_owned_by_its_referent_is_called_back) {
   int calls = 0;
   bool cleared = false;
@@ -1078,6 +1123,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_11_reference_owned_by_its_referent_is_called_back) {
 // test_names: the module's names (ReferenceType, ProxyType, CallableProxyType, WeakSet,
 // WeakKeyDictionary, WeakValueDictionary; WeakMethod: issue 16) exist under the names the
 // library gives them
+// Checks [weakref.ref.types]/1; [weakref.proxy.types]/1-2.
 BOOST_AUTO_TEST_CASE(PY_INTRO_13_cpython_module_names) {
   static_assert(wr::ref_type<wr::weak_ref<object>>);
   static_assert(wr::proxy_type<wr::weak_proxy<object>>);

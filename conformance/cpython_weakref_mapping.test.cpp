@@ -164,9 +164,11 @@ void check_len_pinned() {
 } // namespace
 
 // test_weak_keyed_len_cycles (the items need no cycle to die)
+// Checks [weakref.containers.general]/5 and /7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_12_cpython_weak_keyed_len_cycles) { check_len_pinned<key_map_t>(); }
 
 // test_weak_valued_len_cycles
+// Checks [weakref.containers.general]/5 and /7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_12_cpython_weak_valued_len_cycles) { check_len_pinned<value_map_t>(); }
 
 namespace {
@@ -194,15 +196,18 @@ void check_len_race() {
 } // namespace
 
 // test_weak_keyed_len_race
+// Checks [weakref.containers.general]/4 and /7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_12_cpython_weak_keyed_len_race) { check_len_race<key_map_t>(); }
 
 // test_weak_valued_len_race
+// Checks [weakref.containers.general]/4 and /7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_12_cpython_weak_valued_len_race) { check_len_race<value_map_t>(); }
 
 // ---------------------------------------------------------------------------------------------
 // The basic behaviour
 
 // test_weak_values (d.copy(), items, d[k], del, len; SF bug 447152)
+// Checks [weakref.value.map]/1; [weakref.value.map.python]/19; [weakref.value.map.lookup]/7.
 BOOST_AUTO_TEST_CASE(PY_WVD_1_cpython_weak_values) {
   value_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -223,6 +228,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_1_cpython_weak_values) {
 }
 
 // test_weak_keys (d.copy(), items, d[k] = v, d[k], del, len, k in d)
+// Checks [weakref.key.map]/1; [weakref.key.map.python]/19; [weakref.key.map.lookup]/1.
 BOOST_AUTO_TEST_CASE(PY_WKD_1_cpython_weak_keys) {
   key_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -268,6 +274,7 @@ void check_iters(const Map& dict) {
 } // namespace
 
 // test_weak_keyed_iters (items, keys, values, keyrefs, iterkeyrefs)
+// Checks [weakref.key.map.iter]/2; [weakref.key.map.python]/20-21.
 BOOST_AUTO_TEST_CASE(PY_WKD_8_cpython_weak_keyed_iters) {
   key_map_t dict;
   const std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -294,6 +301,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_8_cpython_weak_keyed_iters) {
 }
 
 // test_weak_valued_iters (items, keys, values, valuerefs, itervaluerefs)
+// Checks [weakref.value.map.iter]/2; [weakref.value.map.python]/20-21.
 BOOST_AUTO_TEST_CASE(PY_WVD_7_cpython_weak_valued_iters) {
   value_map_t dict;
   const std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -345,6 +353,7 @@ const auto const_whole = [](auto& d) -> const auto& { return std::as_const(d); }
 } // namespace
 
 // test_weak_keys_destroy_while_iterating, first part (issue 7105): keys, items, values, keyrefs
+// Checks [weakref.containers.general]/5; [weakref.key.map.python]/20.
 BOOST_AUTO_TEST_CASE(PY_WKD_3_cpython_weak_keys_destroy_while_iterating) {
   key_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -355,6 +364,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_3_cpython_weak_keys_destroy_while_iterating) {
 
 // test_weak_values_destroy_while_iterating, first part (issue 7105): keys, items, values,
 // itervaluerefs, valuerefs
+// Checks [weakref.containers.general]/5; [weakref.value.map.python]/20.
 BOOST_AUTO_TEST_CASE(PY_WVD_2_cpython_weak_values_destroy_while_iterating) {
   value_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -424,6 +434,7 @@ void check_size(const Map& d, std::size_t expected, const char* what, death_timi
 // erases, pops and re-inserts the dead object's key (an equal new one), updates from a copy and
 // clears; the size is checked after each. Each step runs with the death reported before the
 // member call, and with the death inside the call, after its purge.
+// Checks [weakref.containers.general]/5, /7 and /21; [weakref.key.map.python]/8 and /16.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_mutate_while_iterating) {
   for (const death_timing when : {death_timing::reported, death_timing::inside}) {
     hooked_key_map dict;
@@ -476,6 +487,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_mutate_while_iterating) {
 }
 
 // test_weak_values_destroy_while_iterating, second part (issue 7105), for values
+// Checks [weakref.containers.general]/5, /7 and /21; [weakref.value.map.python]/8 and /16.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_mutate_while_iterating) {
   for (const death_timing when : {death_timing::reported, death_timing::inside}) {
     hooked_value_map dict;
@@ -531,6 +543,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_mutate_while_iterating) {
 // (issue 21173). Each context kills one object while an iterator is alive; pop, insertion,
 // popitem, erasure and clear keep size() exact. (CPython's len is exact too: it subtracts the
 // removals its iterators defer.)
+// Checks [weakref.containers.general]/7; [weakref.key.map.python]/12-13.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_del_and_len_while_iterating) {
   key_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -575,6 +588,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_del_and_len_while_iterating) {
 }
 
 // test_weak_values_destroy_while_iterating, third part (issue 21173), for values
+// Checks [weakref.containers.general]/7; [weakref.value.map.python]/12-13.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_del_and_len_while_iterating) {
   value_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -622,6 +636,8 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_del_and_len_while_iterating)
 // member, after its purge; CPython's pending removals, test_weak_*_destroy_while_iterating):
 // setdefault inserts a new element next to the dead one, pop misses it, popitem never returns
 // it, and the size stays exact.
+// Checks [weakref.containers.general]/5 and /7; [weakref.key.map.python]/5-6, /9 and /12-13;
+// [weakref.value.map.python]/5-6, /9 and /12-13.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_setdefault_pop_popitem_on_dead_unpurged_elements) {
   {
     hooked_key_map dict;
@@ -684,6 +700,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_setdefault_pop_popitem_on_dead_unpurged_elements
 // Construction, popitem, setdefault, update, del
 
 // test_make_weak_keyed_dict_from_dict
+// Checks [weakref.key.map.cons]/1; [weakref.value.map.cons]/1.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_make_weak_keyed_dict_from_dict) {
   const auto o = make_node(3);
   const key_map_t dict{{o, 364}};
@@ -694,6 +711,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_make_weak_keyed_dict_from_dict) {
 }
 
 // test_make_weak_keyed_dict_from_weak_keyed_dict
+// Checks [weakref.key.map.cons]/1; [weakref.value.map.cons]/1 and /8.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_make_weak_keyed_dict_from_weak_keyed_dict) {
   const auto o = make_node(3);
   const key_map_t dict{{o, 364}};
@@ -705,6 +723,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_make_weak_keyed_dict_from_weak_keyed_dict)
 }
 
 // test_make_weak_valued_dict_from_dict
+// Checks [weakref.value.map.cons]/1.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_make_weak_valued_dict_from_dict) {
   const auto o = make_node(3);
   const value_map_t dict{{364, o}};
@@ -715,6 +734,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_make_weak_valued_dict_from_dict) {
 }
 
 // test_make_weak_valued_dict_from_weak_valued_dict
+// Checks [weakref.value.map.cons]/1 and /8.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_make_weak_valued_dict_from_weak_valued_dict) {
   const auto o = make_node(3);
   const value_map_t dict{{364, o}};
@@ -727,6 +747,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_make_weak_valued_dict_from_weak_valued_dic
 
 // test_make_weak_valued_dict_misc: wrong constructor arguments are compile-time errors; keyword
 // arguments have no C++ counterpart, so the keys CPython passes by keyword are ordinary keys
+// Checks [weakref.value.map.cons]/1.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_make_weak_valued_dict_misc) {
   using string_map = wr::weak_value_map<std::string, node>;
   using plain = std::map<std::string, std::shared_ptr<node>>;
@@ -759,6 +780,7 @@ void check_popitem(const K& key1, const V& value1, const K& key2, const V& value
 } // namespace
 
 // test_weak_valued_dict_popitem
+// Checks [weakref.value.map.python]/12-13.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_dict_popitem) {
   const auto c1 = make_node(1), c2 = make_node(2);
   check_popitem<wr::weak_value_map<std::string, node>>(std::string("key1"), c1, std::string("key2"),
@@ -766,6 +788,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_dict_popitem) {
 }
 
 // test_weak_keyed_dict_popitem
+// Checks [weakref.key.map.python]/12-13.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_dict_popitem) {
   const auto c1 = make_node(1), c2 = make_node(2);
   check_popitem<wr::weak_key_map<node, std::string, node_hash>>(c1, std::string("value 1"), c2,
@@ -773,6 +796,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_dict_popitem) {
 }
 
 // test_weak_valued_dict_setdefault
+// Checks [weakref.value.map.python]/1 and /5-6.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_dict_setdefault) {
   wr::weak_value_map<std::string, node> weakdict;
   const auto value1 = make_node(1), value2 = make_node(2);
@@ -787,6 +811,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_dict_setdefault) {
 }
 
 // test_weak_keyed_dict_setdefault
+// Checks [weakref.key.map.python]/1 and /5-6.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_dict_setdefault) {
   wr::weak_key_map<node, std::string, node_hash> weakdict;
   const auto key = make_node(1);
@@ -832,6 +857,7 @@ concept updatable_with_two = requires(Map& m, const A& a) { m.update(a, a); };
 
 // test_weak_valued_dict_update (keys of one type: C++ maps are typed; calls with no or two
 // arguments do not compile; keyword arguments have no C++ counterpart)
+// Checks [weakref.value.map.python]/16.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_dict_update) {
   using string_map = wr::weak_value_map<std::string, node>;
   const std::map<std::string, std::shared_ptr<node>> dict{
@@ -849,6 +875,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_dict_update) {
 }
 
 // test_weak_keyed_dict_update
+// Checks [weakref.key.map.python]/16.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_dict_update) {
   const std::map<std::shared_ptr<node>, int> dict{
       {make_node(1), 1}, {make_node(2), 2}, {make_node(3), 3}};
@@ -856,6 +883,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_dict_update) {
 }
 
 // test_weak_keyed_delitem
+// Checks [weakref.key.map.modifiers]/10.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_delitem) {
   wr::weak_key_map<node, std::string, node_hash> d;
   const auto o1 = make_node(1), o2 = make_node(2);
@@ -868,6 +896,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_delitem) {
 }
 
 // test_weak_valued_delitem
+// Checks [weakref.value.map.modifiers]/18-19.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_delitem) {
   wr::weak_value_map<std::string, node> d;
   const auto o1 = make_node(1), o2 = make_node(2);
@@ -891,6 +920,8 @@ concept readable_by = requires(Map& m, const A& a) { m.at(a); };
 // test_weak_keyed_bad_delitem: a missing key (C++ erase returns 0 as std::unordered_map's; pop
 // and at throw key_error), and a key that cannot be weakly referenced (an int: rejected at compile
 // time; an object std::make_shared made: type_error when inserted)
+// Checks [weakref.key.map.modifiers]/3 and /10; [weakref.key.map.lookup]/4;
+// [weakref.key.map.python]/10.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_bad_delitem) {
   key_map_t d;
   const auto o = make_node(1);
@@ -958,6 +989,7 @@ keys_reversed(Map& d, std::vector<std::shared_ptr<cascade_key>>&& made) {
 
 // test_weak_keyed_cascading_deletes: each erasure's == releases the last owner of the key the
 // loop would reach last; the loop runs twice and the map ends empty
+// Checks [weakref.containers.general]/14; [weakref.key.map.modifiers]/10.
 BOOST_AUTO_TEST_CASE(PY_IMPL_22_cpython_weak_keyed_cascading_deletes) {
   const cascade_reset reset;
   const int before = cascade_key::alive;
@@ -987,6 +1019,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_22_cpython_weak_keyed_cascading_deletes) {
 // reached yet (between the comparison and the key looked up, which is the chain's last: CPython's
 // first comparison deleted the last key its iteration would see). The walk meets those dead keys
 // and goes on: the lookups still find their keys, and erasures remove them.
+// Checks [weakref.containers.general]/14; [weakref.key.map.lookup]/1 and /3.
 BOOST_AUTO_TEST_CASE(PY_IMPL_22_cascading_deletes_in_one_bucket_chain) {
   const cascade_reset reset;
   const int before = cascade_key::alive;
@@ -1044,6 +1077,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_22_cascading_deletes_in_one_bucket_chain) {
 // SF bug 742860 for weak_value_map: the == of a strongly held key releases the last owner of
 // another element's value, one the walk along the chain has not reached yet; that element's
 // key is destroyed inside the death, during the walk
+// Checks [weakref.containers.general]/8 and /14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_22_cascading_deletes_through_value_map_keys) {
   const cascade_reset reset;
   const int before = cascade_key::alive;
@@ -1082,6 +1116,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_22_cascading_deletes_through_value_map_keys) {
 
 // SF bug 742860 through the hash: hashing the argument of a lookup or erasure releases the last
 // owner of another key; the operation still finds its own key
+// Checks [weakref.containers.general]/14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_22_hash_releasing_another_key) {
   const cascade_reset reset;
   wr::weak_key_map<cascade_key, int, cascade_hash> d;
@@ -1107,6 +1142,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_22_hash_releasing_another_key) {
 #if defined(__cpp_lib_format)
 // test_make_weak_valued_dict_repr: CPython shows the class and address; a weak container is
 // formatted as its live elements, as std::format formats a map
+// Checks [weakref.format]/5.
 BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_make_weak_valued_dict_repr) {
   wr::weak_value_map<int, int> dict;
   BOOST_TEST(std::format("{}", dict) == "{}");
@@ -1118,6 +1154,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_make_weak_valued_dict_repr) {
 }
 
 // test_make_weak_keyed_dict_repr
+// Checks [weakref.format]/5.
 BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_make_weak_keyed_dict_repr) {
   wr::weak_key_map<int, int> dict;
   BOOST_TEST(std::format("{}", dict) == "{}");
@@ -1134,6 +1171,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_make_weak_keyed_dict_repr) {
 // thread). Bounded stress: an operation target and a time cap, never less than the floor.
 
 // test_threaded_weak_valued_setdefault: setdefault never returns an empty or dead value
+// Checks [weakref.containers.general]/4; [weakref.value.map.python]/5-6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_valued_setdefault) {
   const conformance::stress_budget budget(100'000, 5'000, std::chrono::milliseconds(1500));
   value_map_t d;
@@ -1155,6 +1193,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_valued_setdefault) {
 
 // test_threaded_weak_valued_pop: pop(k, default) returns the value or the default, never an
 // empty or dead value, and leaves no element under k
+// Checks [weakref.containers.general]/4; [weakref.value.map.python]/8-9.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_valued_pop) {
   const conformance::stress_budget budget(100'000, 5'000, std::chrono::milliseconds(1500));
   value_map_t d;
@@ -1184,6 +1223,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_valued_pop) {
 // the new element stays. CPython checks len(d) == 1; here the element found and the iteration
 // are exact, and size() may also count one value whose death is in progress on the killer thread
 // (PY-IMPL-12): never fewer than the live element.
+// Checks [weakref.containers.general]/4-5 and /7; [weakref.value.map.modifiers]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_cpython_threaded_weak_valued_consistency) {
   const conformance::stress_budget budget(200'000, 10'000, std::chrono::milliseconds(1500));
   value_map_t d;
@@ -1207,6 +1247,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_4_cpython_threaded_weak_valued_consistency) {
 
 // test_weak_valued_consistency (bpo-28427, deterministic): the replaced value's element is kept
 // alive through its reference (CPython: d.data[10]) and dies after the replacement
+// Checks [weakref.containers.general]/5; [weakref.value.map.modifiers]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_cpython_weak_valued_consistency) {
   value_map_t d;
   auto first = make_node(1);
@@ -1304,6 +1345,7 @@ long inconsistent_valued(const Map& copy) {
 
 // test_threaded_weak_key_dict_copy (bpo-35615): CPython's copy() shares the values; here the
 // values are shared_ptrs, copied as such
+// Checks [weakref.containers.general]/4; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_key_dict_copy) {
   using map = wr::weak_key_map<node, std::shared_ptr<node>, node_hash>;
   check_threaded_copy<map>([](map& d, const auto& k, const auto& v) { d[k] = v; }, the_keys,
@@ -1312,6 +1354,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_key_dict_copy) {
 
 // test_threaded_weak_key_dict_deepcopy (bpo-35615): CPython's deepcopy copies the values; here
 // the values are held by value, copied with the map
+// Checks [weakref.containers.general]/4; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_key_dict_deepcopy) {
   using map = wr::weak_key_map<node, node, node_hash>;
   check_threaded_copy<map>([](map& d, const auto& k, const auto& v) { d.insert_or_assign(k, *v); },
@@ -1319,6 +1362,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_key_dict_deepcopy) {
 }
 
 // test_threaded_weak_value_dict_copy (bpo-35615): the keys are shared_ptrs, shared by the copy
+// Checks [weakref.containers.general]/4; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_value_dict_copy) {
   using map = wr::weak_value_map<std::shared_ptr<node>, node>;
   check_threaded_copy<map>([](map& d, const auto& k, const auto& v) { d[k] = v; }, the_values,
@@ -1326,6 +1370,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_value_dict_copy) {
 }
 
 // test_threaded_weak_value_dict_deepcopy (bpo-35615): the keys are held by value, copied
+// Checks [weakref.containers.general]/4; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_value_dict_deepcopy) {
   using map = wr::weak_value_map<node, node, node_hash>;
   check_threaded_copy<map>([](map& d, const auto& k, const auto& v) { d[*k] = v; }, the_values,

@@ -151,6 +151,7 @@ void for_each_container(const owners& items, F f) {
 BOOST_AUTO_TEST_SUITE(cpython_weakset)
 
 // test_methods: every method of Python's set is there (union is union_, a C++ keyword)
+// Checks [weakref.set]/4.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_methods) {
   static_assert(requires(set_t& s, const set_t& t, std::shared_ptr<ustr> x, const ustr& y) {
     s.add(x);
@@ -176,6 +177,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_methods) {
 }
 
 // test_new_or_init: WeakSet([], 2) is a TypeError; a range and an int construct nothing here
+// Checks [weakref.containers.general]/1; [weakref.set.cons]/1.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_new_or_init) {
   static_assert(!std::constructible_from<set_t, owners, int>);
   static_assert(std::constructible_from<set_t, wr::from_range_t, owners>);
@@ -184,6 +186,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_new_or_init) {
 }
 
 // test_len
+// Checks [weakref.set]/1; [weakref.set.capacity]/1.
 BOOST_AUTO_TEST_CASE(PY_WS_1_cpython_len) {
   fixture f;
   BOOST_TEST(f.s.size() == f.d.size());
@@ -193,6 +196,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_1_cpython_len) {
 }
 
 // test_contains (1 in s: a compile-time error here)
+// Checks [weakref.set]/1; [weakref.set.lookup]/1.
 BOOST_AUTO_TEST_CASE(PY_WS_1_cpython_contains) {
   fixture f;
   for (const auto& c : f.letters) BOOST_TEST(f.in(f.s, c) == f.in_d(c), c->s);
@@ -203,6 +207,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_1_cpython_contains) {
 }
 
 // test_union ([[]]: an empty shared_ptr, which cannot be inserted)
+// Checks [weakref.set.algebra]/1-2 and /6.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_union) {
   fixture f;
   const set_t u = f.s.union_(f.items2);
@@ -217,6 +222,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_union) {
 }
 
 // test_or (C++'s | takes two weak_sets; the named member takes any range)
+// Checks [weakref.set.algebra]/10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_or) {
   const fixture f;
   const set_t i = f.s.union_(f.items2);
@@ -226,6 +232,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_or) {
 // test_intersection. CPython's result keeps the other operand's objects; here the left
 // operand's (PY-WS-2), so releasing items2's objects does not shrink it, releasing the left's
 // does.
+// Checks [weakref.set.algebra]/1 and /3.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_intersection) {
   fixture f;
   const set_t s = weak_set_of(f.letters);
@@ -242,6 +249,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_intersection) {
 }
 
 // test_isdisjoint
+// Checks [weakref.set.cmp]/4.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_isdisjoint) {
   const fixture f;
   BOOST_TEST(f.s.isdisjoint(weak_set_of(f.items2)));
@@ -249,6 +257,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_isdisjoint) {
 }
 
 // test_and
+// Checks [weakref.set.algebra]/10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_and) {
   const fixture f;
   const set_t i = f.s.intersection(f.items2);
@@ -257,6 +266,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_and) {
 
 // test_difference ([[]]: an empty shared_ptr is an element of no set, so it removes nothing;
 // CPython raises TypeError)
+// Checks [weakref.set.algebra]/1 and /4.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_difference) {
   const fixture f;
   const set_t i = f.s.difference(f.items2);
@@ -266,6 +276,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_difference) {
 }
 
 // test_sub
+// Checks [weakref.set.algebra]/10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_sub) {
   const fixture f;
   const set_t i = f.s.difference(f.items2);
@@ -273,6 +284,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_sub) {
 }
 
 // test_symmetric_difference
+// Checks [weakref.set.algebra]/1 and /5-6.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_symmetric_difference) {
   fixture f;
   const set_t i = f.s.symmetric_difference(f.items2);
@@ -285,6 +297,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_symmetric_difference) {
 }
 
 // test_xor
+// Checks [weakref.set.algebra]/10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_xor) {
   const fixture f;
   const set_t i = f.s.symmetric_difference(f.items2);
@@ -292,6 +305,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_xor) {
 }
 
 // test_sub_and_super (its last four checks are about Python's set of characters)
+// Checks [weakref.set.cmp]/2-3.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_sub_and_super) {
   const fixture f;
   BOOST_TEST((f.ab_weakset <= f.abcde_weakset));
@@ -305,6 +319,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_sub_and_super) {
 }
 
 // test_lt
+// Checks [weakref.set.cmp]/6.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_lt) {
   const fixture f;
   BOOST_TEST((f.ab_weakset < f.abcde_weakset));
@@ -314,6 +329,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_lt) {
 }
 
 // test_gt
+// Checks [weakref.set.cmp]/6.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_gt) {
   const fixture f;
   BOOST_TEST((f.abcde_weakset > f.ab_weakset));
@@ -336,6 +352,7 @@ struct foo {
 // test_gc: CPython builds a nest of cycles for its collector. C++ has none to collect; the
 // same structure without owning cycles: each element refers to the set and owns a weak set
 // holding itself, which it destroys while it dies
+// Checks [weakref.set]/1; [weakref.containers.general]/16; [weakref.ref.death]/6.
 BOOST_AUTO_TEST_CASE(PY_WS_1_cpython_gc_elements_own_sets_of_themselves) {
   using foo_set = wr::weak_set<foo, wr::identity_hash<foo>, wr::identity_equal<foo>>;
   const int before = foo::alive;
@@ -367,6 +384,7 @@ struct hashed_set_equal {
 
 // test_subclass_with_custom_hash (bug 1257731): a class derived from weak_set, with a hash of
 // its own, is an element of a hashed container
+// Checks [weakref.set.cons]/1.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_subclass_with_custom_hash) {
   const fixture fx;
   hashed_set s;
@@ -384,6 +402,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_subclass_with_custom_hash) {
 
 // test_init: calling __init__ again replaces the contents; here assignment (bad arguments are
 // compile-time errors)
+// Checks [weakref.set.cons]/1; [weakref.value.map.cons]/12.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_init) {
   const fixture f;
   set_t s;
@@ -395,6 +414,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_init) {
 }
 
 // test_constructor_identity: a set made from another is a distinct object
+// Checks [weakref.set.cons]/1; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_constructor_identity) {
   const fixture f;
   const set_t s = weak_set_of(f.items);
@@ -412,6 +432,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_hash) {
 }
 
 // test_clear
+// Checks [weakref.containers.general]/21-22.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_clear) {
   fixture f;
   f.s.clear();
@@ -420,6 +441,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_clear) {
 }
 
 // test_copy
+// Checks [weakref.set.python]/10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_copy) {
   const fixture f;
   const set_t dup = f.s.copy();
@@ -428,6 +450,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_copy) {
 }
 
 // test_add ([]: an empty shared_ptr, and an object std::make_shared made, cannot be added)
+// Checks [weakref.set.python]/1; [weakref.set.modifiers]/1 and /3.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_add) {
   fixture f;
   const auto x = make_ustr("Q");
@@ -445,6 +468,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_add) {
 }
 
 // test_remove ([]: a compile-time error)
+// Checks [weakref.set.python]/3-4.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_remove) {
   fixture f;
   const ustr x("a");
@@ -455,6 +479,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_remove) {
 }
 
 // test_discard
+// Checks [weakref.set.python]/2.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_discard) {
   fixture f;
   const ustr a("a"), q("Q");
@@ -466,6 +491,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_discard) {
 }
 
 // test_pop
+// Checks [weakref.set.python]/6-8.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_pop) {
   fixture f;
   for (std::size_t i = 0, n = f.s.size(); i < n; ++i) {
@@ -476,6 +502,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_pop) {
 }
 
 // test_update (update returns void; [[]]: an empty shared_ptr, type_error)
+// Checks [weakref.set.python]/11; [weakref.set.modifiers]/3.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_update) {
   fixture f;
   static_assert(std::is_void_v<decltype(f.s.update(f.items2))>);
@@ -485,6 +512,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_update) {
 }
 
 // test_update_set
+// Checks [weakref.set.python]/11.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_update_set) {
   fixture f;
   f.s.update(std::unordered_set<std::shared_ptr<ustr>>(f.items2.begin(), f.items2.end()));
@@ -492,6 +520,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_update_set) {
 }
 
 // test_ior
+// Checks [weakref.set.algebra]/10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_ior) {
   fixture f;
   f.s |= weak_set_of(f.items2);
@@ -514,6 +543,7 @@ void check_symmetric_difference_updated(const fixture& f) {
 } // namespace
 
 // test_intersection_update ([[]]: an empty shared_ptr matches nothing; CPython: TypeError)
+// Checks [weakref.set.algebra]/1 and /8.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_intersection_update) {
   fixture f;
   f.s.intersection_update(f.items2);
@@ -524,6 +554,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_intersection_update) {
 }
 
 // test_iand
+// Checks [weakref.set.algebra]/10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_iand) {
   fixture f;
   f.s &= weak_set_of(f.items2);
@@ -532,6 +563,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_iand) {
 
 // test_difference_update ([[]]: ignored by difference_update, type_error for
 // symmetric_difference_update, which would insert it)
+// Checks [weakref.set.algebra]/1 and /8.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_difference_update) {
   fixture f;
   f.s.difference_update(f.items2);
@@ -542,6 +574,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_difference_update) {
 }
 
 // test_isub
+// Checks [weakref.set.algebra]/10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_isub) {
   fixture f;
   f.s -= weak_set_of(f.items2);
@@ -549,6 +582,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_isub) {
 }
 
 // test_symmetric_difference_update
+// Checks [weakref.set.algebra]/1 and /8.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_symmetric_difference_update) {
   fixture f;
   f.s.symmetric_difference_update(f.items2);
@@ -557,6 +591,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_symmetric_difference_update) {
 }
 
 // test_ixor
+// Checks [weakref.set.algebra]/10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_ixor) {
   fixture f;
   f.s ^= weak_set_of(f.items2);
@@ -564,6 +599,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_ixor) {
 }
 
 // test_inplace_on_self: each in-place operator with the set itself as its operand
+// Checks [weakref.set.algebra]/1 and /10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_inplace_on_self) {
   const fixture f;
   set_t t = f.s.copy();
@@ -580,6 +616,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_inplace_on_self) {
 
 // test_eq (issue 5964): a weak set equals only a weak set with the same elements; comparing it
 // with a std::unordered_set, a vector or an int does not compile
+// Checks [weakref.set.cmp]/5.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_eq) {
   const fixture f;
   BOOST_TEST((f.s == f.s));
@@ -592,6 +629,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_eq) {
 }
 
 // test_ne
+// Checks [weakref.set.cmp]/6.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_ne) {
   const fixture f;
   BOOST_TEST((f.s != weak_set_of(f.items2)));
@@ -600,6 +638,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_ne) {
 }
 
 // test_weak_destroy_while_iterating (issue 7105)
+// Checks [weakref.containers.general]/5 and /7.
 BOOST_AUTO_TEST_CASE(PY_WS_1_cpython_weak_destroy_while_iterating) {
   owners items = ustrs("abc");
   set_t s = weak_set_of(items);
@@ -656,6 +695,7 @@ void check_size(const set_t& s, std::size_t expected, const char* what, death_ti
 // pending, the owner looks up, removes and re-adds the dead item (an equal new one), updates
 // from a copy and clears; the size is checked after each (CPython checks it after update and
 // clear). Each step runs with the death reported before the call and inside it.
+// Checks [weakref.containers.general]/5, /7 and /21; [weakref.set.python]/1, /3-4 and /11.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_destroy_and_mutate_while_iterating) {
   for (const death_timing when : {death_timing::reported, death_timing::inside}) {
     owners items = ustrs(ascii_letters);
@@ -698,6 +738,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_destroy_and_mutate_while_iterating)
 }
 
 // test_len_cycles (no cycle needed): an iterator keeps exactly its element alive
+// Checks [weakref.containers.general]/5 and /7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_12_cpython_len_cycles) {
   owners items = ustrs("abcdefghijklmnopqrst");
   set_t s = weak_set_of(items);
@@ -709,6 +750,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_12_cpython_len_cycles) {
 }
 
 // test_len_race: the items die on another thread while the owner iterates and measures
+// Checks [weakref.containers.general]/4 and /7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_12_cpython_len_race) {
   for (int round = 1; round < 100; ++round) {
     owners items = ustrs("abcdefghijklmnopqrst");
@@ -730,6 +772,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_12_cpython_len_race) {
 
 #if defined(__cpp_lib_format)
 // test_repr: formatted as a set of its live elements
+// Checks [weakref.format]/5.
 BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_repr) {
   const auto five = wr::make_shared<int>(5);
   wr::weak_set<int> s{five};
@@ -739,6 +782,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_20_cpython_repr) {
 #endif
 
 // test_abc: a Set and a MutableSet; here a forward range with the unordered-set members
+// Checks [weakref.containers.general]/1; [weakref.set]/4.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_abc) {
   static_assert(std::ranges::forward_range<set_t>);
   static_assert(requires(set_t& s, const ustr& x, std::shared_ptr<ustr> p) {
@@ -765,6 +809,7 @@ struct annotated_set : set_t {
 // test_copying: copy.copy shares the attributes, copy.deepcopy copies them; in C++ a copy
 // copies each member as its type does, and the elements are the same objects in both (__slots__
 // and the missing attribute y have no C++ counterpart)
+// Checks [weakref.set.cons]/1; [weakref.set.cmp]/5.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_copying) {
   const fixture f;
   annotated_set s;
@@ -782,6 +827,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_copying) {
 
 // Not a CPython test: SF bug 742860 (test_weak_keyed_cascading_deletes) for a weak_set, whose
 // == releases the last owner of another element during erasures
+// Checks [weakref.containers.general]/14; [weakref.set.modifiers]/6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_22_cascading_deletes_in_a_weak_set) {
   struct releasing_equal {
     std::function<void()>* side_effect;

@@ -103,6 +103,7 @@ BOOST_AUTO_TEST_SUITE(examples)
 
 // PY-EX-4: "the referent is obtained, while it exists, by calling the reference: r()" (adapted:
 // lock() is equivalent to calling it)
+// Checks [weakref.ref.obs]/1 and /3.
 BOOST_AUTO_TEST_CASE(PY_EX_4_referent_obtained_by_calling_the_reference) {
   auto obj = wr::make_shared<tracked>(7);
   const wr::weak_ref<tracked> r(obj);
@@ -117,6 +118,7 @@ BOOST_AUTO_TEST_CASE(PY_EX_4_referent_obtained_by_calling_the_reference) {
 }
 
 // PY-EX-1: "while the referent lives, r() yields the very object (r().get() == o.get())"
+// Checks [weakref.ref.obs]/1.
 BOOST_AUTO_TEST_CASE(PY_EX_1_o_is_o2) {
   // >>> o = Object()
   auto o = wr::make_shared<tracked>(1);
@@ -130,6 +132,7 @@ BOOST_AUTO_TEST_CASE(PY_EX_1_o_is_o2) {
 }
 
 // PY-EX-2: "after the last owner is released, r() returns an empty shared_ptr"
+// Checks [weakref.ref.obs]/1; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_EX_2_none_after_the_last_owner_goes) {
   auto o = wr::make_shared<tracked>(1);
   wr::weak_ref<tracked> r(o);
@@ -149,6 +152,8 @@ BOOST_AUTO_TEST_CASE(PY_EX_2_none_after_the_last_owner_goes) {
 // the owners (const, void, aliasing a member, obtained from r() or through std::weak_ptr), and
 // no longer from the start of the death (in the callbacks and the destructor), nor after it
 // while a std::weak_ptr still observes the object. The test leaves no owner behind.
+// Checks [weakref.ref.obs]/1; [weakref.factory]/10; [weakref.ref.death]/1;
+// [weakref.ref.cons]/1 and /8.
 BOOST_AUTO_TEST_CASE(PY_EX_5_liveness_is_tested_on_the_call) {
   struct observed {
     int value = 1;
@@ -204,6 +209,7 @@ BOOST_AUTO_TEST_CASE(PY_EX_5_liveness_is_tested_on_the_call) {
 
 // PY-EX-3: "o = r(); if (!o) ... else use o: promotion is atomic and o keeps the referent alive
 // while used, whatever other threads release"
+// Checks [weakref.ref.obs]/1-2.
 BOOST_AUTO_TEST_CASE(PY_EX_3_the_idiom_pins_the_referent) {
   // Deterministic part: another thread releases the last other owner while o is in use.
   auto owner = wr::make_shared<tracked>(11);
@@ -297,6 +303,7 @@ BOOST_AUTO_TEST_CASE(PY_EX_3_the_idiom_pins_the_referent) {
 // (r()) finds the referent gone: the hint was stale. The same interleaving with the idiom
 // (o = r(), then use o) cannot go wrong: o is an owner, so the other thread's release is not the
 // death; that happens here, when o goes.
+// Checks [weakref.ref.obs]/2-3.
 BOOST_AUTO_TEST_CASE(PY_EX_6_separate_liveness_test_is_only_a_hint) {
   constexpr int rounds = 100;
   conformance::turns turn; // steps 4i+1..4i+4 of round i
@@ -355,6 +362,7 @@ BOOST_AUTO_TEST_CASE(PY_EX_6_separate_liveness_test_is_only_a_hint) {
 
 // PY-SUB-1: "classes derived from weak_ref<T> are refs: they satisfy ref_type and keep its
 // callbacks, hash and equality"
+// Checks [weakref.ref.types]/1-3; [weakref.ref.hash]/1.
 BOOST_AUTO_TEST_CASE(PY_SUB_1_derived_classes_are_refs) {
   static_assert(wr::ref_type<labelled_ref<std::string>>);
   static_assert(wr::ref_type<extended_ref<std::string>>);
@@ -402,6 +410,7 @@ private:
 
 // PY-SUB-1: "... keep its callbacks ...; a callback registered through self_callback receives
 // the derived object itself" (Python passes the subclass instance, PY-REF-13)
+// Checks [weakref.ref.self]/1 and /6.
 BOOST_AUTO_TEST_CASE(PY_SUB_1_self_callback_receives_the_derived_object) {
   auto ob = wr::make_shared<tracked>(1);
   const noted_ref* received = nullptr;
@@ -420,6 +429,7 @@ BOOST_AUTO_TEST_CASE(PY_SUB_1_self_callback_receives_the_derived_object) {
 
 // PY-SUB-3: "a class derived from weak_ref<T> may add data and redefine operator() while
 // remaining a ref"
+// Checks [weakref.ref.types]/1-2.
 BOOST_AUTO_TEST_CASE(PY_SUB_3_derived_class_adds_data_and_redefines_call) {
   static_assert(wr::ref_type<value_ref<int>>);
   static_assert(
@@ -444,6 +454,7 @@ BOOST_AUTO_TEST_CASE(PY_SUB_3_derived_class_adds_data_and_redefines_call) {
 // PY-EX-7: "the ExtendedRef example: a derived ref storing annotations and returning (referent,
 // number of successful calls) while alive, nothing after death" (adapted: the counter belongs to
 // the handle object, so copies count separately)
+// Checks [weakref.ref.types]/2-3.
 BOOST_AUTO_TEST_CASE(PY_EX_7_extended_ref) {
   auto ob = wr::make_shared<tracked>(5);
   extended_ref<tracked> r(ob, {"thumbnail", 3});

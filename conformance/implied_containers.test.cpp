@@ -207,7 +207,7 @@ struct counting_allocator {
 };
 
 // A synchronized pool that counts what is allocated from it: with it, a death destroys the
-// strongly held part of its entries itself ([weakref.containers.general]/5).
+// strongly held part of its entries itself ([weakref.containers.general]/8).
 class counting_pool : public std::pmr::synchronized_pool_resource {
 public:
   storage_count count;
@@ -308,6 +308,7 @@ BOOST_AUTO_TEST_SUITE(implied_containers)
 
 // PY-IMPL-3: "a callback may destroy the last handle of its own reference, or erase the container
 // entry that holds it, safely".
+// Checks [weakref.ref.death]/2; [weakref.containers.general]/14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_erase_its_container_entry) {
   wr::weak_key_map<node, wr::weak_ref<node>, wr::identity_hash<node>, wr::identity_equal<node>>
       watches;
@@ -337,6 +338,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_erase_its_container_entry) {
 // PY-IMPL-3: "a callback may destroy the last handle of its own reference, or erase the container
 // entry that holds it, safely". Here: the same through a weak_value_map whose key holds the
 // reference.
+// Checks [weakref.ref.death]/2; [weakref.containers.general]/14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_erase_the_value_map_entry_holding_it) {
   struct ref_key {
     wr::weak_ref<node> ref;
@@ -368,6 +370,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_erase_the_value_map_entry_holding_it
 // entry that holds it, safely". Here: a callback of the dying referent may erase that referent's
 // own entries (clear the containers), whether it runs before the entries' notifications (registered
 // after them) or after (registered before).
+// Checks [weakref.general]/4; [weakref.containers.general]/14 and /21.
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_clear_the_entries_of_its_dying_referent) {
   for (const bool register_first : {true, false}) {
     value_map_t values;
@@ -408,6 +411,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_clear_the_entries_of_its_dying_refer
 // containers holding its entries, whether it runs before the entries' notifications (registered
 // after them: the death still holds those entries) or after (registered before), and whether
 // the death or the container destroys the strongly held parts (the allocator decides).
+// Checks [weakref.containers.general]/8 and /16.
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_destroy_the_containers_of_its_dying_referent) {
   destroy_containers_in_a_callback<counting_allocator, storage_count>("counting allocator");
   destroy_containers_in_a_callback<std::pmr::polymorphic_allocator, counting_pool>(
@@ -416,6 +420,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_may_destroy_the_containers_of_its_dying_
 
 // PY-IMPL-4: "a stale death never removes a newer entry stored under the same key or an equal
 // element (CPython bpo-28427)". Here: the replaced value dies after the replacement.
+// Checks [weakref.containers.general]/5; [weakref.value.map.modifiers]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_replaced_value_death_keeps_the_new_entry) {
   value_map_t m;
   auto old_value = make_node(1);
@@ -433,6 +438,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_4_replaced_value_death_keeps_the_new_entry) {
 // element (CPython bpo-28427)". Here: the old value dies first, its dead entry still in the table
 // (not yet purged) when the new entry is stored, from a callback running before or after the
 // entry's notification.
+// Checks [weakref.containers.general]/5 and /9; [weakref.value.map.modifiers]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_dead_entry_and_new_entry_under_one_key) {
   for (const bool register_first : {true, false}) {
     value_map_t m;
@@ -454,6 +460,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_4_dead_entry_and_new_entry_under_one_key) {
 
 // PY-IMPL-4: "a stale death never removes a newer entry stored under the same key or an equal
 // element (CPython bpo-28427)". Here: the same for an equal key of a weak_key_map.
+// Checks [weakref.containers.general]/5 and /9; [weakref.key.map.modifiers]/1.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_stale_key_death_keeps_the_entry_of_an_equal_key) {
   {
     key_map_t m;
@@ -486,6 +493,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_4_stale_key_death_keeps_the_entry_of_an_equal_key) 
 
 // PY-IMPL-4: "a stale death never removes a newer entry stored under the same key or an equal
 // element (CPython bpo-28427)". Here: the same for an equal element of a weak_set.
+// Checks [weakref.containers.general]/5 and /9; [weakref.set.modifiers]/1.
 BOOST_AUTO_TEST_CASE(PY_IMPL_4_stale_element_death_keeps_an_equal_element) {
   {
     set_t s;
@@ -516,6 +524,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_4_stale_element_death_keeps_an_equal_element) {
 
 // PY-IMPL-5: "iterating a weak container while entries die never yields a dead entry nor skips a
 // live one, and keeps the current element alive". Deaths in the loop body.
+// Checks [weakref.containers.general]/5.
 BOOST_AUTO_TEST_CASE(PY_IMPL_5_iteration_while_entries_die_in_the_loop) {
   iterate_while_dying<value_map_t>("weak_value_map", nullptr);
   iterate_while_dying<key_map_t>("weak_key_map", nullptr);
@@ -525,6 +534,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_5_iteration_while_entries_die_in_the_loop) {
 // PY-IMPL-5: "iterating a weak container while entries die never yields a dead entry nor skips a
 // live one, and keeps the current element alive". Here: the same with the deaths running on another
 // thread while the loop is suspended at an element.
+// Checks [weakref.containers.general]/4-6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_5_iteration_while_entries_die_on_another_thread) {
   remote_killer killer;
   iterate_while_dying<value_map_t>("weak_value_map", &killer);
@@ -536,6 +546,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_5_iteration_while_entries_die_on_another_thread) {
 // owner uses it: no live entry is lost, no dead one observed". Bounded stress: a time cap and an
 // operation target; the operations that overlapped a death on a killer's thread
 // (conformance::death_watch) are counted against a floor, which the time cap cannot cut.
+// Checks [weakref.containers.general]/4-5 and /7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_works) {
   const conformance::stress_budget budget(300'000, 20'000, std::chrono::milliseconds(1500), 2'000);
 
@@ -645,6 +656,8 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_entries_die_on_other_threads_while_the_owner_work
 
 // PY-IMPL-10: "a weak container's entries are weak references to their referents, counted by
 // weak_ref_count and listed by weak_refs (Python's KeyedRef)".
+// Checks [weakref.containers.general]/3; [weakref.introspection]/1 and /3;
+// [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_IMPL_10_entries_are_counted_and_listed_as_weak_references) {
   value_map_t values;
   key_map_t keys;
@@ -695,6 +708,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_10_entries_are_counted_and_listed_as_weak_reference
 // PY-IMPL-12 (adapted): "a weak container's size() (Python len) counts its live entries". Here:
 // size() counts the live entries, exactly whenever no referent is dying at that moment: after every
 // death, with no operation of the owner in between.
+// Checks [weakref.containers.general]/7 and /20.
 BOOST_AUTO_TEST_CASE(PY_IMPL_12_size_is_exact_after_every_death) {
   static_assert(!std::ranges::sized_range<value_map_t>);
   static_assert(!std::ranges::sized_range<key_map_t>);
@@ -732,6 +746,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_12_size_is_exact_after_every_death) {
 // PY-IMPL-12 (adapted): "a weak container's size() (Python len) counts its live entries". Here:
 // size() never counts an element whose death has been reported: a callback running after the
 // entries' (registered before them) sees it gone.
+// Checks [weakref.containers.general]/7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_12_size_never_counts_a_reported_death) {
   value_map_t values;
   key_map_t keys;
@@ -756,6 +771,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_12_size_never_counts_a_reported_death) {
 
 // PY-IMPL-12 (adapted): "a weak container's size() (Python len) counts its live entries". Here:
 // once deaths on other threads have completed, size() is exact again.
+// Checks [weakref.containers.general]/7.
 BOOST_AUTO_TEST_CASE(PY_IMPL_12_size_is_exact_after_deaths_on_other_threads) {
   value_map_t values;
   key_map_t keys;

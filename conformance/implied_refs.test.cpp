@@ -97,6 +97,7 @@ BOOST_AUTO_TEST_SUITE(implied_refs)
 
 // PY-IMPL-1: "at a death every weak reference to the referent (refs, proxies, container entries)
 // is cleared before the first callback runs"
+// Checks [weakref.ref.death]/1; [weakref.containers.general]/5.
 BOOST_AUTO_TEST_CASE(PY_IMPL_1_all_cleared_before_the_first_callback) {
   auto obj = wr::make_shared<tracked>(1);
   wr::weak_ref<tracked> plain_ref(obj);
@@ -136,6 +137,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_1_all_cleared_before_the_first_callback) {
 
 // PY-IMPL-2: "a callback that destroys another reference whose callback is still pending does
 // not cancel that callback"
+// Checks [weakref.ref.death]/2.
 BOOST_AUTO_TEST_CASE(PY_IMPL_2_destroying_a_pending_reference_does_not_cancel_it) {
   auto obj = wr::make_shared<tracked>(1);
   std::vector<std::string> order;
@@ -157,6 +159,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_2_destroying_a_pending_reference_does_not_cancel_it
 
 // PY-IMPL-3: "a callback may destroy the last handle of its own reference, or erase the container
 // entry that holds it, safely" (here: the reference part)
+// Checks [weakref.ref.death]/2; [weakref.ref.general]/3.
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_destroys_last_outside_handle_of_its_reference) {
   auto obj = wr::make_shared<tracked>(1);
   int calls = 0;
@@ -181,6 +184,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_destroys_last_outside_handle_of_its_refe
 
 // PY-IMPL-3: "a callback may destroy the last handle of its own reference, or erase the container
 // entry that holds it, safely" (here: the handle the callback received is the last one)
+// Checks [weakref.ref.death]/2; [weakref.ref.callback]/2.
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_destroys_the_handle_it_received) {
   // After dropping the handle, the callback reads only these statics, never its captures, so
   // that a library that destroyed the callback under it fails this test instead of making it
@@ -215,6 +219,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_destroys_the_handle_it_received) {
 
 // PY-IMPL-3: "a callback may destroy the last handle of its own reference, or erase the container
 // entry that holds it, safely" (here: a proxy, and handles kept in a container of references)
+// Checks [weakref.ref.death]/2.
 BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_clears_the_container_holding_its_handles) {
   auto obj = wr::make_shared<tracked>(1);
   std::vector<wr::weak_proxy<tracked>> proxies;
@@ -231,6 +236,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_clears_the_container_holding_its_handles
 
 // PY-IMPL-7: "refs and proxies may be created, copied, locked and destroyed on any thread while
 // their referent dies on another"
+// Checks [weakref.ref.general]/4; [weakref.ref.death]/1; [weakref.proxy.general]/3.
 BOOST_AUTO_TEST_CASE(PY_IMPL_7_concurrent_use_while_the_referent_dies) {
   const conformance::stress_budget budget(400'000, 10'000, std::chrono::milliseconds(1500), 2'000);
   constexpr long reaper_floor = 500;
@@ -356,6 +362,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_7_concurrent_use_while_the_referent_dies) {
 
 // PY-IMPL-8: "a referent dying during stack unwinding neither terminates the program nor
 // replaces the exception in flight, even if a callback throws"
+// Checks [weakref.ref.death]/3.
 BOOST_AUTO_TEST_CASE(PY_IMPL_8_death_during_unwinding) {
   recording_handler handler;
   auto obj = wr::make_shared<tracked>(1);
@@ -386,6 +393,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_8_death_during_unwinding) {
 
 // PY-IMPL-9: "copies of a ref are the same reference: one registration, one callback, one cached
 // hash, equal after death, counted once; a move empties the source"
+// Checks [weakref.ref.general]/3; [weakref.ref.cons]/7-9; [weakref.ref.hash]/6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_9_copies_are_the_same_reference) {
   auto obj = wr::make_shared<std::string>("key");
   int calls = 0;
@@ -434,6 +442,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_9_copies_are_the_same_reference) {
 // PY-IMPL-11: "callbacks and the referent's destructor may copy and destroy weak references to
 // the dying referent, and create and use others, without deadlock: no library lock is held while
 // user code runs"
+// Checks [weakref.general]/3-4; [weakref.ref.general]/5; [weakref.ref.death]/4 and /6.
 BOOST_AUTO_TEST_CASE(PY_IMPL_11_no_library_lock_held_while_user_code_runs) {
   struct self_aware {
     std::optional<wr::weak_ref<self_aware>> self_ref;

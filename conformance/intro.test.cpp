@@ -134,6 +134,7 @@ BOOST_AUTO_TEST_SUITE(intro)
 
 // PY-INTRO-13: "the module weakref (import weakref;) lets a C++ program create weak references
 // to objects"
+// Checks [weakref.ref.cons]/2; [weakref.proxy.cons]/2; [weakref.introspection]/1.
 BOOST_AUTO_TEST_CASE(PY_INTRO_13_module_creates_weak_references) {
   // This translation unit reaches the library only through `import weakref;`.
   auto owner = wr::make_shared<int>(42);
@@ -149,6 +150,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_13_module_creates_weak_references) {
 
 // PY-INTRO-14: "the referent of a weak reference is the object it refers to; the wording uses
 // the same term"
+// Checks [weakref.ref.general]/1; [weakref.ref.obs]/1; [weakref.proxy.access]/1 and /3.
 BOOST_AUTO_TEST_CASE(PY_INTRO_14_referent_is_the_object_referred_to) {
   auto a = wr::make_shared<plain_point>(plain_point{1, 2});
   auto b = wr::make_shared<plain_point>(plain_point{1, 2});
@@ -168,6 +170,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_14_referent_is_the_object_referred_to) {
 
 // PY-INTRO-1: "a weak reference (ref, proxy or weak-container entry) never keeps its referent
 // alive"
+// Checks [weakref.ref.cons]/2; [weakref.ref.obs]/1.
 BOOST_AUTO_TEST_CASE(PY_INTRO_1_weak_reference_does_not_keep_alive) {
   auto owner = wr::make_shared<object>();
   wr::weak_ref<object> r(owner);
@@ -178,6 +181,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_1_weak_reference_does_not_keep_alive) {
 
 // PY-INTRO-1: "a weak reference (ref, proxy or weak-container entry) never keeps its referent
 // alive"
+// Checks [weakref.proxy.cons]/2 and /7.
 BOOST_AUTO_TEST_CASE(PY_INTRO_1_proxy_does_not_keep_alive) {
   auto owner = wr::make_shared<object>();
   wr::weak_proxy<object> p(owner);
@@ -191,6 +195,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_1_proxy_does_not_keep_alive) {
 
 // PY-INTRO-1: "a weak reference (ref, proxy or weak-container entry) never keeps its referent
 // alive"
+// Checks [weakref.containers.general]/3; [weakref.set]/1.
 BOOST_AUTO_TEST_CASE(PY_INTRO_1_container_entry_does_not_keep_alive) {
   auto owner = wr::make_shared<named>("entry");
   wr::weak_set<named> set;
@@ -205,6 +210,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_1_container_entry_does_not_keep_alive) {
 // PY-INTRO-2: "once only weak references remain, the referent is destroyed" (adapted: destroyed
 // deterministically when its last std::shared_ptr owner is released; its storage, one
 // allocation with the control block, is returned only when the last weak reference is gone)
+// Checks [weakref.factory]/3 and /6; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_INTRO_2_destroyed_with_last_owner_storage_with_last_weak) {
   allocation_stats stats;
   {
@@ -229,6 +235,8 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_2_destroyed_with_last_owner_storage_with_last_weak
 
 // PY-INTRO-9: "the machinery of the containers is public: weak_ref with callbacks,
 // weak_ref_count/weak_refs, keyrefs/valuerefs"
+// Checks [weakref.introspection]/1 and /3; [weakref.containers.general]/3;
+// [weakref.key.map.python]/21; [weakref.value.map.python]/21.
 BOOST_AUTO_TEST_CASE(PY_INTRO_9_container_machinery_is_public) {
   auto key = wr::make_shared<named>("key");
   auto value = wr::make_shared<named>("value");
@@ -260,6 +268,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_9_container_machinery_is_public) {
 
 // PY-INTRO-5: "only some objects can be weakly referenced; a ref or proxy to any other throws
 // weakref::type_error" (adapted: the factory-made objects are the referenceable ones)
+// Checks [weakref.ref.cons]/4 and /6; [weakref.proxy.cons]/4.
 BOOST_AUTO_TEST_CASE(PY_INTRO_5_only_factory_objects_are_weakly_referenceable) {
   const auto from_std_make_shared = std::make_shared<int>(1);
   const auto from_new = std::shared_ptr<int>(new int(2));
@@ -281,6 +290,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_5_only_factory_objects_are_weakly_referenceable) {
 
 // PY-INTRO-10: "every object made by the factories can be weakly referenced, whatever its
 // (non-array) object type"
+// Checks [weakref.factory]/1, /4 and /8-9.
 BOOST_AUTO_TEST_CASE(PY_INTRO_10_every_factory_object_type_is_referenceable) {
   check_weakly_referenceable<int>(1);
   check_weakly_referenceable<const int>(1);
@@ -324,6 +334,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_10_every_factory_object_type_is_referenceable) {
 // PY-INTRO-6: "standard types (std::vector, std::map...) and scalars are weakly referenceable
 // when made by the factories, without subclassing" (adapted: Python's Dict(dict) becomes
 // make_shared<std::map<...>>)
+// Checks [weakref.factory]/4 and /8.
 BOOST_AUTO_TEST_CASE(PY_INTRO_6_standard_types_need_no_subclass) {
   auto dict = wr::make_shared<std::map<std::string, int>>();
   (*dict)["red"] = 1;
@@ -368,6 +379,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_6_standard_types_need_no_subclass) {
 // from the given arguments (not built elsewhere and moved into a hook-carrying block), and
 // destroyed once, at the same address, at its death. Standard types, which the program cannot
 // change, are referenceable as they are.
+// Checks [weakref.factory]/3-4, /6 and /8.
 BOOST_AUTO_TEST_CASE(PY_INTRO_12_user_types_need_no_opt_in) {
   struct life {
     const void* constructed_at = nullptr;
@@ -430,6 +442,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_12_user_types_need_no_opt_in) {
 
 // PY-NOTE-1: "every weak reference is cleared before the referent's destructor runs: no lock()
 // succeeds from then on, inside ~T included"
+// Checks [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_NOTE_1_cleared_before_the_destructor) {
   struct looks_at_itself {
     std::optional<wr::weak_ref<looks_at_itself>> ref;
@@ -465,6 +478,7 @@ BOOST_AUTO_TEST_CASE(PY_NOTE_1_cleared_before_the_destructor) {
 
 // PY-NOTE-2: "death callbacks all run before the referent is destroyed: ~T runs only after the
 // last callback has returned"
+// Checks [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_NOTE_2_callbacks_run_before_the_destructor) {
   struct logs_destruction {
     std::vector<std::string>* log;

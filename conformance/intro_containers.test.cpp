@@ -113,6 +113,7 @@ concept mapping =
 BOOST_AUTO_TEST_SUITE(intro_containers)
 
 // PY-INTRO-3: "appearing in a weak container (a cache or mapping) never keeps an object alive".
+// Checks [weakref.containers.general]/3; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(PY_INTRO_3_weak_containers_never_keep_an_object_alive) {
   value_map_t by_name;
   key_map_t notes;
@@ -190,6 +191,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_3_cache_of_large_objects) {
 
 // PY-INTRO-4: "the module supplies weak_key_map and weak_value_map: mappings holding their keys,
 // respectively values, by weak reference".
+// Checks [weakref.value.map]/1; [weakref.key.map]/1.
 BOOST_AUTO_TEST_CASE(PY_INTRO_4_weak_key_map_and_weak_value_map_are_supplied) {
   static_assert(mapping<wr::weak_key_map<picture, int, picture_hash>>);
   static_assert(mapping<wr::weak_value_map<int, picture>>);
@@ -225,6 +227,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_4_weak_key_map_and_weak_value_map_are_supplied) {
 
 // PY-INTRO-7 (adapted): "when only weak containers refer to an object, it dies and its entries
 // disappear from every weak container". Here: at once, from every lookup, iteration and size().
+// Checks [weakref.containers.general]/5 and /7.
 BOOST_AUTO_TEST_CASE(PY_INTRO_7_entries_vanish_from_every_container_at_the_death) {
   value_map_t images;     // the doc's example: the image is a value
   value_map_t thumbnails; // in a second mapping too
@@ -267,6 +270,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_7_entries_vanish_from_every_container_at_the_death
 // PY-INTRO-7: "when only weak containers refer to an object, it dies and its entries disappear
 // from every weak container", with their strongly held parts (a weak_value_map key, a
 // weak_key_map value): inside the death, as Python releases them.
+// Checks [weakref.containers.general]/8.
 BOOST_AUTO_TEST_CASE(PY_INTRO_7_strong_parts_destroyed_inside_the_death) {
   value_map_t images;
   key_map_t metadata;
@@ -282,6 +286,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_7_strong_parts_destroyed_inside_the_death) {
 
 // PY-INTRO-8: "each weak-container entry is a weak reference registered with its referent, whose
 // death notifies the container".
+// Checks [weakref.containers.general]/3; [weakref.introspection]/1 and /3.
 BOOST_AUTO_TEST_CASE(PY_INTRO_8_entries_are_registered_weak_references) {
   value_map_t images;
   key_map_t metadata;
@@ -306,6 +311,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_8_entries_are_registered_weak_references) {
 // death notifies the container". Here: the death notifies the containers during the death itself: a
 // callback that runs after the entries' (registered before them: callbacks run newest first) finds
 // every container already updated, size() included, with no operation of the owner in between.
+// Checks [weakref.containers.general]/7-8; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_INTRO_8_death_notifies_the_containers) {
   value_map_t images;
   key_map_t metadata;

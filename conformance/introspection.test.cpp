@@ -31,6 +31,7 @@ BOOST_AUTO_TEST_SUITE(introspection)
 
 // PY-COUNT-1: "weak_ref_count(obj) is the number of distinct weak references and proxies to obj
 // (copies count once; 0 if obj is not weakly referenceable)"
+// Checks [weakref.introspection]/1; [weakref.ref.general]/3.
 BOOST_AUTO_TEST_CASE(PY_COUNT_1_counts_distinct_refs_and_proxies) {
   auto obj = wr::make_shared<int>(1);
   BOOST_TEST(wr::weak_ref_count(obj) == 0u);
@@ -75,6 +76,7 @@ BOOST_AUTO_TEST_CASE(PY_COUNT_1_counts_distinct_refs_and_proxies) {
 
 // PY-REFS-1: "weak_refs(obj) lists handles to the existing weak references and proxies to obj,
 // newest first, never new ones"
+// Checks [weakref.introspection]/3.
 BOOST_AUTO_TEST_CASE(PY_REFS_1_lists_existing_refs_and_proxies_newest_first) {
   auto obj = wr::make_shared<int>(5);
   static_assert(std::is_same_v<decltype(wr::weak_refs(obj)),
@@ -115,6 +117,7 @@ BOOST_AUTO_TEST_CASE(PY_REFS_1_lists_existing_refs_and_proxies_newest_first) {
 // PY-REFS-1 with PY-COUNT-1: every reference to the object is listed, whatever its element type
 // (a weak_ref<Base> to a Derived object, a proxy), so the list has weak_ref_count elements, as
 // CPython's tests assume; each is the existing reference seen as one to the object.
+// Checks [weakref.introspection]/3.
 BOOST_AUTO_TEST_CASE(PY_REFS_1_lists_every_reference_whatever_its_type) {
   auto d = wr::make_shared<derived>();
   const std::shared_ptr<base> b = d;

@@ -137,6 +137,7 @@ BOOST_AUTO_TEST_SUITE(key_map)
 
 // PY-WKD-5 (adapted): "weak_key_map is a mapping (Python dict API and std::unordered_map API) whose
 // keys are held by weak references and matched by the referents' hash and equality".
+// Checks [weakref.key.map]/1; [weakref.key.map.lookup]/3 and /6-7; [weakref.key.map.modifiers]/6.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_keys_match_by_referent_hash_and_equality) {
   int_map m;
   auto first = make_key(7);
@@ -165,6 +166,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_keys_match_by_referent_hash_and_equality) {
 // keys are held by weak references and matched by the referents' hash and equality". Here: the keys
 // are held by weak references: the map owns no key, and only weakly referenceable (factory-made)
 // objects can be keys.
+// Checks [weakref.key.map]/1; [weakref.containers.general]/3; [weakref.key.map.modifiers]/3.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_keys_are_held_by_weak_references) {
   int_map m;
   auto k = make_key(1);
@@ -180,6 +182,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_keys_are_held_by_weak_references) {
 // keys are held by weak references and matched by the referents' hash and equality". Here: the hash
 // of a key is taken once, at insertion, while the referent is alive; removing the entry after the
 // key's death, and rehashing, never hash it again.
+// Checks [weakref.key.map]/1.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_key_hash_taken_once_at_insertion) {
   struct counting_hash {
     int* calls;
@@ -209,6 +212,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_key_hash_taken_once_at_insertion) {
 // keys are held by weak references and matched by the referents' hash and equality". Here: Hash and
 // KeyEqual are template parameters; identity_hash/identity_equal match keys by identity, also for
 // types with neither == nor hash.
+// Checks [weakref.containers.identity]/1-3.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_identity_policy_matches_by_object) {
   wr::weak_key_map<key_object, int, wr::identity_hash<key_object>, wr::identity_equal<key_object>>
       by_identity;
@@ -235,6 +239,8 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_identity_policy_matches_by_object) {
 // PY-WKD-5 (adapted): "weak_key_map is a mapping (Python dict API and std::unordered_map API) whose
 // keys are held by weak references and matched by the referents' hash and equality". Here: Python's
 // dict API.
+// Checks [weakref.key.map.python]/1-2, /5-6, /8-10, /12-14, /16 and /19;
+// [weakref.key.map.lookup]/4 and /6.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_python_dict_api) {
   static_assert(python_dict_api<int_map>);
   int_map m;
@@ -274,6 +280,9 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_python_dict_api) {
 // PY-WKD-5 (adapted): "weak_key_map is a mapping (Python dict API and std::unordered_map API) whose
 // keys are held by weak references and matched by the referents' hash and equality". Here:
 // std::unordered_map's API.
+// Checks [weakref.key.map.modifiers]/1-2, /5-7 and /10; [weakref.key.map.lookup]/1;
+// [weakref.key.map]/4; [weakref.containers.erasure]/1; [weakref.containers.bucket]/9;
+// [weakref.containers.general]/2 and /17.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_unordered_map_api) {
   static_assert(unordered_map_api<int_map>);
   static_assert(std::same_as<int_map::key_type, std::shared_ptr<key_object>>);
@@ -315,6 +324,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_unordered_map_api) {
 }
 
 // PY-WKD-1 (adapted): "an entry disappears when its key's referent dies".
+// Checks [weakref.key.map]/1; [weakref.containers.general]/5 and /7.
 BOOST_AUTO_TEST_CASE(PY_WKD_1_entry_disappears_when_key_dies) {
   value_map m;
   auto a = make_key(1), b = make_key(2);
@@ -344,6 +354,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_1_entry_disappears_when_key_dies) {
 
 // PY-WKD-1: "an entry disappears when its key's referent dies", and its value is released
 // inside that death, as Python releases it: before the death's last callback runs.
+// Checks [weakref.containers.general]/8; [weakref.key.map.python]/24.
 BOOST_AUTO_TEST_CASE(PY_WKD_1_value_destroyed_inside_the_keys_death) {
   value_map m;
   auto a = make_key(1);
@@ -363,7 +374,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_1_value_destroyed_inside_the_keys_death) {
 
 // PY-WKD-1, with an allocator that may not be used from any thread (a
 // std::pmr::unsynchronized_pool_resource): the value waits for the owner's next lookup,
-// insertion, erasure or iteration, whichever it is ([weakref.containers.general]/5).
+// insertion, erasure or iteration, whichever it is ([weakref.containers.general]/8-9).
 BOOST_AUTO_TEST_CASE(PY_WKD_1_value_of_an_unsynchronized_pool_destroyed_by_next_operation) {
   using value_map = wr::pmr::weak_key_map<key_object, value_object, key_hash>;
   const auto check = [](const char* what, auto operation) {
@@ -399,6 +410,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_1_value_of_an_unsynchronized_pool_destroyed_by_next_
 
 // PY-WKD-2: "a weak_key_map is a side table attaching data to objects owned elsewhere, without
 // changing their type or lifetime".
+// Checks [weakref.key.map]/1; [weakref.containers.identity]/1.
 BOOST_AUTO_TEST_CASE(PY_WKD_2_side_table_attaches_data_to_objects_owned_elsewhere) {
   wr::weak_key_map<opaque, std::string, wr::identity_hash<opaque>, wr::identity_equal<opaque>>
       notes;
@@ -430,6 +442,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_2_side_table_attaches_data_to_objects_owned_elsewher
 // PY-WKD-7 (adapted): "during iteration only the owner's own inserts and erasures invalidate
 // iterators, by std::unordered_map's rules". Here: an erasure invalidates only the erased
 // element's.
+// Checks [weakref.containers.general]/5; [weakref.value.map.modifiers]/14.
 BOOST_AUTO_TEST_CASE(PY_WKD_7_erase_invalidates_only_the_erased_element) {
   int_map m;
   std::vector<std::shared_ptr<key_object>> owners;
@@ -466,6 +479,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_7_erase_invalidates_only_the_erased_element) {
 // PY-WKD-7 (adapted): "during iteration only the owner's own inserts and erasures invalidate
 // iterators, by std::unordered_map's rules". Here: an insertion invalidates iterators only when it
 // rehashes.
+// Checks [weakref.containers.general]/5.
 BOOST_AUTO_TEST_CASE(PY_WKD_7_insert_without_rehash_keeps_iterators) {
   int_map m;
   m.reserve(200);
@@ -492,6 +506,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_7_insert_without_rehash_keeps_iterators) {
 // iterators, by std::unordered_map's rules". Here: purging dead entries (at any lookup, insertion,
 // erasure or iteration
 // operation) never rehashes and never invalidates an iterator.
+// Checks [weakref.containers.general]/5, /9, /12 and /27.
 BOOST_AUTO_TEST_CASE(PY_WKD_7_purging_dead_entries_keeps_iterators) {
   int_map m;
   std::vector<std::shared_ptr<key_object>> owners;
@@ -517,6 +532,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_7_purging_dead_entries_keeps_iterators) {
 
 // PY-WKD-3 (adapted): "deaths during iteration never invalidate an iterator, never yield a dead
 // entry and never skip a live one". Here: the visited key is pinned by the iterator.
+// Checks [weakref.containers.general]/5; [weakref.key.map.iter]/2.
 BOOST_AUTO_TEST_CASE(PY_WKD_3_deaths_during_iteration_are_harmless) {
   constexpr int n = 100;
   int_map m;
@@ -563,6 +579,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_3_deaths_during_iteration_are_harmless) {
 // PY-WKD-3 (adapted): "deaths during iteration never invalidate an iterator, never yield a dead
 // entry and never skip a live one". Here: a mutable traversal (which purges at begin()) fares the
 // same.
+// Checks [weakref.containers.general]/5; [weakref.key.map.iter]/1-2.
 BOOST_AUTO_TEST_CASE(PY_WKD_3_deaths_during_mutable_iteration) {
   value_map m;
   std::vector<std::shared_ptr<key_object>> owners;
@@ -583,6 +600,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_3_deaths_during_mutable_iteration) {
 
 // PY-WKD-9: "keyrefs()/iterkeyrefs() return handles to the map's own entry references, not new
 // registrations".
+// Checks [weakref.key.map.python]/20-21; [weakref.introspection]/3.
 BOOST_AUTO_TEST_CASE(PY_WKD_9_keyrefs_are_the_maps_own_references) {
   int_map m;
   auto a = make_key(1), b = make_key(2);
@@ -609,6 +627,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_9_keyrefs_are_the_maps_own_references) {
 
 // PY-WKD-10: "a reference obtained from keyrefs() may be dead when used: r() must be checked for
 // empty". Here: dead ones answer empty, before and after the map is gone.
+// Checks [weakref.key.map.python]/21-22.
 BOOST_AUTO_TEST_CASE(PY_WKD_10_keyrefs_may_be_dead_when_used) {
   std::vector<wr::weak_ref<key_object>> refs;
   auto a = make_key(1), b = make_key(2);
@@ -639,6 +658,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_10_keyrefs_may_be_dead_when_used) {
 
 // PY-WKD-11: "the references from keyrefs()/iterkeyrefs() own no key (only an iterkeyrefs()
 // iterator pins the key it points at), so holding them keeps no key alive".
+// Checks [weakref.key.map.python]/20-22.
 BOOST_AUTO_TEST_CASE(PY_WKD_11_keyrefs_keep_no_key_alive) {
   int_map m;
   auto a = make_key(1);
@@ -668,6 +688,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_11_keyrefs_keep_no_key_alive) {
 
 // PY-WKD-8: "iterkeyrefs() is a lazy range yielding the weak references to the keys of the live
 // entries".
+// Checks [weakref.key.map.python]/20.
 BOOST_AUTO_TEST_CASE(PY_WKD_8_iterkeyrefs_is_a_lazy_range_of_live_keys) {
   using view_t = decltype(std::declval<const int_map&>().iterkeyrefs());
   static_assert(std::ranges::forward_range<view_t>);
@@ -699,6 +720,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_8_iterkeyrefs_is_a_lazy_range_of_live_keys) {
 }
 
 // PY-WKD-4: "keyrefs() returns a std::vector of the weak references to the keys".
+// Checks [weakref.key.map.python]/21.
 BOOST_AUTO_TEST_CASE(PY_WKD_4_keyrefs_returns_a_vector_of_references_to_the_keys) {
   int_map m;
   static_assert(std::same_as<decltype(m.keyrefs()), std::vector<wr::weak_ref<key_object>>>);

@@ -142,6 +142,7 @@ BOOST_AUTO_TEST_SUITE(proxy)
 
 // PY-PROXY-6: "weak_proxy<T>(obj) makes a new weak reference, used as a proxy, that does not
 // keep obj alive"
+// Checks [weakref.proxy.cons]/2; [weakref.proxy.access]/3.
 BOOST_AUTO_TEST_CASE(PY_PROXY_6_proxy_is_a_new_weak_reference) {
   auto obj = wr::make_shared<tracked>(4);
   wr::weak_proxy<tracked> p(obj);
@@ -160,6 +161,8 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_6_proxy_is_a_new_weak_reference) {
 // PY-PROXY-1: "a proxy is used without explicit dereferencing: members, operators, calls,
 // subscripts and ranges forward to the referent" (adapted: members through ->, which keeps the
 // referent alive for the full-expression)
+// Checks [weakref.proxy.general]/1; [weakref.proxy.access]/3; [weakref.proxy.call]/1;
+// [weakref.proxy.container]/3, /6 and /8; [weakref.proxy.ops]/5, /8 and /11.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_used_without_explicit_dereference) {
   auto w = wr::make_shared<widget>(widget{21, "w"});
   wr::weak_proxy<widget> pw(w);
@@ -217,6 +220,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_1_used_without_explicit_dereference) {
 // proxy can be called exactly when its referent can" (adapted: decided at compile time from T;
 // only a final class whose operator() is overloaded or a template is callable but classified as
 // the non-callable kind)
+// Checks [weakref.proxy.call]/1; [weakref.proxy.types]/2-3.
 BOOST_AUTO_TEST_CASE(PY_PROXY_2_kind_follows_referent_callability) {
   auto closure = [](int x) { return x + 1; };
   using lambda = decltype(closure);
@@ -269,6 +273,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_2_kind_follows_referent_callability) {
 }
 
 // PY-PROXY-4: "std::hash<weak_proxy<T>> is disabled for every T"
+// Checks [weakref.proxy.general]/3.
 BOOST_AUTO_TEST_CASE(PY_PROXY_4_proxies_are_never_hashable) {
   static_assert(!std_hashable<wr::weak_proxy<int>>);
   static_assert(!std_hashable<wr::weak_proxy<std::string>>);
@@ -296,6 +301,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_4_proxies_are_never_hashable) {
 // does not stand in for a key of its referent's type either (no implicit conversion lets it reach
 // the lookup of a std::unordered_set/map or a weak container). The same tests accept the referent
 // types and refs, so they can tell. Compile-time facts, reported one by one.
+// Checks [weakref.proxy.general]/3.
 BOOST_AUTO_TEST_CASE(PY_PROXY_7_proxy_is_not_a_hashed_key) {
   // Not hashable, even where the referent is (std::string, int, hashable_thing, callables).
   BOOST_TEST(!std_hashable<wr::weak_proxy<std::string>>);
@@ -322,6 +328,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_7_proxy_is_not_a_hashed_key) {
 
 // PY-PROXY-3: "a proxy's callback follows every rule of a ref's callback and receives a handle to
 // the proxy"
+// Checks [weakref.proxy.cons]/2, /5 and /7; [weakref.ref.death]/1 and /3; [weakref.proxy.access]/4.
 BOOST_AUTO_TEST_CASE(PY_PROXY_3_proxy_callback_follows_ref_rules) {
   recording_handler handler;
   auto obj = wr::make_shared<tracked>(1);
@@ -361,6 +368,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_3_proxy_callback_follows_ref_rules) {
 
 // PY-TYPES-2: "the concept weakref::proxy_type is satisfied by the proxies of non-callable
 // referent types"
+// Checks [weakref.proxy.types]/2.
 BOOST_AUTO_TEST_CASE(PY_TYPES_2_proxy_type_concept) {
   static_assert(wr::proxy_type<wr::weak_proxy<plain>>);
   static_assert(wr::proxy_type<wr::weak_proxy<int>>);
@@ -378,6 +386,7 @@ BOOST_AUTO_TEST_CASE(PY_TYPES_2_proxy_type_concept) {
 
 // PY-TYPES-3: "the concept weakref::callable_proxy_type is satisfied by the proxies of callable
 // referent types"
+// Checks [weakref.proxy.types]/2.
 BOOST_AUTO_TEST_CASE(PY_TYPES_3_callable_proxy_type_concept) {
   static_assert(wr::callable_proxy_type<wr::weak_proxy<adder>>);
   static_assert(wr::callable_proxy_type<wr::weak_proxy<int (*)(int)>>);
@@ -399,6 +408,7 @@ BOOST_AUTO_TEST_CASE(PY_TYPES_3_callable_proxy_type_concept) {
 // Each type's kind is written down here, from what it is (a proxy or not; for a proxy, whether
 // its referent type is callable), not derived from the concepts: proxy_types must hold for every
 // proxy of either kind and for nothing else, and each proxy is of exactly one kind.
+// Checks [weakref.proxy.types]/1-3.
 BOOST_AUTO_TEST_CASE(PY_TYPES_4_proxy_types_concept) {
   enum class kind { not_a_proxy, plain, callable };
   struct row {
@@ -449,6 +459,7 @@ BOOST_AUTO_TEST_CASE(PY_TYPES_4_proxy_types_concept) {
 // PY-PROXY-5: "one test (proxy_types<P>) tells whether a type is a proxy, of either kind". The one
 // test gives the right answer for proxies of both kinds and for everything else, look-alikes and
 // wrappers of proxies included, used without naming either kind.
+// Checks [weakref.proxy.types]/1.
 BOOST_AUTO_TEST_CASE(PY_PROXY_5_one_test_for_any_proxy) {
   struct row {
     const char* type;
@@ -494,6 +505,9 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_5_one_test_for_any_proxy) {
 
 // PY-REFERR-1: "any use of a proxy whose referent is gone (member access, operator, call,
 // conversion to bool, subscript, range) throws weakref::reference_error"
+// Checks [weakref.error.reference]/1; [weakref.proxy.general]/3; [weakref.proxy.access]/2 and /4;
+// [weakref.proxy.call]/2; [weakref.proxy.container]/4 and /7; [weakref.proxy.ops]/2 and /12;
+// [weakref.proxy.obs]/1.
 BOOST_AUTO_TEST_CASE(PY_REFERR_1_dead_proxy_use_throws_reference_error) {
   auto w = wr::make_shared<widget>(widget{1, "w"});
   auto n = wr::make_shared<int>(3);
@@ -550,6 +564,7 @@ BOOST_AUTO_TEST_CASE(PY_REFERR_1_dead_proxy_use_throws_reference_error) {
 
 // PY-REFERR-2: "the proxy error is a standard-derived exception with Python's message" (adapted:
 // weakref::reference_error derives from std::runtime_error)
+// Checks [weakref.error.reference]/1.
 BOOST_AUTO_TEST_CASE(PY_REFERR_2_reference_error_is_a_runtime_error) {
   static_assert(std::is_base_of_v<std::runtime_error, wr::reference_error>);
   static_assert(std::is_base_of_v<std::exception, wr::reference_error>);

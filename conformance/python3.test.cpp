@@ -57,6 +57,7 @@ BOOST_AUTO_TEST_SUITE(python3)
 
 // ---- finalize (Python 3.4) --------------------------------------------------------------------
 
+// Checks [weakref.finalize.cons]/2; [weakref.finalize.call]/7.
 BOOST_AUTO_TEST_CASE(PY3_FIN_1_calls_func_with_its_arguments_at_the_death_before_the_destructor) {
   struct probe {
     std::vector<std::string>* log;
@@ -72,10 +73,12 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_1_calls_func_with_its_arguments_at_the_death_before
   BOOST_TEST(log == (std::vector<std::string>{"x1", "~T"}));
 }
 
+// Checks [weakref.finalize.cons]/4.
 BOOST_AUTO_TEST_CASE(PY3_FIN_1_an_object_that_cannot_be_weakly_referenced_is_rejected) {
   BOOST_CHECK_THROW(wr::finalize(std::make_shared<int>(1), [] {}), wr::type_error);
 }
 
+// Checks [weakref.finalize.general]/3; [weakref.finalize.cons]/7.
 BOOST_AUTO_TEST_CASE(PY3_FIN_2_the_finalizer_outlives_every_handle) {
   auto obj = wr::make_shared<int>(1);
   int calls = 0;
@@ -88,6 +91,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_2_the_finalizer_outlives_every_handle) {
   BOOST_TEST(calls == 2);
 }
 
+// Checks [weakref.finalize.call]/1-3.
 BOOST_AUTO_TEST_CASE(PY3_FIN_3_the_first_call_returns_the_result) {
   auto obj = wr::make_shared<int>(1);
   wr::finalize f(obj, [](int a) { return a + 1; }, 41);
@@ -97,6 +101,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_3_the_first_call_returns_the_result) {
   BOOST_TEST(g() == true);
 }
 
+// Checks [weakref.finalize.call]/2-3 and /7.
 BOOST_AUTO_TEST_CASE(PY3_FIN_4_a_dead_finalizer_returns_nothing) {
   auto obj = wr::make_shared<int>(1);
   int calls = 0;
@@ -113,6 +118,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_4_a_dead_finalizer_returns_nothing) {
 }
 
 // CPython's test_all_freed: once dead, a finalizer keeps neither its function nor its arguments.
+// Checks [weakref.finalize.call]/6; [weakref.finalize.obs]/4.
 BOOST_AUTO_TEST_CASE(PY3_FIN_4_the_function_and_arguments_are_destroyed_once_dead) {
   struct counted {
     int* alive;
@@ -139,6 +145,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_4_the_function_and_arguments_are_destroyed_once_dea
   BOOST_TEST(alive == 0);
 }
 
+// Checks [weakref.finalize.obs]/2-4.
 BOOST_AUTO_TEST_CASE(PY3_FIN_5_detach_returns_object_function_and_arguments) {
   auto obj = wr::make_shared<int>(7);
   int calls = 0;
@@ -156,6 +163,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_5_detach_returns_object_function_and_arguments) {
   BOOST_TEST(calls == 5);
 }
 
+// Checks [weakref.finalize.obs]/7.
 BOOST_AUTO_TEST_CASE(PY3_FIN_6_peek_returns_copies_and_keeps_it_alive) {
   auto obj = wr::make_shared<int>(7);
   int calls = 0;
@@ -171,6 +179,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_6_peek_returns_copies_and_keeps_it_alive) {
   BOOST_TEST(!f.peek().has_value());
 }
 
+// Checks [weakref.finalize.general]/1; [weakref.finalize.obs]/1.
 BOOST_AUTO_TEST_CASE(PY3_FIN_7_alive_until_called_or_detached) {
   auto obj = wr::make_shared<int>(1);
   wr::finalize f(obj, [] {});
@@ -186,6 +195,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_7_alive_until_called_or_detached) {
   BOOST_TEST(!h.alive());
 }
 
+// Checks [weakref.finalize.exit]/2 and /4.
 BOOST_AUTO_TEST_CASE(PY3_FIN_8_live_finalizers_run_at_exit_newest_first) {
   const conformance::child_result child = conformance::run_in_child([](int fd) {
     // Locals: std::exit destroys no automatic object, so both are alive at exit.
@@ -225,6 +235,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_8_live_finalizers_run_at_exit_newest_first) {
   BOOST_TEST(child.output.find("atexit false") == std::string::npos);
 }
 
+// Checks [weakref.finalize.exit]/1-2.
 BOOST_AUTO_TEST_CASE(PY3_FIN_9_atexit_is_true_by_default_and_settable) {
   auto obj = wr::make_shared<int>(1);
   wr::finalize f(obj, [] {});
@@ -237,6 +248,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_9_atexit_is_true_by_default_and_settable) {
   obj.reset();
 }
 
+// Checks [weakref.finalize.call]/5; [weakref.finalize.obs]/6.
 BOOST_AUTO_TEST_CASE(PY3_FIN_10_runs_at_most_once_when_the_death_and_a_call_race) {
   long both_tried = 0;
   for (int round = 0; round < 500; ++round) {
@@ -258,6 +270,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_10_runs_at_most_once_when_the_death_and_a_call_race
   BOOST_TEST_MESSAGE("rounds the death won: " << both_tried);
 }
 
+// Checks [weakref.finalize.call]/4 and /7.
 BOOST_AUTO_TEST_CASE(PY3_FIN_11_exceptions_at_the_death_are_reported_explicit_ones_propagate) {
   recording_handler handler;
   auto obj = wr::make_shared<int>(1);
@@ -273,6 +286,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_11_exceptions_at_the_death_are_reported_explicit_on
   BOOST_TEST(!f.alive());
 }
 
+// Checks [weakref.finalize.cons]/5-6.
 BOOST_AUTO_TEST_CASE(PY3_FIN_12_arguments_that_own_the_object_keep_it_alive_and_are_diagnosed) {
   auto obj = wr::make_shared<int>(1);
   std::optional<wr::finalize<int, void (*)(std::shared_ptr<int>&), std::shared_ptr<int>>> f;
@@ -290,6 +304,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_12_arguments_that_own_the_object_keep_it_alive_and_
   BOOST_TEST(watch.expired());
 }
 
+// Checks [weakref.finalize.general]/5.
 BOOST_AUTO_TEST_CASE(PY3_FIN_13_a_finalizer_is_a_weak_reference_to_its_object) {
   auto obj = wr::make_shared<int>(1);
   wr::finalize(obj, [] {});
@@ -300,6 +315,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_13_a_finalizer_is_a_weak_reference_to_its_object) {
   obj.reset();
 }
 
+// Checks [weakref.finalize.exit]/6.
 BOOST_AUTO_TEST_CASE(PY3_FIN_14_no_finalizer_runs_after_the_exit_pass) {
   const conformance::child_result child = conformance::run_in_child([](int fd) {
     late.obj = wr::make_shared<int>(1); // dies with `late`, after the exit pass
@@ -321,6 +337,7 @@ BOOST_AUTO_TEST_CASE(PY3_FIN_14_no_finalizer_runs_after_the_exit_pass) {
 
 // ---- WeakMethod (Python 3.4) ------------------------------------------------------------------
 
+// Checks [weakref.method.call]/3-4; [weakref.method.obs]/1; [weakref.method.cons]/4.
 BOOST_AUTO_TEST_CASE(PY3_METH_1_calls_the_member_while_the_object_lives) {
   auto c = wr::make_shared<counter>();
   add_method add(c, &counter::add);
@@ -336,6 +353,7 @@ BOOST_AUTO_TEST_CASE(PY3_METH_1_calls_the_member_while_the_object_lives) {
   BOOST_CHECK_THROW(add_method(wr::make_shared<counter>(), nullptr), wr::type_error);
 }
 
+// Checks [weakref.method.general]/3.
 BOOST_AUTO_TEST_CASE(PY3_METH_2_lives_as_long_as_the_object) {
   auto c = wr::make_shared<counter>();
   const add_method m = add_method(c, &counter::add); // from a temporary binding
@@ -344,6 +362,7 @@ BOOST_AUTO_TEST_CASE(PY3_METH_2_lives_as_long_as_the_object) {
   BOOST_TEST(c->value == 1);
 }
 
+// Checks [weakref.method.eq]/1; [weakref.method.cons]/7.
 BOOST_AUTO_TEST_CASE(PY3_METH_3_equality) {
   auto a = wr::make_shared<counter>(counter{1});
   auto twin = wr::make_shared<counter>(counter{1});
@@ -359,6 +378,7 @@ BOOST_AUTO_TEST_CASE(PY3_METH_3_equality) {
   BOOST_TEST((ma == same));
 }
 
+// Checks [weakref.method.hash]/1 and /3-4.
 BOOST_AUTO_TEST_CASE(PY3_METH_4_hash_is_the_objects_and_survives_death) {
   auto c = wr::make_shared<counter>(counter{5});
   add_method m(c, &counter::add), late_hash(c, &counter::add);
@@ -369,6 +389,7 @@ BOOST_AUTO_TEST_CASE(PY3_METH_4_hash_is_the_objects_and_survives_death) {
   BOOST_CHECK_THROW(std::hash<add_method>{}(late_hash), wr::type_error);
 }
 
+// Checks [weakref.method.cons]/5; [weakref.method.hash]/1.
 BOOST_AUTO_TEST_CASE(PY3_METH_5_callback_receives_the_weak_method_at_the_death) {
   std::unordered_set<add_method> registry;
   auto c = wr::make_shared<counter>();
@@ -380,6 +401,7 @@ BOOST_AUTO_TEST_CASE(PY3_METH_5_callback_receives_the_weak_method_at_the_death) 
 
 // ---- ref.__callback__ (Python 3.4) ------------------------------------------------------------
 
+// Checks [weakref.ref.callback]/3-7.
 BOOST_AUTO_TEST_CASE(PY3_CB_1_the_callback_is_visible_while_the_referent_lives) {
   auto obj = wr::make_shared<int>(1);
   int calls = 0;
@@ -397,6 +419,7 @@ BOOST_AUTO_TEST_CASE(PY3_CB_1_the_callback_is_visible_while_the_referent_lives) 
   obj.reset();
 }
 
+// Checks [weakref.ref.callback]/3-6.
 BOOST_AUTO_TEST_CASE(PY3_CB_2_none_without_a_callback_or_after_the_death) {
   auto obj = wr::make_shared<int>(1);
   auto cb = [](wr::weak_ref<int>) {};
@@ -413,6 +436,7 @@ BOOST_AUTO_TEST_CASE(PY3_CB_2_none_without_a_callback_or_after_the_death) {
 
 // ---- | and |= on the weak dictionaries (Python 3.9, PEP 584) ----------------------------------
 
+// Checks [weakref.containers.union]/2.
 BOOST_AUTO_TEST_CASE(PY3_UNION_1_or_is_a_new_map_where_the_right_operand_wins) {
   wr::weak_value_map<int, int> a, b;
   auto x = wr::make_shared<int>(1), y = wr::make_shared<int>(2), z = wr::make_shared<int>(3);
@@ -431,6 +455,7 @@ BOOST_AUTO_TEST_CASE(PY3_UNION_1_or_is_a_new_map_where_the_right_operand_wins) {
   BOOST_TEST((l | k).at(*x) == 1);
 }
 
+// Checks [weakref.containers.union]/4-5.
 BOOST_AUTO_TEST_CASE(PY3_UNION_2_or_assign_updates_in_place) {
   wr::weak_value_map<int, int> a, b;
   auto x = wr::make_shared<int>(1), y = wr::make_shared<int>(2);
@@ -447,6 +472,7 @@ BOOST_AUTO_TEST_CASE(PY3_UNION_2_or_assign_updates_in_place) {
   BOOST_TEST(k.size() == 2u);
 }
 
+// Checks [weakref.containers.union]/7-8.
 BOOST_AUTO_TEST_CASE(PY3_UNION_3_a_plain_range_on_the_left_gives_a_weak_map) {
   wr::weak_value_map<int, int> a;
   auto x = wr::make_shared<int>(1), y = wr::make_shared<int>(2);

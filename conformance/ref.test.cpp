@@ -104,6 +104,7 @@ struct std::hash<custom_hashed> {
 BOOST_AUTO_TEST_SUITE(ref)
 
 // PY-REF-8: "weak_ref<T>(obj) makes a new weak reference to the object that obj owns"
+// Checks [weakref.ref.general]/3; [weakref.ref.cons]/2.
 BOOST_AUTO_TEST_CASE(PY_REF_8_construction_makes_a_new_weak_reference) {
   auto obj = wr::make_shared<tracked>(1);
   BOOST_TEST(wr::weak_ref_count(obj) == 0u);
@@ -119,6 +120,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_8_construction_makes_a_new_weak_reference) {
 }
 
 // PY-REF-1: "while the referent lives, r() returns an owner (std::shared_ptr) of it"
+// Checks [weakref.ref.obs]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_1_call_returns_an_owner_while_alive) {
   auto obj = wr::make_shared<tracked>(5);
   const wr::weak_ref<tracked> r(obj);
@@ -135,6 +137,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_1_call_returns_an_owner_while_alive) {
 }
 
 // PY-REF-9: "once the referent is gone, r() returns an empty std::shared_ptr (Python's None)"
+// Checks [weakref.ref.obs]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_9_call_returns_empty_after_death) {
   auto obj = wr::make_shared<tracked>(5);
   wr::weak_ref<tracked> r(obj);
@@ -148,6 +151,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_9_call_returns_empty_after_death) {
 
 // PY-REF-10: "the callback is optional: none given, a null function pointer or an empty
 // std::function registers no callback"
+// Checks [weakref.ref.cons]/2 and /5.
 BOOST_AUTO_TEST_CASE(PY_REF_10_callback_is_optional) {
   recording_handler handler; // calling a null or empty callback would throw or crash
   auto obj = wr::make_shared<tracked>(1);
@@ -174,6 +178,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_10_callback_is_optional) {
 
 // PY-REF-11: "the callback runs only if the reference (some handle to it) still exists when the
 // referent dies; destroying its last handle first unregisters it"
+// Checks [weakref.ref.general]/3; [weakref.ref.cons]/8 and /14.
 BOOST_AUTO_TEST_CASE(PY_REF_11_callback_needs_the_reference_alive) {
   auto obj = wr::make_shared<tracked>(1);
   int gone_calls = 0, kept_calls = 0, moved_calls = 0;
@@ -201,6 +206,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_11_callback_needs_the_reference_alive) {
 
 // PY-REF-12: "the callback runs at the referent's death, on the thread that released its last
 // owner, before its destructor"
+// Checks [weakref.ref.callback]/2; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_12_callback_runs_at_death_on_releasing_thread) {
   auto obj = wr::make_shared<tracked>(1);
   auto second_owner = obj;
@@ -226,6 +232,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_12_callback_runs_at_death_on_releasing_thread) {
 
 // PY-REF-13: "the callback receives exactly one argument: a handle to the very reference that
 // registered it (identical to it)"
+// Checks [weakref.ref.cons]/5; [weakref.ref.callback]/1-2.
 BOOST_AUTO_TEST_CASE(PY_REF_13_callback_receives_its_own_reference) {
   using callback_taking_ref = void (*)(wr::weak_ref<tracked>);
   using callback_taking_nothing = void (*)();
@@ -255,6 +262,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_13_callback_receives_its_own_reference) {
 
 // PY-REF-14: "inside the callback the reference is already cleared: r() returns empty (a proxy
 // throws reference_error)"
+// Checks [weakref.ref.death]/1; [weakref.proxy.access]/4.
 BOOST_AUTO_TEST_CASE(PY_REF_14_reference_is_cleared_inside_callback) {
   auto obj = wr::make_shared<tracked>(1);
   bool ref_empty = false, ref_expired = false, proxy_threw = false, proxy_expired = false;
@@ -283,6 +291,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_14_reference_is_cleared_inside_callback) {
 
 // PY-REF-15: "any number of weak references and proxies may refer to one object; each
 // construction from an owner makes a distinct reference"
+// Checks [weakref.ref.general]/3; [weakref.ref.cons]/2; [weakref.introspection]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_15_many_distinct_references_to_one_object) {
   auto obj = wr::make_shared<tracked>(1);
   constexpr std::size_t n = 200;
@@ -312,6 +321,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_15_many_distinct_references_to_one_object) {
 
 // PY-REF-2: "at a death, callbacks run newest registration first, across refs, proxies and
 // container entries"
+// Checks [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(PY_REF_2_callbacks_run_newest_first) {
   auto obj = wr::make_shared<tracked>(1);
   std::vector<std::string> order;
@@ -328,6 +338,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_2_callbacks_run_newest_first) {
 
 // PY-REF-2: "at a death, callbacks run newest registration first, across refs, proxies and
 // container entries"
+// Checks [weakref.ref.death]/1; [weakref.containers.general]/7.
 BOOST_AUTO_TEST_CASE(PY_REF_2_container_entries_take_their_place_in_the_order) {
   // A weak_set entry's death callback is what removes it from size(): a ref registered before
   // the entry runs after it (sees size() == 0), one registered after it runs before it.
@@ -355,6 +366,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_2_container_entries_take_their_place_in_the_order) {
 
 // PY-REF-3: "an exception thrown by a callback never propagates out of the release that killed
 // the referent, and the remaining callbacks still run"
+// Checks [weakref.error.callback]/1; [weakref.ref.death]/3.
 BOOST_AUTO_TEST_CASE(PY_REF_3_callback_exceptions_do_not_propagate) {
   recording_handler handler;
   auto obj = wr::make_shared<tracked>(1);
@@ -376,6 +388,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_3_callback_exceptions_do_not_propagate) {
 
 // PY-REF-16: "a callback's exception is passed to a replaceable handler whose default writes one
 // line to stderr"
+// Checks [weakref.error.callback]/1, /4-6 and /8.
 BOOST_AUTO_TEST_CASE(PY_REF_16_exception_goes_to_replaceable_handler) {
   const wr::callback_error_handler before = wr::get_callback_error_handler();
   {
@@ -412,6 +425,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_16_exception_goes_to_replaceable_handler) {
 
 // PY-REF-17: "callback exceptions get Python's __del__ treatment: reported, then ignored"
 // (adapted: not std::terminate as a throwing destructor would, also during stack unwinding)
+// Checks [weakref.ref.death]/3.
 BOOST_AUTO_TEST_CASE(PY_REF_17_reported_then_ignored_even_when_unwinding) {
   recording_handler handler;
   auto obj = wr::make_shared<tracked>(1);
@@ -442,6 +456,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_17_reported_then_ignored_even_when_unwinding) {
 
 // PY-REF-4: "std::hash of a weak_ref<T> (or of a class derived from it) exists exactly when
 // std::hash<T> does, and equals the referent's hash"
+// Checks [weakref.ref.hash]/1 and /3.
 BOOST_AUTO_TEST_CASE(PY_REF_4_hashable_iff_referent_is) {
   static_assert(std_hashable<std::string> && std_hashable<wr::weak_ref<std::string>>);
   static_assert(std_hashable<int> && std_hashable<wr::weak_ref<int>>);
@@ -470,6 +485,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_4_hashable_iff_referent_is) {
 
 // PY-REF-18: "a ref's hash is cached when first taken and stays the same after the referent
 // dies"
+// Checks [weakref.ref.hash]/3 and /6.
 BOOST_AUTO_TEST_CASE(PY_REF_18_hash_is_cached_and_survives_death) {
   auto s = wr::make_shared<std::string>("first");
   const wr::weak_ref<std::string> r(s);
@@ -485,6 +501,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_18_hash_is_cached_and_survives_death) {
 
 // PY-REF-5: "hashing a ref for the first time after its referent died (or an empty ref) throws
 // weakref::type_error"
+// Checks [weakref.ref.hash]/4.
 BOOST_AUTO_TEST_CASE(PY_REF_5_first_hash_after_death_throws_type_error) {
   auto s = wr::make_shared<std::string>("x");
   const wr::weak_ref<std::string> never_hashed(s);
@@ -499,6 +516,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_5_first_hash_after_death_throws_type_error) {
 }
 
 // PY-REF-7: "refs have == and !=, and no ordering: <, <=, >, >= and <=> are ill-formed"
+// Checks [weakref.ref.eq]/6.
 BOOST_AUTO_TEST_CASE(PY_REF_7_equality_but_no_ordering) {
   static_assert(has_equality<wr::weak_ref<int>>);
   static_assert(has_equality<wr::weak_ref<opaque>>);
@@ -524,6 +542,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_7_equality_but_no_ordering) {
 
 // PY-REF-6: "while both referents live, two refs compare as their referents do (by address for
 // a T without ==), whatever their callbacks"
+// Checks [weakref.ref.eq]/2 and /5.
 BOOST_AUTO_TEST_CASE(PY_REF_6_live_refs_compare_as_referents) {
   auto x = wr::make_shared<tracked>(1);
   auto y = wr::make_shared<tracked>(1);
@@ -551,6 +570,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_6_live_refs_compare_as_referents) {
 
 // PY-REF-19: "once either referent is gone, two refs are equal only if they are handles to the
 // same reference"
+// Checks [weakref.ref.eq]/2.
 BOOST_AUTO_TEST_CASE(PY_REF_19_dead_refs_compare_by_identity) {
   auto x = wr::make_shared<tracked>(1);
   auto y = wr::make_shared<tracked>(1);
@@ -575,6 +595,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_19_dead_refs_compare_by_identity) {
 
 // PY-REF-20: "weak_ref<T> is a class template, not a factory function, and may be used as a base
 // class"
+// Checks [weakref.ref.general]/6; [weakref.ref.types]/2.
 BOOST_AUTO_TEST_CASE(PY_REF_20_weak_ref_is_a_derivable_class) {
   static_assert(std::is_class_v<wr::weak_ref<int>>);
   static_assert(!std::is_final_v<wr::weak_ref<int>>);
@@ -591,6 +612,7 @@ BOOST_AUTO_TEST_CASE(PY_REF_20_weak_ref_is_a_derivable_class) {
 
 // PY-TYPES-1: "the concept weakref::ref_type is satisfied by weak_ref<T> and by classes derived
 // from it"
+// Checks [weakref.ref.types]/1.
 BOOST_AUTO_TEST_CASE(PY_TYPES_1_ref_type_concept) {
   static_assert(wr::ref_type<wr::weak_ref<int>>);
   static_assert(wr::ref_type<wr::weak_ref<opaque>>);

@@ -150,6 +150,8 @@ BOOST_AUTO_TEST_SUITE(set)
 
 // PY-WS-2 (adapted): "weak_set is a set (Python set API with its algebra, and std::unordered_set
 // API) holding its elements by weak references, matched by the referents' hash and equality".
+// Checks [weakref.set]/1; [weakref.set.modifiers]/1-2; [weakref.set.lookup]/1;
+// [weakref.set.python]/2.
 BOOST_AUTO_TEST_CASE(PY_WS_2_elements_match_by_referent_hash_and_equality) {
   set_t s;
   auto first = make_item(5), equal = make_item(5), other = make_item(6);
@@ -181,6 +183,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_elements_match_by_referent_hash_and_equality) {
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // the elements are held by weak references: the set owns none, and only weakly referenceable
 // (factory-made) objects can be elements.
+// Checks [weakref.set]/1; [weakref.containers.general]/3; [weakref.set.modifiers]/3.
 BOOST_AUTO_TEST_CASE(PY_WS_2_elements_held_by_weak_references) {
   set_t s;
   auto a = make_item(1);
@@ -200,6 +203,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_elements_held_by_weak_references) {
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // Python's set API: add, discard, remove (KeyError), pop (KeyError), clear, copy, update, `in`,
 // len, iteration.
+// Checks [weakref.set]/4; [weakref.set.python]/1-4, /6-8 and /10-11.
 BOOST_AUTO_TEST_CASE(PY_WS_2_python_set_api) {
   static_assert(python_set_api<set_t>);
   set_t s;
@@ -237,6 +241,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_python_set_api) {
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // the set algebra (union, intersection, difference, symmetric difference; operators and in-place
 // forms), over the live elements.
+// Checks [weakref.set.algebra]/1-5, /8 and /10.
 BOOST_AUTO_TEST_CASE(PY_WS_2_set_algebra) {
   auto e1 = make_item(1), e2 = make_item(2), e3 = make_item(3), e4 = make_item(4);
   const set_t s{e1, e2, e3};
@@ -287,6 +292,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_set_algebra) {
 // PY-WS-2 (adapted): "weak_set is a set (Python set API with its algebra, and std::unordered_set
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // comparisons: issubset (<=), issuperset (>=), proper < and >, ==, isdisjoint.
+// Checks [weakref.set.cmp]/1-6.
 BOOST_AUTO_TEST_CASE(PY_WS_2_set_comparisons) {
   auto e1 = make_item(1), e2 = make_item(2), e3 = make_item(3), e4 = make_item(4);
   const set_t s{e1, e2, e3};
@@ -316,6 +322,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_set_comparisons) {
 // PY-WS-2 (adapted): "weak_set is a set (Python set API with its algebra, and std::unordered_set
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // when both operands hold distinct equal objects, the left operand's object is kept.
+// Checks [weakref.set.algebra]/1.
 BOOST_AUTO_TEST_CASE(PY_WS_2_algebra_keeps_the_left_operands_object) {
   auto left = make_item(7), right = make_item(7);
   const set_t s{left}, t{right};
@@ -336,6 +343,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_algebra_keeps_the_left_operands_object) {
 // PY-WS-2 (adapted): "weak_set is a set (Python set API with its algebra, and std::unordered_set
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // the results of the algebra are weak sets too: they keep no element alive.
+// Checks [weakref.set.algebra]/1-3.
 BOOST_AUTO_TEST_CASE(PY_WS_2_algebra_results_hold_elements_weakly) {
   auto a = make_item(1), b = make_item(2);
   const set_t s{a, b}, t{b};
@@ -350,6 +358,8 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_algebra_results_hold_elements_weakly) {
 // PY-WS-2 (adapted): "weak_set is a set (Python set API with its algebra, and std::unordered_set
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // std::unordered_set's API.
+// Checks [weakref.set.modifiers]/1-2 and /6; [weakref.set.lookup]/1; [weakref.set.erasure]/1;
+// [weakref.containers.bucket]/9; [weakref.containers.general]/2, /17 and /25.
 BOOST_AUTO_TEST_CASE(PY_WS_2_unordered_set_api) {
   static_assert(unordered_set_api<set_t>);
   static_assert(std::same_as<set_t::value_type, std::shared_ptr<item>>);
@@ -386,6 +396,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_unordered_set_api) {
 // API) holding its elements by weak references, matched by the referents' hash and equality". Here:
 // Hash and KeyEqual are template parameters; identity_hash/identity_equal match elements by
 // identity, also for types with neither == nor hash.
+// Checks [weakref.containers.identity]/1.
 BOOST_AUTO_TEST_CASE(PY_WS_2_identity_policy_matches_by_object) {
   wr::weak_set<item, wr::identity_hash<item>, wr::identity_equal<item>> by_identity;
   auto x = make_item(5), y = make_item(5);
@@ -410,6 +421,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_identity_policy_matches_by_object) {
 }
 
 // PY-WS-1: "an element disappears from the set when its referent dies".
+// Checks [weakref.set]/1; [weakref.containers.general]/5 and /7; [weakref.set.python]/4 and /8.
 BOOST_AUTO_TEST_CASE(PY_WS_1_element_disappears_when_referent_dies) {
   set_t s;
   auto a = make_item(1), b = make_item(2);
@@ -436,6 +448,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_1_element_disappears_when_referent_dies) {
 
 // PY-WS-1: "an element disappears from the set when its referent dies". Here: a dead element takes
 // no part in comparisons with other sets.
+// Checks [weakref.set.cmp]/1 and /5.
 BOOST_AUTO_TEST_CASE(PY_WS_1_dead_elements_leave_every_set) {
   auto a = make_item(1), b = make_item(2);
   set_t s{a, b}, t{a, b}, u{b};

@@ -164,6 +164,8 @@ BOOST_AUTO_TEST_SUITE(value_map)
 
 // PY-WVD-4: "weak_value_map is a mapping (Python dict API and std::unordered_map API) with keys
 // held strongly and matched by Hash/KeyEqual, and values held by weak references".
+// Checks [weakref.value.map.subscript]/4-6;
+// [weakref.value.map.python]/1, /5-6, /8-10, /12-14, /16 and /19; [weakref.value.map.lookup]/7.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_python_dict_api) {
   static_assert(python_dict_api<map_t>);
   map_t m;
@@ -205,6 +207,9 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_python_dict_api) {
 // PY-WVD-4: "weak_value_map is a mapping (Python dict API and std::unordered_map API) with keys
 // held strongly and matched by Hash/KeyEqual, and values held by weak references". Here:
 // std::unordered_map's API.
+// Checks [weakref.value.map.modifiers]/1-2, /8-9, /13-14 and /18-19; [weakref.value.map.lookup]/2;
+// [weakref.containers.erasure]/1; [weakref.containers.bucket]/9; [weakref.containers.general]/25.
+// Checks [weakref.containers.general]/2 and /17.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_unordered_map_api) {
   static_assert(unordered_map_api<map_t>);
   static_assert(std::same_as<map_t::key_type, std::string>);
@@ -243,6 +248,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_unordered_map_api) {
 // PY-WVD-4: "weak_value_map is a mapping (Python dict API and std::unordered_map API) with keys
 // held strongly and matched by Hash/KeyEqual, and values held by weak references". Here: the keys
 // are held strongly (the map owns them) and matched by Hash and KeyEqual.
+// Checks [weakref.value.map]/1; [weakref.value.map.modifiers]/8.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_keys_held_strongly_and_matched_by_hash_and_key_equal) {
   wr::weak_value_map<std::string, image, nocase_hash, nocase_equal> m;
   auto v = make_image(1);
@@ -268,6 +274,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_keys_held_strongly_and_matched_by_hash_and_key_equ
 // held strongly and matched by Hash/KeyEqual, and values held by weak references". Here: the values
 // are held by weak references: the map owns none, and only weakly referenceable (factory-made)
 // objects can be values.
+// Checks [weakref.value.map]/1; [weakref.containers.general]/3; [weakref.value.map.modifiers]/3.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_values_held_by_weak_references) {
   map_t m;
   auto v = make_image(1);
@@ -285,6 +292,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_values_held_by_weak_references) {
 }
 
 // PY-WVD-1 (adapted): "an entry disappears when its value's referent dies".
+// Checks [weakref.value.map]/1; [weakref.containers.general]/5 and /7.
 BOOST_AUTO_TEST_CASE(PY_WVD_1_entry_disappears_when_value_dies) {
   map_t m;
   auto a = make_image(1), b = make_image(2);
@@ -313,6 +321,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_1_entry_disappears_when_value_dies) {
 
 // PY-WVD-1: "an entry disappears when its value's referent dies", and its key is released
 // inside that death, as Python releases it: before the death's last callback runs.
+// Checks [weakref.containers.general]/8.
 BOOST_AUTO_TEST_CASE(PY_WVD_1_key_destroyed_inside_the_values_death) {
   named_map m;
   auto v = make_image(1);
@@ -331,7 +340,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_1_key_destroyed_inside_the_values_death) {
 
 // PY-WVD-1, with an allocator that may not be used from any thread (a
 // std::pmr::unsynchronized_pool_resource): the key waits for the owner's next lookup,
-// insertion, erasure or iteration, whichever it is ([weakref.containers.general]/5).
+// insertion, erasure or iteration, whichever it is ([weakref.containers.general]/8-9).
 BOOST_AUTO_TEST_CASE(PY_WVD_1_key_of_an_unsynchronized_pool_destroyed_by_next_operation) {
   using named_map = wr::pmr::weak_value_map<name, image, name_hash>;
   const auto check = [](const char* what, auto operation) {
@@ -367,6 +376,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_1_key_of_an_unsynchronized_pool_destroyed_by_next_op
 // PY-WVD-5 (adapted): "during iteration only the owner's own inserts and erasures invalidate
 // iterators, by std::unordered_map's rules". Here: an erasure invalidates only the erased
 // element's.
+// Checks [weakref.containers.general]/5; [weakref.value.map.modifiers]/14.
 BOOST_AUTO_TEST_CASE(PY_WVD_5_erase_invalidates_only_the_erased_element) {
   int_map m;
   std::vector<std::shared_ptr<image>> owners;
@@ -402,6 +412,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_5_erase_invalidates_only_the_erased_element) {
 // PY-WVD-5 (adapted): "during iteration only the owner's own inserts and erasures invalidate
 // iterators, by std::unordered_map's rules". Here: an insertion invalidates iterators only when it
 // rehashes.
+// Checks [weakref.containers.general]/5.
 BOOST_AUTO_TEST_CASE(PY_WVD_5_insert_without_rehash_keeps_iterators) {
   int_map m;
   m.reserve(200);
@@ -427,6 +438,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_5_insert_without_rehash_keeps_iterators) {
 // PY-WVD-5 (adapted): "during iteration only the owner's own inserts and erasures invalidate
 // iterators, by std::unordered_map's rules". Here: purging dead entries never rehashes and never
 // invalidates an iterator.
+// Checks [weakref.containers.general]/5, /9, /12 and /27.
 BOOST_AUTO_TEST_CASE(PY_WVD_5_purging_dead_entries_keeps_iterators) {
   int_map m;
   std::vector<std::shared_ptr<image>> owners;
@@ -452,6 +464,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_5_purging_dead_entries_keeps_iterators) {
 
 // PY-WVD-2 (adapted): "deaths during iteration never invalidate an iterator, never yield a dead
 // entry and never skip a live one". Here: the visited value is pinned by the iterator.
+// Checks [weakref.containers.general]/5; [weakref.value.map.iter]/2.
 BOOST_AUTO_TEST_CASE(PY_WVD_2_deaths_during_iteration_are_harmless) {
   constexpr int n = 100;
   int_map m;
@@ -492,6 +505,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_2_deaths_during_iteration_are_harmless) {
 // PY-WVD-2 (adapted): "deaths during iteration never invalidate an iterator, never yield a dead
 // entry and never skip a live one". Here: a mutable traversal (which purges at begin()) fares the
 // same.
+// Checks [weakref.containers.general]/5; [weakref.value.map.iter]/1-2.
 BOOST_AUTO_TEST_CASE(PY_WVD_2_deaths_during_mutable_iteration) {
   int_map m;
   std::vector<std::shared_ptr<image>> owners;
@@ -514,6 +528,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_2_deaths_during_mutable_iteration) {
 
 // PY-WVD-6: "valuerefs()/itervaluerefs() return handles to the map's own references, which may be
 // dead when used and own no value".
+// Checks [weakref.value.map.python]/20-22; [weakref.introspection]/3.
 BOOST_AUTO_TEST_CASE(PY_WVD_6_valuerefs_are_the_maps_own_references) {
   map_t m;
   auto a = make_image(1), b = make_image(2);
@@ -556,6 +571,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_6_valuerefs_are_the_maps_own_references) {
 // dead when used and own no value". Here: the references may outlive the map, and still tell
 // whether their value lives; an itervaluerefs() iterator pins the value it points at, the refs it
 // yields do not.
+// Checks [weakref.value.map.python]/20-22; [weakref.containers.general]/15.
 BOOST_AUTO_TEST_CASE(PY_WVD_6_valuerefs_outlive_the_map_and_own_nothing) {
   auto v = make_image(1);
   std::vector<wr::weak_ref<image>> refs;
@@ -583,6 +599,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_6_valuerefs_outlive_the_map_and_own_nothing) {
 
 // PY-WVD-7: "itervaluerefs() is a lazy range yielding the weak references to the values of the live
 // entries".
+// Checks [weakref.value.map.python]/20.
 BOOST_AUTO_TEST_CASE(PY_WVD_7_itervaluerefs_is_a_lazy_range_of_live_values) {
   using view_t = decltype(std::declval<const int_map&>().itervaluerefs());
   static_assert(std::ranges::forward_range<view_t>);
@@ -614,6 +631,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_7_itervaluerefs_is_a_lazy_range_of_live_values) {
 }
 
 // PY-WVD-3: "valuerefs() returns a std::vector of the weak references to the values".
+// Checks [weakref.value.map.python]/21.
 BOOST_AUTO_TEST_CASE(PY_WVD_3_valuerefs_returns_a_vector_of_references_to_the_values) {
   int_map m;
   static_assert(std::same_as<decltype(m.valuerefs()), std::vector<wr::weak_ref<image>>>);
@@ -641,6 +659,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_3_valuerefs_returns_a_vector_of_references_to_the_va
 
 // PY-ID2OBJ-1: "the id2obj example: remember(obj) stores obj in a weak_value_map under its id;
 // id2obj(oid) returns it while it lives and throws key_error once it is gone".
+// Checks [weakref.value.map.subscript]/1 and /4-6.
 BOOST_AUTO_TEST_CASE(PY_ID2OBJ_1_id2obj_example) {
   auto obj = make_image(7);
   const object_id oid = remember(obj);
@@ -654,6 +673,7 @@ BOOST_AUTO_TEST_CASE(PY_ID2OBJ_1_id2obj_example) {
 
 // PY-ID2OBJ-2: "remembering an object by id never keeps it alive, and a live object is always found
 // by its id".
+// Checks [weakref.value.map]/1; [weakref.value.map.subscript]/4-6.
 BOOST_AUTO_TEST_CASE(PY_ID2OBJ_2_remembered_objects_live_only_as_long_as_owned) {
   std::vector<std::shared_ptr<image>> objects;
   std::vector<object_id> ids;

@@ -222,6 +222,7 @@ BOOST_AUTO_TEST_SUITE(alloc_failure)
 
 // [weakref.factory] "If an exception is thrown, the function has no effect": no object is
 // constructed or left behind, and the allocator gets back what it gave.
+// Checks [weakref.factory]/5.
 BOOST_AUTO_TEST_CASE(allocate_shared_is_all_or_nothing) {
   ledger book;
   const int before = tracked::alive.load();
@@ -241,6 +242,7 @@ BOOST_AUTO_TEST_CASE(allocate_shared_is_all_or_nothing) {
 }
 
 #ifndef WEAKREF_TEST_GLOBAL_NEW_FIXED
+// Checks [weakref.factory]/5 and /8.
 BOOST_AUTO_TEST_CASE(make_shared_is_all_or_nothing) {
   const long allocations = for_each_failure_point([&](long k) {
     const int before = tracked::alive.load();
@@ -257,6 +259,7 @@ BOOST_AUTO_TEST_CASE(make_shared_is_all_or_nothing) {
 
 // [weakref.ref.cons] A reference that cannot be made is not registered: weak_ref_count is
 // unchanged and the referent dies later with no callback.
+// Checks [weakref.ref.cons]/4 and /6; [weakref.proxy.cons]/4 and /6.
 BOOST_AUTO_TEST_CASE(refs_and_proxies_are_all_or_nothing) {
   auto obj = weakref::make_shared<tracked>(1);
   std::vector<weakref::weak_ref<tracked>> kept{weakref::weak_ref<tracked>(obj)};
@@ -340,6 +343,8 @@ BOOST_AUTO_TEST_CASE(value_map_single_insertions_are_strong) {
   BOOST_TEST(book.live_bytes == 0);
 }
 
+// Checks [weakref.containers.general]/28; [weakref.key.map.modifiers]/3 and /8;
+// [weakref.set.modifiers]/3.
 BOOST_AUTO_TEST_CASE(key_map_and_set_single_insertions_are_strong) {
   ledger book;
   auto objs = objects(12);
@@ -403,6 +408,8 @@ BOOST_AUTO_TEST_CASE(key_map_and_set_single_insertions_are_strong) {
 // Basic guarantee for everything else: after a failure the container is valid (size() agrees
 // with iteration), holds only live elements it had or was given, is still usable, and frees
 // everything when it goes.
+// Checks [weakref.containers.general]/28; [weakref.set.algebra]/6 and /9;
+// [weakref.value.map.cons]/10; [weakref.value.map.python]/17; [weakref.containers.bucket]/10.
 BOOST_AUTO_TEST_CASE(other_operations_are_basic) {
   ledger book;
   auto objs = objects(24);

@@ -141,6 +141,7 @@ void check_propagation(bool propagate, Make make, std::size_t expected_size) {
 
 BOOST_AUTO_TEST_SUITE(containers)
 
+// Checks [weakref.containers.general]/15 and /25; [weakref.value.map.cons]/8-9 and /12.
 BOOST_FIXTURE_TEST_CASE(allocator_propagation_traits_are_honoured, fixture) {
   for (bool propagate : {true, false}) {
     auto values = [&]<bool P>(std::bool_constant<P>) {
@@ -182,6 +183,7 @@ using weakref_test::walked;
 
 // [weakref.value.map.eq], [weakref.key.map.eq], [weakref.set.cmp]: comparing two weak containers
 // matches elements by the left operand's Hash and KeyEqual, for all three containers alike.
+// Checks [weakref.value.map.eq]/1; [weakref.key.map.eq]/1; [weakref.set.cmp]/1 and /5.
 BOOST_AUTO_TEST_CASE(comparison_uses_the_left_operands_policy) {
   auto value = weakref::make_shared<tracked>(7);
   weakref::weak_value_map<int, tracked, mod_hash, mod_equal> by_ten_v(0, mod_hash{10},
@@ -232,6 +234,7 @@ void insert_many(reentrant_key_map& m, std::vector<std::shared_ptr<int>>& owners
   }
 }
 
+// Checks [weakref.containers.general]/14 and /21-22.
 BOOST_AUTO_TEST_CASE(clear_keeps_what_destroying_an_element_inserts) {
   reentrant_key_map m;
   std::vector<std::shared_ptr<int>> owners, added;
@@ -245,6 +248,7 @@ BOOST_AUTO_TEST_CASE(clear_keeps_what_destroying_an_element_inserts) {
   for (auto& k : owners) BOOST_TEST(!m.contains(k));
 }
 
+// Checks [weakref.containers.general]/14.
 BOOST_AUTO_TEST_CASE(erase_and_purge_survive_a_rehash_by_the_destroyed_value) {
   reentrant_key_map m;
   std::vector<std::shared_ptr<int>> added;
@@ -272,6 +276,7 @@ struct hooked_key_hash {
   std::size_t operator()(const hooked_key& k) const noexcept { return std::hash<int>{}(k.id); }
 };
 
+// Checks [weakref.containers.general]/14; [weakref.value.map.modifiers]/8.
 BOOST_AUTO_TEST_CASE(insert_or_assign_never_duplicates_a_key_reassigned_meanwhile) {
   weakref::weak_value_map<hooked_key, tracked, hooked_key_hash> m;
   auto v1 = weakref::make_shared<tracked>(1), v2 = weakref::make_shared<tracked>(2),
@@ -293,7 +298,7 @@ template <class V>
 using node_map = weakref::weak_key_map<chain_node, V, weakref::identity_hash<chain_node>,
                                        weakref::identity_equal<chain_node>>;
 
-// [weakref.containers.general]/5 The strongly held part of an entry is destroyed inside the
+// [weakref.containers.general]/8 The strongly held part of an entry is destroyed inside the
 // death of its weak part, as Python releases a WeakKeyDictionary value when its key dies: a
 // chain of nodes, each the value of the one before, collapses at the root's death with no
 // further operation of the map, and size() is then 0 (the chain is released in a loop, not by
@@ -318,7 +323,7 @@ BOOST_AUTO_TEST_CASE(a_chain_held_by_its_own_values_collapses_at_the_roots_death
   BOOST_TEST(links.size() == 0u);
 }
 
-// [weakref.containers.general]/5 The same for the keys of a weak_value_map: a key is destroyed
+// [weakref.containers.general]/8 The same for the keys of a weak_value_map: a key is destroyed
 // inside its value's death.
 BOOST_AUTO_TEST_CASE(a_value_maps_key_is_destroyed_inside_the_values_death) {
   auto v = weakref::make_shared<tracked>(1);

@@ -35,6 +35,7 @@ static_assert(std::is_base_of_v<std::logic_error, weakref::type_error>);
 // PY-REF-3 "Exceptions raised by the callback will be noted on the standard error output, but
 // cannot be propagated": the release that killed the referent does not throw, the handler sees
 // the exception, and the remaining callbacks still run.
+// Checks [weakref.error.callback]/1; [weakref.ref.death]/3.
 BOOST_AUTO_TEST_CASE(callback_exception_is_reported_not_propagated) {
   capture_callback_errors capture;
   auto p = weakref::make_shared<tracked>(1);
@@ -53,6 +54,7 @@ BOOST_AUTO_TEST_CASE(callback_exception_is_reported_not_propagated) {
 }
 
 // PY-REF-16 "noted on the standard error output": the default handler writes one line to stderr.
+// Checks [weakref.error.callback]/1, /4 and /8.
 BOOST_AUTO_TEST_CASE(default_handler_writes_to_stderr) {
   BOOST_TEST(weakref::get_callback_error_handler() == &weakref::default_callback_error_handler);
   const std::string text = capture_stderr([] {
@@ -98,6 +100,7 @@ BOOST_AUTO_TEST_CASE(death_during_unwinding_keeps_the_exception_in_flight) {
 }
 
 // PY-REFERR-1: ReferenceError's message, as Python's.
+// Checks [weakref.error.reference]/1; [weakref.proxy.access]/4.
 BOOST_AUTO_TEST_CASE(reference_error_message) {
   auto p = weakref::make_shared<tracked>(1);
   weakref::weak_proxy<tracked> proxy(p);

@@ -110,6 +110,7 @@ BOOST_AUTO_TEST_CASE(death_during_unwinding_with_a_throwing_callback) {
 // [weakref.containers.general]/28 A Hash or KeyEqual that throws during an insertion: the
 // exception propagates and the insertion has no effect; lookups and erasures that throw change
 // nothing either; the container is usable once they stop throwing.
+// Checks [weakref.set.modifiers]/3; [weakref.value.map.lookup]/3; [weakref.value.map.modifiers]/20.
 BOOST_AUTO_TEST_CASE(throwing_hash_and_equality_in_weak_set) {
   std::vector<std::shared_ptr<touchy>> objs;
   for (int i = 0; i < 6; ++i) objs.push_back(weakref::make_shared<touchy>(i));
@@ -149,6 +150,7 @@ BOOST_AUTO_TEST_CASE(throwing_hash_and_equality_in_weak_set) {
 
 // The set algebra with an equality that throws part-way: basic guarantee, the operands hold
 // only their own live elements and size() agrees with iteration.
+// Checks [weakref.set.algebra]/6 and /9; [weakref.set.cmp]/7.
 BOOST_AUTO_TEST_CASE(throwing_equality_in_set_algebra) {
   std::vector<std::shared_ptr<touchy>> objs;
   for (int i = 0; i < 8; ++i) objs.push_back(weakref::make_shared<touchy>(i));
@@ -203,6 +205,7 @@ BOOST_AUTO_TEST_CASE(throwing_equality_in_set_algebra) {
 // weak_value_map's keys are ordinary: a key hash or == that throws leaves the map unchanged,
 // for insert_or_assign's replacement too (the old element goes only after everything that can
 // throw has succeeded).
+// Checks [weakref.value.map.modifiers]/3, /10 and /20; [weakref.value.map.python]/3.
 BOOST_AUTO_TEST_CASE(throwing_key_hash_and_equality_in_weak_value_map) {
   auto a = weakref::make_shared<tracked>(1), b = weakref::make_shared<tracked>(2);
   weakref::weak_value_map<touchy, tracked, colliding_hash> m;
@@ -230,7 +233,7 @@ BOOST_AUTO_TEST_CASE(throwing_key_hash_and_equality_in_weak_value_map) {
   BOOST_TEST(weakref::weak_ref_count(b) == 0u);
 }
 
-// [weakref.ref.hash]/2 A referent hash that throws caches nothing: the next call hashes again.
+// [weakref.ref.hash]/3-4 A referent hash that throws caches nothing: the next call hashes again.
 BOOST_AUTO_TEST_CASE(throwing_referent_hash_caches_nothing) {
   auto obj = weakref::make_shared<touchy>(7);
   weakref::weak_ref<touchy> r(obj);
@@ -245,6 +248,7 @@ BOOST_AUTO_TEST_CASE(throwing_referent_hash_caches_nothing) {
 }
 
 // A value whose constructor throws: weak_key_map's insertion has no effect.
+// Checks [weakref.key.map.modifiers]/3.
 BOOST_AUTO_TEST_CASE(throwing_value_construction_in_weak_key_map) {
   struct fragile {
     int v;
@@ -267,6 +271,7 @@ BOOST_AUTO_TEST_CASE(throwing_value_construction_in_weak_key_map) {
 // PY-NOTE-1 and [weakref.ref.death] T's destructor with side effects: it runs after every
 // reference to it is cleared (a lock inside it fails), and may release other owners (their
 // deaths run inside it), insert into and erase from containers, and make new references.
+// Checks [weakref.general]/4; [weakref.ref.death]/1 and /6.
 BOOST_AUTO_TEST_CASE(referent_destructor_side_effects) {
   weakref::weak_value_map<int, tracked> m;
   weakref::weak_set<tracked, weakref::identity_hash<tracked>, weakref::identity_equal<tracked>> s;
@@ -305,6 +310,7 @@ BOOST_AUTO_TEST_CASE(referent_destructor_side_effects) {
 // weak_key_map: a value's destructor (run by the owner's purge, erase or clear) releases the
 // last owner of another key of the same map, or of its own key. The map stays consistent: the
 // other entry's death is reported and purged, size() and iteration agree, nothing leaks.
+// Checks [weakref.containers.general]/8 and /14; [weakref.key.map]/5.
 BOOST_AUTO_TEST_CASE(value_destructor_releases_other_keys) {
   const int before = tracked::alive.load();
   {

@@ -59,6 +59,7 @@ BOOST_AUTO_TEST_CASE(make_shared_constructs_and_destroys_once) {
 }
 
 // PY-INTRO-5 "Not all objects can be weakly referenced": factory objects can.
+// Checks [weakref.factory]/4 and /8.
 BOOST_AUTO_TEST_CASE(factory_object_is_weakly_referenceable) {
   auto p = weakref::make_shared<tracked>(1);
   weakref::weak_ref<tracked> r(p);
@@ -67,6 +68,7 @@ BOOST_AUTO_TEST_CASE(factory_object_is_weakly_referenceable) {
 
 // PY-INTRO-5: an object from std::make_shared cannot be weakly referenced; the type error names
 // the fix.
+// Checks [weakref.ref.cons]/4; [weakref.error.type]/1.
 BOOST_AUTO_TEST_CASE(std_make_shared_object_is_rejected_with_type_error) {
   auto p = std::make_shared<tracked>(1);
   try {
@@ -112,7 +114,7 @@ BOOST_AUTO_TEST_CASE(allocate_shared_with_pmr_resource) {
   BOOST_TEST(weakref::weak_ref_count(p) == 1u);
 }
 
-// [weakref.factory]/3 Throws: a throwing constructor leaks nothing.
+// [weakref.factory]/5 Throws: a throwing constructor leaks nothing.
 BOOST_AUTO_TEST_CASE(throwing_constructor_releases_the_allocation) {
   allocation_stats stats;
   BOOST_CHECK_THROW(weakref::allocate_shared<throws_on_construction>(
@@ -174,6 +176,7 @@ BOOST_AUTO_TEST_CASE(converted_and_aliased_owners_are_weakly_referenceable) {
 // references but can add support through subclassing". Adapted: in C++ no subclass is needed;
 // any object type made by the factory is weakly referenceable, standard types and scalars
 // included (Python's Dict(dict) example becomes make_shared<std::map<...>>).
+// Checks [weakref.factory]/4 and /8.
 BOOST_AUTO_TEST_CASE(standard_types_and_scalars_are_weakly_referenceable) {
   auto dict = weakref::make_shared<std::map<std::string, int>>(
       std::map<std::string, int>{{"red", 1}, {"green", 2}, {"blue", 3}});

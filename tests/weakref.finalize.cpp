@@ -68,6 +68,7 @@ BOOST_AUTO_TEST_CASE(runs_once_at_the_death_before_the_destructor_even_without_a
   BOOST_TEST(seen_by_destructor == 1); // [weakref.finalize.call]/7: before ~T, as callbacks
 }
 
+// Checks [weakref.finalize.call]/7.
 BOOST_AUTO_TEST_CASE(the_death_calls_on_the_thread_that_releases_the_last_owner) {
   std::thread::id caller;
   auto obj = weakref::make_shared<int>(1);
@@ -102,6 +103,8 @@ BOOST_AUTO_TEST_CASE(a_call_returns_the_result_once_then_nothing) {
   BOOST_TEST(calls == 2);
 }
 
+// Checks [weakref.finalize.general]/1; [weakref.finalize.cons]/1; [weakref.finalize.call]/2-3;
+// [weakref.finalize.obs]/10.
 BOOST_AUTO_TEST_CASE(copies_are_one_finalizer) {
   auto obj = weakref::make_shared<int>(1);
   int calls = 0;
@@ -143,6 +146,7 @@ BOOST_AUTO_TEST_CASE(detach_returns_what_it_would_call_and_kills_it) {
   BOOST_TEST(calls == 3); // not called at the death
 }
 
+// Checks [weakref.finalize.obs]/2 and /7.
 BOOST_AUTO_TEST_CASE(peek_returns_copies_and_leaves_it_alive) {
   auto obj = weakref::make_shared<int>(5);
   std::vector<std::string> log;
@@ -158,6 +162,7 @@ BOOST_AUTO_TEST_CASE(peek_returns_copies_and_leaves_it_alive) {
   BOOST_TEST(log == std::vector<std::string>{"bye"});
 }
 
+// Checks [weakref.finalize.obs]/3-4 and /7.
 BOOST_AUTO_TEST_CASE(detach_and_peek_need_the_object_alive) {
   // Python: detach() and peek() return None when obj is gone, even if the finalizer was not yet
   // called: here, from inside the death, before f's turn.
@@ -176,6 +181,7 @@ BOOST_AUTO_TEST_CASE(detach_and_peek_need_the_object_alive) {
   BOOST_TEST(calls == 1); // neither killed it: the death still called it
 }
 
+// Checks [weakref.finalize.call]/2; [weakref.finalize.obs]/4.
 BOOST_AUTO_TEST_CASE(move_only_function_and_arguments) {
   auto obj = weakref::make_shared<int>(1);
   auto payload = std::make_unique<int>(41);
@@ -193,6 +199,7 @@ BOOST_AUTO_TEST_CASE(move_only_function_and_arguments) {
   BOOST_TEST(*std::get<0>(detached->args) == 9); // moved out
 }
 
+// Checks [weakref.finalize.exit]/1-2.
 BOOST_AUTO_TEST_CASE(atexit_flag_defaults_to_true_and_is_shared_by_copies) {
   auto obj = weakref::make_shared<int>(1);
   wr::finalize f(obj, [] {});
@@ -207,6 +214,7 @@ BOOST_AUTO_TEST_CASE(atexit_flag_defaults_to_true_and_is_shared_by_copies) {
   BOOST_TEST(!g.atexit());
 }
 
+// Checks [weakref.finalize.call]/4 and /7.
 BOOST_AUTO_TEST_CASE(an_exception_at_the_death_goes_to_the_handler_an_explicit_call_propagates) {
   error_recorder errors;
   int later = 0;
@@ -225,6 +233,7 @@ BOOST_AUTO_TEST_CASE(an_exception_at_the_death_goes_to_the_handler_an_explicit_c
   BOOST_TEST(errors.messages.size() == 1);
 }
 
+// Checks [weakref.finalize.call]/7.
 BOOST_AUTO_TEST_CASE(runs_newest_first_among_the_callbacks) {
   std::vector<std::string> order;
   auto obj = weakref::make_shared<int>(1);
@@ -235,8 +244,9 @@ BOOST_AUTO_TEST_CASE(runs_newest_first_among_the_callbacks) {
   BOOST_TEST(order == (std::vector<std::string>{"newest", "finalize", "ref"}));
 }
 
+// Checks [weakref.finalize.general]/4-5.
 BOOST_AUTO_TEST_CASE(is_a_weak_reference_to_its_object) {
-  // [weakref.finalize.general]/4 Python counts a finalizer's reference (getweakrefcount).
+  // [weakref.finalize.general]/5 Python counts a finalizer's reference (getweakrefcount).
   auto obj = weakref::make_shared<int>(1);
   wr::finalize f(obj, [] {});
   BOOST_TEST(weakref::weak_ref_count(obj) == 1u);
@@ -250,6 +260,7 @@ BOOST_AUTO_TEST_CASE(is_a_weak_reference_to_its_object) {
   BOOST_TEST(weakref::weak_ref_count(obj) == 1u); // refs[0] too
 }
 
+// Checks [weakref.finalize.general]/3; [weakref.finalize.call]/2; [weakref.finalize.obs]/3.
 BOOST_AUTO_TEST_CASE(a_dead_finalizer_without_handles_is_unregistered) {
   auto obj = weakref::make_shared<int>(1);
   {
@@ -261,6 +272,7 @@ BOOST_AUTO_TEST_CASE(a_dead_finalizer_without_handles_is_unregistered) {
   BOOST_TEST(weakref::weak_ref_count(obj) == 0u);
 }
 
+// Checks [weakref.finalize.cons]/4.
 BOOST_AUTO_TEST_CASE(an_object_not_made_by_the_factories_is_rejected) {
   int calls = 0;
   const auto plain = std::make_shared<int>(1);
@@ -270,6 +282,7 @@ BOOST_AUTO_TEST_CASE(an_object_not_made_by_the_factories_is_rejected) {
   BOOST_TEST(calls == 0);
 }
 
+// Checks [weakref.finalize.cons]/5-6.
 BOOST_AUTO_TEST_CASE(an_argument_owning_the_object_is_diagnosed_in_debug_builds) {
   auto obj = weakref::make_shared<tracked>(1);
   auto other = weakref::make_shared<tracked>(2);
@@ -293,6 +306,7 @@ BOOST_AUTO_TEST_CASE(an_argument_owning_the_object_is_diagnosed_in_debug_builds)
   BOOST_TEST(watch.expired());
 }
 
+// Checks [weakref.general]/4; [weakref.finalize.general]/6.
 BOOST_AUTO_TEST_CASE(a_finalizer_may_be_created_and_called_inside_the_death) {
   auto obj = weakref::make_shared<int>(1);
   auto other = weakref::make_shared<int>(2);

@@ -122,6 +122,7 @@ BOOST_AUTO_TEST_CASE(empty_ref) {
   BOOST_TEST(std::format("{}", r) == std::format("<weakref at {}; dead>", address(nullptr)));
 }
 
+// Checks [weakref.format]/2.
 BOOST_AUTO_TEST_CASE(derived_ref_formats_as_weakref) {
   auto p = weakref::make_shared<int>(1);
   tagged_ref r(p);
@@ -217,6 +218,7 @@ BOOST_AUTO_TEST_CASE(value_map_writes_key_and_referent) {
   BOOST_TEST(std::format("{}", m) == "{}");
 }
 
+// Checks [weakref.format]/5.
 BOOST_AUTO_TEST_CASE(key_map_writes_referent_and_value) {
   auto k = weakref::make_shared<int>(3);
   weakref::weak_key_map<int, double> m;

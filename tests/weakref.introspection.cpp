@@ -37,12 +37,14 @@ BOOST_AUTO_TEST_SUITE(introspection)
 BOOST_AUTO_TEST_SUITE(count)
 
 // PY-COUNT-1 getweakrefcount "Return the number of weak references and proxies which refer to object"
+// Checks [weakref.introspection]/1.
 BOOST_AUTO_TEST_CASE(fresh_object_has_zero) {
   auto obj = weakref::make_shared<tracked>(1);
   BOOST_TEST(weak_ref_count(obj) == 0u);
 }
 
 // PY-COUNT-1 "the number of weak references and proxies": both kinds are counted
+// Checks [weakref.introspection]/1.
 BOOST_AUTO_TEST_CASE(counts_refs_and_proxies) {
   auto obj = weakref::make_shared<tracked>(1);
   weak_ref<tracked> r1(obj);
@@ -84,6 +86,7 @@ BOOST_AUTO_TEST_CASE(drops_when_last_handle_is_destroyed) {
 }
 
 // PY-COUNT-1 refs with callbacks are weak references too
+// Checks [weakref.introspection]/1.
 BOOST_AUTO_TEST_CASE(counts_refs_with_callbacks) {
   auto obj = weakref::make_shared<tracked>(1);
   int calls = 0;
@@ -131,6 +134,7 @@ BOOST_AUTO_TEST_SUITE_END() // count
 BOOST_AUTO_TEST_SUITE(refs)
 
 // PY-REFS-1 getweakrefs "Return a list of all weak reference and proxy objects which refer to object"
+// Checks [weakref.introspection]/3.
 BOOST_AUTO_TEST_CASE(result_type_is_vector_of_ref_or_proxy) {
   auto obj = weakref::make_shared<tracked>(1);
   static_assert(std::is_same_v<decltype(weak_refs(obj)),
@@ -230,6 +234,7 @@ BOOST_AUTO_TEST_CASE(copies_are_listed_once) {
 }
 
 // PY-INTRO-5 "Not all objects can be weakly referenced": none listed for them
+// Checks [weakref.introspection]/3.
 BOOST_AUTO_TEST_CASE(empty_for_non_factory_objects) {
   auto std_obj = std::make_shared<tracked>(1);
   std::weak_ptr<tracked> w(std_obj);

@@ -100,7 +100,7 @@ BOOST_AUTO_TEST_SUITE(python)
 
 // PY-WKD-1 "Entries in the dictionary will be discarded when there is no longer a strong
 // reference to the key." The map does not keep its keys alive, and the value is released inside
-// the key's death, as Python releases it ([weakref.containers.general]/5).
+// the key's death, as Python releases it ([weakref.containers.general]/8).
 BOOST_AUTO_TEST_CASE(entry_discarded_when_key_dies) {
   weak_key_map<name_t, tracked> m;
   auto a = key("a"), b = key("b");
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(entry_discarded_when_key_dies) {
   BOOST_TEST(tracked::alive == 1);
 }
 
-// [weakref.containers.general]/5 With an allocator that may not be used from any thread (a
+// [weakref.containers.general]/8 With an allocator that may not be used from any thread (a
 // std::pmr::unsynchronized_pool_resource), the value waits for the owner's next non-const
 // operation; with a synchronized pool it goes inside the death, as with std::allocator.
 BOOST_AUTO_TEST_CASE(value_release_follows_the_allocators_thread_safety) {
@@ -142,6 +142,7 @@ BOOST_AUTO_TEST_CASE(value_release_follows_the_allocators_thread_safety) {
 
 // PY-WKD-2 "associate additional data with an object owned by other parts of an application
 // without adding attributes to those objects": a side table.
+// Checks [weakref.key.map]/1; [weakref.key.map.lookup]/3 and /6.
 BOOST_AUTO_TEST_CASE(side_table_of_objects_owned_elsewhere) {
   identity_map_t labels;
   std::vector<std::shared_ptr<opaque>> owned;
@@ -157,6 +158,7 @@ BOOST_AUTO_TEST_CASE(side_table_of_objects_owned_elsewhere) {
 
 // Python matches keys by == and hash: an equal, distinct key finds the entry, and assignment
 // through it keeps the first key object (its death removes the entry).
+// Checks [weakref.key.map]/1; [weakref.key.map.modifiers]/6; [weakref.key.map.lookup]/3.
 BOOST_AUTO_TEST_CASE(keys_match_by_referent_equality) {
   map_t m;
   auto first = key("k");
@@ -174,6 +176,7 @@ BOOST_AUTO_TEST_CASE(keys_match_by_referent_equality) {
 }
 
 // [weakref.containers.identity] The identity policy: distinct equal objects are distinct keys.
+// Checks [weakref.containers.identity]/1.
 BOOST_AUTO_TEST_CASE(identity_policy_distinguishes_equal_objects) {
   weak_key_map<name_t, int, weakref::identity_hash<name_t>, weakref::identity_equal<name_t>> m;
   auto x = key("same"), y = key("same");
@@ -187,6 +190,7 @@ BOOST_AUTO_TEST_CASE(identity_policy_distinguishes_equal_objects) {
 
 // [weakref.containers.union] Python 3.9 (PEP 584) (PY3-UNION-1, -2, -3): right operand wins; an
 // equal key already in the left operand keeps its key object, as update() does.
+// Checks [weakref.containers.union]/2 and /4-5.
 BOOST_AUTO_TEST_CASE(union_operators_right_operand_wins) {
   map_t a, b;
   auto k = key("k"), k_twin = key("k"), only = key("only");
@@ -215,6 +219,8 @@ BOOST_AUTO_TEST_CASE(union_operators_right_operand_wins) {
   static_assert(requires(const map_t& m) { m | std::views::take(1); }); // adaptors still pipe
 }
 
+// Checks [weakref.key.map.python]/1-2, /5-6, /8-10, /12-14, /16 and /19;
+// [weakref.key.map.lookup]/4.
 BOOST_AUTO_TEST_CASE(python_methods) {
   map_t m;
   auto a = key("a"), b = key("b"), c = key("c");
@@ -243,6 +249,7 @@ BOOST_AUTO_TEST_CASE(python_methods) {
 
 // PY-WKD-4 "keyrefs(): Return a list of weak references to the keys ... not guaranteed to be
 // live at the time they are used"; they are the map's own references.
+// Checks [weakref.key.map.python]/20-22; [weakref.containers.general]/3.
 BOOST_AUTO_TEST_CASE(keyrefs_may_die_after_they_are_taken) {
   map_t m;
   auto a = key("a"), b = key("b");
@@ -268,6 +275,7 @@ BOOST_AUTO_TEST_SUITE(iteration)
 
 // PY-WKD-3 (the caution about entries vanishing "by magic"): deaths in the loop body never
 // invalidate the loop, never show a dead key, never skip a live one; values are mutable.
+// Checks [weakref.containers.general]/5; [weakref.key.map.iter]/2.
 BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
   weak_key_map<name_t, int> m;
   std::vector<std::shared_ptr<name_t>> owners;
@@ -286,6 +294,7 @@ BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
   BOOST_TEST(m.empty());
 }
 
+// Checks [weakref.key.map]/4; [weakref.key.map.iter]/2.
 BOOST_AUTO_TEST_CASE(values_are_mutable_through_iterators) {
   map_t m;
   auto a = key("a");
@@ -300,6 +309,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(cpp_api)
 
+// Checks [weakref.key.map.modifiers]/1-3, /5 and /10; [weakref.key.map.lookup]/1, /3 and /7;
+// [weakref.containers.lookup]/2.
 BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   map_t m;
   auto a = key("a"), b = key("b");
@@ -338,6 +349,7 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
 
 // [weakref.containers.lookup]/2 at, get and pop take the key's shared_ptr as the other lookups
 // do; an empty one matches nothing; an owner of an equal object matches, as Python's ==.
+// Checks [weakref.containers.lookup]/1.
 BOOST_AUTO_TEST_CASE(every_lookup_takes_the_key_or_its_owner) {
   map_t m;
   auto a = key("a"), b = key("b");
@@ -371,6 +383,7 @@ BOOST_AUTO_TEST_CASE(every_lookup_takes_the_key_or_its_owner) {
 // [weakref.containers.lookup]/2 An owner of a derived object names that object, and
 // [weakref.containers.identity]/4 the identity policy also finds an object by its address, so a
 // member function can look up `this` without an owner.
+// Checks [weakref.containers.identity]/5-6.
 BOOST_AUTO_TEST_CASE(identity_policy_looks_up_by_owner_object_or_address) {
   shapes_t m;
   auto c = weakref::make_shared<circle>(), other = weakref::make_shared<circle>();
@@ -478,6 +491,8 @@ BOOST_AUTO_TEST_CASE(value_owning_its_key_is_diagnosed_in_debug_builds) {
   BOOST_TEST(watch.expired());
 }
 
+// Checks [weakref.containers.erasure]/1; [weakref.containers.general]/25;
+// [weakref.containers.bucket]/9.
 BOOST_AUTO_TEST_CASE(erase_if_swap_buckets_and_ranges) {
   map_t m, other;
   std::vector<std::shared_ptr<name_t>> owners;
@@ -504,6 +519,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(allocator)
 
+// Checks [weakref.containers.general]/12 and /15; [weakref.key.map.cons]/1;
+// [weakref.value.map.cons]/16.
 BOOST_AUTO_TEST_CASE(counting_allocator_releases_everything) {
   allocation_stats stats;
   using alloc_t = counting_allocator<std::pair<const std::shared_ptr<name_t>, std::string>>;
@@ -525,6 +542,7 @@ BOOST_AUTO_TEST_CASE(counting_allocator_releases_everything) {
   BOOST_TEST(stats.allocations == stats.deallocations);
 }
 
+// Checks [weakref.containers.general]/15; [weakref.key.map.modifiers]/1.
 BOOST_AUTO_TEST_CASE(pmr_monotonic_resource) {
   std::pmr::monotonic_buffer_resource resource;
   weakref::pmr::weak_key_map<name_t, std::pmr::vector<int>> m(&resource);

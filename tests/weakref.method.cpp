@@ -50,6 +50,7 @@ struct std::hash<widget> {
 
 BOOST_AUTO_TEST_SUITE(method)
 
+// Checks [weakref.method.call]/1 and /3-4; [weakref.method.obs]/1.
 BOOST_AUTO_TEST_CASE(calls_the_member_while_the_object_lives) {
   auto w = weakref::make_shared<widget>();
   weak_method m(w, &widget::on_change);
@@ -72,7 +73,7 @@ BOOST_AUTO_TEST_CASE(calls_the_member_while_the_object_lives) {
 }
 
 BOOST_AUTO_TEST_CASE(reports_absence_once_the_object_is_gone) {
-  // [weakref.method.call]/1 PY3-METH-1: a dead weak method calls nothing.
+  // [weakref.method.call]/3-4 PY3-METH-1: a dead weak method calls nothing.
   auto w = weakref::make_shared<widget>();
   weak_method m(w, &widget::on_change);
   weak_method twice(w, &widget::twice);
@@ -83,6 +84,7 @@ BOOST_AUTO_TEST_CASE(reports_absence_once_the_object_is_gone) {
   BOOST_TEST(m.lock() == nullptr);
 }
 
+// Checks [weakref.method.general]/3.
 BOOST_AUTO_TEST_CASE(lives_as_long_as_the_object_not_the_binding_expression) {
   // PY3-METH-2: Python's ref(obj.method) dies at once, with the temporary bound method;
   // a weak_method made from a temporary binding lives while obj does.
@@ -94,6 +96,7 @@ BOOST_AUTO_TEST_CASE(lives_as_long_as_the_object_not_the_binding_expression) {
   BOOST_TEST(w->seen.size() == 1u);
 }
 
+// Checks [weakref.method.general]/1; [weakref.method.call]/3.
 BOOST_AUTO_TEST_CASE(members_of_a_base_and_virtual_dispatch) {
   auto d = weakref::make_shared<derived>();
   weak_method m(d, &base::kind);
@@ -103,6 +106,7 @@ BOOST_AUTO_TEST_CASE(members_of_a_base_and_virtual_dispatch) {
   BOOST_TEST(via_base().value() == 2);
 }
 
+// Checks [weakref.method.cons]/5; [weakref.method.obs]/2.
 BOOST_AUTO_TEST_CASE(the_callback_receives_the_weak_method_itself) {
   // PY3-METH-5: the callback gets this weak_method (identical), at the object's death.
   auto w = weakref::make_shared<widget>();
@@ -117,6 +121,7 @@ BOOST_AUTO_TEST_CASE(the_callback_receives_the_weak_method_itself) {
   BOOST_TEST(!m.has_callback()); // dead: none, as Python's __callback__
 }
 
+// Checks [weakref.method.cons]/2 and /5; [weakref.method.obs]/2.
 BOOST_AUTO_TEST_CASE(a_null_callback_registers_none) {
   auto w = weakref::make_shared<widget>();
   weak_method m(w, &widget::on_change, nullptr);
@@ -127,6 +132,7 @@ BOOST_AUTO_TEST_CASE(a_null_callback_registers_none) {
   BOOST_TEST(weakref::weak_ref_count(w) == 2u);
 }
 
+// Checks [weakref.method.eq]/1; [weakref.method.obs]/3; [weakref.method.cons]/7.
 BOOST_AUTO_TEST_CASE(equality_follows_python) {
   // PY3-METH-3: alive: equal objects and the same member; dead: only the same weak method.
   auto a = weakref::make_shared<widget>(1);
@@ -148,6 +154,7 @@ BOOST_AUTO_TEST_CASE(equality_follows_python) {
   BOOST_TEST(copy.identical(ma));
 }
 
+// Checks [weakref.method.hash]/1 and /3-4.
 BOOST_AUTO_TEST_CASE(hash_is_the_objects_and_survives_death) {
   // PY3-METH-4: hash(wm) is hash(obj), cached; first taken after death throws type_error.
   static_assert(requires(const weak_method<widget, void (widget::*)(int)>& m) {
@@ -165,6 +172,7 @@ BOOST_AUTO_TEST_CASE(hash_is_the_objects_and_survives_death) {
   BOOST_CHECK_THROW(late.hash(), weakref::type_error);
 }
 
+// Checks [weakref.method.call]/3-4; [weakref.method.cons]/5; [weakref.method.hash]/1.
 BOOST_AUTO_TEST_CASE(usable_as_a_std_function_and_in_a_self_cleaning_registry) {
   // Observers stored as std::function keep working and do nothing once their object is gone.
   auto w = weakref::make_shared<widget>(3);
@@ -188,6 +196,7 @@ BOOST_AUTO_TEST_CASE(usable_as_a_std_function_and_in_a_self_cleaning_registry) {
   BOOST_TEST(registry.empty());
 }
 
+// Checks [weakref.method.obs]/2.
 BOOST_AUTO_TEST_CASE(callback_accessor_shows_the_users_callback) {
   auto w = weakref::make_shared<widget>();
   int deaths = 0;
@@ -201,6 +210,7 @@ BOOST_AUTO_TEST_CASE(callback_accessor_shows_the_users_callback) {
   BOOST_TEST(m.callback<decltype(on_death)>() == nullptr);
 }
 
+// Checks [weakref.method.cons]/1 and /4.
 BOOST_AUTO_TEST_CASE(not_weakly_referenceable_and_misuse) {
   const auto plain = std::make_shared<widget>();
   BOOST_CHECK_THROW(weak_method(plain, &widget::on_change), weakref::type_error);

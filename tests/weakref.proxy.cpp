@@ -132,6 +132,7 @@ BOOST_AUTO_TEST_SUITE(proxy)
 BOOST_AUTO_TEST_SUITE(access)
 
 // Python proxy(): "supports use of the proxy in most contexts instead of requiring the explicit dereferencing"
+// Checks [weakref.proxy.access]/3.
 BOOST_AUTO_TEST_CASE(arrow_forwards_to_member) {
   auto obj = weakref::make_shared<widget>(widget{21, "w"});
   weak_proxy<widget> p(obj);
@@ -162,6 +163,7 @@ BOOST_AUTO_TEST_CASE(arrow_pins_referent_for_full_expression) {
 // obtained for it. *p.pin() is the referent, owned for the full-expression.
 template <class P>
 concept dereferenceable = requires(const P& p) { *p; };
+// Checks [weakref.proxy.general]/4; [weakref.proxy.access]/1.
 BOOST_AUTO_TEST_CASE(no_star_the_referent_is_reached_through_pin) {
   static_assert(!dereferenceable<weak_proxy<widget>>);
   static_assert(!dereferenceable<weak_proxy<int>>);
@@ -190,6 +192,7 @@ BOOST_AUTO_TEST_CASE(pin_returns_an_owner_that_keeps_referent_alive) {
 }
 
 // PY-INTRO-1 "A weak reference to an object is not enough to keep the object alive" (also for proxies)
+// Checks [weakref.proxy.cons]/2; [weakref.proxy.obs]/1.
 BOOST_AUTO_TEST_CASE(proxy_does_not_keep_referent_alive) {
   const int before = tracked::alive;
   auto obj = weakref::make_shared<tracked>(1);
@@ -201,6 +204,7 @@ BOOST_AUTO_TEST_CASE(proxy_does_not_keep_referent_alive) {
 }
 
 // [weakref.proxy.obs] "The escape hatches of C++ ...: they never throw"
+// Checks [weakref.proxy.obs]/1.
 BOOST_AUTO_TEST_CASE(lock_and_expired_never_throw) {
   static_assert(noexcept(std::declval<const weak_proxy<int>&>().lock()));
   static_assert(noexcept(std::declval<const weak_proxy<int>&>().expired()));
@@ -224,6 +228,7 @@ BOOST_AUTO_TEST_SUITE_END() // access
 BOOST_AUTO_TEST_SUITE(ops)
 
 // [weakref.proxy.ops]/3 "Binary operators forward to the referent" (proxy on the left)
+// Checks [weakref.proxy.ops]/5.
 BOOST_AUTO_TEST_CASE(arithmetic_with_proxy_on_the_left) {
   auto obj = weakref::make_shared<int>(12);
   weak_proxy<int> p(obj);
@@ -236,6 +241,7 @@ BOOST_AUTO_TEST_CASE(arithmetic_with_proxy_on_the_left) {
 }
 
 // [weakref.proxy.ops]/3 "with a proxy operand on either side unwrapped" (proxy on the right)
+// Checks [weakref.proxy.ops]/5.
 BOOST_AUTO_TEST_CASE(arithmetic_with_proxy_on_the_right) {
   auto obj = weakref::make_shared<int>(4);
   weak_proxy<int> p(obj);
@@ -247,6 +253,7 @@ BOOST_AUTO_TEST_CASE(arithmetic_with_proxy_on_the_right) {
 }
 
 // [weakref.proxy.ops]/3 bitwise and shift operators, both operand orders
+// Checks [weakref.proxy.ops]/5.
 BOOST_AUTO_TEST_CASE(bitwise_and_shift_in_both_orders) {
   auto obj = weakref::make_shared<int>(0b1100);
   weak_proxy<int> p(obj);
@@ -263,6 +270,7 @@ BOOST_AUTO_TEST_CASE(bitwise_and_shift_in_both_orders) {
 }
 
 // [weakref.proxy.ops]/3 comparisons forward to the referent, both operand orders
+// Checks [weakref.proxy.ops]/5-6.
 BOOST_AUTO_TEST_CASE(comparisons_in_both_orders) {
   auto obj = weakref::make_shared<int>(5);
   weak_proxy<int> p(obj);
@@ -286,6 +294,7 @@ BOOST_AUTO_TEST_CASE(comparisons_in_both_orders) {
 }
 
 // [weakref.proxy.ops]/3 "a proxy operand on either side unwrapped": proxy op proxy
+// Checks [weakref.proxy.ops]/5-6.
 BOOST_AUTO_TEST_CASE(proxy_op_proxy_unwraps_both) {
   auto a = weakref::make_shared<int>(7);
   auto b = weakref::make_shared<int>(3);
@@ -307,6 +316,7 @@ BOOST_AUTO_TEST_CASE(proxy_op_proxy_unwraps_both) {
 
 // [weakref.proxy.ops]/3 proxy op proxy with non-const lvalue proxies (the common spelling);
 // `p == q` must not be an ambiguous reversed-operator use ([over.match.oper]/9)
+// Checks [weakref.proxy.ops]/5-6.
 BOOST_AUTO_TEST_CASE(proxy_op_proxy_with_mutable_proxies) {
   auto a = weakref::make_shared<int>(2);
   auto b = weakref::make_shared<int>(2);
@@ -327,6 +337,7 @@ BOOST_AUTO_TEST_CASE(proxy_op_proxy_with_mutable_proxies) {
 
 // [weakref.proxy.ops]/3 "a proxy operand on either side unwrapped" also when the element types
 // differ (Python: proxy(a) == proxy(b) is a == b): every binary operator, == included
+// Checks [weakref.proxy.ops]/5-6.
 BOOST_AUTO_TEST_CASE(proxy_op_proxy_of_different_element_types) {
   auto a = weakref::make_shared<int>(2);
   auto c = weakref::make_shared<long>(2);
@@ -345,6 +356,7 @@ BOOST_AUTO_TEST_CASE(proxy_op_proxy_of_different_element_types) {
 }
 
 // [weakref.proxy.ops]/3 class-type referent: non-commutative + on std::string, both orders
+// Checks [weakref.proxy.ops]/5.
 BOOST_AUTO_TEST_CASE(string_concatenation_keeps_operand_order) {
   auto obj = weakref::make_shared<std::string>("mid");
   weak_proxy<std::string> p(obj);
@@ -358,6 +370,7 @@ BOOST_AUTO_TEST_CASE(string_concatenation_keeps_operand_order) {
 }
 
 // [weakref.proxy.ops]/3 equality uses the referent's own == (tracked compares value)
+// Checks [weakref.proxy.ops]/6.
 BOOST_AUTO_TEST_CASE(equality_uses_referent_operator) {
   auto obj = weakref::make_shared<tracked>(3);
   weak_proxy<tracked> p(obj);
@@ -367,6 +380,7 @@ BOOST_AUTO_TEST_CASE(equality_uses_referent_operator) {
 }
 
 // [weakref.proxy.ops]/7 "Compound assignment acts on the referent and yields the proxy"
+// Checks [weakref.proxy.ops]/8.
 BOOST_AUTO_TEST_CASE(compound_assignment_mutates_referent) {
   auto obj = weakref::make_shared<int>(10);
   weak_proxy<int> p(obj);
@@ -393,6 +407,7 @@ BOOST_AUTO_TEST_CASE(compound_assignment_mutates_referent) {
 }
 
 // [weakref.proxy.ops]/7 "yields the proxy" (Python: `p += x` rebinds p to what __iadd__ returns)
+// Checks [weakref.proxy.ops]/8-9.
 BOOST_AUTO_TEST_CASE(compound_assignment_yields_the_proxy) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -411,6 +426,7 @@ struct counter {
 
 // [weakref.proxy.ops]/7 Python's proxy yields what the referent's in-place operator returned,
 // unless that is the referent itself (then the proxy): `p /= 5` is not always the proxy.
+// Checks [weakref.proxy.ops]/9.
 BOOST_AUTO_TEST_CASE(compound_assignment_yields_the_referents_result_when_not_the_referent) {
   auto obj = weakref::make_shared<counter>();
   weak_proxy<counter> p(obj);
@@ -425,6 +441,7 @@ BOOST_AUTO_TEST_CASE(compound_assignment_yields_the_referents_result_when_not_th
 }
 
 // [weakref.proxy.ops]/7 a proxy on the right of a compound assignment is unwrapped
+// Checks [weakref.proxy.ops]/8.
 BOOST_AUTO_TEST_CASE(compound_assignment_with_proxy_operand) {
   auto a = weakref::make_shared<int>(10);
   auto b = weakref::make_shared<int>(4);
@@ -440,6 +457,7 @@ BOOST_AUTO_TEST_CASE(compound_assignment_with_proxy_operand) {
 }
 
 // [weakref.proxy.ops]/10 "Unary operators and increments"
+// Checks [weakref.proxy.ops]/11.
 BOOST_AUTO_TEST_CASE(unary_operators_forward) {
   auto obj = weakref::make_shared<int>(6);
   weak_proxy<int> p(obj);
@@ -453,6 +471,7 @@ BOOST_AUTO_TEST_CASE(unary_operators_forward) {
 }
 
 // [weakref.proxy.ops]/10 prefix ++/-- mutate the referent and yield the proxy
+// Checks [weakref.proxy.ops]/11.
 BOOST_AUTO_TEST_CASE(prefix_increment_and_decrement) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -465,6 +484,7 @@ BOOST_AUTO_TEST_CASE(prefix_increment_and_decrement) {
 }
 
 // [weakref.proxy.ops]/10 postfix ++/-- mutate the referent and yield the old value
+// Checks [weakref.proxy.ops]/11.
 BOOST_AUTO_TEST_CASE(postfix_increment_and_decrement) {
   auto obj = weakref::make_shared<int>(5);
   weak_proxy<int> p(obj);
@@ -497,6 +517,7 @@ BOOST_AUTO_TEST_CASE(explicit_bool_forwards_to_referent) {
 }
 
 // [weakref.proxy.ops] operators are forwarded only "where T has them": opaque has none
+// Checks [weakref.proxy.ops]/4, /6-7 and /10; [weakref.proxy.container]/1 and /5.
 BOOST_AUTO_TEST_CASE(operators_absent_when_referent_lacks_them) {
   using P = weak_proxy<opaque>;
   static_assert(!has_plus<P>);
@@ -538,6 +559,7 @@ BOOST_AUTO_TEST_SUITE_END() // ops
 BOOST_AUTO_TEST_SUITE(call)
 
 // PY-PROXY-2 CallableProxyType "for proxies of callable objects": arguments and result forwarded
+// Checks [weakref.proxy.call]/1.
 BOOST_AUTO_TEST_CASE(call_forwards_arguments_and_result) {
   auto obj = weakref::make_shared<adder>(adder{100, 0});
   weak_proxy<adder> p(obj);
@@ -548,6 +570,7 @@ BOOST_AUTO_TEST_CASE(call_forwards_arguments_and_result) {
 }
 
 // [weakref.proxy.call] the result of the referent's call is forwarded as is (a reference stays one)
+// Checks [weakref.proxy.call]/1.
 BOOST_AUTO_TEST_CASE(call_returns_reference_into_referent) {
   auto obj = weakref::make_shared<slot>();
   weak_proxy<slot> p(obj);
@@ -557,6 +580,7 @@ BOOST_AUTO_TEST_CASE(call_returns_reference_into_referent) {
 }
 
 // [weakref.proxy.call] a lambda referent is callable
+// Checks [weakref.proxy.call]/1; [weakref.proxy.types]/2.
 BOOST_AUTO_TEST_CASE(lambda_referent_is_callable) {
   auto twice = [](int x) { return 2 * x; };
   using L = decltype(twice);
@@ -567,6 +591,7 @@ BOOST_AUTO_TEST_CASE(lambda_referent_is_callable) {
 }
 
 // [weakref.proxy.call] the call holds an owner (pin()) while the referent runs
+// Checks [weakref.proxy.general]/3; [weakref.proxy.call]/1.
 BOOST_AUTO_TEST_CASE(call_pins_referent_during_invocation) {
   const int before = tracked::alive;
   auto obj = weakref::make_shared<drops_owner_when_called>();
@@ -579,6 +604,7 @@ BOOST_AUTO_TEST_CASE(call_pins_referent_during_invocation) {
 }
 
 // [weakref.proxy.call] "Only for the callable kind ... Constraints: T& is invocable with args"
+// Checks [weakref.proxy.call]/1.
 BOOST_AUTO_TEST_CASE(invocability_follows_the_referent) {
   static_assert(!std::invocable<weak_proxy<not_callable>>);
   static_assert(!std::invocable<const weak_proxy<not_callable>&>);
@@ -598,6 +624,7 @@ BOOST_AUTO_TEST_SUITE_END() // call
 BOOST_AUTO_TEST_SUITE(container)
 
 // [weakref.proxy.container] "Forwarded where T has them": operator[]
+// Checks [weakref.proxy.container]/2-3.
 BOOST_AUTO_TEST_CASE(subscript_reads_and_writes_referent) {
   auto obj = weakref::make_shared<std::vector<int>>(std::vector<int>{10, 20, 30});
   weak_proxy<std::vector<int>> p(obj);
@@ -664,7 +691,7 @@ BOOST_AUTO_TEST_CASE(reverse_and_const_iteration_forward) {
   BOOST_TEST(*++last == 2);
 }
 
-// [weakref.proxy.container]/1 A subscript result owns the referent while it lives.
+// [weakref.proxy.container]/3 A subscript result owns the referent while it lives.
 BOOST_AUTO_TEST_CASE(a_subscript_result_keeps_the_referent_alive) {
   auto owner = weakref::make_shared<std::vector<std::string>>(std::vector<std::string>{"a", "b"});
   weak_proxy<std::vector<std::string>> p(owner);
@@ -677,6 +704,7 @@ BOOST_AUTO_TEST_CASE(a_subscript_result_keeps_the_referent_alive) {
 }
 
 // [weakref.proxy.container] size and empty
+// Checks [weakref.proxy.container]/6.
 BOOST_AUTO_TEST_CASE(size_and_empty_forward) {
   auto obj = weakref::make_shared<std::vector<int>>(std::vector<int>{1, 2, 3});
   weak_proxy<std::vector<int>> p(obj);
@@ -688,6 +716,7 @@ BOOST_AUTO_TEST_CASE(size_and_empty_forward) {
 }
 
 // [weakref.proxy.container] begin/end: a proxy is a range (Python: iter(proxy))
+// Checks [weakref.proxy.container]/6 and /8.
 BOOST_AUTO_TEST_CASE(begin_end_iterate_referent) {
   static_assert(std::ranges::range<weak_proxy<std::vector<int>>&>);
   auto obj = weakref::make_shared<std::vector<int>>(std::vector<int>{1, 2, 3, 4});
@@ -698,6 +727,7 @@ BOOST_AUTO_TEST_CASE(begin_end_iterate_referent) {
 }
 
 // [weakref.proxy.container] range-for over the proxy visits and can mutate the referent's elements
+// Checks [weakref.proxy.container]/8.
 BOOST_AUTO_TEST_CASE(range_for_loop_over_proxy) {
   auto obj = weakref::make_shared<std::vector<int>>(std::vector<int>{1, 2, 3});
   weak_proxy<std::vector<int>> p(obj);
@@ -714,6 +744,7 @@ BOOST_AUTO_TEST_SUITE_END() // container
 BOOST_AUTO_TEST_SUITE(death)
 
 // PY-REFERR-1 ReferenceError "raised when a proxy object is used but the underlying object has been collected"
+// Checks [weakref.proxy.access]/4; [weakref.error.reference]/1.
 BOOST_AUTO_TEST_CASE(arrow_after_death_throws_reference_error) {
   auto obj = weakref::make_shared<widget>();
   weak_proxy<widget> p(obj);
@@ -724,6 +755,7 @@ BOOST_AUTO_TEST_CASE(arrow_after_death_throws_reference_error) {
 }
 
 // PY-REFERR-1 "used but the underlying object has been collected": pin() and ->
+// Checks [weakref.proxy.access]/2.
 BOOST_AUTO_TEST_CASE(pin_and_arrow_after_death_throw_reference_error) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -732,6 +764,7 @@ BOOST_AUTO_TEST_CASE(pin_and_arrow_after_death_throw_reference_error) {
 }
 
 // PY-REFERR-1 calling a dead callable proxy raises ReferenceError; the referent is not called
+// Checks [weakref.proxy.call]/2.
 BOOST_AUTO_TEST_CASE(call_after_death_throws_reference_error) {
   auto obj = weakref::make_shared<adder>();
   weak_proxy<adder> p(obj);
@@ -740,6 +773,7 @@ BOOST_AUTO_TEST_CASE(call_after_death_throws_reference_error) {
 }
 
 // PY-REFERR-1 binary operators with a dead proxy on either side raise ReferenceError
+// Checks [weakref.proxy.ops]/12.
 BOOST_AUTO_TEST_CASE(binary_operators_after_death_throw_reference_error) {
   auto obj = weakref::make_shared<int>(3);
   auto live = weakref::make_shared<int>(4);
@@ -803,6 +837,7 @@ BOOST_AUTO_TEST_CASE(operands_merely_associated_with_proxies_use_their_own_opera
 }
 
 // PY-REFERR-1 compound assignment, unary operators and increments on a dead proxy raise
+// Checks [weakref.proxy.ops]/12.
 BOOST_AUTO_TEST_CASE(mutating_and_unary_operators_after_death_throw_reference_error) {
   auto obj = weakref::make_shared<int>(3);
   auto live = weakref::make_shared<int>(4);
@@ -822,6 +857,7 @@ BOOST_AUTO_TEST_CASE(mutating_and_unary_operators_after_death_throw_reference_er
 }
 
 // PY-REFERR-1 bool(proxy) of a dead proxy raises: it is not "false"
+// Checks [weakref.proxy.ops]/2.
 BOOST_AUTO_TEST_CASE(bool_after_death_throws_reference_error) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -831,6 +867,7 @@ BOOST_AUTO_TEST_CASE(bool_after_death_throws_reference_error) {
 }
 
 // PY-REFERR-1 subscript, size, empty, begin, end and range-for on a dead proxy raise
+// Checks [weakref.proxy.container]/4 and /7.
 BOOST_AUTO_TEST_CASE(container_use_after_death_throws_reference_error) {
   auto obj = weakref::make_shared<std::vector<int>>(std::vector<int>{1, 2});
   weak_proxy<std::vector<int>> p(obj);
@@ -858,6 +895,7 @@ BOOST_AUTO_TEST_CASE(default_constructed_proxy_throws_reference_error) {
 }
 
 // PY-REFERR-2 the error is a std::runtime_error, so generic handlers see it
+// Checks [weakref.error.reference]/1.
 BOOST_AUTO_TEST_CASE(reference_error_is_a_runtime_error) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -884,6 +922,7 @@ BOOST_AUTO_TEST_CASE(copies_share_identity) {
 }
 
 // [weakref.proxy.cons]/1 a moved-from proxy is in the default state (expired); the target takes the identity
+// Checks [weakref.proxy.cons]/1 and /7; [weakref.ref.cons]/8 and /11.
 BOOST_AUTO_TEST_CASE(move_empties_source) {
   auto obj = weakref::make_shared<int>(5);
   weak_proxy<int> p(obj);
@@ -902,7 +941,7 @@ BOOST_AUTO_TEST_CASE(move_empties_source) {
   BOOST_TEST(moved.expired()); // NOLINT(bugprone-use-after-move)
 }
 
-// [weakref.proxy.cons]/2 "Throws: type_error as weak_ref's constructor" (PY-INTRO-5 "Not all objects can be weakly referenced")
+// [weakref.proxy.cons]/4 "Throws: type_error as weak_ref's constructor" (PY-INTRO-5 "Not all objects can be weakly referenced")
 BOOST_AUTO_TEST_CASE(proxy_of_std_make_shared_object_throws_type_error) {
   auto obj = std::make_shared<int>(1);
   BOOST_CHECK_THROW(weak_proxy<int>{obj}, weakref::type_error);
@@ -913,7 +952,7 @@ BOOST_AUTO_TEST_CASE(proxy_of_std_make_shared_object_throws_type_error) {
   BOOST_TEST(!called);
 }
 
-// [weakref.proxy.cons]/2 type_error for an empty shared_ptr (there is no object to refer to)
+// [weakref.proxy.cons]/4 type_error for an empty shared_ptr (there is no object to refer to)
 BOOST_AUTO_TEST_CASE(proxy_of_empty_shared_ptr_throws_type_error) {
   BOOST_CHECK_THROW(weak_proxy<int>{std::shared_ptr<int>()}, weakref::type_error);
   BOOST_CHECK_THROW(weak_proxy<int>{std::shared_ptr<int>(nullptr)}, weakref::type_error);
@@ -940,6 +979,7 @@ static_assert(!std::is_constructible_v<weak_proxy<widget>, weak_ref<gadget>>);
 // [weakref.ref.conv]/2 as for weak_ref: the converted proxy is the same proxy seen through the
 // base, it forwards to the base subobject, its callback receives the registered type, and once
 // the referent is gone it throws reference_error (PY-REFERR-1).
+// Checks [weakref.proxy.cons]/8; [weakref.ref.conv]/3.
 BOOST_AUTO_TEST_CASE(derived_to_base_is_the_same_proxy) {
   auto g = weakref::make_shared<gadget>();
   g->value = 21;
@@ -961,6 +1001,7 @@ BOOST_AUTO_TEST_SUITE_END() // conversion
 BOOST_AUTO_TEST_SUITE(kinds)
 
 // Python proxy(): "Proxy objects are not hashable regardless of the referent"
+// Checks [weakref.proxy.general]/3.
 BOOST_AUTO_TEST_CASE(proxy_is_not_hashable) {
   static_assert(!std::is_default_constructible_v<std::hash<weak_proxy<int>>>);
   static_assert(!std::is_invocable_v<std::hash<weak_proxy<int>>, const weak_proxy<int>&>);
@@ -977,6 +1018,7 @@ BOOST_AUTO_TEST_CASE(proxy_is_not_hashable) {
 }
 
 // PY-PROXY-2 "a type of either ProxyType or CallableProxyType, depending on whether object is callable"
+// Checks [weakref.proxy.types]/1-2.
 BOOST_AUTO_TEST_CASE(kind_concepts_classify_proxies) {
   using callable_p = weak_proxy<adder>;
   using plain_p = weak_proxy<plain>;
@@ -1004,6 +1046,7 @@ BOOST_AUTO_TEST_CASE(kind_concepts_classify_proxies) {
 }
 
 // Python ProxyTypes: "Sequence containing all the type objects for proxies"
+// Checks [weakref.proxy.types]/1.
 BOOST_AUTO_TEST_CASE(proxy_types_covers_both_kinds_only) {
   static_assert(weakref::proxy_types<weak_proxy<adder>>);
   static_assert(weakref::proxy_types<weak_proxy<plain>>);
@@ -1036,6 +1079,7 @@ BOOST_AUTO_TEST_SUITE(callback)
 
 // PY-PROXY-3 "callback is the same as the parameter of the same name to the ref() function":
 // it receives this proxy (a handle identical() to it)
+// Checks [weakref.proxy.cons]/5.
 BOOST_AUTO_TEST_CASE(callback_receives_identical_proxy) {
   auto obj = weakref::make_shared<tracked>(1);
   weak_proxy<tracked> seen;
@@ -1051,6 +1095,7 @@ BOOST_AUTO_TEST_CASE(callback_receives_identical_proxy) {
 }
 
 // PY-REF-14 "the referent will no longer be available": inside the callback the proxy is dead
+// Checks [weakref.proxy.cons]/5; [weakref.proxy.access]/2; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(callback_sees_dead_proxy) {
   auto obj = weakref::make_shared<int>(1);
   bool expired_in_callback = false;
@@ -1069,6 +1114,7 @@ BOOST_AUTO_TEST_CASE(callback_sees_dead_proxy) {
 }
 
 // PY-NOTE-1 "Weak references to an object are cleared before the object's __del__() is called"
+// Checks [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(callback_runs_before_referent_is_destroyed) {
   const int before = tracked::alive;
   auto obj = weakref::make_shared<tracked>(1);
@@ -1080,6 +1126,7 @@ BOOST_AUTO_TEST_CASE(callback_runs_before_referent_is_destroyed) {
 }
 
 // PY-REF-2 "called from the most recently registered callback to the oldest", refs and proxies mixed
+// Checks [weakref.proxy.general]/1; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(callbacks_run_lifo_mixed_with_refs) {
   auto obj = weakref::make_shared<int>(0);
   std::vector<std::string> order;
@@ -1093,6 +1140,7 @@ BOOST_AUTO_TEST_CASE(callbacks_run_lifo_mixed_with_refs) {
 }
 
 // PY-REF-11 "and the returned weakref object is still alive": a surviving copy keeps the callback, run once
+// Checks [weakref.proxy.cons]/7; [weakref.ref.general]/3.
 BOOST_AUTO_TEST_CASE(callback_runs_once_while_a_copy_survives) {
   auto obj = weakref::make_shared<int>(0);
   int calls = 0;
@@ -1122,6 +1170,7 @@ BOOST_AUTO_TEST_CASE(destroyed_proxy_never_calls_back) {
 }
 
 // PY-REF-10 "If callback is provided and not None": nullptr means no callback
+// Checks [weakref.proxy.cons]/2 and /5.
 BOOST_AUTO_TEST_CASE(null_callback_registers_none) {
   weakref_test::capture_callback_errors
       capture; // an empty std::function would report bad_function_call
@@ -1140,6 +1189,7 @@ BOOST_AUTO_TEST_CASE(null_callback_registers_none) {
 }
 
 // PY-REF-3 "Exceptions raised by the callback will be noted ... but cannot be propagated" (proxies too)
+// Checks [weakref.ref.death]/3; [weakref.error.callback]/1.
 BOOST_AUTO_TEST_CASE(throwing_proxy_callback_is_reported_not_propagated) {
   weakref_test::capture_callback_errors capture;
   auto obj = weakref::make_shared<int>(0);

@@ -113,6 +113,7 @@ BOOST_AUTO_TEST_SUITE(ref)
 BOOST_AUTO_TEST_SUITE(lifetime)
 
 // PY-INTRO-1 "A weak reference to an object is not enough to keep the object alive".
+// Checks [weakref.ref.cons]/2; [weakref.ref.obs]/3.
 BOOST_AUTO_TEST_CASE(does_not_keep_referent_alive) {
   auto p = weakref::make_shared<tracked>(1);
   weak_ref<tracked> r(p);
@@ -123,6 +124,7 @@ BOOST_AUTO_TEST_CASE(does_not_keep_referent_alive) {
 }
 
 // PY-REF-1 / PY-EX-1: calling the ref returns the object while it is alive (`o is o2`).
+// Checks [weakref.ref.obs]/1 and /3.
 BOOST_AUTO_TEST_CASE(call_returns_the_referent_while_alive) {
   auto o = weakref::make_shared<tracked>(3);
   weak_ref<tracked> r(o);
@@ -133,6 +135,7 @@ BOOST_AUTO_TEST_CASE(call_returns_the_referent_while_alive) {
 }
 
 // PY-EX-2 "If the referent no longer exists, calling the reference object returns None".
+// Checks [weakref.ref.obs]/1 and /3.
 BOOST_AUTO_TEST_CASE(call_returns_empty_after_death) {
   auto o = weakref::make_shared<tracked>(3);
   weak_ref<tracked> r(o);
@@ -145,6 +148,7 @@ BOOST_AUTO_TEST_CASE(call_returns_empty_after_death) {
 }
 
 // PY-EX-3: the liveness idiom; the result of r() keeps the referent alive while it is used.
+// Checks [weakref.ref.obs]/1-2.
 BOOST_AUTO_TEST_CASE(liveness_idiom_pins_the_referent) {
   auto owner = weakref::make_shared<tracked>(11);
   weak_ref<tracked> r(owner);
@@ -159,6 +163,7 @@ BOOST_AUTO_TEST_CASE(liveness_idiom_pins_the_referent) {
 }
 
 // PY-NOTE-1 "Weak references to an object are cleared before the object's __del__() is called".
+// Checks [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(cleared_before_the_destructor_runs) {
   bool saw_live_ref = true;
   auto p = weakref::make_shared<inspects_itself_in_destructor>();
@@ -181,6 +186,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(identity)
 
 // [weakref.ref.general]/3: copies are the same reference: one registration, counted once.
+// Checks [weakref.ref.obs]/4; [weakref.ref.cons]/7 and /9.
 BOOST_AUTO_TEST_CASE(copies_share_one_identity) {
   auto p = weakref::make_shared<tracked>(1);
   weak_ref<tracked> a(p);
@@ -196,6 +202,7 @@ BOOST_AUTO_TEST_CASE(copies_share_one_identity) {
 }
 
 // [weakref.ref.general]/3: move leaves the source empty and transfers the identity.
+// Checks [weakref.ref.obs]/4; [weakref.ref.cons]/8.
 BOOST_AUTO_TEST_CASE(move_leaves_source_empty) {
   auto p = weakref::make_shared<tracked>(1);
   weak_ref<tracked> a(p);
@@ -226,6 +233,7 @@ BOOST_AUTO_TEST_SUITE(callback)
 // PY-REF-12, -13, -14: "the callback will be called when the object is about to be finalized; the weak
 // reference object will be passed as the only parameter to the callback; the referent will no
 // longer be available".
+// Checks [weakref.ref.cons]/5; [weakref.ref.callback]/2; [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(receives_its_ref_with_the_referent_gone) {
   auto p = weakref::make_shared<tracked>(1);
   int calls = 0;
@@ -283,6 +291,7 @@ BOOST_AUTO_TEST_CASE(callback_accessor_sees_the_callback_while_the_referent_live
 }
 
 // A view of another element type and a self_callback show the callback the user gave.
+// Checks [weakref.ref.callback]/3 and /6.
 BOOST_AUTO_TEST_CASE(callback_accessor_through_a_view_and_a_self_callback) {
   struct animal {
     virtual ~animal() = default;
@@ -298,6 +307,7 @@ BOOST_AUTO_TEST_CASE(callback_accessor_through_a_view_and_a_self_callback) {
 
 // PY-REF-2: "Callbacks registered for each weak reference will be called from the most recently
 // registered callback to the oldest registered callback."
+// Checks [weakref.ref.death]/1.
 BOOST_AUTO_TEST_CASE(most_recently_registered_runs_first) {
   auto p = weakref::make_shared<tracked>(1);
   std::vector<int> order;
@@ -310,6 +320,7 @@ BOOST_AUTO_TEST_CASE(most_recently_registered_runs_first) {
 }
 
 // PY-REF-11: "and the returned weakref object is still alive": a ref destroyed first never calls.
+// Checks [weakref.ref.cons]/14.
 BOOST_AUTO_TEST_CASE(destroyed_ref_never_calls_back) {
   auto p = weakref::make_shared<tracked>(1);
   int calls = 0;
@@ -360,6 +371,7 @@ BOOST_AUTO_TEST_CASE(callback_may_destroy_its_own_ref) {
 }
 
 // PY-REF-10 "If callback is provided and not None": a null callback registers a ref without one.
+// Checks [weakref.ref.cons]/2 and /5.
 BOOST_AUTO_TEST_CASE(null_callback_means_none) {
   auto p = weakref::make_shared<tracked>(1);
   void (*none)(weak_ref<tracked>) = nullptr;
@@ -408,6 +420,7 @@ BOOST_AUTO_TEST_SUITE(hash)
 
 // PY-REF-4, -18 "Weak references are hashable if the object is hashable. They will maintain their
 // hash value even after the object was deleted."
+// Checks [weakref.ref.hash]/1, /3 and /6.
 BOOST_AUTO_TEST_CASE(equals_referent_hash_and_survives_death) {
   auto p = weakref::make_shared<std::string>("image-42");
   weak_ref<std::string> r(p);
@@ -421,6 +434,7 @@ BOOST_AUTO_TEST_CASE(equals_referent_hash_and_survives_death) {
 
 // PY-REF-5 "If hash() is called the first time only after the object was deleted, the call will
 // raise TypeError."
+// Checks [weakref.ref.hash]/4.
 BOOST_AUTO_TEST_CASE(first_hash_after_death_throws_type_error) {
   auto p = weakref::make_shared<std::string>("x");
   weak_ref<std::string> r(p);
@@ -439,6 +453,7 @@ static_assert(has_hash_member<weak_ref<std::string>>);
 static_assert(!has_hash_member<weak_ref<opaque>>);
 
 // Hashing makes refs usable as unordered keys (the basis of WeakKeyDictionary).
+// Checks [weakref.ref.hash]/1; [weakref.ref.eq]/2.
 BOOST_AUTO_TEST_CASE(usable_in_unordered_set) {
   auto a = weakref::make_shared<std::string>("a");
   auto b = weakref::make_shared<std::string>("b");
@@ -454,6 +469,7 @@ BOOST_AUTO_TEST_SUITE(equality)
 
 // PY-REF-6 "If the referents are still alive, two references have the same equality
 // relationship as their referents (regardless of the callback)."
+// Checks [weakref.ref.eq]/2.
 BOOST_AUTO_TEST_CASE(alive_refs_compare_referents) {
   auto x = weakref::make_shared<tracked>(1);
   auto y = weakref::make_shared<tracked>(1);
@@ -467,6 +483,7 @@ BOOST_AUTO_TEST_CASE(alive_refs_compare_referents) {
 
 // PY-REF-19 "If either referent has been deleted, the references are equal only if the reference
 // objects are the same object."
+// Checks [weakref.ref.eq]/2 and /6.
 BOOST_AUTO_TEST_CASE(dead_refs_compare_by_identity) {
   auto x = weakref::make_shared<tracked>(1);
   auto y = weakref::make_shared<tracked>(1);
@@ -500,6 +517,7 @@ static_assert(!any_ordering<weak_ref<std::string>>);
 static_assert(any_ordering<std::shared_ptr<int>>); // the probe itself can detect an ordering
 
 // [weakref.ref.owner]: referent identity, stable after death.
+// Checks [weakref.ref.owner]/1-2.
 BOOST_AUTO_TEST_CASE(owner_identity_survives_death) {
   auto a = weakref::make_shared<tracked>(1);
   auto b = weakref::make_shared<tracked>(1);
@@ -524,6 +542,7 @@ static_assert(!weakref::ref_type<int>);
 
 // PY-SUB-1 "Specialized versions of ref objects can be created through subclassing" and the
 // ExtendedRef example: extra information, and a different value returned on call.
+// Checks [weakref.ref.types]/2.
 BOOST_AUTO_TEST_CASE(extended_ref_counts_successful_calls) {
   auto ob = weakref::make_shared<tracked>(5);
   extended_ref<tracked> r(ob, {"thumbnail"});
@@ -542,6 +561,7 @@ BOOST_AUTO_TEST_CASE(extended_ref_counts_successful_calls) {
 }
 
 // A subclass is still a ref: callbacks, hashing (derived std::hash) and equality carry over.
+// Checks [weakref.ref.types]/2-3; [weakref.ref.hash]/1.
 BOOST_AUTO_TEST_CASE(extended_ref_keeps_ref_behaviour) {
   auto ob = weakref::make_shared<std::string>("k");
   int calls = 0;
@@ -555,6 +575,7 @@ BOOST_AUTO_TEST_CASE(extended_ref_keeps_ref_behaviour) {
 
 // [weakref.ref.self] Python passes a ref subclass's callback the subclass instance: through a
 // self_callback member the callback receives the derived object, its own members intact.
+// Checks [weakref.ref.self]/1 and /6.
 BOOST_AUTO_TEST_CASE(self_callback_receives_the_derived_object) {
   auto ob = weakref::make_shared<tracked>(3);
   const labelled_ref* seen = nullptr;
@@ -575,6 +596,7 @@ BOOST_AUTO_TEST_CASE(self_callback_receives_the_derived_object) {
 
 // [weakref.ref.self]/9 The callback is bound to the derived object: once that is destroyed it is
 // not called, even while a plain handle to the same reference keeps the reference registered.
+// Checks [weakref.ref.self]/8.
 BOOST_AUTO_TEST_CASE(self_callback_is_not_called_after_its_object_is_destroyed) {
   auto ob = weakref::make_shared<tracked>(3);
   int calls = 0;
@@ -604,7 +626,7 @@ BOOST_AUTO_TEST_CASE(self_callback_may_destroy_its_object) {
 }
 
 // [weakref.ref.death]/1.3 The derived callback keeps its place in the order of PY-REF-2, and a
-// null callback registers none ([weakref.ref.self]/4, PY-REF-10).
+// null callback registers none ([weakref.ref.self]/6, PY-REF-10).
 BOOST_AUTO_TEST_CASE(self_callback_runs_in_registration_order) {
   auto ob = weakref::make_shared<tracked>(3);
   std::vector<int> order;
@@ -638,6 +660,7 @@ static_assert(!std::is_constructible_v<weak_ref<shape>, weakref::weak_proxy<squa
 // [weakref.ref.conv]/2 The converted handle is the same reference seen through the base: it
 // locks to the base subobject, is identical() to the source, is counted once, and the callback
 // (registered with the derived type) still runs once, with its own handle type.
+// Checks [weakref.ref.conv]/3.
 BOOST_AUTO_TEST_CASE(derived_to_base_is_the_same_reference) {
   auto sq = weakref::make_shared<square>();
   int calls = 0;
@@ -676,6 +699,7 @@ BOOST_AUTO_TEST_CASE(dead_and_empty_references_convert) {
 }
 
 // [weakref.ref.conv]/2 Through a virtual base, alive and dead.
+// Checks [weakref.ref.conv]/5.
 BOOST_AUTO_TEST_CASE(virtual_base_converts_alive_and_dead) {
   auto sq = weakref::make_shared<vsquare>();
   const weak_ref<vsquare> derived(sq);
@@ -692,6 +716,7 @@ BOOST_AUTO_TEST_CASE(virtual_base_converts_alive_and_dead) {
 // [weakref.ref.conv]/2 and PY-REF-4: the hash is cached once, by the reference, so a view made
 // after death hashes as the reference did instead of throwing (PY-REF-5 applies to references
 // never hashed).
+// Checks [weakref.ref.conv]/3.
 BOOST_AUTO_TEST_CASE(views_share_the_cached_hash) {
   auto k = weakref::make_shared<keyed>();
   k->v = 41;
@@ -709,6 +734,7 @@ BOOST_AUTO_TEST_CASE(views_share_the_cached_hash) {
 
 // [weakref.ref.conv]/6 A std::weak_ptr for APIs that take one: it shares ownership with the
 // referent, converts to a base's weak_ptr, and expires with the referent.
+// Checks [weakref.ref.conv]/7.
 BOOST_AUTO_TEST_CASE(yields_a_std_weak_ptr) {
   auto sq = weakref::make_shared<square>();
   const weak_ref<square> r(sq);
@@ -727,6 +753,7 @@ BOOST_AUTO_TEST_CASE(yields_a_std_weak_ptr) {
 
 // [weakref.ref.cons]/16 From a std::weak_ptr: a new reference, as from its lock(); type_error when
 // the object is not weakly referenceable or the weak_ptr has expired (PY-INTRO-5).
+// Checks [weakref.ref.cons]/17-18.
 BOOST_AUTO_TEST_CASE(made_from_a_std_weak_ptr) {
   auto sq = weakref::make_shared<square>();
   const std::weak_ptr<square> w = sq;

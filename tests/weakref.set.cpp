@@ -132,6 +132,7 @@ BOOST_AUTO_TEST_SUITE(set)
 BOOST_AUTO_TEST_SUITE(python)
 
 // PY-WS-1 "An element will be discarded when no strong reference to it exists any more."
+// Checks [weakref.set]/1; [weakref.containers.general]/5 and /7.
 BOOST_AUTO_TEST_CASE(element_discarded_when_referent_dies) {
   set_t s;
   auto a = num(1), b = num(2);
@@ -148,6 +149,7 @@ BOOST_AUTO_TEST_CASE(element_discarded_when_referent_dies) {
 
 // PY-WS-1 "keeps weak references", PY-INTRO-1: the set does not keep its elements alive; its
 // reference is registered with the element (counted by weak_ref_count, as Python's).
+// Checks [weakref.set]/1; [weakref.containers.general]/3.
 BOOST_AUTO_TEST_CASE(set_does_not_keep_elements_alive) {
   tracked_set s;
   auto a = obj(1);
@@ -161,6 +163,7 @@ BOOST_AUTO_TEST_CASE(set_does_not_keep_elements_alive) {
 
 // Python matches elements by == and hash: a distinct but equal object is "in" the set, and
 // adding it keeps the first object (as Python's set).
+// Checks [weakref.set.modifiers]/1-2; [weakref.set.lookup]/1; [weakref.set.python]/2.
 BOOST_AUTO_TEST_CASE(equal_objects_match) {
   set_t s;
   auto a = num(5), b = num(5);
@@ -181,6 +184,7 @@ BOOST_AUTO_TEST_CASE(equal_objects_match) {
 
 // [weakref.containers.identity] The identity policy: a distinct equal object is not contained;
 // types with neither == nor std::hash work.
+// Checks [weakref.containers.identity]/1; [weakref.set.python]/1 and /3.
 BOOST_AUTO_TEST_CASE(identity_policy) {
   weak_set<int, weakref::identity_hash<int>, weakref::identity_equal<int>> s;
   auto a = num(5), b = num(5);
@@ -207,6 +211,7 @@ BOOST_AUTO_TEST_CASE(identity_policy) {
 }
 
 // Python: add, discard, remove (KeyError), pop (KeyError when empty), clear.
+// Checks [weakref.set.python]/1-4 and /6-8; [weakref.containers.general]/21; [weakref.error.key]/1.
 BOOST_AUTO_TEST_CASE(add_discard_remove_pop_clear) {
   set_t s;
   auto a = num(1), b = num(2), c = num(3);
@@ -240,6 +245,7 @@ BOOST_AUTO_TEST_CASE(add_discard_remove_pop_clear) {
 }
 
 // Python: len, `in`, iteration, copy (new weak references to the same elements), update.
+// Checks [weakref.set.python]/10-11; [weakref.set.lookup]/1; [weakref.set.cons]/1.
 BOOST_AUTO_TEST_CASE(len_contains_iteration_copy_update) {
   set_t s;
   auto a = num(1), b = num(2), c = num(3);
@@ -273,6 +279,7 @@ struct fixture {
 } // namespace
 
 // [weakref.set.algebra] Python: union/|, intersection/&, difference/-, symmetric_difference/^.
+// Checks [weakref.set.algebra]/2-5 and /10.
 BOOST_FIXTURE_TEST_CASE(binary_operations, fixture) {
   BOOST_TEST(values(s.union_(t)) == (ints{1, 2, 3, 4}), boost::test_tools::per_element());
   BOOST_TEST(values(s | t) == (ints{1, 2, 3, 4}), boost::test_tools::per_element());
@@ -296,6 +303,7 @@ BOOST_FIXTURE_TEST_CASE(binary_operations, fixture) {
 
 // [weakref.set.algebra] The in-place forms: |= (update), &= (intersection_update),
 // -= (difference_update), ^= (symmetric_difference_update).
+// Checks [weakref.set.algebra]/1, /8 and /10.
 BOOST_FIXTURE_TEST_CASE(in_place_operations, fixture) {
   set_t u = s;
   u |= t;
@@ -334,6 +342,7 @@ BOOST_FIXTURE_TEST_CASE(in_place_operations, fixture) {
 }
 
 // [weakref.set.cmp] Python: issubset/<=, issuperset/>=, < and > (proper), ==, isdisjoint.
+// Checks [weakref.set.cmp]/2-6.
 BOOST_FIXTURE_TEST_CASE(comparisons, fixture) {
   set_t sub{e1, e2};
   BOOST_TEST(sub.issubset(s));
@@ -369,6 +378,7 @@ BOOST_FIXTURE_TEST_CASE(comparisons, fixture) {
 // Python's set algebra takes any iterable: here any range of shared_ptr<T>. Duplicates count
 // once (Python builds a set of the iterable for ^=); empty shared_ptrs are ignored except where
 // they would be inserted (type_error, as Python's TypeError for ref(None)).
+// Checks [weakref.set.algebra]/1-6 and /9; [weakref.set.cmp]/2-4.
 BOOST_FIXTURE_TEST_CASE(other_operand_is_any_range, fixture) {
   const std::vector<std::shared_ptr<int>> v{e3, e4, e4};
   BOOST_TEST(values(s.union_(v)) == (ints{1, 2, 3, 4}), boost::test_tools::per_element());
@@ -398,6 +408,7 @@ BOOST_FIXTURE_TEST_CASE(other_operand_is_any_range, fixture) {
 
 // Results carry the left operand's hash, key_eq and allocator; when the operands hold distinct
 // equal objects, results and in-place forms keep the left operand's object.
+// Checks [weakref.set.algebra]/1.
 BOOST_AUTO_TEST_CASE(results_keep_the_left_operands_objects) {
   auto a = num(7), b = num(7);
   set_t s{a}, t{b};
@@ -413,6 +424,7 @@ BOOST_AUTO_TEST_CASE(results_keep_the_left_operands_objects) {
 }
 
 // Membership across sets is decided by the left operand's Hash and KeyEqual.
+// Checks [weakref.set.algebra]/1; [weakref.set.cmp]/1.
 BOOST_AUTO_TEST_CASE(left_operands_policy_decides) {
   auto three = num(3), thirteen = num(13);
   mod_set by_ten(0, mod_hash{10}, mod_equal{10});
@@ -438,6 +450,7 @@ BOOST_AUTO_TEST_CASE(left_operands_policy_decides) {
 
 // [weakref.set.algebra] The algebra sees live elements only, and its results are weak sets:
 // they drop their elements when those die.
+// Checks [weakref.set.algebra]/1; [weakref.set.cmp]/1.
 BOOST_FIXTURE_TEST_CASE(dead_elements_take_no_part, fixture) {
   e2.reset(); // s = {1, 3}
   e4.reset(); // t = {3}
@@ -492,6 +505,7 @@ BOOST_AUTO_TEST_CASE(stale_death_keeps_newer_equal_element) {
 
 // A set may be destroyed while an element is dying, and an element may die while the set is
 // being cleared: nothing is left behind.
+// Checks [weakref.containers.general]/4 and /16.
 BOOST_AUTO_TEST_CASE(element_dies_in_a_callback_that_clears_the_set) {
   auto s = std::make_unique<tracked_set>();
   auto a = obj(1), b = obj(2);
@@ -507,6 +521,7 @@ BOOST_AUTO_TEST_CASE(element_dies_in_a_callback_that_clears_the_set) {
 // [weakref.containers.identity] With the identity policy a new object may live at a dead
 // element's address (and so have its hash) before the death is purged: it is a new element,
 // and the stale death removes only the old entry.
+// Checks [weakref.containers.identity]/1; [weakref.containers.general]/5.
 BOOST_AUTO_TEST_CASE(identity_policy_and_address_reuse) {
   identity_set s;
   auto x = weakref::make_shared<opaque>();
@@ -590,6 +605,7 @@ BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
 }
 
 // The element being visited stays alive while the iterator points at it.
+// Checks [weakref.containers.general]/5; [weakref.set.iter]/2.
 BOOST_AUTO_TEST_CASE(iterator_pins_the_current_element) {
   tracked_set s;
   auto v = obj(1);
@@ -675,6 +691,7 @@ BOOST_AUTO_TEST_SUITE(cpp_api)
 
 // [weakref.set.lookup] find/contains/count/equal_range by object or shared_ptr; an empty
 // shared_ptr is never contained.
+// Checks [weakref.set.lookup]/1-2; [weakref.containers.lookup]/2.
 BOOST_AUTO_TEST_CASE(lookups) {
   set_t s;
   auto a = num(1), b = num(2);
@@ -729,6 +746,7 @@ BOOST_AUTO_TEST_CASE(transparent_policy_looks_up_by_another_type) {
 
 // [weakref.containers.identity]/4 Under the identity policy an element is also found by its
 // address: an object can unsubscribe itself with `this`.
+// Checks [weakref.containers.identity]/5-6.
 BOOST_AUTO_TEST_CASE(identity_policy_looks_up_by_address) {
   subscribers_t subscribers;
   auto x = weakref::make_shared<subscriber>(), y = weakref::make_shared<subscriber>();
@@ -749,6 +767,7 @@ BOOST_AUTO_TEST_CASE(identity_policy_looks_up_by_address) {
 
 // [weakref.set.modifiers] insert (value, hint, iterators, initializer_list, range), emplace,
 // erase (iterator, range, element).
+// Checks [weakref.set.modifiers]/1-2 and /5-6; [weakref.value.map.modifiers]/14 and /16-17.
 BOOST_AUTO_TEST_CASE(modifiers) {
   set_t s;
   auto a = num(1), b = num(2), c = num(3), d = num(4);
@@ -787,6 +806,7 @@ BOOST_AUTO_TEST_CASE(modifiers) {
 
 // PY-INTRO-5: only factory-made objects are weakly referenceable; an empty or foreign
 // shared_ptr throws type_error and the set is unchanged.
+// Checks [weakref.containers.general]/3; [weakref.set.modifiers]/3.
 BOOST_AUTO_TEST_CASE(type_error_for_non_factory_elements) {
   set_t s{num(0)}; // dies at once
   auto a = num(1);
@@ -804,6 +824,8 @@ BOOST_AUTO_TEST_CASE(type_error_for_non_factory_elements) {
 }
 
 // [weakref.set.erasure], swap, the bucket interface, hash_function/key_eq.
+// Checks [weakref.set.erasure]/1; [weakref.containers.general]/18-19 and /25;
+// [weakref.containers.bucket]/2-3, /5 and /8-9.
 BOOST_AUTO_TEST_CASE(erase_if_swap_and_buckets) {
   set_t s, other;
   std::vector<std::shared_ptr<int>> owners;
@@ -835,6 +857,8 @@ BOOST_AUTO_TEST_CASE(erase_if_swap_and_buckets) {
 }
 
 // [weakref.set.cons] Every constructor and assignment.
+// Checks [weakref.set.cons]/1; [weakref.value.map.cons]/1, /4, /8 and /12;
+// [weakref.containers.bucket]/1.
 BOOST_AUTO_TEST_CASE(construction_and_assignment) {
   auto a = num(1), b = num(2), c = num(3);
   const std::vector<std::shared_ptr<int>> v{a, b, c, a};
@@ -878,6 +902,7 @@ BOOST_AUTO_TEST_CASE(construction_and_assignment) {
 }
 
 // Range-compatible: std views and range-v3 pipelines over the live elements.
+// Checks [weakref.containers.general]/1; [weakref.set.iter]/2.
 BOOST_AUTO_TEST_CASE(ranges_and_views) {
   auto a = num(1), b = num(2), c = num(3);
   set_t s{a, b, c};
@@ -899,6 +924,7 @@ BOOST_AUTO_TEST_SUITE(allocator)
 
 // [weakref.containers.general] Allocator-aware: every allocation (entries, buckets, the
 // algebra's temporaries and results) goes through the allocator, and all of it is returned.
+// Checks [weakref.containers.general]/15; [weakref.set.algebra]/1; [weakref.value.map.cons]/16.
 BOOST_AUTO_TEST_CASE(counting_allocator_releases_everything) {
   allocation_stats stats, other_stats;
   using alloc_t = counting_allocator<std::shared_ptr<tracked>>;
@@ -952,6 +978,7 @@ BOOST_AUTO_TEST_CASE(counting_allocator_releases_everything) {
 
 // If the bucket array cannot grow, insert throws and the set is unchanged: the new entry is
 // unregistered from its element and released (strong guarantee).
+// Checks [weakref.containers.general]/28; [weakref.set.modifiers]/3.
 BOOST_AUTO_TEST_CASE(failed_growth_leaves_the_set_unchanged) {
   fail_switch sw;
   using alloc_t = failing_allocator<std::shared_ptr<int>>;
@@ -989,6 +1016,7 @@ BOOST_AUTO_TEST_CASE(failed_growth_leaves_the_set_unchanged) {
 // The pmr alias with a monotonic_buffer_resource; results of the algebra use the left
 // operand's resource, while copy() follows select_on_container_copy_construction (the default
 // resource, as every std::pmr container's copy).
+// Checks [weakref.containers.general]/15; [weakref.set.algebra]/1; [weakref.value.map.cons]/8.
 BOOST_AUTO_TEST_CASE(pmr_monotonic_buffer_resource) {
   std::pmr::monotonic_buffer_resource resource;
   weakref::pmr::weak_set<int> s(&resource);

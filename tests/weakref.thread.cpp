@@ -124,6 +124,7 @@ BOOST_AUTO_TEST_SUITE(thread)
 // wait every chance to finish before it reads the object. It must always find it intact (and
 // touch no freed memory: ASan, TSan), because the destruction waits for the call to return.
 // Every destruction overlaps the death (conformance::death_watch): one per round, or it fails.
+// Checks [weakref.ref.self]/10.
 BOOST_AUTO_TEST_CASE(self_callback_destruction_waits_for_a_running_callback) {
   constexpr int rounds = 50;
   std::atomic<int> calls{0};
@@ -320,6 +321,7 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
 // referent the owner keeps alive is found (no lost live entry) with the right value, iteration
 // yields only intact objects, and at the end the containers hold exactly the surviving entries.
 // The operations that overlapped a death on the killer's thread are counted against a floor.
+// Checks [weakref.value.map]/3; [weakref.key.map]/3.
 BOOST_AUTO_TEST_CASE(containers_under_concurrent_death) {
   const conformance::stress_budget budget(1'000'000, 20'000, std::chrono::seconds(8), 2'000);
 
@@ -418,7 +420,7 @@ struct records_its_end {
   }
 };
 
-// [weakref.containers.general]/5 The strongly held part is destroyed inside the death, on the
+// [weakref.containers.general]/8 The strongly held part is destroyed inside the death, on the
 // thread where the death happens, while the owner keeps using the container: under TSan, the
 // owner's lookups (which compare stored std::string keys) and iterations race with nothing.
 BOOST_AUTO_TEST_CASE(strong_parts_are_destroyed_on_the_dying_thread) {
@@ -480,7 +482,7 @@ BOOST_AUTO_TEST_CASE(strong_parts_are_destroyed_on_the_dying_thread) {
   BOOST_TEST(names.size() == 1u);
 }
 
-// [weakref.containers.general]/5 With a std::pmr::unsynchronized_pool_resource, a death on
+// [weakref.containers.general]/8 With a std::pmr::unsynchronized_pool_resource, a death on
 // another thread leaves the value (allocated from the pool) to the owner: under TSan, the
 // owner's allocations from the pool race with nothing on the dying thread.
 BOOST_AUTO_TEST_CASE(strong_parts_from_an_unsynchronized_pool_wait_for_the_owner) {

@@ -61,6 +61,7 @@ BOOST_AUTO_TEST_SUITE(python)
 
 // PY-WVD-1 "Entries in the dictionary will be discarded when no strong reference to the value
 // exists any more." PY-INTRO-1: the map does not keep its values alive.
+// Checks [weakref.value.map]/1; [weakref.containers.general]/5 and /7.
 BOOST_AUTO_TEST_CASE(entry_discarded_when_value_dies) {
   map_t m;
   auto a = obj(1);
@@ -79,6 +80,7 @@ BOOST_AUTO_TEST_CASE(entry_discarded_when_value_dies) {
 
 // The id2obj example of the Python doc: remember(obj) stores obj under its id; id2obj(oid)
 // returns it while it lives, and raises KeyError once it is gone.
+// Checks [weakref.value.map.subscript]/1 and /4-6.
 BOOST_AUTO_TEST_CASE(id2obj_example) {
   weak_value_map<const void*, tracked> id2obj_dict;
   auto remember = [&](const std::shared_ptr<tracked>& o) {
@@ -95,6 +97,7 @@ BOOST_AUTO_TEST_CASE(id2obj_example) {
 }
 
 // bpo-28427: a stale death never removes a newer value stored under the same key.
+// Checks [weakref.value.map.modifiers]/8; [weakref.containers.general]/5.
 BOOST_AUTO_TEST_CASE(stale_death_keeps_newer_value) {
   map_t m;
   auto old_value = obj(1);
@@ -115,6 +118,7 @@ BOOST_AUTO_TEST_CASE(stale_death_keeps_newer_value) {
 
 // bpo-28427 with a dead entry still in the table: inserting under its key makes a new entry,
 // and purging the dead one leaves the new one.
+// Checks [weakref.value.map.modifiers]/8; [weakref.containers.general]/5 and /9.
 BOOST_AUTO_TEST_CASE(dead_entry_and_new_entry_under_one_key) {
   map_t m;
   auto v1 = obj(1);
@@ -133,6 +137,7 @@ BOOST_AUTO_TEST_CASE(dead_entry_and_new_entry_under_one_key) {
 
 // [weakref.containers.union] Python 3.9 (PEP 584): a | b is a copy of a updated with b, a |= b
 // updates a; the right operand's values win (PY3-UNION-1, -2, -3).
+// Checks [weakref.containers.union]/1-2, /4-5 and /7-8; [weakref.value.map.overview]/1.
 BOOST_AUTO_TEST_CASE(union_operators_right_operand_wins) {
   map_t a, b;
   auto x = obj(1), y = obj(2), z = obj(3);
@@ -174,6 +179,7 @@ BOOST_AUTO_TEST_CASE(union_operators_right_operand_wins) {
 }
 
 // Python: get, setdefault, pop, popitem, update, copy, ==.
+// Checks [weakref.value.map.python]/1, /5-6, /8-10, /12-14, /16 and /19; [weakref.error.key]/1.
 BOOST_AUTO_TEST_CASE(python_methods) {
   map_t m;
   auto a = obj(1), b = obj(2), c = obj(3);
@@ -202,6 +208,7 @@ BOOST_AUTO_TEST_CASE(python_methods) {
 }
 
 // Python dict equality for WeakValueDictionary: same keys and equal values (not identity).
+// Checks [weakref.value.map.eq]/1.
 BOOST_AUTO_TEST_CASE(equality_compares_values) {
   map_t x, y;
   auto a = obj(5), a2 = obj(5), b = obj(6);
@@ -219,6 +226,7 @@ BOOST_AUTO_TEST_CASE(equality_compares_values) {
 
 // PY-WVD-3 "itervaluerefs() ... valuerefs()": the references themselves, which may be dead
 // when used; they are the map's own (counted once by weak_ref_count).
+// Checks [weakref.value.map.python]/20-22.
 BOOST_AUTO_TEST_CASE(valuerefs_may_die_after_they_are_taken) {
   map_t m;
   auto a = obj(1), b = obj(2);
@@ -249,6 +257,7 @@ BOOST_AUTO_TEST_SUITE(iteration)
 // PY-WVD-2 (the doc's caution about entries vanishing "by magic" while iterating): here a death
 // in the loop body never invalidates the iteration, never yields a dead entry, and never skips
 // a live one; the visited value is pinned.
+// Checks [weakref.containers.general]/5; [weakref.value.map.iter]/2; [weakref.value.map]/4.
 BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
   weak_value_map<int, tracked> m;
   std::vector<std::shared_ptr<tracked>> owners;
@@ -276,6 +285,7 @@ BOOST_AUTO_TEST_CASE(deaths_during_iteration_are_safe) {
 }
 
 // The element being visited stays alive while the iterator points at it.
+// Checks [weakref.containers.general]/5; [weakref.value.map.iter]/2.
 BOOST_AUTO_TEST_CASE(iterator_pins_the_current_value) {
   weak_value_map<int, tracked> m;
   auto v = obj(1);
@@ -309,6 +319,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(cpp_api)
 
+// Checks [weakref.value.map.modifiers]/1-3, /8-9, /13-14 and /18-19;
+// [weakref.value.map.lookup]/2 and /6-7.
 BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
   map_t m;
   auto a = obj(1), b = obj(2);
@@ -353,6 +365,7 @@ BOOST_AUTO_TEST_CASE(lookup_and_modifiers) {
 // [weakref.containers.lookup]/3 With a transparent Hash and KeyEqual, find, contains, count,
 // equal_range, at, erase, get and pop take what they take: here std::string_view, from which no
 // std::string is made. Only live elements match.
+// Checks [weakref.value.map.lookup]/9.
 BOOST_AUTO_TEST_CASE(transparent_policy_looks_up_by_another_type) {
   using namespace std::string_view_literals;
   by_name_t m;
@@ -404,6 +417,8 @@ BOOST_AUTO_TEST_CASE(non_const_at_purges) {
   BOOST_TEST(m.size() == 1u);
 }
 
+// Checks [weakref.containers.erasure]/1; [weakref.containers.general]/25;
+// [weakref.containers.bucket]/2 and /8-9.
 BOOST_AUTO_TEST_CASE(erase_if_swap_and_buckets) {
   weak_value_map<int, tracked> m, other;
   std::vector<std::shared_ptr<tracked>> owners;
@@ -425,6 +440,7 @@ BOOST_AUTO_TEST_CASE(erase_if_swap_and_buckets) {
 
 // Construction from iterators, ranges (weakref::from_range), initializer lists; range-v3 views
 // and conversion.
+// Checks [weakref.containers.general]/1; [weakref.value.map.cons]/1.
 BOOST_AUTO_TEST_CASE(range_construction_and_views) {
   auto a = obj(1), b = obj(2), c = obj(3);
   std::map<std::string, std::shared_ptr<tracked>> source{{"a", a}, {"b", b}, {"c", c}};
@@ -451,6 +467,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(subscript)
 
 // Python: d["x"] = d["y"] gives "x" the value of "y", whether or not "x" was present.
+// Checks [weakref.value.map.subscript]/9.
 BOOST_AUTO_TEST_CASE(assigning_a_subscript_copies_its_value) {
   map_t m;
   auto a = obj(1), b = obj(2);
@@ -472,6 +489,7 @@ BOOST_AUTO_TEST_CASE(assigning_a_subscript_copies_its_value) {
 
 // Python: d["x"] = d["missing"] raises KeyError and leaves d unchanged; so does a key whose
 // value has died (PY-WVD-1: the entry is gone).
+// Checks [weakref.value.map.subscript]/10.
 BOOST_AUTO_TEST_CASE(assigning_a_missing_subscript_raises_key_error) {
   map_t m;
   auto a = obj(1);
@@ -487,6 +505,7 @@ BOOST_AUTO_TEST_CASE(assigning_a_missing_subscript_raises_key_error) {
 }
 
 // Python: d[a] = d[b] = v binds both names to v.
+// Checks [weakref.value.map.subscript]/7 and /9.
 BOOST_AUTO_TEST_CASE(chained_assignment_assigns_every_target) {
   map_t m;
   auto v = obj(7);
@@ -497,6 +516,7 @@ BOOST_AUTO_TEST_CASE(chained_assignment_assigns_every_target) {
 
 // A subscript result names its key for as long as it lives: after r = v it still reads and
 // assigns the element of that key (it used to give its key away to the element it inserted).
+// Checks [weakref.value.map.subscript]/1 and /4-7; [weakref.error.key]/1.
 BOOST_AUTO_TEST_CASE(a_subscript_result_keeps_its_key) {
   map_t m;
   auto a = obj(1), b = obj(2);
@@ -518,6 +538,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(allocator)
 
+// Checks [weakref.containers.general]/15 and /18; [weakref.value.map.cons]/8 and /16.
 BOOST_AUTO_TEST_CASE(counting_allocator_releases_everything) {
   allocation_stats stats;
   using alloc_t = counting_allocator<std::pair<const int, std::shared_ptr<tracked>>>;

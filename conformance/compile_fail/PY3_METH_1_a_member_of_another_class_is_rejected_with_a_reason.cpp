@@ -2,6 +2,7 @@
 // expected: weakref::weak_method<T, M>: M must be a pointer to a member function of T
 // PY3-METH-1: a weak method binds an object to one of its own members (Python: "argument should
 // be a bound method"); a member of an unrelated class is a compile-time error with a reason.
+// Checks [weakref.method.general]/2.
 #include <memory>
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
