@@ -43,6 +43,7 @@ public:
   input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
   std::uint8_t byte() { return pos_ < size_ ? data_[pos_++] : 0; }
   bool done() const { return pos_ >= size_; }
+  std::size_t position() const { return pos_; } // of the next byte
 
 private:
   const std::uint8_t* data_;
@@ -68,14 +69,21 @@ public:
   // every weak reference is cleared, [weakref.ref.death]/1), before the callbacks and ~T run,
   // so it is read off a std::weak_ptr, not off the destructor; the destructor tells that an
   // object is destroyed exactly once and that none is left at the end.
-  void born(int id) { constructed_.insert(id); }
+  void born(int id, const void* address) { constructed_.emplace(id, address); }
   void track(int id, const std::shared_ptr<void>& owner) { owners_.emplace(id, owner); }
   void died(int id) { check_that(constructed_.erase(id) == 1, "an object is destroyed once"); }
   bool alive(int id) const {
     auto it = owners_.find(id);
     return it != owners_.end() && !it->second.expired();
   }
+  // How many std::shared_ptr own the object now (0 once it is dead).
+  long owners(int id) const {
+    auto it = owners_.find(id);
+    return it == owners_.end() ? 0 : it->second.use_count();
+  }
   std::size_t population() const { return constructed_.size(); }
+  // The objects constructed and not yet destroyed, by id.
+  const std::map<int, const void*>& objects() const { return constructed_; }
 
   // Entries whose referent died are not observable ([weakref.containers.general]/5).
   void prune() {
@@ -131,8 +139,77 @@ public:
   }
 
 private:
-  std::set<int> constructed_;
+  std::map<int, const void*> constructed_;
   std::map<int, std::weak_ptr<void>> owners_;
+};
+
+// A weak container whose strongly held parts the fuzzer follows (each counts itself while it
+// exists): which elements it holds, and which strongly held parts must still exist.
+// [weakref.containers.general]/6: the death of an element reports it to the container at once;
+// with std::allocator, or a polymorphic_allocator over a synchronized_pool_resource, it also
+// destroys the strongly held part inside the death (`releases_at_death`); with any other
+// allocator the part waits for the container's next purge (the next non-const lookup,
+// insertion, erasure or iteration, or purge()).
+struct held_model {
+  struct element {
+    int ref_id; // the weakly held object
+    int part;   // the id of the strongly held part (-1: a default-constructed one, not counted)
+  };
+  std::map<int, element> elements; // by the model's key
+  std::multiset<int> dead_held;    // parts of elements dead since the last purge: still there
+  std::multiset<int> maybe_held;   // parts of elements that died during the last purging call
+  bool releases_at_death = true;
+
+  // Elements whose object died leave `elements`; their parts are held until the next purge
+  // unless the death released them.
+  void retire(const model& world, bool during_purge) {
+    for (auto it = elements.begin(); it != elements.end();) {
+      if (world.alive(it->second.ref_id)) {
+        ++it;
+        continue;
+      }
+      if (!releases_at_death && it->second.part >= 0)
+        (during_purge ? maybe_held : dead_held).insert(it->second.part);
+      it = elements.erase(it);
+    }
+  }
+  // Around a member that purges: every element dead before it is gone after it, with its part.
+  void before_purge(const model& world) {
+    retire(world, false);
+    dead_held.clear();
+    maybe_held.clear();
+  }
+  void after_purge(const model& world) { retire(world, true); }
+  // Everything goes (clear(), assignment, destruction).
+  void reset() {
+    elements.clear();
+    dead_held.clear();
+    maybe_held.clear();
+  }
+  std::optional<element> get(const model& world, int key) const {
+    auto it = elements.find(key);
+    if (it == elements.end() || !world.alive(it->second.ref_id)) return std::nullopt;
+    return it->second;
+  }
+  std::size_t live_count(const model& world) const {
+    std::size_t n = 0;
+    for (const auto& [k, e] : elements) n += world.alive(e.ref_id);
+    return n;
+  }
+  // The strongly held parts that must exist (at least) and may exist (at most), by id.
+  void expected_parts(const model& world, std::map<int, int>& least,
+                      std::map<int, int>& most) const {
+    for (const auto& [k, e] : elements)
+      if (e.part >= 0 && (world.alive(e.ref_id) || !releases_at_death)) {
+        ++least[e.part];
+        ++most[e.part];
+      }
+    for (int p : dead_held) {
+      ++least[p];
+      ++most[p];
+    }
+    for (int p : maybe_held) ++most[p];
+  }
 };
 
 } // namespace weakref_fuzz
