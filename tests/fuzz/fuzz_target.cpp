@@ -1120,6 +1120,8 @@ private:
     const bool two = kind == 2 || kind == 3 || kind == 10; // the ones with a second proxy
     if (p.target < 0 || (two && q.target < 0)) return;
     const bool alive = world_.alive(p.target) && (!two || world_.alive(q.target));
+    trace("  proxy operator %u on ids %d, %d (alive %d) x %u", kind, p.target, q.target, int(alive),
+          x);
     const weakref::weak_proxy<object>& a = p.proxy;
     const weakref::weak_proxy<object>& b = q.proxy;
     object::state& sa = states_.at(p.target);
@@ -1286,6 +1288,7 @@ private:
     const std::uint8_t action = in_.byte();
     const int arg = in_.byte();
     if (!target) return;
+    trace("  finalizer %zu on id %d, action %u, argument %d", f, target->id, action % 4u, arg);
     auto token = std::make_shared<finalizer_token>(finalizer_token{target->id, arg, action});
     fins_[f] = {finalizer(target, finalizer_function{this, token}, arg), token};
     check_that(fins_[f].handle.alive() && fins_[f].handle.atexit(),
@@ -1299,6 +1302,8 @@ private:
     finalizer_slot& b = fins_[in_.byte() % finalizer_count];
     const bool flag = how & 8u;
     finalizer_token* const t = a.token.get();
+    trace("  finalizer use %u on target id %d (model alive %d)", how % 8u, t ? t->target : -1,
+          t ? int(t->alive) : -1);
     switch (how % 8u) {
     case 0: // copies share the finalizer ([weakref.finalize.general]/1)
       b = a;
@@ -1394,6 +1399,8 @@ private:
     auto token = std::make_shared<method_token>(
         method_token{target->id, target->key, (how & 1u) != 0, (how & 2u) != 0, how, 0, false, {}});
     const method_pointer mp = pointer_of(*token);
+    trace("  weak method %zu on id %d, %s, callback %d", m, target->id,
+          token->scale ? "scale" : "bump", int(token->has_callback));
     method made;
     if (!token->has_callback) {
       made = method(target, mp);
@@ -1427,6 +1434,8 @@ private:
     const std::uint32_t x = in_.byte();
     method_token* const t = a.token.get();
     const bool alive = t && world_.alive(t->target);
+    trace("  weak method use %u on target id %d (alive %d)", how % 6u, t ? t->target : -1,
+          int(alive));
     switch (how % 6u) {
     case 0:
       b = a;
@@ -1815,6 +1824,7 @@ private:
       check_that(resource_->balanced(), "[weakref.containers.general]/7 a destroyed container "
                                         "gave back every byte it took");
     const bool pooled = how % 2;
+    trace("  pmr containers rebuilt over %s", pooled ? "a pool" : "the counting resource");
     if (pooled && !pool_) pool_.emplace(resource_);
     make_pmr(pooled ? static_cast<std::pmr::memory_resource*>(&*pool_) : resource_);
     pvm_model_.releases_at_death = pkm_model_.releases_at_death = pooled;
@@ -1830,6 +1840,7 @@ private:
   // ([weakref.containers.general]/7).
   void copy_new(std::uint8_t how) {
     busy_guard g0(pvm_busy_), g1(pkm_busy_), g2(ikm_busy_), g3(pset_busy_);
+    trace("  copies of the new containers: %u", how % 6u);
     switch (how % 6) {
     case 0: { // a copy uses select_on_container_copy_construction: the default resource
       const pmr_value_map copy(*pvm_);
@@ -1910,6 +1921,7 @@ private:
         slots_[victim % slot_count].reset();
       }
     };
+    trace("  iterate new container %u, victim slot %u", which % 4u, victim % slot_count);
     std::multiset<int> seen;
     std::set<std::pair<int, int>> at_start; // (model key, object id)
     auto held_loop = [&](auto& m, held_model& mm, bool& busy, auto key_of) {
