@@ -2147,26 +2147,7 @@ private:
       auto p = m.handle.lock();
       check_that(alive ? p && p->id == m.token->target : !p, "a weak method locks iff alive");
     }
-    for (auto it = method_tokens_.begin(); it != method_tokens_.end();) {
-      method_token& t = **it;
-      const bool held =
-          std::ranges::any_of(methods_, [&](const method_slot& m) { return m.token.get() == &t; });
-      const bool alive = world_.alive(t.target);
-      if (alive) {
-        check_that(t.calls == 0, "no weak method callback before the death");
-        if (!held) t.orphaned = true;
-      } else if (t.orphaned || !t.has_callback) {
-        check_that(t.calls == 0, "a weak method gone before its object never calls back");
-      } else if (held) {
-        check_that(t.calls == 1, "a weak method alive at the death is called back once");
-      } else {
-        check_that(t.calls <= 1, "at most one weak method callback");
-      }
-      if (!alive && !held)
-        it = method_tokens_.erase(it);
-      else
-        ++it;
-    }
+    check_callbacks(method_tokens_, methods_);
   }
 
   // What the new parts add to weak_ref_count(s) ([weakref.introspection]): elements,
@@ -2231,6 +2212,34 @@ private:
     check_that(m.size() == expected.size(), what);
   }
 
+  // The callbacks of the reference identities in `tokens` (refs, or weak methods, whose handles
+  // are `slots`): none before the death; once for an identity with a handle alive at the death;
+  // never for one whose every handle went first (PY-REF-11, PY-REF-12). Forgets identities
+  // that are dead and unheld.
+  template <class Token, class Slots>
+  void check_callbacks(std::vector<std::shared_ptr<Token>>& tokens, const Slots& slots) {
+    for (auto it = tokens.begin(); it != tokens.end();) {
+      Token& t = **it;
+      const bool held =
+          std::ranges::any_of(slots, [&](const auto& slot) { return slot.token.get() == &t; });
+      const bool alive = world_.alive(t.target);
+      if (alive) {
+        check_that(t.calls == 0, "no callback before the death");
+        if (!held) t.orphaned = true;
+      } else if (t.orphaned || !t.has_callback) {
+        check_that(t.calls == 0, "a reference gone before its referent never calls back");
+      } else if (held) {
+        check_that(t.calls == 1, "a reference alive at the death is called back once");
+      } else {
+        check_that(t.calls <= 1, "at most one callback");
+      }
+      if (!alive && !held)
+        it = tokens.erase(it);
+      else
+        ++it;
+    }
+  }
+
   void check() {
     world_.prune();
     check_vm(vm_, "vm contents");
@@ -2249,26 +2258,7 @@ private:
       check_that(alive ? p && p->id == r.token->target : !p, "a ref locks iff its referent lives");
       check_that(r.ref.expired() == !alive, "expired()");
     }
-    for (auto it = tokens_.begin(); it != tokens_.end();) {
-      ref_token& t = **it;
-      const bool held =
-          std::ranges::any_of(refs_, [&](const ref_slot& r) { return r.token.get() == &t; });
-      const bool alive = world_.alive(t.target);
-      if (alive) {
-        check_that(t.calls == 0, "no callback before the death");
-        if (!held) t.orphaned = true;
-      } else if (t.orphaned || !t.has_callback) {
-        check_that(t.calls == 0, "a ref gone before its referent never calls back");
-      } else if (held) {
-        check_that(t.calls == 1, "a ref alive at the death is called back once");
-      } else {
-        check_that(t.calls <= 1, "at most one callback");
-      }
-      if (!alive && !held)
-        it = tokens_.erase(it);
-      else
-        ++it;
-    }
+    check_callbacks(tokens_, refs_);
 
     check_new();
 
