@@ -64,6 +64,10 @@ public:
 
   // [weakref.method.cons]/1 An empty weak_method: expired, calls nothing.
   weak_method() noexcept = default;
+  weak_method(const weak_method&) noexcept = default;
+  weak_method(weak_method&&) noexcept = default;
+  weak_method& operator=(const weak_method&) noexcept = default;
+  weak_method& operator=(weak_method&&) noexcept = default;
 
   // [weakref.method.cons]/2 Effects: a new weak reference to *obj bound to method. Throws:
   // type_error if obj is not weakly referenceable or method is null (Python: "argument should be

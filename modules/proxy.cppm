@@ -281,6 +281,17 @@ public:
   // is the same as the parameter of the same name to the ref() function": it receives a handle to
   // this proxy (PY-PROXY-3). Copies share the identity, moves empty the source.
   using base::base;
+  // The default constructor, which the converting constructor's declaration would suppress.
+  weak_proxy() noexcept = default;
+  // [weakref.ref.conv]/1-2 (detail::registering_handle's, for weak_proxy<U> exactly)
+  template <class U>
+    requires(!std::same_as<U, T>) && std::convertible_to<U*, T*>
+  weak_proxy(const weak_proxy<U>& other) : base(other) {}
+  // [weakref.proxy.obs] identical(other) (detail::registering_handle's, for weak_proxy<U> exactly)
+  template <class U>
+  bool identical(const weak_proxy<U>& other) const noexcept {
+    return base::identical(other);
+  }
 
   // [weakref.proxy.access]/1 Returns: an owner of the referent. Throws: reference_error if it
   // is gone.

@@ -77,21 +77,24 @@ public:
     requires std::convertible_to<U*, T*>
   registering_handle(const std::weak_ptr<U>& w, std::nullptr_t) : registering_handle(w) {}
 
+  void swap(Handle& other) noexcept { this->swap_node(other); }
+  friend void swap(Handle& a, Handle& b) noexcept { a.swap(b); }
+
+protected:
   // [weakref.ref.conv]/1-2 From a handle of the same kind to a U, where U* converts to T*
   // (Derived to Base, T to const T): implicit, as that pointer conversion is. The result is a
   // view of the same reference, not a new one: identical() to other, one registration, one
   // callback (which still receives the handle type it was registered with), one cached hash.
+  // Protected: weak_ref and weak_proxy declare it for their own kind, with the wording's
+  // parameter (const weak_ref<U>&, const weak_proxy<U>&).
   template <class U, class H>
     requires(!std::same_as<U, T>) && std::convertible_to<U*, T*>
   registering_handle(const registering_handle<U, H, Kind>& other)
       : handle<T>(view_of<U>(access::node(other))) {}
 
-  void swap(Handle& other) noexcept { this->swap_node(other); }
-  friend void swap(Handle& a, Handle& b) noexcept { a.swap(b); }
-
   // [weakref.ref.obs]/4 Returns: true if *this and other are handles to the same reference
   // (Python: `r1 is r2`), whatever their element types ([weakref.ref.conv]/2);
-  // [weakref.proxy.obs] likewise.
+  // [weakref.proxy.obs] likewise. Protected, as the converting constructor.
   template <class U, class H>
   bool identical(const registering_handle<U, H, Kind>& other) const noexcept {
     return canonical(this->node_) == canonical(access::node(other));
@@ -134,6 +137,17 @@ public:
   // move leaves the source empty. [weakref.ref.cons]/14 Destroying the last handle before the
   // referent dies unregisters the reference: its callback never runs. (detail::handle.)
   using base::base;
+  // The default constructor, which the converting constructor's declaration would suppress.
+  weak_ref() noexcept = default;
+  // [weakref.ref.conv]/1-2 (detail::registering_handle's, for weak_ref<U> exactly)
+  template <class U>
+    requires(!std::same_as<U, T>) && std::convertible_to<U*, T*>
+  weak_ref(const weak_ref<U>& other) : base(other) {}
+  // [weakref.ref.obs]/4 identical(other) (detail::registering_handle's, for weak_ref<U> exactly)
+  template <class U>
+  bool identical(const weak_ref<U>& other) const noexcept {
+    return base::identical(other);
+  }
 
   // [weakref.ref.obs]/1 Python: r() (PY-REF-1, PY-EX-1). Returns: an owner of the referent if it
   // is alive, else an empty shared_ptr. Atomic: the thread-safe idiom of PY-EX-3. lock() is the
@@ -142,8 +156,6 @@ public:
   std::shared_ptr<T> operator()() const noexcept { return this->lock(); }
   using base::expired;
   using base::lock;
-
-  // [weakref.ref.obs]/4 identical(other) (detail::registering_handle).
 
   // [weakref.ref.hash]/2 Python: "Weak references are hashable if the object is hashable. They
   // will maintain their hash value even after the object was deleted. If hash() is called the
