@@ -27,7 +27,13 @@
 
 import weakref;
 namespace wr = WEAKREF_CONFORMANCE_NAMESPACE;
+using conformance::any_ordering;
 using conformance::capture_stderr;
+using conformance::has_greater;
+using conformance::has_greater_equal;
+using conformance::has_less;
+using conformance::has_less_equal;
+using conformance::has_three_way;
 using conformance::recording_handler;
 
 namespace {
@@ -71,19 +77,6 @@ concept std_hashable =
     std::default_initializable<std::hash<T>> && requires(const std::hash<T>& h, const T& t) {
       { h(t) } -> std::convertible_to<std::size_t>;
     };
-template <class R>
-concept has_less = requires(const R& a, const R& b) { a < b; };
-template <class R>
-concept has_less_equal = requires(const R& a, const R& b) { a <= b; };
-template <class R>
-concept has_greater = requires(const R& a, const R& b) { a > b; };
-template <class R>
-concept has_greater_equal = requires(const R& a, const R& b) { a >= b; };
-template <class R>
-concept has_three_way = requires(const R& a, const R& b) { a <=> b; };
-template <class R>
-concept any_ordering =
-    has_less<R> || has_less_equal<R> || has_greater<R> || has_greater_equal<R> || has_three_way<R>;
 template <class R>
 concept has_equality = requires(const R& a, const R& b) {
   { a == b } -> std::convertible_to<bool>;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <cstddef>
 #include <exception>
@@ -79,5 +80,22 @@ template <class C>
 std::size_t walked(const C& c) {
   return static_cast<std::size_t>(std::ranges::distance(c.begin(), c.end()));
 }
+
+// Probes for the relational operators of a type (PY-REF-7: references have none; PY-WS-2: weak
+// sets have none). Concepts, so that a missing operator makes them false instead of making the
+// test ill-formed.
+template <class R>
+concept has_less = requires(const R& a, const R& b) { a < b; };
+template <class R>
+concept has_less_equal = requires(const R& a, const R& b) { a <= b; };
+template <class R>
+concept has_greater = requires(const R& a, const R& b) { a > b; };
+template <class R>
+concept has_greater_equal = requires(const R& a, const R& b) { a >= b; };
+template <class R>
+concept has_three_way = requires(const R& a, const R& b) { a <=> b; };
+template <class R>
+concept any_ordering =
+    has_less<R> || has_less_equal<R> || has_greater<R> || has_greater_equal<R> || has_three_way<R>;
 
 } // namespace conformance

@@ -174,11 +174,8 @@ public:
   // keeps other's, and Python's set leaves the choice unspecified). The in-place forms read
   // `other` completely before *this changes, so `other` may be *this or a view of it.
 
-  // union(other) (Python: s | t): the elements of *this, and those of other that match none.
-  template <detail::compatible_range<value_type> R>
-  weak_set union_(R&& other) const {
-    return updated_copy([&](weak_set& result) { result.update(std::forward<R>(other)); });
-  }
+  // Python's union(other) is spelled `*this | other` (the hidden friends below): `union` is a
+  // keyword, and the operator is Python's own spelling of the same method (WeakSet.__or__).
   // intersection(other) (s & t): the elements of *this that match an element of other.
   template <detail::compatible_range<value_type> R>
   weak_set intersection(R&& other) const {
@@ -226,9 +223,11 @@ public:
       if (erase(*y) == 0) insert(y);
   }
 
-  // [weakref.set.cmp] Comparisons (Python: issubset/<=, issuperset/>=, <, >, ==, isdisjoint)
-  // of the live elements. Both operands' live elements are pinned while the comparison runs, so
-  // the answer holds for one instant even if elements die concurrently.
+  // [weakref.set.cmp] Comparisons of the live elements (Python: issubset, issuperset, ==,
+  // isdisjoint). Python's <=, >=, < and > (subset tests) are not provided: inclusion is not a
+  // strict weak order, which every C++ use of < assumes ([weakref.set.cmp]/1). Both operands'
+  // live elements are pinned while the comparison runs, so the answer holds for one instant
+  // even if elements die concurrently.
   template <detail::compatible_range<value_type> R>
   bool issubset(R&& other) const {
     const relation r = relate(std::forward<R>(other));
@@ -249,45 +248,50 @@ public:
     return true;
   }
 
-  // The hidden friends: both operands are weak_sets of one type (Python's WeakSet operators
-  // return NotImplemented for other types); the left operand's Hash, KeyEqual and allocator
-  // decide, as for the named members.
-  friend weak_set operator|(const weak_set& a, const weak_set& b) { return a.union_(b); }
-  friend weak_set operator&(const weak_set& a, const weak_set& b) { return a.intersection(b); }
-  friend weak_set operator-(const weak_set& a, const weak_set& b) { return a.difference(b); }
-  friend weak_set operator^(const weak_set& a, const weak_set& b) {
-    return a.symmetric_difference(b);
+  // The hidden friends: as Python's WeakSet operators (aliases of the named methods), the right
+  // operand is a weak_set or any range of shared_ptr<T>; the left operand's Hash, KeyEqual and
+  // allocator decide, as for the named members. `a | other` is the union (Python:
+  // a.union(other)): the elements of a, and those of other that match none.
+  template <detail::compatible_range<value_type> R>
+  friend weak_set operator|(const weak_set& a, R&& other) {
+    return a.updated_copy([&](weak_set& result) { result.update(std::forward<R>(other)); });
   }
-  friend weak_set& operator|=(weak_set& a, const weak_set& b) {
-    a.update(b);
+  template <detail::compatible_range<value_type> R>
+  friend weak_set operator&(const weak_set& a, R&& other) {
+    return a.intersection(std::forward<R>(other));
+  }
+  template <detail::compatible_range<value_type> R>
+  friend weak_set operator-(const weak_set& a, R&& other) {
+    return a.difference(std::forward<R>(other));
+  }
+  template <detail::compatible_range<value_type> R>
+  friend weak_set operator^(const weak_set& a, R&& other) {
+    return a.symmetric_difference(std::forward<R>(other));
+  }
+  template <detail::compatible_range<value_type> R>
+  friend weak_set& operator|=(weak_set& a, R&& other) {
+    a.update(std::forward<R>(other));
     return a;
   }
-  friend weak_set& operator&=(weak_set& a, const weak_set& b) {
-    a.intersection_update(b);
+  template <detail::compatible_range<value_type> R>
+  friend weak_set& operator&=(weak_set& a, R&& other) {
+    a.intersection_update(std::forward<R>(other));
     return a;
   }
-  friend weak_set& operator-=(weak_set& a, const weak_set& b) {
-    a.difference_update(b);
+  template <detail::compatible_range<value_type> R>
+  friend weak_set& operator-=(weak_set& a, R&& other) {
+    a.difference_update(std::forward<R>(other));
     return a;
   }
-  friend weak_set& operator^=(weak_set& a, const weak_set& b) {
-    a.symmetric_difference_update(b);
+  template <detail::compatible_range<value_type> R>
+  friend weak_set& operator^=(weak_set& a, R&& other) {
+    a.symmetric_difference_update(std::forward<R>(other));
     return a;
   }
   // Python: s == t compares the live elements (the same elements by a's policy, sizes equal).
   friend bool operator==(const weak_set& a, const weak_set& b) {
     const relation r = a.relate(b);
     return r.mine == r.theirs && r.common == r.mine;
-  }
-  friend bool operator<=(const weak_set& a, const weak_set& b) { return a.issubset(b); }
-  friend bool operator>=(const weak_set& a, const weak_set& b) { return a.issuperset(b); }
-  friend bool operator<(const weak_set& a, const weak_set& b) {
-    const relation r = a.relate(b);
-    return r.common == r.mine && r.mine < r.theirs;
-  }
-  friend bool operator>(const weak_set& a, const weak_set& b) {
-    const relation r = a.relate(b);
-    return r.common == r.theirs && r.mine > r.theirs;
   }
 
 private:
@@ -347,7 +351,7 @@ private:
     return r;
   }
 
-  // union_, difference and symmetric_difference: a copy of *this, with its allocator, changed by
+  // |, difference and symmetric_difference: a copy of *this, with its allocator, changed by
   // the in-place form.
   template <class Update>
   weak_set updated_copy(Update update) const {
