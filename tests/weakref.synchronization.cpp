@@ -471,7 +471,7 @@ BOOST_AUTO_TEST_CASE(a_report_synchronizes_with_the_purge_that_removes_it) {
 // not take part. Another thread kills elements of both maps while the owning thread compares.
 BOOST_AUTO_TEST_CASE(comparisons_pin_elements_that_die_on_another_thread) {
   constexpr int n = 16;
-  for (int round = 0; round < 20; ++round) {
+  for (int round = 0; round < 40; ++round) {
     weakref::weak_value_map<int, cell> x, y;
     using key_map = weakref::weak_key_map<cell, held, weakref::identity_hash<cell>,
                                           weakref::identity_equal<cell>>;
@@ -496,12 +496,13 @@ BOOST_AUTO_TEST_CASE(comparisons_pin_elements_that_die_on_another_thread) {
     std::thread dying([&dying_owners] {
       while (!dying_owners.empty()) {
         dying_owners.pop_back();
-        std::this_thread::yield();
+        dither(20); // spreads the deaths over the comparisons
       }
     });
-    for (int k = 0; k < 20; ++k) {
+    for (int k = 0; k < 200; ++k) {
       (void)(x == y); // either result: deaths not ordered with the comparison may take part
       (void)(kx == ky);
+      std::this_thread::yield();
     }
     dying.join();
     BOOST_TEST(cell::torn.load(std::memory_order_relaxed) == 0);
