@@ -471,7 +471,7 @@ BOOST_AUTO_TEST_CASE(a_report_synchronizes_with_the_purge_that_removes_it) {
 // not take part. Another thread kills elements of both maps while the owning thread compares.
 BOOST_AUTO_TEST_CASE(comparisons_pin_elements_that_die_on_another_thread) {
   constexpr int n = 16;
-  for (int round = 0; round < 40; ++round) {
+  for (int round = 0; round < 100; ++round) {
     weakref::weak_value_map<int, cell> x, y;
     using key_map = weakref::weak_key_map<cell, held, weakref::identity_hash<cell>,
                                           weakref::identity_equal<cell>>;
@@ -482,16 +482,12 @@ BOOST_AUTO_TEST_CASE(comparisons_pin_elements_that_die_on_another_thread) {
       auto b = weakref::make_shared<cell>(i);
       x[i] = a;
       y[i] = b;
-      // The keys die; the values (strongly held) are compared, and destroyed by the deaths.
-      kx.try_emplace(a, held{std::make_shared<cell>(i)});
-      ky.try_emplace(a, held{std::make_shared<cell>(i)});
-      if (i % 2 == 0) {
-        kept.push_back(a);
-        kept.push_back(b);
-      } else {
-        dying_owners.push_back(std::move(a));
-        dying_owners.push_back(std::move(b));
-      }
+      // The keys die; the values (strongly held) are compared, and destroyed by the deaths. The
+      // keys are not the values of x and y: pinning one does not pin the other.
+      auto key = weakref::make_shared<cell>(i);
+      kx.try_emplace(key, held{std::make_shared<cell>(i)});
+      ky.try_emplace(key, held{std::make_shared<cell>(i)});
+      for (auto* o : {&a, &b, &key}) (i % 2 == 0 ? kept : dying_owners).push_back(std::move(*o));
     }
     std::thread dying([&dying_owners] {
       while (!dying_owners.empty()) {
@@ -499,7 +495,7 @@ BOOST_AUTO_TEST_CASE(comparisons_pin_elements_that_die_on_another_thread) {
         dither(20); // spreads the deaths over the comparisons
       }
     });
-    for (int k = 0; k < 200; ++k) {
+    for (int k = 0; k < 100; ++k) {
       (void)(x == y); // either result: deaths not ordered with the comparison may take part
       (void)(kx == ky);
       std::this_thread::yield();
@@ -510,6 +506,7 @@ BOOST_AUTO_TEST_CASE(comparisons_pin_elements_that_die_on_another_thread) {
     BOOST_TEST((x == y));
     BOOST_TEST((kx == ky));
     BOOST_TEST(x.size() == static_cast<std::size_t>(n / 2));
+    BOOST_TEST(kx.size() == static_cast<std::size_t>(n / 2));
   }
 }
 
