@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <iterator>
@@ -80,12 +81,6 @@ struct any_equal {
 };
 using anything_map_t = weak_key_map<name_t, int, any_hash, any_equal>;
 } // namespace
-// [weakref.containers.lookup]/5 erase(it) erases at an iterator even when the policy would take
-// the iterator as a key (a heterogeneous erase would be an exact match for it).
-static_assert(std::same_as<decltype(std::declval<anything_map_t&>().erase(
-                               std::declval<anything_map_t::iterator>())),
-                           anything_map_t::iterator>);
-static_assert(looks_up_by<anything_map_t, int>);
 
 static_assert(std::ranges::forward_range<map_t>);
 static_assert(std::ranges::forward_range<const map_t>);
@@ -513,6 +508,47 @@ BOOST_AUTO_TEST_CASE(erase_if_swap_buckets_and_ranges) {
   std::vector<std::pair<std::shared_ptr<name_t>, int>> source{{owners[1], 1}, {owners[2], 2}};
   map_t built(weakref::from_range, source);
   BOOST_TEST(built.size() == 2u);
+}
+
+// erase(it) erases at an iterator even when the policy would take the iterator as a key (a
+// heterogeneous erase would be an exact match for it, and would erase nothing here, since
+// any_equal matches nothing).
+// Checks [weakref.containers.lookup]/5.
+BOOST_AUTO_TEST_CASE(erase_at_an_iterator_is_not_a_heterogeneous_erase) {
+  static_assert(std::same_as<decltype(std::declval<anything_map_t&>().erase(
+                                 std::declval<anything_map_t::iterator>())),
+                             anything_map_t::iterator>);
+  static_assert(looks_up_by<anything_map_t, int>); // the policy does take anything
+  auto a = key("a"), b = key("b");
+  anything_map_t m;
+  m[a] = 1;
+  m[b] = 2;
+  BOOST_TEST(m.erase(7) == 0u); // a heterogeneous erase: any_equal matches nothing
+  const auto next = m.erase(m.begin());
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST((next == m.begin()));
+  m.erase(anything_map_t::const_iterator(m.begin()));
+  BOOST_TEST(m.empty());
+}
+
+// The non-const at() purges first (the dead element's storage goes back to the allocator), the
+// const one does not.
+// Checks [weakref.key.map.lookup]/2.
+BOOST_AUTO_TEST_CASE(non_const_at_purges) {
+  allocation_stats stats;
+  using alloc_t = counting_allocator<std::pair<const std::shared_ptr<name_t>, int>>;
+  weak_key_map<name_t, int, std::hash<name_t>, std::equal_to<name_t>, alloc_t> m{alloc_t(&stats)};
+  auto a = key("a"), b = key("b");
+  m[a] = 1;
+  m[b] = 2;
+  b.reset();
+  const std::size_t before = stats.deallocations;
+  BOOST_TEST(std::as_const(m).at(*a) == 1);
+  BOOST_TEST(std::as_const(m).at(a) == 1);
+  BOOST_TEST(stats.deallocations == before);
+  BOOST_TEST(m.at(*a) == 1);
+  BOOST_TEST(stats.deallocations > before);
+  BOOST_TEST(m.size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
