@@ -531,6 +531,41 @@ BOOST_AUTO_TEST_CASE(erase_at_an_iterator_is_not_a_heterogeneous_erase) {
   BOOST_TEST(m.empty());
 }
 
+// A reference to a value, from at(), operator[] or an iterator, stays valid while the key lives,
+// across other elements' deaths and purges (no rehash happens here); an iterator keeps the key,
+// and so the reference, alive after the key's last other owner is gone. (ASan checks that the
+// writes land in live storage.)
+// Checks [weakref.containers.general]/11.
+BOOST_AUTO_TEST_CASE(a_reference_to_a_value_lives_as_long_as_its_key) {
+  map_t m;
+  m.reserve(64);
+  auto a = key("a");
+  int& by_subscript = m[a];
+  int& by_at = m.at(*a);
+  BOOST_TEST(&by_subscript == &by_at);
+  std::vector<std::shared_ptr<name_t>> others;
+  for (int i = 0; i < 8; ++i) {
+    others.push_back(key(std::to_string(i).c_str()));
+    m[others.back()] = i;
+  }
+  others.clear(); // eight deaths, reported
+  BOOST_TEST(m.contains(*a));
+  (void)m.find(*a); // and purged
+  BOOST_TEST(m.size() == 1u);
+  by_at = 42;
+  BOOST_TEST(m.at(*a) == 42);
+
+  auto it = m.find(*a);
+  int& by_iterator = (*it).second;
+  BOOST_TEST(&by_iterator == &by_at);
+  a.reset(); // the iterator's pin is now the key's only owner
+  BOOST_TEST(m.size() == 1u);
+  by_iterator = 43;
+  BOOST_TEST((*it).second == 43);
+  it = m.end(); // the pin goes: the key dies
+  BOOST_TEST(m.empty());
+}
+
 // The non-const at() purges first (the dead element's storage goes back to the allocator), the
 // const one does not.
 // Checks [weakref.key.map.lookup]/2.
