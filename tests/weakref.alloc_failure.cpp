@@ -291,6 +291,39 @@ BOOST_AUTO_TEST_CASE(refs_and_proxies_are_all_or_nothing) {
   BOOST_TEST(calls == 0); // no half-made reference calls back
   BOOST_TEST(kept.front().expired());
 }
+
+// weak_refs() builds a vector, and converting a handle to a base's makes a view of the same
+// reference: when an allocation fails, std::bad_alloc propagates and nothing changes (no handle
+// is left behind, no reference is registered, the source handle is intact).
+// Checks [weakref.introspection]/4; [weakref.ref.conv]/4.
+BOOST_AUTO_TEST_CASE(weak_refs_and_conversions_report_allocation_failure) {
+  struct base_t {
+    virtual ~base_t() = default;
+  };
+  struct derived_t : base_t {};
+  auto obj = weakref::make_shared<derived_t>();
+  const weakref::weak_ref<derived_t> r1(obj), r2(obj);
+  const weakref::weak_proxy<derived_t> p(obj);
+  const auto unchanged = [&] {
+    BOOST_TEST(weakref::weak_ref_count(obj) == 3u);
+    BOOST_TEST(r1.lock() == obj);
+    BOOST_TEST(weakref::weak_refs(obj).size() == 3u); // no stray handle keeps a node
+  };
+  BOOST_TEST(for_each_failure_point([&](long k) {
+               const bool fired = run_failing_at(k, [&] { (void)weakref::weak_refs(obj); });
+               unchanged();
+               return fired;
+             }) >= 1);
+  const long conversion_points = for_each_failure_point([&](long k) {
+    const bool fired = run_failing_at(k, [&] {
+      const weakref::weak_ref<base_t> b = r1;
+      BOOST_TEST(b.identical(r1));
+    });
+    unchanged();
+    return fired;
+  });
+  BOOST_TEST_MESSAGE("a conversion made " << conversion_points << " allocations");
+}
 #endif
 
 // [weakref.containers.general]/28 Single-element insertions have no effect when they throw,
@@ -403,6 +436,48 @@ BOOST_AUTO_TEST_CASE(key_map_and_set_single_insertions_are_strong) {
   BOOST_TEST(strong_set([&](auto& s) { s.insert(objs[9]); }) >= 1);
   BOOST_TEST(strong_set([&](auto& s) { s.emplace(objs[9]); }) >= 1);
   BOOST_TEST(book.live_bytes == 0);
+}
+
+// Moving between unequal allocators that do not propagate moves element by element, which
+// allocates: a failure throws std::bad_alloc; the assigned map is valid and holds only live
+// elements of the source, the source keeps all its elements, and every byte comes back.
+// Checks [weakref.value.map.cons]/13.
+BOOST_AUTO_TEST_CASE(element_by_element_move_is_basic) {
+  ledger book_a, book_b;
+  auto objs = objects(10);
+  using vm_type = value_map<int, tracked>;
+  const vm_type::allocator_type from_alloc(&book_a), to_alloc(&book_b);
+  const auto moved = [&](auto move) {
+    return for_each_failure_point([&](long k) {
+      vm_type from(from_alloc);
+      for (int i = 0; i < 8; ++i) from.insert_or_assign(i, objs[static_cast<std::size_t>(i)]);
+      const bool fired = run_failing_at(k, [&] { move(from); });
+      if (fired) {
+        BOOST_TEST(from.size() == 8u);
+        for (int i = 0; i < 8; ++i) BOOST_TEST(from.get(i) == objs[static_cast<std::size_t>(i)]);
+      }
+      return fired;
+    });
+  };
+  BOOST_TEST(moved([&](vm_type& from) {
+               vm_type to(to_alloc);
+               to.insert_or_assign(9, objs[9]);
+               try {
+                 to = std::move(from);
+               } catch (const std::bad_alloc&) {
+                 std::size_t n = 0;
+                 for (const auto& [key, value] : to) {
+                   BOOST_TEST(
+                       (key >= 0 && key < 8 && value == objs[static_cast<std::size_t>(key)]));
+                   ++n;
+                 }
+                 BOOST_TEST(n == to.size());
+                 throw;
+               }
+             }) >= 1);
+  BOOST_TEST(moved([&](vm_type& from) { vm_type to(std::move(from), to_alloc); }) >= 1);
+  BOOST_TEST(book_a.live_bytes == 0);
+  BOOST_TEST(book_b.live_bytes == 0);
 }
 
 // Basic guarantee for everything else: after a failure the container is valid (size() agrees

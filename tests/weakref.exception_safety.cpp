@@ -47,6 +47,35 @@ struct arm_guard {
   ~arm_guard() { touchy::armed = false; }
 };
 
+// A key hash that refuses one key: a bulk operation throws at that element, after the ones before.
+struct refuses_13 {
+  std::size_t operator()(int k) const {
+    if (k == 13) throw std::runtime_error("13 refused");
+    return std::hash<int>{}(k);
+  }
+};
+
+// A type whose copies (not moves) throw while `refuse` is set.
+struct sticky {
+  static inline bool refuse = false;
+  int value;
+  explicit sticky(int v) : value(v) {}
+  sticky(const sticky& o) : value(o.value) {
+    if (refuse) throw std::runtime_error("copy refused");
+  }
+  sticky(sticky&&) noexcept = default;
+  sticky& operator=(const sticky&) = default;
+  sticky& operator=(sticky&&) noexcept = default;
+  friend bool operator==(const sticky& a, const sticky& b) { return a.value == b.value; }
+};
+struct sticky_hash {
+  std::size_t operator()(const sticky& k) const noexcept { return std::hash<int>{}(k.value); }
+};
+struct refuse_guard {
+  refuse_guard() { sticky::refuse = true; }
+  ~refuse_guard() { sticky::refuse = false; }
+};
+
 template <class C>
 std::size_t walk(const C& c) {
   return static_cast<std::size_t>(std::ranges::distance(c.begin(), c.end()));
@@ -338,6 +367,153 @@ BOOST_AUTO_TEST_CASE(value_destructor_releases_other_keys) {
     BOOST_TEST(walk(m) == 0u);
   }
   BOOST_TEST(tracked::alive.load() == before);
+}
+
+// weak_value_map's range constructors throw when an insertion does, constructing nothing and
+// releasing what they had inserted; range insertions into an existing map and the assignment of
+// an initializer list keep the elements inserted before the exception (and the assignment has
+// cleared the old ones).
+// Checks [weakref.value.map.cons]/2 and /6; [weakref.value.map.modifiers]/6.
+BOOST_AUTO_TEST_CASE(value_map_bulk_insertions_that_throw) {
+  using map_t = weakref::weak_value_map<int, tracked, refuses_13>;
+  auto a = weakref::make_shared<tracked>(1), b = weakref::make_shared<tracked>(2);
+  auto c = weakref::make_shared<tracked>(3), d = weakref::make_shared<tracked>(4);
+  const std::vector<std::pair<const int, std::shared_ptr<tracked>>> bad{{1, a}, {13, b}, {2, c}};
+  const auto registered = [&] {
+    return weakref::weak_ref_count(a) + weakref::weak_ref_count(b) + weakref::weak_ref_count(c);
+  };
+  BOOST_CHECK_THROW((void)map_t(bad.begin(), bad.end()), std::runtime_error);
+  BOOST_CHECK_THROW((void)map_t(weakref::from_range, bad), std::runtime_error);
+  BOOST_CHECK_THROW((void)(map_t{{1, a}, {13, b}, {2, c}}), std::runtime_error);
+  BOOST_TEST(registered() == 0u); // every element inserted was released
+
+  map_t m;
+  m.insert_or_assign(5, d);
+  const auto inserted_only_the_first = [&] {
+    BOOST_TEST(m.size() == 2u);
+    BOOST_TEST(walk(m) == 2u);
+    BOOST_TEST(m.get(5) == d);
+    BOOST_TEST(m.get(1) == a);
+    BOOST_TEST(!m.contains(2));
+    m.erase(1);
+  };
+  BOOST_CHECK_THROW(m.insert(bad.begin(), bad.end()), std::runtime_error);
+  inserted_only_the_first();
+  BOOST_CHECK_THROW(m.insert_range(bad), std::runtime_error);
+  inserted_only_the_first();
+  BOOST_CHECK_THROW(m.insert({{1, a}, {13, b}, {2, c}}), std::runtime_error);
+  inserted_only_the_first();
+  BOOST_TEST(registered() == 0u);
+
+  BOOST_CHECK_THROW((m = {{1, a}, {13, b}, {2, c}}), std::runtime_error);
+  BOOST_TEST(m.size() == 1u); // cleared, then 1 inserted before 13 threw
+  BOOST_TEST(m.get(1) == a);
+  BOOST_TEST(!m.contains(5));
+}
+
+// setdefault throws as try_emplace does, with no effect; operator[] throws when the copy of its
+// key does, inserting nothing.
+// Checks [weakref.value.map.python]/7; [weakref.value.map.subscript]/2.
+BOOST_AUTO_TEST_CASE(value_map_setdefault_and_subscript_that_throw) {
+  auto a = weakref::make_shared<tracked>(1), b = weakref::make_shared<tracked>(2);
+  weakref::weak_value_map<int, tracked, refuses_13> m;
+  m.insert_or_assign(1, a);
+  BOOST_CHECK_THROW((void)m.setdefault(13, b), std::runtime_error);
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(weakref::weak_ref_count(b) == 0u);
+  BOOST_TEST(m.setdefault(1, b) == a);
+
+  weakref::weak_value_map<sticky, tracked, sticky_hash> by_sticky;
+  const sticky key(7);
+  by_sticky[key] = a;
+  {
+    refuse_guard refusing;
+    BOOST_CHECK_THROW((void)by_sticky[key], std::runtime_error);
+    BOOST_CHECK_THROW(by_sticky[key] = b, std::runtime_error);
+  }
+  BOOST_TEST(by_sticky.size() == 1u);
+  BOOST_TEST(by_sticky.get(key) == a);
+  BOOST_TEST(weakref::weak_ref_count(b) == 0u);
+}
+
+// Comparing weak_value_maps propagates what the hash function, the key equality or the values'
+// == throws.
+// Checks [weakref.value.map.eq]/3.
+BOOST_AUTO_TEST_CASE(value_map_equality_that_throws) {
+  auto a = weakref::make_shared<tracked>(1);
+  weakref::weak_value_map<touchy, tracked, touchy_hash> hashed_x, hashed_y;
+  weakref::weak_value_map<touchy, tracked, colliding_hash> compared_x, compared_y;
+  hashed_x.insert_or_assign(touchy{1}, a);
+  hashed_y.insert_or_assign(touchy{1}, a);
+  compared_x.insert_or_assign(touchy{1}, a);
+  compared_y.insert_or_assign(touchy{1}, a);
+  auto v = weakref::make_shared<touchy>(5), w = weakref::make_shared<touchy>(5);
+  weakref::weak_value_map<int, touchy> values_x, values_y;
+  values_x.insert_or_assign(1, v);
+  values_y.insert_or_assign(1, w);
+  BOOST_TEST((hashed_x == hashed_y));
+  BOOST_TEST((compared_x == compared_y));
+  BOOST_TEST((values_x == values_y));
+  arm_guard armed;
+  BOOST_CHECK_THROW((void)(hashed_x == hashed_y), std::runtime_error);
+  BOOST_CHECK_THROW((void)(compared_x == compared_y), std::runtime_error);
+  BOOST_CHECK_THROW((void)(values_x == values_y), std::runtime_error);
+}
+
+// weak_key_map: get throws what the hash function, the key equality or the copy of the value
+// throws; setdefault throws as try_emplace does, with no effect; == propagates what the hash,
+// the key equality or the values' == throws.
+// Checks [weakref.key.map.python]/3 and /7; [weakref.key.map.eq]/3.
+BOOST_AUTO_TEST_CASE(key_map_get_setdefault_and_equality_that_throw) {
+  auto k1 = weakref::make_shared<touchy>(1), k2 = weakref::make_shared<touchy>(2);
+  weakref::weak_key_map<touchy, int, touchy_hash> hashed;
+  weakref::weak_key_map<touchy, int, colliding_hash> compared;
+  hashed.try_emplace(k1, 10);
+  compared.try_emplace(k1, 10);
+  {
+    arm_guard armed;
+    BOOST_CHECK_THROW((void)hashed.get(*k1), std::runtime_error);
+    BOOST_CHECK_THROW((void)compared.get(*k1), std::runtime_error);
+    BOOST_CHECK_THROW((void)hashed.get(*k1, 0), std::runtime_error);
+    BOOST_CHECK_THROW((void)hashed.setdefault(k2, 20), std::runtime_error);
+    BOOST_CHECK_THROW((void)compared.setdefault(k2, 20), std::runtime_error);
+  }
+  BOOST_TEST(hashed.size() == 1u);
+  BOOST_TEST(compared.size() == 1u);
+  BOOST_TEST(weakref::weak_ref_count(k2) == 0u);
+  BOOST_TEST(hashed.setdefault(k2, 20) == 20);
+
+  auto o = weakref::make_shared<tracked>(1);
+  using by_identity = weakref::weak_key_map<tracked, sticky, weakref::identity_hash<tracked>,
+                                            weakref::identity_equal<tracked>>;
+  by_identity copies;
+  copies.try_emplace(o, 3);
+  {
+    refuse_guard refusing;
+    BOOST_CHECK_THROW((void)copies.get(*o), std::runtime_error);
+    BOOST_CHECK_THROW((void)copies.get(*o, sticky(0)), std::runtime_error);
+  }
+  BOOST_TEST(copies.get(*o)->value == 3);
+
+  weakref::weak_key_map<touchy, int, touchy_hash> hashed_y;
+  weakref::weak_key_map<touchy, int, colliding_hash> compared_y;
+  hashed_y.try_emplace(k1, 10);
+  hashed_y.try_emplace(k2, 20);
+  compared_y.try_emplace(k1, 10);
+  compared.try_emplace(k2, 20);
+  compared_y.try_emplace(k2, 20);
+  using values_t = weakref::weak_key_map<tracked, touchy, weakref::identity_hash<tracked>,
+                                         weakref::identity_equal<tracked>>;
+  values_t values_x, values_y;
+  values_x.try_emplace(o, 5);
+  values_y.try_emplace(o, 5);
+  BOOST_TEST((hashed == hashed_y));
+  BOOST_TEST((compared == compared_y));
+  BOOST_TEST((values_x == values_y));
+  arm_guard armed;
+  BOOST_CHECK_THROW((void)(hashed == hashed_y), std::runtime_error);
+  BOOST_CHECK_THROW((void)(compared == compared_y), std::runtime_error);
+  BOOST_CHECK_THROW((void)(values_x == values_y), std::runtime_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

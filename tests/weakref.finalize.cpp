@@ -53,6 +53,20 @@ struct witness {
 template <class F>
 concept can_peek = requires(const F& f) { f.peek(); };
 
+// An argument whose copies and moves throw while told to.
+struct fragile_arg {
+  static inline bool refuse = false;
+  int value;
+  explicit fragile_arg(int v) : value(v) {}
+  fragile_arg(const fragile_arg& o) : value(o.value) {
+    if (refuse) throw std::runtime_error("copy refused");
+  }
+  fragile_arg(fragile_arg&& o) : value(o.value) {
+    if (refuse) throw std::runtime_error("move refused");
+  }
+  fragile_arg& operator=(const fragile_arg&) = default;
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(finalize)
@@ -347,6 +361,44 @@ BOOST_AUTO_TEST_CASE(the_death_and_a_call_race_and_it_runs_once,
     BOOST_TEST(!f.alive());
   }
   BOOST_TEST_MESSAGE("finalize races won by the death after a successful peek: " << overlapped);
+}
+
+// detach() whose move of the arguments throws: the exception propagates, and the finalizer is
+// dead all the same (neither detachable again nor called at the death).
+// Checks [weakref.finalize.obs]/5.
+BOOST_AUTO_TEST_CASE(detach_that_throws_still_kills_the_finalizer) {
+  auto obj = weakref::make_shared<int>(5);
+  int calls = 0;
+  wr::finalize f(obj, [&calls](fragile_arg& a) { calls += a.value; }, fragile_arg(3));
+  BOOST_TEST(f.alive());
+  fragile_arg::refuse = true;
+  BOOST_CHECK_THROW((void)f.detach(), std::runtime_error);
+  fragile_arg::refuse = false;
+  BOOST_TEST(!f.alive());
+  BOOST_TEST(!f.detach().has_value());
+  BOOST_TEST(!f.peek().has_value());
+  obj.reset();
+  BOOST_TEST(calls == 0);
+}
+
+// peek() whose copies throw: the exception propagates and the finalizer stays alive, called once
+// at the death.
+// Checks [weakref.finalize.obs]/8.
+BOOST_AUTO_TEST_CASE(peek_that_throws_leaves_the_finalizer_alive) {
+  auto obj = weakref::make_shared<int>(5);
+  int calls = 0;
+  wr::finalize f(obj, [&calls](fragile_arg& a) { calls += a.value; }, fragile_arg(3));
+  fragile_arg::refuse = true;
+  BOOST_CHECK_THROW((void)f.peek(), std::runtime_error);
+  fragile_arg::refuse = false;
+  BOOST_TEST(f.alive());
+  auto peeked = f.peek();
+  BOOST_REQUIRE(peeked.has_value());
+  BOOST_TEST(std::get<0>(peeked->args).value == 3);
+  peeked.reset();
+  obj.reset();
+  BOOST_TEST(calls == 3);
+  BOOST_TEST(!f.alive());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <iterator>
@@ -80,12 +81,6 @@ struct any_equal {
 };
 using anything_map_t = weak_key_map<name_t, int, any_hash, any_equal>;
 } // namespace
-// [weakref.containers.lookup]/5 erase(it) erases at an iterator even when the policy would take
-// the iterator as a key (a heterogeneous erase would be an exact match for it).
-static_assert(std::same_as<decltype(std::declval<anything_map_t&>().erase(
-                               std::declval<anything_map_t::iterator>())),
-                           anything_map_t::iterator>);
-static_assert(looks_up_by<anything_map_t, int>);
 
 static_assert(std::ranges::forward_range<map_t>);
 static_assert(std::ranges::forward_range<const map_t>);
@@ -513,6 +508,82 @@ BOOST_AUTO_TEST_CASE(erase_if_swap_buckets_and_ranges) {
   std::vector<std::pair<std::shared_ptr<name_t>, int>> source{{owners[1], 1}, {owners[2], 2}};
   map_t built(weakref::from_range, source);
   BOOST_TEST(built.size() == 2u);
+}
+
+// erase(it) erases at an iterator even when the policy would take the iterator as a key (a
+// heterogeneous erase would be an exact match for it, and would erase nothing here, since
+// any_equal matches nothing).
+// Checks [weakref.containers.lookup]/5.
+BOOST_AUTO_TEST_CASE(erase_at_an_iterator_is_not_a_heterogeneous_erase) {
+  static_assert(std::same_as<decltype(std::declval<anything_map_t&>().erase(
+                                 std::declval<anything_map_t::iterator>())),
+                             anything_map_t::iterator>);
+  static_assert(looks_up_by<anything_map_t, int>); // the policy does take anything
+  auto a = key("a"), b = key("b");
+  anything_map_t m;
+  m[a] = 1;
+  m[b] = 2;
+  BOOST_TEST(m.erase(7) == 0u); // a heterogeneous erase: any_equal matches nothing
+  const auto next = m.erase(m.begin());
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST((next == m.begin()));
+  m.erase(anything_map_t::const_iterator(m.begin()));
+  BOOST_TEST(m.empty());
+}
+
+// A reference to a value, from at(), operator[] or an iterator, stays valid while the key lives,
+// across other elements' deaths and purges (no rehash happens here); an iterator keeps the key,
+// and so the reference, alive after the key's last other owner is gone. (ASan checks that the
+// writes land in live storage.)
+// Checks [weakref.containers.general]/11.
+BOOST_AUTO_TEST_CASE(a_reference_to_a_value_lives_as_long_as_its_key) {
+  map_t m;
+  m.reserve(64);
+  auto a = key("a");
+  int& by_subscript = m[a];
+  int& by_at = m.at(*a);
+  BOOST_TEST(&by_subscript == &by_at);
+  std::vector<std::shared_ptr<name_t>> others;
+  for (int i = 0; i < 8; ++i) {
+    others.push_back(key(std::to_string(i).c_str()));
+    m[others.back()] = i;
+  }
+  others.clear(); // eight deaths, reported
+  BOOST_TEST(m.contains(*a));
+  (void)m.find(*a); // and purged
+  BOOST_TEST(m.size() == 1u);
+  by_at = 42;
+  BOOST_TEST(m.at(*a) == 42);
+
+  auto it = m.find(*a);
+  int& by_iterator = (*it).second;
+  BOOST_TEST(&by_iterator == &by_at);
+  a.reset(); // the iterator's pin is now the key's only owner
+  BOOST_TEST(m.size() == 1u);
+  by_iterator = 43;
+  BOOST_TEST((*it).second == 43);
+  it = m.end(); // the pin goes: the key dies
+  BOOST_TEST(m.empty());
+}
+
+// The non-const at() purges first (the dead element's storage goes back to the allocator), the
+// const one does not.
+// Checks [weakref.key.map.lookup]/2.
+BOOST_AUTO_TEST_CASE(non_const_at_purges) {
+  allocation_stats stats;
+  using alloc_t = counting_allocator<std::pair<const std::shared_ptr<name_t>, int>>;
+  weak_key_map<name_t, int, std::hash<name_t>, std::equal_to<name_t>, alloc_t> m{alloc_t(&stats)};
+  auto a = key("a"), b = key("b");
+  m[a] = 1;
+  m[b] = 2;
+  b.reset();
+  const std::size_t before = stats.deallocations;
+  BOOST_TEST(std::as_const(m).at(*a) == 1);
+  BOOST_TEST(std::as_const(m).at(a) == 1);
+  BOOST_TEST(stats.deallocations == before);
+  BOOST_TEST(m.at(*a) == 1);
+  BOOST_TEST(stats.deallocations > before);
+  BOOST_TEST(m.size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <typeinfo>
@@ -40,6 +41,32 @@ struct base {
 struct derived : base {
   int kind() const override { return 2; }
 };
+
+// An object whose == and members throw when told to, and with no std::hash.
+struct moody {
+  static inline bool refuse = false;
+  int id = 0;
+  int act(int v) {
+    if (refuse) throw std::runtime_error("act refused");
+    return v;
+  }
+  std::function<int(int)> hook = [](int) -> int { throw std::logic_error("hook refused"); };
+  friend bool operator==(const moody& a, const moody& b) {
+    if (refuse) throw std::runtime_error("== refused");
+    return a.id == b.id;
+  }
+};
+
+// A callback whose copy throws.
+struct refuses_copy {
+  refuses_copy() = default;
+  refuses_copy(const refuses_copy&) { throw std::runtime_error("no copy"); }
+  template <class M>
+  void operator()(M&&) const {}
+};
+
+template <class W>
+concept hashable_member = requires(const W& w) { w.hash(); };
 
 } // namespace
 
@@ -223,6 +250,90 @@ BOOST_AUTO_TEST_CASE(not_weakly_referenceable_and_misuse) {
   const weak_method<widget, void (widget::*)(int)> empty;
   BOOST_TEST(empty.expired());
   BOOST_TEST(!empty(1));
+}
+
+// An exception from the member (or from the callable data member) leaves the call; the object was
+// pinned during it and is released afterwards, still alive while its owner lives.
+// Checks [weakref.method.call]/5.
+BOOST_AUTO_TEST_CASE(an_exception_from_the_member_propagates) {
+  auto o = weakref::make_shared<moody>();
+  const weak_method act(o, &moody::act);
+  const weak_method hook(o, &moody::hook);
+  BOOST_TEST((act(5) == std::optional<int>(5)));
+  moody::refuse = true;
+  BOOST_CHECK_THROW(act(5), std::runtime_error);
+  moody::refuse = false;
+  BOOST_CHECK_THROW(hook(5), std::logic_error);
+  BOOST_TEST(o.use_count() == 1); // the pin was released by the unwinding
+  BOOST_TEST((act(6) == std::optional<int>(6)));
+}
+
+// Comparing weak methods compares their live objects with T's ==, whose exception propagates.
+// Checks [weakref.method.eq]/2.
+BOOST_AUTO_TEST_CASE(an_exception_from_the_objects_equality_propagates) {
+  auto a = weakref::make_shared<moody>();
+  auto b = weakref::make_shared<moody>();
+  const weak_method ma(a, &moody::act), mb(b, &moody::act);
+  BOOST_TEST((ma == mb));
+  moody::refuse = true;
+  BOOST_CHECK_THROW((void)(ma == mb), std::runtime_error);
+  moody::refuse = false;
+  b.reset(); // once an object is dead, only identity counts, and == is not called
+  moody::refuse = true;
+  BOOST_TEST((ma != mb));
+  moody::refuse = false;
+}
+
+// owner_hash and owner_equal identify the object (and the method), need neither == nor a hash of
+// T, and do not change when the object dies.
+// Checks [weakref.method.eq]/3.
+BOOST_AUTO_TEST_CASE(owner_identity_is_the_objects_and_the_methods) {
+  auto a = weakref::make_shared<moody>();
+  auto b = weakref::make_shared<moody>(); // equal to *a by ==, but another object
+  using act_t = weak_method<moody, int (moody::*)(int)>;
+  const act_t m1(a, &moody::act), m2(a, &moody::act), other_object(b, &moody::act);
+  BOOST_TEST(m1.owner_equal(m2));
+  BOOST_TEST(!m1.owner_equal(other_object));
+  BOOST_TEST(m1.owner_hash() == m2.owner_hash());
+  BOOST_TEST(m1.owner_hash() == m1.ref().owner_hash());
+  const weak_method<widget, void (widget::*)(int)> empty;
+  BOOST_TEST(empty.owner_equal(empty));
+
+  auto w = weakref::make_shared<widget>();
+  using slot = weak_method<widget, void (widget::*)(int)>;
+  const slot change(w, &widget::on_change), change2(w, &widget::on_change);
+  const slot reset(w, &widget::on_reset);
+  BOOST_TEST(change.owner_equal(change2));
+  BOOST_TEST(!change.owner_equal(reset)); // same object, another method
+  const std::size_t h = m1.owner_hash();
+  a.reset();
+  BOOST_TEST(m1.owner_equal(m2));
+  BOOST_TEST(m1.owner_hash() == h);
+}
+
+// hash() exists exactly when std::hash of the object type does.
+// Checks [weakref.method.hash]/2.
+BOOST_AUTO_TEST_CASE(hash_is_absent_without_the_objects_hash) {
+  static_assert(hashable_member<weak_method<widget, void (widget::*)(int)>>);
+  static_assert(!hashable_member<weak_method<moody, int (moody::*)(int)>>);
+  static_assert(
+      !std::is_default_constructible_v<std::hash<weak_method<moody, int (moody::*)(int)>>>);
+  auto w = weakref::make_shared<widget>(9);
+  const weak_method m(w, &widget::on_change);
+  BOOST_TEST(m.hash() == std::hash<widget>{}(*w));
+}
+
+// A callback whose copy throws makes the construction throw, with no effect: nothing registered.
+// Checks [weakref.method.cons]/6.
+BOOST_AUTO_TEST_CASE(a_throwing_callback_copy_makes_construction_have_no_effect) {
+  auto w = weakref::make_shared<widget>();
+  const refuses_copy callback;
+  using slot = weak_method<widget, void (widget::*)(int)>;
+  BOOST_CHECK_THROW(slot(w, &widget::on_change, callback), std::runtime_error);
+  BOOST_TEST(weakref::weak_ref_count(w) == 0u);
+  BOOST_CHECK_THROW(slot(std::shared_ptr<widget>(), &widget::on_change, [](slot) {}),
+                    weakref::type_error);
+  BOOST_TEST(weakref::weak_ref_count(w) == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

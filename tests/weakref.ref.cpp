@@ -101,6 +101,26 @@ private:
   weakref::self_callback<labelled_ref> on_death_; // last: [weakref.ref.self]/8
 };
 
+// A referent whose == releases the only owners of both operands (or throws, when told to), and
+// which counts its destructions: [weakref.ref.eq]/1 says the comparison keeps both alive.
+struct releasing {
+  static inline std::shared_ptr<releasing> first, second;
+  static inline int destroyed = 0;
+  static inline bool both_alive_during_comparison = false;
+  static inline bool throw_now = false;
+  releasing() = default;
+  releasing(const releasing&) = delete;
+  releasing& operator=(const releasing&) = delete;
+  ~releasing() { ++destroyed; }
+  friend bool operator==(const releasing&, const releasing&) {
+    if (throw_now) throw std::runtime_error("== refused");
+    first.reset();
+    second.reset();
+    both_alive_during_comparison = destroyed == 0;
+    return true;
+  }
+};
+
 } // namespace
 
 template <>
@@ -224,6 +244,40 @@ BOOST_AUTO_TEST_CASE(last_handle_unregisters) {
     BOOST_TEST(weakref::weak_ref_count(p) == 1u);
   }
   BOOST_TEST(weakref::weak_ref_count(p) == 0u);
+}
+
+// Copy and move assignment return the assigned handle itself, which then refers to the source's
+// reference; swap (member and friend) exchanges the references, an empty handle included, and
+// creates none.
+// Checks [weakref.ref.cons]/10, /12 and /13.
+BOOST_AUTO_TEST_CASE(assignment_returns_the_target_and_swap_exchanges_references) {
+  auto a = weakref::make_shared<tracked>(1);
+  auto b = weakref::make_shared<tracked>(2);
+  const weak_ref<tracked> ra(a), rb(b);
+  weak_ref<tracked> target;
+  weak_ref<tracked>& copied = (target = ra);
+  BOOST_TEST(&copied == &target);
+  BOOST_TEST(copied.identical(ra));
+  weak_ref<tracked> source = rb;
+  weak_ref<tracked>& moved = (target = std::move(source));
+  BOOST_TEST(&moved == &target);
+  BOOST_TEST(moved.identical(rb));
+
+  weak_ref<tracked> x = ra, y = rb, empty;
+  x.swap(y);
+  BOOST_TEST(x.identical(rb));
+  BOOST_TEST(y.identical(ra));
+  swap(x, y);
+  BOOST_TEST(x.identical(ra));
+  BOOST_TEST(y.identical(rb));
+  swap(x, empty);
+  BOOST_TEST(x.identical(weak_ref<tracked>()));
+  BOOST_TEST(x.expired());
+  BOOST_TEST(empty.identical(ra));
+  BOOST_TEST(empty.lock() == a);
+  BOOST_TEST(weakref::weak_ref_count(a) == 1u);
+  BOOST_TEST(weakref::weak_ref_count(b) == 1u);
+  static_assert(noexcept(x.swap(y)) && noexcept(swap(x, y)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -443,14 +497,26 @@ BOOST_AUTO_TEST_CASE(first_hash_after_death_throws_type_error) {
   BOOST_CHECK_THROW(weak_ref<std::string>().hash(), weakref::type_error);
 }
 
-// PY-REF-4 "if the object is hashable": otherwise std::hash is disabled.
-static_assert(std::is_default_constructible_v<std::hash<weak_ref<std::string>>>);
-static_assert(!std::is_default_constructible_v<std::hash<weak_ref<opaque>>>);
-static_assert(!std::is_default_constructible_v<std::hash<weak_ref<tracked>>>);
 template <class R>
 concept has_hash_member = requires(const R& r) { r.hash(); };
-static_assert(has_hash_member<weak_ref<std::string>>);
-static_assert(!has_hash_member<weak_ref<opaque>>);
+
+// PY-REF-4 "if the object is hashable": otherwise std::hash is disabled, and the member hash() is
+// absent, for a referent type without std::hash (opaque, tracked) as for one without ==.
+// Checks [weakref.ref.hash]/1 and /2.
+BOOST_AUTO_TEST_CASE(hash_exists_only_for_hashable_referents) {
+  static_assert(std::is_default_constructible_v<std::hash<weak_ref<std::string>>>);
+  static_assert(!std::is_default_constructible_v<std::hash<weak_ref<opaque>>>);
+  static_assert(!std::is_default_constructible_v<std::hash<weak_ref<tracked>>>);
+  static_assert(has_hash_member<weak_ref<std::string>>);
+  static_assert(has_hash_member<weak_ref<const std::string>>); // hash<remove_cv_t<T>>
+  static_assert(!has_hash_member<weak_ref<opaque>>);
+  static_assert(!has_hash_member<weak_ref<tracked>>);
+  // A referent without std::hash is still referenced, compared and identified.
+  auto t = weakref::make_shared<tracked>(4);
+  const weak_ref<tracked> r(t);
+  BOOST_TEST((r == weak_ref<tracked>(t)));
+  BOOST_TEST(r.owner_equal(weak_ref<tracked>(t)));
+}
 
 // Hashing makes refs usable as unordered keys (the basis of WeakKeyDictionary).
 // Checks [weakref.ref.hash]/1; [weakref.ref.eq]/2.
@@ -529,6 +595,48 @@ BOOST_AUTO_TEST_CASE(owner_identity_survives_death) {
   BOOST_TEST(r1.owner_equal(r2));
   BOOST_TEST(r1.owner_hash() == h);
   BOOST_TEST(r2.owner_hash() == h);
+}
+
+// owner_hash and owner_equal need neither == nor a hash of the referent type.
+// Checks [weakref.ref.owner]/3.
+BOOST_AUTO_TEST_CASE(owner_identity_needs_no_equality_or_hash) {
+  static_assert(!std::equality_comparable<opaque>);
+  static_assert(!std::is_default_constructible_v<std::hash<opaque>>);
+  auto a = weakref::make_shared<opaque>();
+  auto b = weakref::make_shared<opaque>();
+  const weak_ref<opaque> r1(a), r2(a), r3(b);
+  BOOST_TEST(r1.owner_equal(r2));
+  BOOST_TEST(!r1.owner_equal(r3));
+  BOOST_TEST(r1.owner_hash() == r2.owner_hash());
+  const std::size_t h = r1.owner_hash();
+  a.reset();
+  BOOST_TEST(r1.owner_equal(r2));
+  BOOST_TEST(r2.owner_hash() == h);
+  BOOST_TEST(weak_ref<opaque>().owner_equal(weak_ref<opaque>()));
+}
+
+// The comparison pins both referents: a T::operator== that releases their only owners still
+// sees both objects alive, and they die when == returns, the comparison being their death (their
+// callbacks run within it). An exception from T's == propagates.
+// Checks [weakref.ref.eq]/1, /3 and /4.
+BOOST_AUTO_TEST_CASE(comparison_pins_both_referents_and_propagates_exceptions) {
+  releasing::first = weakref::make_shared<releasing>();
+  releasing::second = weakref::make_shared<releasing>();
+  int callbacks = 0;
+  const weak_ref<releasing> a(releasing::first, [&](weak_ref<releasing>) { ++callbacks; });
+  const weak_ref<releasing> b(releasing::second, [&](weak_ref<releasing>) { ++callbacks; });
+  BOOST_TEST((a == b));
+  BOOST_TEST(releasing::both_alive_during_comparison);
+  BOOST_TEST(releasing::destroyed == 2); // died within ==, when the pins were released
+  BOOST_TEST(callbacks == 2);
+  BOOST_TEST(a.expired());
+
+  auto c = weakref::make_shared<releasing>();
+  const weak_ref<releasing> rc(c), rc2(c);
+  releasing::throw_now = true;
+  BOOST_CHECK_THROW((void)(rc == rc2), std::runtime_error);
+  releasing::throw_now = false;
+  BOOST_TEST(rc.lock() == c); // nothing released
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -638,24 +746,94 @@ BOOST_AUTO_TEST_CASE(self_callback_runs_in_registration_order) {
   BOOST_TEST((order == std::vector<int>{2, 1}));
 }
 
-static_assert(!std::is_copy_constructible_v<weakref::self_callback<labelled_ref>>,
-              "[weakref.ref.self]/11 the binding belongs to one object");
 static_assert(!std::is_constructible_v<weakref::self_callback<labelled_ref>, labelled_ref&,
                                        std::shared_ptr<tracked>, void (*)(int)>,
               "[weakref.ref.self]/4 the callback must take the derived object");
+
+// The binding belongs to one object: a self_callback can be neither copied nor moved, so neither
+// can a reference type holding one, unless it says how.
+// Checks [weakref.ref.self]/11.
+BOOST_AUTO_TEST_CASE(self_callback_is_neither_copyable_nor_movable) {
+  using sc = weakref::self_callback<labelled_ref>;
+  static_assert(!std::is_copy_constructible_v<sc> && !std::is_move_constructible_v<sc>);
+  static_assert(!std::is_copy_assignable_v<sc> && !std::is_move_assignable_v<sc>);
+  static_assert(!std::is_copy_constructible_v<labelled_ref>);
+  static_assert(!std::is_move_constructible_v<labelled_ref>);
+  // Its base's handle still copies: a plain reference to the same weak reference object.
+  auto ob = weakref::make_shared<tracked>(1);
+  const labelled_ref r(ob, "x", [](labelled_ref&) {});
+  const weak_ref<tracked> copy = r;
+  BOOST_TEST(copy.identical(r));
+}
+
+// A default-constructed self_callback binds nothing and registers nothing: the derived reference
+// stays an empty handle, and no callback is ever called for it.
+// Checks [weakref.ref.self]/3.
+BOOST_AUTO_TEST_CASE(default_constructed_self_callback_binds_nothing) {
+  struct lazy_ref : weak_ref<tracked> {
+    weakref::self_callback<lazy_ref> on_death;
+  };
+  static_assert(std::is_nothrow_default_constructible_v<weakref::self_callback<lazy_ref>>);
+  auto ob = weakref::make_shared<tracked>(1);
+  lazy_ref r;
+  BOOST_TEST(r.expired());
+  BOOST_TEST(!r.has_callback());
+  BOOST_TEST(weakref::weak_ref_count(ob) == 0u);
+  static_cast<weak_ref<tracked>&>(r) = weak_ref<tracked>(ob);
+  BOOST_TEST(weakref::weak_ref_count(ob) == 1u); // the base's own reference, not the member's
+  BOOST_TEST(!r.has_callback());
+  ob.reset();
+  BOOST_TEST(r.expired());
+}
+
+// A callback whose copy throws, or an empty or foreign owner, makes the construction throw with
+// no effect: nothing is registered, and the referent's later death calls nothing.
+// Checks [weakref.ref.self]/7.
+BOOST_AUTO_TEST_CASE(throwing_self_callback_construction_has_no_effect) {
+  struct refuses_copy {
+    int* calls;
+    explicit refuses_copy(int* c) : calls(c) {}
+    refuses_copy(const refuses_copy&) { throw std::runtime_error("no copy"); }
+    void operator()(labelled_ref&) const { ++*calls; }
+  };
+  auto ob = weakref::make_shared<tracked>(1);
+  int calls = 0;
+  const refuses_copy callback(&calls);
+  BOOST_CHECK_THROW(labelled_ref(ob, "x", callback), std::runtime_error);
+  BOOST_TEST(weakref::weak_ref_count(ob) == 0u);
+  BOOST_CHECK_THROW(labelled_ref(std::shared_ptr<tracked>(), "x", [](labelled_ref&) {}),
+                    weakref::type_error);
+  BOOST_CHECK_THROW(labelled_ref(std::make_shared<tracked>(2), "x", [](labelled_ref&) {}),
+                    weakref::type_error);
+  ob.reset();
+  BOOST_TEST(calls == 0);
+}
 
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(conversion)
 
-// [weakref.ref.conv]/1 Implicit exactly where the pointer conversion is.
-static_assert(std::is_convertible_v<weak_ref<square>, weak_ref<shape>>);
-static_assert(std::is_convertible_v<const weak_ref<square>&, weak_ref<const square>>);
-static_assert(std::is_convertible_v<extended_ref<square>, weak_ref<shape>>);
-static_assert(!std::is_constructible_v<weak_ref<square>, weak_ref<shape>>);
-static_assert(!std::is_constructible_v<weak_ref<unrelated>, weak_ref<square>>);
-static_assert(!std::is_constructible_v<weak_ref<square>, weak_ref<const square>>);
-static_assert(!std::is_constructible_v<weak_ref<shape>, weakref::weak_proxy<square>>);
+// [weakref.ref.conv]/1 Implicit exactly where the pointer conversion is: to a base and to const,
+// not to a derived class, not between unrelated types, not from a proxy.
+// Checks [weakref.ref.conv]/1.
+BOOST_AUTO_TEST_CASE(converts_implicitly_exactly_where_the_pointer_does) {
+  static_assert(std::is_convertible_v<weak_ref<square>, weak_ref<shape>>);
+  static_assert(std::is_convertible_v<const weak_ref<square>&, weak_ref<const square>>);
+  static_assert(std::is_convertible_v<extended_ref<square>, weak_ref<shape>>);
+  static_assert(!std::is_constructible_v<weak_ref<square>, weak_ref<shape>>);
+  static_assert(!std::is_constructible_v<weak_ref<unrelated>, weak_ref<square>>);
+  static_assert(!std::is_constructible_v<weak_ref<square>, weak_ref<const square>>);
+  static_assert(!std::is_constructible_v<weak_ref<shape>, weakref::weak_proxy<square>>);
+  // The implicit conversions at work: arguments of functions that take the base's handle.
+  auto sq = weakref::make_shared<square>();
+  const weak_ref<square> r(sq);
+  const auto sides = [](const weak_ref<shape>& s) { return s.lock() ? s.lock()->sides : -1; };
+  const auto same = [](const weak_ref<const square>& c, const weak_ref<square>& m) {
+    return c.identical(m);
+  };
+  BOOST_TEST(sides(r) == 4);
+  BOOST_TEST(same(r, r));
+}
 
 // [weakref.ref.conv]/2 The converted handle is the same reference seen through the base: it
 // locks to the base subobject, is identical() to the source, is counted once, and the callback

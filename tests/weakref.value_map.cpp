@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <concepts>
 #include <optional>
 #include <cstddef>
 #include <functional>
@@ -11,7 +12,9 @@
 #include <memory_resource>
 #include <ranges>
 #include <string>
+#include <stdexcept>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -417,6 +420,117 @@ BOOST_AUTO_TEST_CASE(non_const_at_purges) {
   BOOST_TEST(m.size() == 1u);
 }
 
+// The non-const find and equal_range purge (the dead element's storage goes back to the
+// allocator), the const ones do not; get never purges, being const; cbegin() is the const begin():
+// it does not purge either, and finds the same first element.
+// Checks [weakref.value.map.lookup]/1; [weakref.value.map.python]/2; [weakref.value.map.iter]/4.
+BOOST_AUTO_TEST_CASE(which_lookups_purge) {
+  allocation_stats stats;
+  using alloc_t = counting_allocator<std::pair<const int, std::shared_ptr<tracked>>>;
+  using counted_t = weak_value_map<int, tracked, std::hash<int>, std::equal_to<int>, alloc_t>;
+  auto a = obj(1);
+  const auto with_a_dead_element = [&] {
+    counted_t m{alloc_t(&stats)};
+    m[1] = a;
+    auto b = obj(2);
+    m[2] = b;
+    return m; // b dies here: its death is reported, its element not yet purged
+  };
+  const auto purged_by = [&](auto op) {
+    counted_t m = with_a_dead_element();
+    const std::size_t before = stats.deallocations;
+    op(m);
+    return stats.deallocations > before;
+  };
+  BOOST_TEST(purged_by([&](counted_t& m) { BOOST_TEST(m.find(1)->second == a); }));
+  BOOST_TEST(purged_by([&](counted_t& m) { BOOST_TEST((m.equal_range(1).first == m.find(1))); }));
+  BOOST_TEST(!purged_by([&](counted_t& m) {
+    BOOST_TEST(std::as_const(m).find(1)->second == a);
+    BOOST_TEST(std::ranges::distance(std::as_const(m).equal_range(1).first,
+                                     std::as_const(m).equal_range(1).second) == 1);
+  }));
+  BOOST_TEST(!purged_by([&](counted_t& m) {
+    BOOST_TEST(m.get(1) == a);
+    BOOST_TEST(m.get(2) == nullptr);
+  }));
+  BOOST_TEST(!purged_by([&](counted_t& m) {
+    static_assert(std::same_as<decltype(m.cbegin()), counted_t::const_iterator>);
+    BOOST_TEST((m.cbegin() == std::as_const(m).begin()));
+    BOOST_TEST(m.cbegin()->second == a);
+  }));
+  BOOST_TEST(purged_by([&](counted_t& m) { BOOST_TEST(m.begin()->second == a); }));
+}
+
+// Range insertion into a map that has elements: each element as by insert(x), so an existing
+// live key keeps its value, a key whose value died is inserted again, and of two equal keys in
+// the range the first wins.
+// Checks [weakref.value.map.modifiers]/5.
+BOOST_AUTO_TEST_CASE(range_insertion_into_an_existing_map) {
+  auto a = obj(1), b = obj(2), c = obj(3), d = obj(4);
+  const std::vector<std::pair<const std::string, std::shared_ptr<tracked>>> more{
+      {"a", b}, {"c", c}, {"c", d}, {"dead", d}};
+  const auto fresh = [&] {
+    map_t m;
+    m["a"] = a;
+    auto gone = obj(9);
+    m["dead"] = gone;
+    return m;
+  };
+  const auto check = [&](const map_t& m) {
+    BOOST_TEST(m.size() == 3u);
+    BOOST_TEST(m.at("a") == a);
+    BOOST_TEST(m.at("c") == c);
+    BOOST_TEST(m.at("dead") == d);
+  };
+  map_t m1 = fresh();
+  m1.insert(more.begin(), more.end());
+  check(m1);
+  map_t m2 = fresh();
+  m2.insert_range(more);
+  check(m2);
+  map_t m3 = fresh();
+  m3.insert({{"a", b}, {"c", c}, {"c", d}, {"dead", d}});
+  check(m3);
+}
+
+// Assigning an initializer list returns the map itself, which then holds just those elements.
+// Checks [weakref.value.map.cons]/4-5.
+BOOST_AUTO_TEST_CASE(assigning_an_initializer_list_returns_the_map) {
+  auto a = obj(1), b = obj(2);
+  map_t m;
+  m["old"] = a;
+  map_t& result = (m = {{"x", a}, {"y", b}});
+  BOOST_TEST(&result == &m);
+  BOOST_TEST(m.size() == 2u);
+  BOOST_TEST(!m.contains("old"));
+  BOOST_TEST(result.at("y") == b);
+}
+
+// Move assignment is noexcept exactly when the allocators always compare equal or propagate.
+// Checks [weakref.value.map.cons]/15.
+BOOST_AUTO_TEST_CASE(move_assignment_exception_specification) {
+  using stateful_t =
+      weak_value_map<int, tracked, std::hash<int>, std::equal_to<int>,
+                     counting_allocator<std::pair<const int, std::shared_ptr<tracked>>>>;
+  using pmr_t = weak_value_map<
+      int, tracked, std::hash<int>, std::equal_to<int>,
+      std::pmr::polymorphic_allocator<std::pair<const int, std::shared_ptr<tracked>>>>;
+  static_assert(std::is_nothrow_move_assignable_v<map_t>);       // std::allocator: always equal
+  static_assert(!std::is_nothrow_move_assignable_v<stateful_t>); // neither equal nor propagated
+  static_assert(!std::is_nothrow_move_assignable_v<pmr_t>);
+  // What the specification reflects: unequal allocators that do not propagate move element by
+  // element, which allocates.
+  allocation_stats s1, s2;
+  using alloc_t = counting_allocator<std::pair<const int, std::shared_ptr<tracked>>>;
+  stateful_t from{alloc_t(&s1)}, to{alloc_t(&s2)};
+  auto a = obj(1);
+  from[1] = a;
+  const std::size_t before = s2.allocations;
+  to = std::move(from);
+  BOOST_TEST(s2.allocations > before);
+  BOOST_TEST(to.at(1) == a);
+}
+
 // Checks [weakref.containers.erasure]/1; [weakref.containers.general]/25;
 // [weakref.containers.bucket]/2 and /8-9.
 BOOST_AUTO_TEST_CASE(erase_if_swap_and_buckets) {
@@ -436,6 +550,72 @@ BOOST_AUTO_TEST_CASE(erase_if_swap_and_buckets) {
   BOOST_TEST(m.empty());
   BOOST_TEST(other.size() == 25u);
   BOOST_TEST(other.at(1) == owners[1]);
+}
+
+// A maximum load factor that is not positive is refused with invalid_argument, and the map keeps
+// its maximum load factor and its buckets.
+// Checks [weakref.containers.bucket]/6.
+BOOST_AUTO_TEST_CASE(a_non_positive_max_load_factor_is_refused) {
+  map_t m;
+  auto a = obj(1);
+  m["a"] = a;
+  m.max_load_factor(2.0f);
+  const std::size_t buckets = m.bucket_count();
+  BOOST_CHECK_THROW(m.max_load_factor(0.0f), std::invalid_argument);
+  BOOST_CHECK_THROW(m.max_load_factor(-1.0f), std::invalid_argument);
+  BOOST_TEST(m.max_load_factor() == 2.0f);
+  BOOST_TEST(m.bucket_count() == buckets);
+  BOOST_TEST(m.at("a") == a);
+}
+
+// An element that dies while erase_if runs, before the iteration reaches it, is never passed to
+// the predicate; the one being tested is pinned while the predicate runs, even if the predicate
+// releases its last other owner.
+// Checks [weakref.containers.erasure]/2.
+BOOST_AUTO_TEST_CASE(erase_if_skips_elements_that_die_during_the_call) {
+  weak_value_map<int, tracked> m;
+  std::vector<std::shared_ptr<tracked>> owners;
+  for (int i = 0; i < 5; ++i) {
+    owners.push_back(obj(i));
+    m[i] = owners.back();
+  }
+  int calls = 0;
+  bool pinned = false;
+  const std::size_t erased = erase_if(m, [&](const auto& kv) {
+    ++calls;
+    owners.clear(); // every value's only other owner: all but the pinned one die at once
+    pinned = kv.second != nullptr && kv.second->value == kv.first;
+    return false;
+  });
+  BOOST_TEST(erased == 0u);
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(pinned);
+  BOOST_TEST(m.size() == 0u); // the pinned one died when the predicate's argument was released
+}
+
+// a | b and a |= b with a pair whose value is empty or not weakly referenceable throw
+// type_error: | leaves its operands unchanged; |= keeps the pairs updated before the bad one.
+// Checks [weakref.containers.union]/10.
+BOOST_AUTO_TEST_CASE(union_with_a_pair_that_cannot_be_held_throws_type_error) {
+  auto a = obj(1), b = obj(2);
+  map_t m;
+  m["a"] = a;
+  using pairs = std::vector<std::pair<const std::string, std::shared_ptr<tracked>>>;
+  const pairs empty_value{{"b", b}, {"x", nullptr}};
+  const pairs foreign_value{{"b", b}, {"x", std::make_shared<tracked>(3)}};
+  BOOST_CHECK_THROW((void)(m | empty_value), weakref::type_error);
+  BOOST_CHECK_THROW((void)(m | foreign_value), weakref::type_error);
+  BOOST_CHECK_THROW((void)(empty_value | m), weakref::type_error);
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(weakref::weak_ref_count(b) == 0u); // the partial results are gone
+  BOOST_CHECK_THROW(m |= empty_value, weakref::type_error);
+  BOOST_TEST(m.size() == 2u);
+  BOOST_TEST(m.at("b") == b);
+  BOOST_TEST(!m.contains("x"));
+  m.erase("b");
+  BOOST_CHECK_THROW(m |= foreign_value, weakref::type_error);
+  BOOST_TEST(m.size() == 2u);
+  BOOST_TEST(!m.contains("x"));
 }
 
 // Construction from iterators, ranges (weakref::from_range), initializer lists; range-v3 views
