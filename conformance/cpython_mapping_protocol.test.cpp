@@ -314,7 +314,7 @@ void test_update() {
     BOOST_CHECK_THROW(failing.update(failing_items<item>(where, k.other)), failure);
   }
   // CPython's update([(1, 2, 3)]): ValueError. weak_value_map's update takes only ranges of
-  // what converts to its value_type; weak_key_map's ([weakref.key.map.python]/16) takes any
+  // what converts to its value_type; weak_key_map's ([weakref.key.map.python]/17) takes any
   // input range, and one whose elements are not (key, value) pairs fails to compile inside it.
   if constexpr (std::is_same_v<Kind, value_kind>)
     static_assert(!updatable_with<map, std::vector<std::tuple<int, int, int>>>);
@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_SUITE(cpython_mapping_protocol)
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_read) { test_read<value_kind>(); }
 // test_write
 // Checks [weakref.value.map.modifiers]/8 and /18-19;
-// [weakref.value.map.python]/5-6, /8-10, /12-14 and /16.
+// [weakref.value.map.python]/5-6, /9-11, /13-15 and /17.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_write) { test_write<value_kind>(); }
 // test_constructor
 // Checks [weakref.value.map.cons]/1; [weakref.value.map.eq]/1.
@@ -394,7 +394,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_empty_values_items_len) {
 // Checks [weakref.value.map.lookup]/6.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_getitem) { test_getitem<value_kind>(); }
 // test_update
-// Checks [weakref.value.map.python]/16-17.
+// Checks [weakref.value.map.python]/17-18.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_update) { test_update<value_kind>(); }
 // test_get
 // Checks [weakref.value.map.python]/1.
@@ -403,10 +403,10 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_get) { test_get<value_kind>(); }
 // Checks [weakref.value.map.python]/5-6.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_setdefault) { test_setdefault<value_kind>(); }
 // test_popitem
-// Checks [weakref.value.map.python]/14.
+// Checks [weakref.value.map.python]/15.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_popitem) { test_popitem<value_kind>(); }
 // test_pop
-// Checks [weakref.value.map.python]/8-10.
+// Checks [weakref.value.map.python]/9-11.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_pop) { test_pop<value_kind>(); }
 
 // WeakKeyDictionaryTestCase (BasicTestMappingProtocol on WeakKeyDictionary)
@@ -417,7 +417,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_mapping_pop) { test_pop<value_kind>(); }
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_read) { test_read<key_kind>(); }
 // test_write
 // Checks [weakref.key.map.modifiers]/6 and /10;
-// [weakref.key.map.python]/5-6, /8-10, /12-14 and /16.
+// [weakref.key.map.python]/5-6, /9-11, /13-15 and /17.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_write) { test_write<key_kind>(); }
 // test_constructor
 // Checks [weakref.key.map.cons]/1; [weakref.key.map.eq]/1.
@@ -437,7 +437,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_empty_values_items_len) {
 // Checks [weakref.key.map.lookup]/3.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_getitem) { test_getitem<key_kind>(); }
 // test_update
-// Checks [weakref.key.map.python]/16-17.
+// Checks [weakref.key.map.python]/17-18.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_update) { test_update<key_kind>(); }
 // test_get
 // Checks [weakref.key.map.python]/1-2.
@@ -446,10 +446,10 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_get) { test_get<key_kind>(); }
 // Checks [weakref.key.map.python]/5-6.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_setdefault) { test_setdefault<key_kind>(); }
 // test_popitem
-// Checks [weakref.key.map.python]/14.
+// Checks [weakref.key.map.python]/15.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_popitem) { test_popitem<key_kind>(); }
 // test_pop
-// Checks [weakref.key.map.python]/8-10.
+// Checks [weakref.key.map.python]/9-11.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_mapping_pop) { test_pop<key_kind>(); }
 
 BOOST_AUTO_TEST_SUITE_END()

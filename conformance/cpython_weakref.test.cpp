@@ -398,7 +398,7 @@ struct multiplies {
 
 // test_proxy_div (// and //= are / and /= in C++; Python rebinds p to the result of //=, C++
 // returns it)
-// Checks [weakref.proxy.ops]/5 and /7-9.
+// Checks [weakref.proxy.ops]/5 and /10-12.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_div) {
   auto o = wr::make_shared<divides>();
   const wr::weak_proxy p(o);
@@ -407,7 +407,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_div) {
 }
 
 // test_proxy_matmul (C++ has no @: the same forwarding checked with *, its reflected form and *=)
-// Checks [weakref.proxy.ops]/5 and /7-9.
+// Checks [weakref.proxy.ops]/5 and /10-12.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_cpython_proxy_matmul) {
   auto o = wr::make_shared<multiplies>();
   const wr::weak_proxy p(o);

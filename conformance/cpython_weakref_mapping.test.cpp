@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_12_cpython_weak_valued_len_race) { check_len_race<v
 // The basic behaviour
 
 // test_weak_values (d.copy(), items, d[k], del, len; SF bug 447152)
-// Checks [weakref.value.map]/1; [weakref.value.map.python]/19; [weakref.value.map.lookup]/7.
+// Checks [weakref.value.map]/1; [weakref.value.map.python]/20; [weakref.value.map.lookup]/7.
 BOOST_AUTO_TEST_CASE(PY_WVD_1_cpython_weak_values) {
   value_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -228,7 +228,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_1_cpython_weak_values) {
 }
 
 // test_weak_keys (d.copy(), items, d[k] = v, d[k], del, len, k in d)
-// Checks [weakref.key.map]/1; [weakref.key.map.python]/19; [weakref.key.map.lookup]/1.
+// Checks [weakref.key.map]/1; [weakref.key.map.python]/20; [weakref.key.map.lookup]/1.
 BOOST_AUTO_TEST_CASE(PY_WKD_1_cpython_weak_keys) {
   key_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -274,7 +274,7 @@ void check_iters(const Map& dict) {
 } // namespace
 
 // test_weak_keyed_iters (items, keys, values, keyrefs, iterkeyrefs)
-// Checks [weakref.key.map.iter]/2; [weakref.key.map.python]/20-21.
+// Checks [weakref.key.map.iter]/2; [weakref.key.map.python]/21-22.
 BOOST_AUTO_TEST_CASE(PY_WKD_8_cpython_weak_keyed_iters) {
   key_map_t dict;
   const std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -301,7 +301,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_8_cpython_weak_keyed_iters) {
 }
 
 // test_weak_valued_iters (items, keys, values, valuerefs, itervaluerefs)
-// Checks [weakref.value.map.iter]/2; [weakref.value.map.python]/20-21.
+// Checks [weakref.value.map.iter]/2; [weakref.value.map.python]/21-22.
 BOOST_AUTO_TEST_CASE(PY_WVD_7_cpython_weak_valued_iters) {
   value_map_t dict;
   const std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -353,7 +353,7 @@ const auto const_whole = [](auto& d) -> const auto& { return std::as_const(d); }
 } // namespace
 
 // test_weak_keys_destroy_while_iterating, first part (issue 7105): keys, items, values, keyrefs
-// Checks [weakref.containers.general]/5; [weakref.key.map.python]/20.
+// Checks [weakref.containers.general]/5; [weakref.key.map.python]/21.
 BOOST_AUTO_TEST_CASE(PY_WKD_3_cpython_weak_keys_destroy_while_iterating) {
   key_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -364,7 +364,7 @@ BOOST_AUTO_TEST_CASE(PY_WKD_3_cpython_weak_keys_destroy_while_iterating) {
 
 // test_weak_values_destroy_while_iterating, first part (issue 7105): keys, items, values,
 // itervaluerefs, valuerefs
-// Checks [weakref.containers.general]/5; [weakref.value.map.python]/20.
+// Checks [weakref.containers.general]/5; [weakref.value.map.python]/21.
 BOOST_AUTO_TEST_CASE(PY_WVD_2_cpython_weak_values_destroy_while_iterating) {
   value_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -434,7 +434,7 @@ void check_size(const Map& d, std::size_t expected, const char* what, death_timi
 // erases, pops and re-inserts the dead object's key (an equal new one), updates from a copy and
 // clears; the size is checked after each. Each step runs with the death reported before the
 // member call, and with the death inside the call, after its purge.
-// Checks [weakref.containers.general]/5, /7 and /21; [weakref.key.map.python]/8 and /16.
+// Checks [weakref.containers.general]/5, /7 and /21; [weakref.key.map.python]/9 and /17.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_mutate_while_iterating) {
   for (const death_timing when : {death_timing::reported, death_timing::inside}) {
     hooked_key_map dict;
@@ -487,7 +487,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_mutate_while_iterating) {
 }
 
 // test_weak_values_destroy_while_iterating, second part (issue 7105), for values
-// Checks [weakref.containers.general]/5, /7 and /21; [weakref.value.map.python]/8 and /16.
+// Checks [weakref.containers.general]/5, /7 and /21; [weakref.value.map.python]/9 and /17.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_mutate_while_iterating) {
   for (const death_timing when : {death_timing::reported, death_timing::inside}) {
     hooked_value_map dict;
@@ -543,7 +543,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_mutate_while_iterating) {
 // (issue 21173). Each context kills one object while an iterator is alive; pop, insertion,
 // popitem, erasure and clear keep size() exact. (CPython's len is exact too: it subtracts the
 // removals its iterators defer.)
-// Checks [weakref.containers.general]/7; [weakref.key.map.python]/12-13.
+// Checks [weakref.containers.general]/7; [weakref.key.map.python]/13-14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_del_and_len_while_iterating) {
   key_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -588,7 +588,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_keys_del_and_len_while_iterating) {
 }
 
 // test_weak_values_destroy_while_iterating, third part (issue 21173), for values
-// Checks [weakref.containers.general]/7; [weakref.value.map.python]/12-13.
+// Checks [weakref.containers.general]/7; [weakref.value.map.python]/13-14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_del_and_len_while_iterating) {
   value_map_t dict;
   std::vector<std::shared_ptr<node>> objects = fill(dict);
@@ -636,8 +636,8 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_21_cpython_weak_values_del_and_len_while_iterating)
 // member, after its purge; CPython's pending removals, test_weak_*_destroy_while_iterating):
 // setdefault inserts a new element next to the dead one, pop misses it, popitem never returns
 // it, and the size stays exact.
-// Checks [weakref.containers.general]/5 and /7; [weakref.key.map.python]/5-6, /9 and /12-13;
-// [weakref.value.map.python]/5-6, /9 and /12-13.
+// Checks [weakref.containers.general]/5 and /7; [weakref.key.map.python]/5-6, /10 and /13-14;
+// [weakref.value.map.python]/5-6, /10 and /13-14.
 BOOST_AUTO_TEST_CASE(PY_IMPL_21_setdefault_pop_popitem_on_dead_unpurged_elements) {
   {
     hooked_key_map dict;
@@ -780,7 +780,7 @@ void check_popitem(const K& key1, const V& value1, const K& key2, const V& value
 } // namespace
 
 // test_weak_valued_dict_popitem
-// Checks [weakref.value.map.python]/12-13.
+// Checks [weakref.value.map.python]/13-14.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_dict_popitem) {
   const auto c1 = make_node(1), c2 = make_node(2);
   check_popitem<wr::weak_value_map<std::string, node>>(std::string("key1"), c1, std::string("key2"),
@@ -788,7 +788,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_dict_popitem) {
 }
 
 // test_weak_keyed_dict_popitem
-// Checks [weakref.key.map.python]/12-13.
+// Checks [weakref.key.map.python]/13-14.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_dict_popitem) {
   const auto c1 = make_node(1), c2 = make_node(2);
   check_popitem<wr::weak_key_map<node, std::string, node_hash>>(c1, std::string("value 1"), c2,
@@ -857,7 +857,7 @@ concept updatable_with_two = requires(Map& m, const A& a) { m.update(a, a); };
 
 // test_weak_valued_dict_update (keys of one type: C++ maps are typed; calls with no or two
 // arguments do not compile; keyword arguments have no C++ counterpart)
-// Checks [weakref.value.map.python]/16.
+// Checks [weakref.value.map.python]/17.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_dict_update) {
   using string_map = wr::weak_value_map<std::string, node>;
   const std::map<std::string, std::shared_ptr<node>> dict{
@@ -875,7 +875,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_4_cpython_weak_valued_dict_update) {
 }
 
 // test_weak_keyed_dict_update
-// Checks [weakref.key.map.python]/16.
+// Checks [weakref.key.map.python]/17.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_dict_update) {
   const std::map<std::shared_ptr<node>, int> dict{
       {make_node(1), 1}, {make_node(2), 2}, {make_node(3), 3}};
@@ -921,7 +921,7 @@ concept readable_by = requires(Map& m, const A& a) { m.at(a); };
 // and at throw key_error), and a key that cannot be weakly referenced (an int: rejected at compile
 // time; an object std::make_shared made: type_error when inserted)
 // Checks [weakref.key.map.modifiers]/3 and /10; [weakref.key.map.lookup]/4;
-// [weakref.key.map.python]/10.
+// [weakref.key.map.python]/11.
 BOOST_AUTO_TEST_CASE(PY_WKD_5_cpython_weak_keyed_bad_delitem) {
   key_map_t d;
   const auto o = make_node(1);
@@ -1193,7 +1193,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_valued_setdefault) {
 
 // test_threaded_weak_valued_pop: pop(k, default) returns the value or the default, never an
 // empty or dead value, and leaves no element under k
-// Checks [weakref.containers.general]/4; [weakref.value.map.python]/8-9.
+// Checks [weakref.containers.general]/4; [weakref.value.map.python]/9-10.
 BOOST_AUTO_TEST_CASE(PY_IMPL_6_cpython_threaded_weak_valued_pop) {
   const conformance::stress_budget budget(100'000, 5'000, std::chrono::milliseconds(1500));
   value_map_t d;

@@ -326,7 +326,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_sub_and_super) {
 
 // test_lt: Python's proper subset a < b is spelled a.issubset(b) && a != b (adapted: inclusion
 // is not a strict weak order, so weak_set has no <).
-// Checks [weakref.set.cmp]/2, /5 and /6.
+// Checks [weakref.set.cmp]/2 and /5-6.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_lt) {
   const fixture f;
   const auto proper_subset = [](const set_t& a, const set_t& b) { return a.issubset(b) && a != b; };
@@ -338,7 +338,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_lt) {
 }
 
 // test_gt: Python's proper superset a > b is a.issuperset(b) && a != b (adapted, as test_lt).
-// Checks [weakref.set.cmp]/3, /5 and /6.
+// Checks [weakref.set.cmp]/3 and /5-6.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_gt) {
   const fixture f;
   const auto proper_superset = [](const set_t& a, const set_t& b) {
@@ -438,6 +438,7 @@ BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_constructor_identity) {
 }
 
 // test_hash: a weak set is not hashable
+// Checks [weakref.containers.general]/1.
 BOOST_AUTO_TEST_CASE(PY_WS_2_cpython_hash) {
   static_assert(!std_hashable<set_t>);
   const fixture f;

@@ -236,7 +236,7 @@ BOOST_AUTO_TEST_CASE(PY_INTRO_2_destroyed_with_last_owner_storage_with_last_weak
 // PY-INTRO-9: "the machinery of the containers is public: weak_ref with callbacks,
 // weak_ref_count/weak_refs, keyrefs/valuerefs"
 // Checks [weakref.introspection]/1 and /3; [weakref.containers.general]/3;
-// [weakref.key.map.python]/21; [weakref.value.map.python]/21.
+// [weakref.key.map.python]/22; [weakref.value.map.python]/22.
 BOOST_AUTO_TEST_CASE(PY_INTRO_9_container_machinery_is_public) {
   auto key = wr::make_shared<named>("key");
   auto value = wr::make_shared<named>("value");

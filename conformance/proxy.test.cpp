@@ -162,7 +162,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_6_proxy_is_a_new_weak_reference) {
 // subscripts and ranges forward to the referent" (adapted: members through ->, which keeps the
 // referent alive for the full-expression)
 // Checks [weakref.proxy.general]/1; [weakref.proxy.access]/3; [weakref.proxy.call]/1;
-// [weakref.proxy.container]/3, /6 and /8; [weakref.proxy.ops]/5, /8 and /11.
+// [weakref.proxy.container]/3, /6 and /8; [weakref.proxy.ops]/5, /11 and /14.
 BOOST_AUTO_TEST_CASE(PY_PROXY_1_used_without_explicit_dereference) {
   auto w = wr::make_shared<widget>(widget{21, "w"});
   wr::weak_proxy<widget> pw(w);
@@ -506,7 +506,7 @@ BOOST_AUTO_TEST_CASE(PY_PROXY_5_one_test_for_any_proxy) {
 // PY-REFERR-1: "any use of a proxy whose referent is gone (member access, operator, call,
 // conversion to bool, subscript, range) throws weakref::reference_error"
 // Checks [weakref.error.reference]/1; [weakref.proxy.general]/3; [weakref.proxy.access]/2 and /4;
-// [weakref.proxy.call]/2; [weakref.proxy.container]/4 and /7; [weakref.proxy.ops]/2 and /12;
+// [weakref.proxy.call]/2; [weakref.proxy.container]/4 and /7; [weakref.proxy.ops]/2 and /15;
 // [weakref.proxy.obs]/1.
 BOOST_AUTO_TEST_CASE(PY_REFERR_1_dead_proxy_use_throws_reference_error) {
   auto w = wr::make_shared<widget>(widget{1, "w"});

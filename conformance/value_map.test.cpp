@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_SUITE(value_map)
 // PY-WVD-4: "weak_value_map is a mapping (Python dict API and std::unordered_map API) with keys
 // held strongly and matched by Hash/KeyEqual, and values held by weak references".
 // Checks [weakref.value.map.subscript]/4-6;
-// [weakref.value.map.python]/1, /5-6, /8-10, /12-14, /16 and /19; [weakref.value.map.lookup]/7.
+// [weakref.value.map.python]/1, /5-6, /9-11, /13-15, /17 and /20; [weakref.value.map.lookup]/7.
 BOOST_AUTO_TEST_CASE(PY_WVD_4_python_dict_api) {
   static_assert(python_dict_api<map_t>);
   map_t m;
@@ -528,7 +528,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_2_deaths_during_mutable_iteration) {
 
 // PY-WVD-6: "valuerefs()/itervaluerefs() return handles to the map's own references, which may be
 // dead when used and own no value".
-// Checks [weakref.value.map.python]/20-22; [weakref.introspection]/3.
+// Checks [weakref.value.map.python]/21-23; [weakref.introspection]/3.
 BOOST_AUTO_TEST_CASE(PY_WVD_6_valuerefs_are_the_maps_own_references) {
   map_t m;
   auto a = make_image(1), b = make_image(2);
@@ -571,7 +571,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_6_valuerefs_are_the_maps_own_references) {
 // dead when used and own no value". Here: the references may outlive the map, and still tell
 // whether their value lives; an itervaluerefs() iterator pins the value it points at, the refs it
 // yields do not.
-// Checks [weakref.value.map.python]/20-22; [weakref.containers.general]/15.
+// Checks [weakref.value.map.python]/21-23; [weakref.containers.general]/15.
 BOOST_AUTO_TEST_CASE(PY_WVD_6_valuerefs_outlive_the_map_and_own_nothing) {
   auto v = make_image(1);
   std::vector<wr::weak_ref<image>> refs;
@@ -599,7 +599,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_6_valuerefs_outlive_the_map_and_own_nothing) {
 
 // PY-WVD-7: "itervaluerefs() is a lazy range yielding the weak references to the values of the live
 // entries".
-// Checks [weakref.value.map.python]/20.
+// Checks [weakref.value.map.python]/21.
 BOOST_AUTO_TEST_CASE(PY_WVD_7_itervaluerefs_is_a_lazy_range_of_live_values) {
   using view_t = decltype(std::declval<const int_map&>().itervaluerefs());
   static_assert(std::ranges::forward_range<view_t>);
@@ -631,7 +631,7 @@ BOOST_AUTO_TEST_CASE(PY_WVD_7_itervaluerefs_is_a_lazy_range_of_live_values) {
 }
 
 // PY-WVD-3: "valuerefs() returns a std::vector of the weak references to the values".
-// Checks [weakref.value.map.python]/21.
+// Checks [weakref.value.map.python]/22.
 BOOST_AUTO_TEST_CASE(PY_WVD_3_valuerefs_returns_a_vector_of_references_to_the_values) {
   int_map m;
   static_assert(std::same_as<decltype(m.valuerefs()), std::vector<wr::weak_ref<image>>>);

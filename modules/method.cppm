@@ -40,9 +40,14 @@ decltype(auto) call_member(M m, T& obj, A&&... args) {
     return std::invoke(obj.*m, std::forward<A>(args)...);
 }
 
+// [weakref.method.call]/2 Whether that call is well-formed, decided from the types alone:
+// call_member's deduced return type would instantiate its body, making a wrong argument list a
+// hard error instead of an unsatisfied constraint.
 template <class M, class T, class... A>
 concept member_invocable =
-    requires(M m, T& obj, A&&... args) { call_member(m, obj, std::forward<A>(args)...); };
+    (std::is_member_function_pointer_v<M> && std::is_invocable_v<M, T&, A...>) ||
+    (std::is_member_object_pointer_v<M> &&
+     std::is_invocable_v<std::invoke_result_t<M, T&>, A...>);
 
 } // namespace weakref::detail
 

@@ -458,7 +458,7 @@ public:
     return *left == *right;
   }
 
-// [weakref.proxy.ops]/7 Compound assignment acts on the referent. Python's proxy returns
+// [weakref.proxy.ops]/10 Compound assignment acts on the referent. Python's proxy returns
 // itself when the referent's in-place operator returned the referent, and that operator's
 // result otherwise; here the referent's operator returning T& (the referent, by the convention
 // of [over.oper]) yields the proxy, and any other result is returned as it is.
@@ -487,7 +487,7 @@ public:
   WEAKREF_PROXY_COMPOUND(>>=)
 #undef WEAKREF_PROXY_COMPOUND
 
-// [weakref.proxy.ops]/10 Unary operators and increments.
+// [weakref.proxy.ops]/13 Unary operators and increments.
 #define WEAKREF_PROXY_UNARY(op)                                                                    \
   decltype(auto) operator op() const                                                               \
     requires requires(T& t) { op t; }                                                              \

@@ -484,7 +484,7 @@ BOOST_AUTO_TEST_CASE(element_by_element_move_is_basic) {
 // with iteration), holds only live elements it had or was given, is still usable, and frees
 // everything when it goes.
 // Checks [weakref.containers.general]/28; [weakref.set.algebra]/6 and /9;
-// [weakref.value.map.cons]/10; [weakref.value.map.python]/17; [weakref.containers.bucket]/10.
+// [weakref.value.map.cons]/10; [weakref.value.map.python]/18; [weakref.containers.bucket]/10.
 BOOST_AUTO_TEST_CASE(other_operations_are_basic) {
   ledger book;
   auto objs = objects(24);

@@ -214,7 +214,7 @@ BOOST_AUTO_TEST_CASE(union_operators_right_operand_wins) {
   static_assert(requires(const map_t& m) { m | std::views::take(1); }); // adaptors still pipe
 }
 
-// Checks [weakref.key.map.python]/1-2, /5-6, /8-10, /12-14, /16 and /19;
+// Checks [weakref.key.map.python]/1-2, /5-6, /9-11, /13-15, /17 and /20;
 // [weakref.key.map.lookup]/4.
 BOOST_AUTO_TEST_CASE(python_methods) {
   map_t m;
@@ -244,7 +244,7 @@ BOOST_AUTO_TEST_CASE(python_methods) {
 
 // PY-WKD-4 "keyrefs(): Return a list of weak references to the keys ... not guaranteed to be
 // live at the time they are used"; they are the map's own references.
-// Checks [weakref.key.map.python]/20-22; [weakref.containers.general]/3.
+// Checks [weakref.key.map.python]/21-23; [weakref.containers.general]/3.
 BOOST_AUTO_TEST_CASE(keyrefs_may_die_after_they_are_taken) {
   map_t m;
   auto a = key("a"), b = key("b");

@@ -68,6 +68,11 @@ struct refuses_copy {
 template <class W>
 concept hashable_member = requires(const W& w) { w.hash(); };
 
+// Whether a weak_method of type W can be called with arguments of types A...: a concept, so that
+// an argument list the member does not accept makes it false instead of the test ill-formed.
+template <class W, class... A>
+concept callable_with = requires(const W& w, A&&... a) { w(std::forward<A>(a)...); };
+
 } // namespace
 
 template <>
@@ -254,6 +259,28 @@ BOOST_AUTO_TEST_CASE(not_weakly_referenceable_and_misuse) {
 
 // An exception from the member (or from the callable data member) leaves the call; the object was
 // pinned during it and is released afterwards, still alive while its owner lives.
+// A call with arguments the member does not accept is not a candidate: the constraint is
+// unsatisfied (not a hard error inside the call), for member functions and callable data
+// members alike. Checks [weakref.method.call]/2.
+BOOST_AUTO_TEST_CASE(a_call_the_member_does_not_accept_is_not_viable) {
+  using on_change = weakref::weak_method<widget, decltype(&widget::on_change)>;
+  using handler = weakref::weak_method<widget, decltype(&widget::handler)>;
+  using name = weakref::weak_method<widget, decltype(&widget::name)>;
+  BOOST_TEST(callable_with<on_change, int>);
+  BOOST_TEST(!callable_with<on_change>);
+  BOOST_TEST(!callable_with<on_change, int, int>);
+  BOOST_TEST(!callable_with<on_change, std::string>);
+  BOOST_TEST(callable_with<handler, int>);
+  BOOST_TEST(!callable_with<handler, const char*>);
+  BOOST_TEST(callable_with<name>);
+  BOOST_TEST(!callable_with<name, int>);
+  // And a viable call still calls: an int argument converts from a short.
+  auto w = weakref::make_shared<widget>(1);
+  on_change m(w, &widget::on_change);
+  BOOST_TEST(m(static_cast<short>(3)));
+  BOOST_TEST(w->seen == std::vector<int>{3}, boost::test_tools::per_element());
+}
+
 // Checks [weakref.method.call]/5.
 BOOST_AUTO_TEST_CASE(an_exception_from_the_member_propagates) {
   auto o = weakref::make_shared<moody>();

@@ -369,18 +369,28 @@ BOOST_AUTO_TEST_CASE(string_concatenation_keeps_operand_order) {
   BOOST_TEST((p < std::string("n")));
 }
 
-// [weakref.proxy.ops]/3 equality uses the referent's own == (tracked compares value)
-// Checks [weakref.proxy.ops]/6.
+// [weakref.proxy.ops] equality uses the referent's own == (tracked compares value): with a value
+// on either side (/6-7), and between two proxies, whose referents are both compared (/8-9).
+// Checks [weakref.proxy.ops]/6-9.
 BOOST_AUTO_TEST_CASE(equality_uses_referent_operator) {
   auto obj = weakref::make_shared<tracked>(3);
   weak_proxy<tracked> p(obj);
   BOOST_TEST((p == tracked(3)));
   BOOST_TEST((tracked(3) == p));
   BOOST_TEST((p != tracked(4)));
+  auto same = weakref::make_shared<tracked>(3), other = weakref::make_shared<tracked>(4);
+  weak_proxy<tracked> q(same), r(other);
+  BOOST_TEST((p == q)); // distinct objects, equal values
+  BOOST_TEST((q == p));
+  BOOST_TEST((p != r));
+  BOOST_TEST(!(r == p));
+  other.reset(); // a dead proxy on either side throws, as any forwarded operation
+  BOOST_CHECK_THROW((void)(p == r), weakref::reference_error);
+  BOOST_CHECK_THROW((void)(r == p), weakref::reference_error);
 }
 
-// [weakref.proxy.ops]/7 "Compound assignment acts on the referent and yields the proxy"
-// Checks [weakref.proxy.ops]/8.
+// [weakref.proxy.ops]/10 "Compound assignment acts on the referent and yields the proxy"
+// Checks [weakref.proxy.ops]/11.
 BOOST_AUTO_TEST_CASE(compound_assignment_mutates_referent) {
   auto obj = weakref::make_shared<int>(10);
   weak_proxy<int> p(obj);
@@ -406,8 +416,8 @@ BOOST_AUTO_TEST_CASE(compound_assignment_mutates_referent) {
   BOOST_TEST(*obj == 5);
 }
 
-// [weakref.proxy.ops]/7 "yields the proxy" (Python: `p += x` rebinds p to what __iadd__ returns)
-// Checks [weakref.proxy.ops]/8-9.
+// [weakref.proxy.ops]/10 "yields the proxy" (Python: `p += x` rebinds p to what __iadd__ returns)
+// Checks [weakref.proxy.ops]/11-12.
 BOOST_AUTO_TEST_CASE(compound_assignment_yields_the_proxy) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -424,9 +434,9 @@ struct counter {
   void operator-=(int n) { total -= n; }
 };
 
-// [weakref.proxy.ops]/7 Python's proxy yields what the referent's in-place operator returned,
+// [weakref.proxy.ops]/10 Python's proxy yields what the referent's in-place operator returned,
 // unless that is the referent itself (then the proxy): `p /= 5` is not always the proxy.
-// Checks [weakref.proxy.ops]/9.
+// Checks [weakref.proxy.ops]/12.
 BOOST_AUTO_TEST_CASE(compound_assignment_yields_the_referents_result_when_not_the_referent) {
   auto obj = weakref::make_shared<counter>();
   weak_proxy<counter> p(obj);
@@ -440,8 +450,8 @@ BOOST_AUTO_TEST_CASE(compound_assignment_yields_the_referents_result_when_not_th
   BOOST_TEST(obj->total == 5);
 }
 
-// [weakref.proxy.ops]/7 a proxy on the right of a compound assignment is unwrapped
-// Checks [weakref.proxy.ops]/8.
+// [weakref.proxy.ops]/10 a proxy on the right of a compound assignment is unwrapped
+// Checks [weakref.proxy.ops]/11.
 BOOST_AUTO_TEST_CASE(compound_assignment_with_proxy_operand) {
   auto a = weakref::make_shared<int>(10);
   auto b = weakref::make_shared<int>(4);
@@ -456,8 +466,8 @@ BOOST_AUTO_TEST_CASE(compound_assignment_with_proxy_operand) {
   BOOST_TEST(*s == "abcd");
 }
 
-// [weakref.proxy.ops]/10 "Unary operators and increments"
-// Checks [weakref.proxy.ops]/11.
+// [weakref.proxy.ops]/13 "Unary operators and increments"
+// Checks [weakref.proxy.ops]/14.
 BOOST_AUTO_TEST_CASE(unary_operators_forward) {
   auto obj = weakref::make_shared<int>(6);
   weak_proxy<int> p(obj);
@@ -470,8 +480,8 @@ BOOST_AUTO_TEST_CASE(unary_operators_forward) {
   BOOST_TEST(*obj == 0); // unary operators do not mutate
 }
 
-// [weakref.proxy.ops]/10 prefix ++/-- mutate the referent and yield the proxy
-// Checks [weakref.proxy.ops]/11.
+// [weakref.proxy.ops]/13 prefix ++/-- mutate the referent and yield the proxy
+// Checks [weakref.proxy.ops]/14.
 BOOST_AUTO_TEST_CASE(prefix_increment_and_decrement) {
   auto obj = weakref::make_shared<int>(1);
   weak_proxy<int> p(obj);
@@ -483,8 +493,8 @@ BOOST_AUTO_TEST_CASE(prefix_increment_and_decrement) {
   BOOST_TEST(*obj == 0);
 }
 
-// [weakref.proxy.ops]/10 postfix ++/-- mutate the referent and yield the old value
-// Checks [weakref.proxy.ops]/11.
+// [weakref.proxy.ops]/13 postfix ++/-- mutate the referent and yield the old value
+// Checks [weakref.proxy.ops]/14.
 BOOST_AUTO_TEST_CASE(postfix_increment_and_decrement) {
   auto obj = weakref::make_shared<int>(5);
   weak_proxy<int> p(obj);
@@ -517,7 +527,7 @@ BOOST_AUTO_TEST_CASE(explicit_bool_forwards_to_referent) {
 }
 
 // [weakref.proxy.ops] operators are forwarded only "where T has them": opaque has none
-// Checks [weakref.proxy.ops]/4, /6-7 and /10; [weakref.proxy.container]/1 and /5.
+// Checks [weakref.proxy.ops]/4, /6, /10 and /13; [weakref.proxy.container]/1 and /5.
 BOOST_AUTO_TEST_CASE(operators_absent_when_referent_lacks_them) {
   using P = weak_proxy<opaque>;
   static_assert(!has_plus<P>);
@@ -773,7 +783,7 @@ BOOST_AUTO_TEST_CASE(call_after_death_throws_reference_error) {
 }
 
 // PY-REFERR-1 binary operators with a dead proxy on either side raise ReferenceError
-// Checks [weakref.proxy.ops]/12.
+// Checks [weakref.proxy.ops]/15.
 BOOST_AUTO_TEST_CASE(binary_operators_after_death_throw_reference_error) {
   auto obj = weakref::make_shared<int>(3);
   auto live = weakref::make_shared<int>(4);
@@ -837,7 +847,7 @@ BOOST_AUTO_TEST_CASE(operands_merely_associated_with_proxies_use_their_own_opera
 }
 
 // PY-REFERR-1 compound assignment, unary operators and increments on a dead proxy raise
-// Checks [weakref.proxy.ops]/12.
+// Checks [weakref.proxy.ops]/15.
 BOOST_AUTO_TEST_CASE(mutating_and_unary_operators_after_death_throw_reference_error) {
   auto obj = weakref::make_shared<int>(3);
   auto live = weakref::make_shared<int>(4);

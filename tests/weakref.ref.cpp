@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(last_handle_unregisters) {
 // Copy and move assignment return the assigned handle itself, which then refers to the source's
 // reference; swap (member and friend) exchanges the references, an empty handle included, and
 // creates none.
-// Checks [weakref.ref.cons]/10, /12 and /13.
+// Checks [weakref.ref.cons]/10 and /12-13.
 BOOST_AUTO_TEST_CASE(assignment_returns_the_target_and_swap_exchanges_references) {
   auto a = weakref::make_shared<tracked>(1);
   auto b = weakref::make_shared<tracked>(2);
@@ -502,7 +502,7 @@ concept has_hash_member = requires(const R& r) { r.hash(); };
 
 // PY-REF-4 "if the object is hashable": otherwise std::hash is disabled, and the member hash() is
 // absent, for a referent type without std::hash (opaque, tracked) as for one without ==.
-// Checks [weakref.ref.hash]/1 and /2.
+// Checks [weakref.ref.hash]/1-2.
 BOOST_AUTO_TEST_CASE(hash_exists_only_for_hashable_referents) {
   static_assert(std::is_default_constructible_v<std::hash<weak_ref<std::string>>>);
   static_assert(!std::is_default_constructible_v<std::hash<weak_ref<opaque>>>);
@@ -618,7 +618,7 @@ BOOST_AUTO_TEST_CASE(owner_identity_needs_no_equality_or_hash) {
 // The comparison pins both referents: a T::operator== that releases their only owners still
 // sees both objects alive, and they die when == returns, the comparison being their death (their
 // callbacks run within it). An exception from T's == propagates.
-// Checks [weakref.ref.eq]/1, /3 and /4.
+// Checks [weakref.ref.eq]/1 and /3-4.
 BOOST_AUTO_TEST_CASE(comparison_pins_both_referents_and_propagates_exceptions) {
   releasing::first = weakref::make_shared<releasing>();
   releasing::second = weakref::make_shared<releasing>();

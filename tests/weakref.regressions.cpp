@@ -18,7 +18,7 @@ BOOST_AUTO_TEST_SUITE(regressions)
 // d.update(d) is a no-op. With rg the map itself, each insert_or_assign replaced the entry the
 // loop's iterator stood on (freeing it: an iterator pins the value, not the entry) and the loop
 // then advanced from freed memory.
-// Checks [weakref.value.map.python]/16.
+// Checks [weakref.value.map.python]/17.
 BOOST_AUTO_TEST_CASE(value_map_update_from_itself) {
   std::vector<std::shared_ptr<tracked>> values;
   weakref::weak_value_map<int, tracked> m;
@@ -33,7 +33,7 @@ BOOST_AUTO_TEST_CASE(value_map_update_from_itself) {
 }
 
 // The same aliasing for weak_key_map (Python: d.update(d)) and weak_set (s |= s, s.update(s)).
-// Checks [weakref.key.map.python]/16; [weakref.set.python]/11; [weakref.set.algebra]/1 and /10.
+// Checks [weakref.key.map.python]/17; [weakref.set.python]/11; [weakref.set.algebra]/1 and /10.
 BOOST_AUTO_TEST_CASE(key_map_and_set_update_from_themselves) {
   std::vector<std::shared_ptr<tracked>> keys;
   weakref::weak_key_map<tracked, int, weakref::identity_hash<tracked>,

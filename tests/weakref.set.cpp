@@ -407,7 +407,7 @@ BOOST_AUTO_TEST_CASE(no_relational_operators) {
 // Python's set algebra takes any iterable: here any range of shared_ptr<T>. Duplicates count
 // once (Python builds a set of the iterable for ^=); empty shared_ptrs are ignored except where
 // they would be inserted (type_error, as Python's TypeError for ref(None)).
-// Checks [weakref.set.algebra]/1-6, /9 and /10; [weakref.set.cmp]/2-4.
+// Checks [weakref.set.algebra]/1-6 and /9-10; [weakref.set.cmp]/2-4.
 BOOST_FIXTURE_TEST_CASE(other_operand_is_any_range, fixture) {
   const std::vector<std::shared_ptr<int>> v{e3, e4, e4};
   BOOST_TEST(values(s | v) == (ints{1, 2, 3, 4}), boost::test_tools::per_element());

@@ -182,7 +182,7 @@ BOOST_AUTO_TEST_CASE(union_operators_right_operand_wins) {
 }
 
 // Python: get, setdefault, pop, popitem, update, copy, ==.
-// Checks [weakref.value.map.python]/1, /5-6, /8-10, /12-14, /16 and /19; [weakref.error.key]/1.
+// Checks [weakref.value.map.python]/1, /5-6, /9-11, /13-15, /17 and /20; [weakref.error.key]/1.
 BOOST_AUTO_TEST_CASE(python_methods) {
   map_t m;
   auto a = obj(1), b = obj(2), c = obj(3);
@@ -229,7 +229,7 @@ BOOST_AUTO_TEST_CASE(equality_compares_values) {
 
 // PY-WVD-3 "itervaluerefs() ... valuerefs()": the references themselves, which may be dead
 // when used; they are the map's own (counted once by weak_ref_count).
-// Checks [weakref.value.map.python]/20-22.
+// Checks [weakref.value.map.python]/21-23.
 BOOST_AUTO_TEST_CASE(valuerefs_may_die_after_they_are_taken) {
   map_t m;
   auto a = obj(1), b = obj(2);
