@@ -538,6 +538,7 @@ BOOST_AUTO_TEST_CASE(map_union_is_linear_on_average_quadratic_in_the_worst_case)
         } else {
           BOOST_TEST(t.hashes <= 2 * total);
           BOOST_TEST(t.equals <= 2 * total);
+          BOOST_TEST(t.hashes >= static_cast<double>(n)); // every pair of b is inserted
         }
       }
     }
@@ -785,6 +786,7 @@ BOOST_AUTO_TEST_CASE(map_equality_is_linear_on_average_quadratic_in_the_worst_ca
       } else {
         BOOST_TEST(t.hashes <= 2 * total);
         BOOST_TEST(t.equals <= 2 * total);
+        BOOST_TEST(t.hashes >= total); // every element of each right operand is looked up
       }
     }
   }
