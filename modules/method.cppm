@@ -46,8 +46,7 @@ decltype(auto) call_member(M m, T& obj, A&&... args) {
 template <class M, class T, class... A>
 concept member_invocable =
     (std::is_member_function_pointer_v<M> && std::is_invocable_v<M, T&, A...>) ||
-    (std::is_member_object_pointer_v<M> &&
-     std::is_invocable_v<std::invoke_result_t<M, T&>, A...>);
+    (std::is_member_object_pointer_v<M> && std::is_invocable_v<std::invoke_result_t<M, T&>, A...>);
 
 } // namespace weakref::detail
 
