@@ -266,14 +266,14 @@ BOOST_AUTO_TEST_CASE(a_call_the_member_does_not_accept_is_not_viable) {
   using on_change = weakref::weak_method<widget, decltype(&widget::on_change)>;
   using handler = weakref::weak_method<widget, decltype(&widget::handler)>;
   using name = weakref::weak_method<widget, decltype(&widget::name)>;
-  BOOST_TEST(callable_with<on_change, int>);
-  BOOST_TEST(!callable_with<on_change>);
-  BOOST_TEST(!callable_with<on_change, int, int>);
-  BOOST_TEST(!callable_with<on_change, std::string>);
-  BOOST_TEST(callable_with<handler, int>);
-  BOOST_TEST(!callable_with<handler, const char*>);
-  BOOST_TEST(callable_with<name>);
-  BOOST_TEST(!callable_with<name, int>);
+  BOOST_TEST((callable_with<on_change, int>));
+  BOOST_TEST((!callable_with<on_change>));
+  BOOST_TEST((!callable_with<on_change, int, int>));
+  BOOST_TEST((!callable_with<on_change, std::string>));
+  BOOST_TEST((callable_with<handler, int>));
+  BOOST_TEST((!callable_with<handler, const char*>));
+  BOOST_TEST((callable_with<name>));
+  BOOST_TEST((!callable_with<name, int>));
   // And a viable call still calls: an int argument converts from a short.
   auto w = weakref::make_shared<widget>(1);
   on_change m(w, &widget::on_change);

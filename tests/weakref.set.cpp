@@ -953,6 +953,27 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(allocator)
 
+// A non-const begin() purges (the dead element's storage goes back to the allocator); the const
+// begin() and cbegin() do not, and all three find the live element.
+// Checks [weakref.set.iter]/1.
+BOOST_AUTO_TEST_CASE(non_const_begin_purges) {
+  allocation_stats stats;
+  using alloc_t = counting_allocator<std::shared_ptr<int>>;
+  using counted_t = weak_set<int, std::hash<int>, std::equal_to<int>, alloc_t>;
+  const auto a = num(1);
+  const auto purged_by = [&](auto op) {
+    counted_t s{alloc_t(&stats)};
+    s.add(a);
+    s.add(num(2)); // dies at once: its death is reported, its element not yet purged
+    const std::size_t before = stats.deallocations;
+    op(s);
+    return stats.deallocations > before;
+  };
+  BOOST_TEST(purged_by([&](counted_t& s) { BOOST_TEST((*s.begin() == a)); }));
+  BOOST_TEST(!purged_by([&](counted_t& s) { BOOST_TEST((*std::as_const(s).begin() == a)); }));
+  BOOST_TEST(!purged_by([&](counted_t& s) { BOOST_TEST((*s.cbegin() == a)); }));
+}
+
 // [weakref.containers.general] Allocator-aware: every allocation (entries, buckets, the
 // algebra's temporaries and results) goes through the allocator, and all of it is returned.
 // Checks [weakref.containers.general]/15; [weakref.set.algebra]/1; [weakref.value.map.cons]/16.
