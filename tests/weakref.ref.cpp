@@ -957,6 +957,38 @@ BOOST_AUTO_TEST_CASE(made_from_a_std_weak_ptr) {
   BOOST_CHECK_THROW(weak_ref<square>{std::weak_ptr<square>()}, weakref::type_error);
 }
 
+namespace {
+// The only other owner of the referent of the next test; the callback's construction releases it.
+std::shared_ptr<int> other_owner;
+struct releases_the_other_owner {
+  int* calls;
+  explicit releases_the_other_owner(int* c) : calls(c) {}
+  releases_the_other_owner(const releases_the_other_owner& o) : calls(o.calls) {
+    other_owner.reset();
+  }
+  releases_the_other_owner(releases_the_other_owner&& o) noexcept : calls(o.calls) {
+    other_owner.reset();
+  }
+  void operator()(weak_ref<int>) const { ++*calls; }
+};
+} // namespace
+
+// From a std::weak_ptr, when every other owner is released while the constructor runs (here by
+// the construction of the callback, after w.lock()): the constructor's own owner p is the last,
+// so the referent dies within the constructor, calling the new reference's callback, and the
+// result is expired. (Threads make the same interleaving; this one is deterministic.)
+// Checks [weakref.ref.cons]/19.
+BOOST_AUTO_TEST_CASE(the_referent_can_die_within_the_constructor_from_a_weak_ptr) {
+  other_owner = weakref::make_shared<int>(7);
+  const std::weak_ptr<int> w = other_owner;
+  int calls = 0;
+  const weak_ref<int> r(w, releases_the_other_owner(&calls));
+  BOOST_TEST(!other_owner);
+  BOOST_TEST(w.expired());
+  BOOST_TEST(r.expired());
+  BOOST_TEST(calls == 1);
+}
+
 // [weakref.ref.obs]/1 lock() is the std::shared_ptr of the element type.
 static_assert(std::is_same_v<decltype(std::declval<const weak_ref<shape>&>().lock()),
                              std::shared_ptr<shape>>);
