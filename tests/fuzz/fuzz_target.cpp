@@ -602,7 +602,10 @@ private:
     busy_guard g(vm_busy_);
     const bool present = world_.vm_get(k).has_value();
     check_that(vm_.erase(k) == (present ? 1u : 0u), "vm erase(k) count");
-    world_.vm.erase(k);
+    // An entry whose value is dead stays in the model until the step's prune: erase(k) cannot
+    // see it, and from a callback during its death size() may still count it
+    // ([weakref.containers.general]/6), so it is still an element not yet known dead.
+    if (present) world_.vm.erase(k);
   }
 
   void vm_lookup(int k) {
@@ -677,7 +680,9 @@ private:
     const std::size_t erased = km_.erase(*k);
     const bool lost = before && !world_.alive(before->key_id);
     check_that(lost ? erased <= 1 : erased == (before ? 1u : 0u), "km erase(k) count");
-    world_.km.erase(k->key);
+    // As in vm_erase: a dead key's entry stays in the model until the step's prune (a callback
+    // that erases an equal key during that key's death must not lower size()'s upper bound).
+    if (before) world_.km.erase(k->key);
   }
 
   void km_lookup(std::uint8_t ks) {
@@ -726,7 +731,7 @@ private:
     } else {
       check_that(sets_[which].erase(*x) == (present ? 1u : 0u), "set erase count");
     }
-    world_.sets[which].erase(x->key);
+    if (present) world_.sets[which].erase(x->key); // a dead element stays: see vm_erase
   }
 
   // [weakref.set.algebra] Results keep *this's element when both hold equal objects.
