@@ -568,17 +568,17 @@ private:
       check_that(inserted == !before, "vm try_emplace inserts iff no live value");
       check_that((*it).first == k && (*it).second->id == (before ? *before : v->id),
                  "vm try_emplace's iterator");
-      if (inserted) world_.vm[k] = v->id;
+      if (inserted) world_.vm_put(k, v->id);
     } else if (how == 1) {
       auto [it, inserted] = vm_.insert_or_assign(k, v);
       trace("  vm insert_or_assign %d -> id %d: inserted %d, before %d, yields id %d", k, v->id,
             int(inserted), before ? *before : -1, (*it).second ? (*it).second->id : -1);
       check_that(inserted == !before && (*it).second == v, "vm insert_or_assign");
-      world_.vm[k] = v->id;
+      world_.vm_put(k, v->id);
     } else {
       auto [it, inserted] = vm_.insert({k, v});
       check_that(inserted == !before, "vm insert");
-      if (inserted) world_.vm[k] = v->id;
+      if (inserted) world_.vm_put(k, v->id);
     }
   }
 
@@ -586,7 +586,7 @@ private:
     busy_guard g(vm_busy_);
     if (auto v = slot(s)) {
       vm_[k] = v; // Python: d[k] = v
-      world_.vm[k] = v->id;
+      world_.vm_put(k, v->id);
     } else {
       const std::optional<int> before = world_.vm_get(k);
       try {
@@ -602,10 +602,7 @@ private:
     busy_guard g(vm_busy_);
     const bool present = world_.vm_get(k).has_value();
     check_that(vm_.erase(k) == (present ? 1u : 0u), "vm erase(k) count");
-    // An entry whose value is dead stays in the model until the step's prune: erase(k) cannot
-    // see it, and from a callback during its death size() may still count it
-    // ([weakref.containers.general]/6), so it is still an element not yet known dead.
-    if (present) world_.vm.erase(k);
+    world_.vm_forget(k);
   }
 
   void vm_lookup(int k) {
@@ -646,7 +643,7 @@ private:
       return lost || inserted == !before;
     };
     auto record = [&](bool inserted) {
-      world_.km[k->key] = {inserted ? k->id : before->key_id, vid};
+      world_.km_put(k->key, {inserted ? k->id : before->key_id, vid});
     };
     if (how == 0) {
       auto [it, inserted] = km_.try_emplace(k, v);
@@ -680,9 +677,7 @@ private:
     const std::size_t erased = km_.erase(*k);
     const bool lost = before && !world_.alive(before->key_id);
     check_that(lost ? erased <= 1 : erased == (before ? 1u : 0u), "km erase(k) count");
-    // As in vm_erase: a dead key's entry stays in the model until the step's prune (a callback
-    // that erases an equal key during that key's death must not lower size()'s upper bound).
-    if (before) world_.km.erase(k->key);
+    world_.km_forget(k->key);
   }
 
   void km_lookup(std::uint8_t ks) {
@@ -713,7 +708,7 @@ private:
     const std::optional<int> before = world_.set_get(which, x->key);
     auto [it, inserted] = sets_[which].insert(x);
     check_that(inserted == !before && (*it)->id == (before ? *before : x->id), "set insert");
-    if (inserted) world_.sets[which][x->key] = x->id;
+    if (inserted) world_.set_put(which, x->key, x->id);
   }
 
   void set_remove(int which, std::uint8_t s) {
@@ -731,7 +726,7 @@ private:
     } else {
       check_that(sets_[which].erase(*x) == (present ? 1u : 0u), "set erase count");
     }
-    if (present) world_.sets[which].erase(x->key); // a dead element stays: see vm_erase
+    world_.set_forget(which, x->key);
   }
 
   // [weakref.set.algebra] Results keep *this's element when both hold equal objects.
@@ -1978,7 +1973,8 @@ private:
 
   // [weakref.containers.general]/4-5 From a callback, during a death: no container that is not
   // in use shows a dead element (the dying object's elements included, reported yet or not),
-  // and size() lies between the live elements and the elements not yet known dead.
+  // and size() lies between the live elements and the elements not yet known dead (those the
+  // model holds, and those it dropped while dead: model::vm_dropped_dead).
   void observe_containers() {
     if (tearing_down_) return;
     auto sized = [](std::size_t n, std::size_t least, std::size_t most) {
@@ -1990,7 +1986,8 @@ private:
       for (const auto& [k, v] : std::as_const(vm_))
         check_that(world_.alive(v->id) && world_.vm.contains(k) && world_.vm.at(k) == v->id,
                    "during a death, vm shows live elements only");
-      check_that(sized(vm_.size(), live, world_.vm.size()), "during a death, vm size()");
+      check_that(sized(vm_.size(), live, world_.vm.size() + world_.vm_dropped_dead),
+                 "during a death, vm size()");
     }
     if (!km_busy_) {
       std::size_t live = 0;
@@ -1999,7 +1996,8 @@ private:
         check_that(world_.alive(k->id) && world_.km.contains(k->key) &&
                        world_.km.at(k->key).key_id == k->id,
                    "during a death, km shows live elements only");
-      check_that(sized(km_.size(), live, world_.km.size()), "during a death, km size()");
+      check_that(sized(km_.size(), live, world_.km.size() + world_.km_dropped_dead),
+                 "during a death, km size()");
     }
     for (int w = 0; w < 2; ++w) {
       if (set_busy_[w]) continue;
@@ -2009,7 +2007,8 @@ private:
         check_that(world_.alive(x->id) && world_.sets[w].contains(x->key) &&
                        world_.sets[w].at(x->key) == x->id,
                    "during a death, a set shows live elements only");
-      check_that(sized(sets_[w].size(), live, world_.sets[w].size()), "during a death, set size()");
+      check_that(sized(sets_[w].size(), live, world_.sets[w].size() + world_.sets_dropped_dead[w]),
+                 "during a death, set size()");
     }
     auto held = [&](const auto& m, const held_model& mm, auto key_of) {
       for (const auto& kv : m) {

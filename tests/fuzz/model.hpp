@@ -65,6 +65,43 @@ public:
   std::map<int, pair> km; // weak_key_map: key field -> key id and value id
   set_type sets[2];       // weak_set
 
+  // An element the model lets go of while its referent is dead (an erase that cannot see it, an
+  // insertion under its key) may still be counted by the container's size() while its death
+  // runs, from a callback of that death ([weakref.containers.general]/6): such elements are
+  // counted here, in the upper bound of size() during a death, until the next prune() (after a
+  // step every death has been reported).
+  std::size_t vm_dropped_dead = 0, km_dropped_dead = 0, sets_dropped_dead[2] = {0, 0};
+  void vm_forget(int k) {
+    if (auto it = vm.find(k); it != vm.end()) {
+      vm_dropped_dead += !alive(it->second);
+      vm.erase(it);
+    }
+  }
+  void km_forget(int key) {
+    if (auto it = km.find(key); it != km.end()) {
+      km_dropped_dead += !alive(it->second.key_id);
+      km.erase(it);
+    }
+  }
+  void set_forget(int which, int key) {
+    if (auto it = sets[which].find(key); it != sets[which].end()) {
+      sets_dropped_dead[which] += !alive(it->second);
+      sets[which].erase(it);
+    }
+  }
+  void vm_put(int k, int id) {
+    vm_forget(k);
+    vm.emplace(k, id);
+  }
+  void km_put(int key, pair p) {
+    km_forget(key);
+    km.emplace(key, p);
+  }
+  void set_put(int which, int key, int id) {
+    set_forget(which, key);
+    sets[which].emplace(key, id);
+  }
+
   // Alive means: some owner is left. A death starts when the last owner goes (that is when
   // every weak reference is cleared, [weakref.ref.death]/1), before the callbacks and ~T run,
   // so it is read off a std::weak_ptr, not off the destructor; the destructor tells that an
@@ -87,6 +124,7 @@ public:
 
   // Entries whose referent died are not observable ([weakref.containers.general]/5).
   void prune() {
+    vm_dropped_dead = km_dropped_dead = sets_dropped_dead[0] = sets_dropped_dead[1] = 0;
     std::erase_if(vm, [&](const auto& kv) { return !alive(kv.second); });
     std::erase_if(km, [&](const auto& kv) { return !alive(kv.second.key_id); });
     for (set_type& s : sets) std::erase_if(s, [&](const auto& kv) { return !alive(kv.second); });
