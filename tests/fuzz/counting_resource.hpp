@@ -2,10 +2,10 @@
 // The memory resource under the fuzzer's pmr containers: it takes its blocks from
 // new_delete_resource() and keeps a ledger of them, so that every deallocation can be checked
 // against its allocation (same block, size and alignment) and the whole input against a balance
-// of zero ([weakref.containers.general]/7: the containers obtain all their storage from their
+// of zero ([weakref.containers.general]/15: the containers obtain all their storage from their
 // allocator and give it back). Being neither new_delete_resource() nor a
 // synchronized_pool_resource, it is an allocator under which a death leaves the strongly held
-// part to the container's next purge ([weakref.containers.general]/6).
+// part to the container's next purge ([weakref.containers.general]/8).
 #pragma once
 
 #include <cstddef>
@@ -42,10 +42,10 @@ private:
 
   void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
     auto it = blocks_.find(p);
-    check_that(it != blocks_.end(), "[weakref.containers.general]/7 a block is given back to the "
+    check_that(it != blocks_.end(), "[weakref.containers.general]/15 a block is given back to the "
                                     "resource it came from, once");
     check_that(it->second == std::pair(bytes, alignment),
-               "[weakref.containers.general]/7 a block is given back with its size and alignment");
+               "[weakref.containers.general]/15 a block is given back with its size and alignment");
     blocks_.erase(it);
     bytes_ -= bytes;
     ++deallocations_;

@@ -154,7 +154,7 @@ namespace {
 // of the identity weak_key_maps. Each instance counts itself in `live` under its id while it
 // exists (a default-constructed one, id -1, is not counted). Its text is too long for the small
 // string buffer, so it allocates, from the container's memory resource when the container
-// constructs it by uses-allocator construction ([weakref.containers.general]/7).
+// constructs it by uses-allocator construction ([weakref.containers.general]/2.2).
 struct tracked {
   using allocator_type = std::pmr::polymorphic_allocator<char>;
 
@@ -1513,7 +1513,7 @@ private:
     held_model& mm = pvm_model_;
     trace("  pmr vm kind %u key %d value id %d", kind, k, v ? v->id : -1);
     busy_guard g(pvm_busy_);
-    if (kind == 5) { // const members do not purge ([weakref.containers.general]/6)
+    if (kind == 5) { // const members do not purge ([weakref.containers.general]/9)
       const pmr_value_map& c = m;
       const auto expected = mm.get(world_, k);
       check_that(c.contains(k) == expected.has_value() && c.count(pkey(k)) == (expected ? 1u : 0u),
@@ -1821,7 +1821,7 @@ private:
     check_that(pvm_live_.empty() && pkm_live_.empty(),
                "destroying a container destroys every strongly held part, dead or alive");
     if (!pool_)
-      check_that(resource_->balanced(), "[weakref.containers.general]/7 a destroyed container "
+      check_that(resource_->balanced(), "[weakref.containers.general]/15 a destroyed container "
                                         "gave back every byte it took");
     const bool pooled = how % 2;
     trace("  pmr containers rebuilt over %s", pooled ? "a pool" : "the counting resource");
@@ -1837,7 +1837,7 @@ private:
   }
 
   // Copies, moves and assignments of the new containers, across memory resources too
-  // ([weakref.containers.general]/7).
+  // ([weakref.containers.general]/15).
   void copy_new(std::uint8_t how) {
     busy_guard g0(pvm_busy_), g1(pkm_busy_), g2(ikm_busy_), g3(pset_busy_);
     trace("  copies of the new containers: %u", how % 6u);
@@ -1911,7 +1911,7 @@ private:
     }
   }
 
-  // [weakref.containers.general]/4 as in iterate_with_death, for the new containers; the purge
+  // [weakref.containers.general]/5 as in iterate_with_death, for the new containers; the purge
   // of begin() comes before the death, so a part released only by a purge stays.
   void iterate_new_with_death(std::uint8_t which, std::uint8_t victim) {
     bool killed = false;
@@ -1971,7 +1971,7 @@ private:
       if (world_.alive(id)) check_that(seen.contains(k), "a live element is never skipped");
   }
 
-  // [weakref.containers.general]/4-5 From a callback, during a death: no container that is not
+  // [weakref.containers.general]/5 and /7 From a callback, during a death: no container that is not
   // in use shows a dead element (the dying object's elements included, reported yet or not),
   // and size() lies between the live elements and the elements not yet known dead (those the
   // model holds, and those it dropped while dead: model::vm_dropped_dead).
@@ -2076,7 +2076,7 @@ private:
     check_that(got == expected && s.size() == expected.size(), what);
   }
 
-  // [weakref.containers.general]/6 Release timing: the strongly held parts that exist are those
+  // [weakref.containers.general]/8-9 Release timing: the strongly held parts that exist are those
   // of the live elements, plus, under an allocator that waits for the purge, those of the
   // elements dead since the last purge.
   void check_parts(const held_model& mm, const std::map<int, int>& live, const char* what) {
@@ -2093,7 +2093,7 @@ private:
     }
   }
 
-  // [weakref.containers.general]/6 With std::allocator, a weak_key_map value is destroyed inside
+  // [weakref.containers.general]/8 With std::allocator, a weak_key_map value is destroyed inside
   // the death of its key, chains of such values included, before the death returns. So after
   // every step each object's owners are exactly the ones the program can name: slots, objects'
   // `owns`, and the values of km_'s live elements. A value kept until a later purge would be
@@ -2108,7 +2108,7 @@ private:
       if (e.value_id >= 0 && world_.alive(e.key_id)) ++expected[e.value_id];
     for (const auto& [id, address] : world_.objects())
       check_that(world_.owners(id) == expected[id],
-                 "[weakref.containers.general]/6 a dead key's value is released in its death");
+                 "[weakref.containers.general]/8 a dead key's value is released in its death");
   }
 
   void check_new() {
@@ -2387,7 +2387,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   weakref_fuzz::callback_failures_reported = 0;
   weakref_fuzz::counting_resource resource;
   weakref_fuzz::program(weakref_fuzz::input(data, size), &resource).run();
-  // [weakref.containers.general]/7 The pmr containers gave back every byte they took.
+  // [weakref.containers.general]/15 The pmr containers gave back every byte they took.
   weakref_fuzz::check_that(resource.balanced(),
                            "every byte allocated from the counting resource was deallocated");
   return 0;

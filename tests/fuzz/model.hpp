@@ -67,7 +67,7 @@ public:
 
   // An element the model lets go of while its referent is dead (an erase that cannot see it, an
   // insertion under its key) may still be counted by the container's size() while its death
-  // runs, from a callback of that death ([weakref.containers.general]/6): such elements are
+  // runs, from a callback of that death ([weakref.containers.general]/7): such elements are
   // counted here, in the upper bound of size() during a death, until the next prune() (after a
   // step every death has been reported).
   std::size_t vm_dropped_dead = 0, km_dropped_dead = 0, sets_dropped_dead[2] = {0, 0};
@@ -183,7 +183,7 @@ private:
 
 // A weak container whose strongly held parts the fuzzer follows (each counts itself while it
 // exists): which elements it holds, and which strongly held parts must still exist.
-// [weakref.containers.general]/6: the death of an element reports it to the container at once;
+// [weakref.containers.general]/8: the death of an element reports it to the container at once;
 // with std::allocator, or a polymorphic_allocator over a synchronized_pool_resource, it also
 // destroys the strongly held part inside the death (`releases_at_death`); with any other
 // allocator the part waits for the container's next purge (the next non-const lookup,
