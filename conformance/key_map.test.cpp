@@ -224,6 +224,14 @@ BOOST_AUTO_TEST_CASE(PY_WKD_5_identity_policy_matches_by_object) {
   BOOST_TEST(by_identity.at(*y) == 2);
   BOOST_TEST(!by_identity.contains(key_object(5)));
 
+  // The policy's function objects themselves ([weakref.containers.identity]/2-3): through a
+  // container, the equality is only asked about objects whose hashes (their addresses') match,
+  // so these calls are what shows that two equal objects are not the same key.
+  BOOST_TEST((*x == *y));
+  BOOST_TEST(!wr::identity_equal<key_object>{}(*x, *y));
+  BOOST_TEST(wr::identity_equal<key_object>{}(*x, *x));
+  BOOST_TEST(wr::identity_hash<key_object>{}(*x) == std::hash<const void*>{}(x.get()));
+
   wr::weak_key_map<opaque, std::string, wr::identity_hash<opaque>, wr::identity_equal<opaque>> m;
   auto a = wr::make_shared<opaque>(), b = wr::make_shared<opaque>();
   m[a] = "a";

@@ -211,6 +211,24 @@ BOOST_AUTO_TEST_CASE(comparison_uses_the_left_operands_policy) {
   BOOST_TEST(!(exact_s == by_ten_s));
 }
 
+// The identity policy's function objects, called directly: a container asks its KeyEqual only
+// about objects whose hashes match, and identity hashes match only for the same address, so no
+// container operation can show an equality that ignores the addresses.
+// Checks [weakref.containers.identity]/2-5.
+BOOST_AUTO_TEST_CASE(identity_policy_compares_addresses_not_values) {
+  const tracked a(7), b(7);
+  BOOST_TEST((a == b));
+  const weakref::identity_equal<tracked> same;
+  const weakref::identity_hash<tracked> hash;
+  BOOST_TEST(!same(a, b));
+  BOOST_TEST(same(a, a));
+  BOOST_TEST(same(a, &a));
+  BOOST_TEST(!same(&b, a));
+  BOOST_TEST(!same(a, static_cast<const tracked*>(nullptr)));
+  BOOST_TEST(hash(a) == std::hash<const void*>{}(&a));
+  BOOST_TEST(hash(&b) == hash(b));
+}
+
 // Re-entrancy ([weakref.containers.general]/8): destroying an element's strongly held part runs
 // user code, which may use the container again. The container is consistent whenever that code
 // runs: nothing it inserts is lost, nothing is duplicated, size() agrees with iteration.

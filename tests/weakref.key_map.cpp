@@ -170,6 +170,25 @@ BOOST_AUTO_TEST_CASE(keys_match_by_referent_equality) {
   BOOST_TEST(!m.contains(*equal));
 }
 
+// Python dict equality for WeakKeyDictionary: the same live keys (matched by ==) with equal
+// values.
+// Checks [weakref.key.map.eq]/1.
+BOOST_AUTO_TEST_CASE(equality_compares_values) {
+  map_t x, y;
+  auto k = key("k"), k2 = key("k"), extra = key("extra");
+  x[k] = 1;
+  y[k2] = 1;
+  BOOST_TEST((x == y)); // equal keys, not the same key objects
+  y[k2] = 2;
+  BOOST_TEST((x != y));
+  BOOST_TEST((y != x));
+  y[k2] = 1;
+  y[extra] = 1;
+  BOOST_TEST((x != y));
+  extra.reset(); // the extra element dies: the maps are equal again
+  BOOST_TEST((x == y));
+}
+
 // [weakref.containers.identity] The identity policy: distinct equal objects are distinct keys.
 // Checks [weakref.containers.identity]/1.
 BOOST_AUTO_TEST_CASE(identity_policy_distinguishes_equal_objects) {
