@@ -369,10 +369,17 @@ struct table_core {
   // by the death), so only the shell remains.
   static void free_entry(entry* e) noexcept {
     table_core* c = e->core;
-    entry_allocator ea(c->alloc);
+    free_shell(e);
+    unref(c);
+  }
+
+  // Destroys and deallocates the shell of an entry, keeping its reference on the core: the
+  // owner, freeing an entry on its own thread, keeps that reference for its next entry
+  // (`prepaid`) instead of returning it with an atomic read-modify-write.
+  static void free_shell(entry* e) noexcept {
+    entry_allocator ea(e->core->alloc);
     e->~entry();
     entry_traits::deallocate(ea, e, 1);
-    unref(c);
   }
 
   // The bucket of a hash: hash mod bucket_count (see bucket_primes); without a division when
@@ -672,10 +679,16 @@ private:
   }
 
   // Releases a handle the owner holds on a retired entry, which is out of its referent's weak
-  // list (claim() or the death took it out). If another party still holds one (a keyrefs()
-  // handle), that party frees it later, with the core kept alive for it by the reference
-  // taken in make_entry.
-  static void drop(entry* e) noexcept { release_unlinked(e); }
+  // list (claim() or the death took it out), so that only handle holders can add a handle
+  // (release_unlinked). The last one frees it here, and the entry's reference on the core
+  // becomes the owner's for a later entry; if another party still holds one (a keyrefs()
+  // handle), that party frees it later, with the core kept alive for it by that reference.
+  void drop(entry* e) noexcept {
+    if (e->handles.load(std::memory_order_acquire) != 1) return release_unlinked(e);
+    done_with_header(e->hdr);
+    core_type::free_shell(e);
+    ++core_->prepaid;
+  }
 
   // The purge proper: the entries of an inbox list (each reported, queued, and out of its weak
   // list) leave the chains; their payloads are destroyed unless their deaths did that.
