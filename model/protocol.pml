@@ -7,8 +7,8 @@
  * What is modelled: one container (one weak_table and its table_core), owned by the `owner`
  * process; NR referents (weakly referenceable objects: a use count, a control block's weak
  * count, a chunk holding the header with its spinlock and weak list); NE entry slots (each a
- * table_entry: a node of its referent's weak list, a state, a payload, a place in the chains
- * and in the inbox); NDIERS `dier` processes, each holding one strong owner of one referent and
+ * table_entry: a node of its referent's weak list, a payload, a place in the chains and in the
+ * inbox, and the owner's record of who took it out); NDIERS `dier` processes, each holding one strong owner of one referent and
  * releasing it (the death then runs on that thread, or on the owner's if the owner holds the
  * last pin), and optionally taking handles on the entries through weak_refs() and dropping the
  * handle that keyrefs() gave out.
@@ -19,8 +19,7 @@
  * never destroyed while the owner reads it). Owner-side ghost variables say which entries the
  * owner erased, so that a live entry that went missing is caught (check_table, lookup). At the
  * end `init` checks that everything was released (no leak, no payload left undestroyed), and
- * SPIN's invalid-end-state check finds any deadlock (a thread stuck on a spinlock, the
- * container's destructor waiting for a push that never comes).
+ * SPIN's invalid-end-state check finds any deadlock (a thread stuck on a spinlock).
  *
  * Each atomic read-modify-write or load of the code is one step; owner-only bookkeeping is
  * merged into the step next to it. Memory is sequentially consistent here: the memory orders of
@@ -63,11 +62,9 @@
 #endif
 
 #define NONE 255
+#define CLOSED 254 /* table_core::closed(): the inbox after the container's destructor */
 #define REF_OF(e) ((e) % NR)
 #define BIT(i) (1 << (i))
-
-/* modules/table.cppm, enum entry_state. scripts/check-model fails when the two differ. */
-mtype:entry_state = { entry_live, entry_queued, entry_erased };
 
 /*
  * The atomics of modules/control.cppm and modules/table.cppm, and what mirrors each here.
@@ -76,7 +73,6 @@ mtype:entry_state = { entry_live, entry_queued, entry_erased };
  *   @atomic handles       handles[e]        node_base::handles
  *   @atomic head          linked[e]         header::head: the weak list as the set of linked
  *                                           nodes (order: newest first, as die() walks it)
- *   @atomic state         state[e]          table_entry::state
  *   @atomic refs          core_refs         table_core::refs (one per entry, no prepaying)
  *   @atomic inbox         inbox, inext[e]   table_core::inbox (and node_base::prev as its link)
  *   @atomic pending_count pending           table_core::pending_count
@@ -104,14 +100,14 @@ byte obj[NR];   /* the referent object: 1 alive, 2 destroyed */
 byte emem[NE];                   /* UNUSED / ALLOC / FREED */
 byte handles[NE];                /* node_base::handles */
 bool linked[NE];                 /* node_base::linked: in its referent's weak list */
-mtype:entry_state state[NE];     /* table_entry::state */
 bool retired[NE];                /* table_entry::retired (owner only) */
+bool claimed_by_death[NE];       /* table_entry::claimed_by_death (owner only) */
 bool in_chain[NE];               /* in the table's chains (owner only) */
 byte payload[NE];                /* P_NONE / P_BUILT / P_GONE */
 byte inext[NE];                  /* table_entry::inbox_next() (node_base::prev) */
 bool reading[NE];                /* ghost: the owner is reading the payload */
 bool counted[NE];                /* ghost: pending_count includes this entry */
-bool inprog[NE];                 /* ghost: queued by a death that has not counted it yet */
+bool inprog[NE];                 /* ghost: taken by a death that has not counted it yet */
 bool erased_by_owner[NE];        /* ghost: the owner took it out (erase, clear) */
 
 /* The table_core. Owner-only fields: size, retired_pending. */
@@ -189,11 +185,7 @@ inline release(rn, rk) {
     hdr_lock(REF_OF(rn));
     atomic {
       assert(emem[rn] == ALLOC);
-#ifdef BUG_RELEASE_NO_RECHECK
-      rl_last = 1;
-#else
       rl_last = (handles[rn] == rk);
-#endif
       if
       :: rl_last -> handles[rn] = 0; linked[rn] = 0 /* [control.cppm:header::unlink] */
       :: else -> skip /* a handle was taken meanwhile: the slow path follows */
@@ -235,66 +227,70 @@ inline destroy_payload(pe) {
   }
 }
 
-/* [table.cppm:table_entry::on_death]: the entry's callback, run by header::die() with the entry
- * pinned (2 handles, which it takes over). */
-inline on_death(oe) {
+/* [control.cppm:release_unlinked](n): drops one handle of a node out of its weak list (only
+ * handle holders can add one then): the last holder frees it, without the header's lock. */
+inline release_unlinked(un) {
   atomic {
-    assert(emem[oe] == ALLOC);
-#ifdef BUG_DEATH_SKIPS_STATE_CAS
-    od_won = 1; state[oe] = entry_queued; inprog[oe] = 1
-#else
-    if
-    :: state[oe] == entry_live -> state[oe] = entry_queued; inprog[oe] = 1; od_won = 1
-    :: else -> od_won = 0
-    fi
-#endif
+    assert(emem[un] == ALLOC && handles[un] > 0 && !linked[un]);
+    ru_last = (handles[un] == 1);
+    handles[un]--
   }
   if
-  :: !od_won -> release(oe, 2) /* the owner erased it first and destroys the payload */
+  :: ru_last -> ru_last = 0; free_entry(un)
+  :: else
+  fi
+}
+
+/* [table.cppm:table_entry::queue]: the death's last touch of the entry and the core, a Treiber
+ * push (head = inbox; do e->set_inbox_next(head) while !CAS(inbox, head, e)); onto a closed
+ * inbox (the container is gone) the death drops the table's handle instead. */
+inline queue(qe) {
+  atomic { assert(emem[qe] == ALLOC && core_mem == ALLOC); od_head = inbox }
+  do
+#ifndef BUG_CLOSED_INBOX_IGNORED
+  :: od_head == CLOSED -> release_unlinked(qe); break
+#endif
   :: else ->
-    /* c = e->core; death_destroys_payload = c->releases_anywhere; pending_count++ */
+    atomic { assert(emem[qe] == ALLOC); inext[qe] = od_head }
     atomic {
-      assert(emem[oe] == ALLOC && core_mem == ALLOC);
-      od_dd = releases_anywhere;
-      pending++; counted[oe] = 1; inprog[oe] = 0
+      assert(core_mem == ALLOC);
+      if
+      :: inbox == od_head -> inbox = qe; od_pushed = 1
+      :: else -> od_head = inbox
+      fi
     }
-#ifdef BUG_PIN_DROPPED_BEFORE_PUSH_ALWAYS
-    release(oe, 2);
-#else
     if
-    :: !od_dd -> release(oe, 2) /* the table's handle keeps e until the owner purges it */
-    :: else
-    fi;
-#endif
-    /* the Treiber push: head = inbox; do e->set_inbox_next(head) while !CAS(inbox, head, e) */
-    atomic { assert(core_mem == ALLOC); od_head = inbox }
-    do
-    :: atomic { assert(emem[oe] == ALLOC); inext[oe] = od_head }
-       atomic {
-         assert(core_mem == ALLOC);
-         if
-         :: inbox == od_head -> inbox = oe; od_pushed = 1
-         :: else -> od_head = inbox
-         fi
-       }
-       if
-       :: od_pushed -> break
-       :: else
-       fi
-    od;
-    od_pushed = 0;
-    od_head = NONE;
-    /* release_payload_now_or_after -> release_payload: the payload, then the pin */
-    if
-#ifdef BUG_PIN_DROPPED_BEFORE_PUSH_ALWAYS
-    :: od_dd -> destroy_payload(oe)
-#else
-    :: od_dd -> destroy_payload(oe); release(oe, 2)
-#endif
+    :: od_pushed -> break
     :: else
     fi
+  od;
+  od_pushed = 0;
+  od_head = NONE
+}
+
+/* [table.cppm:table_entry::on_death]: the entry's callback, run by header::die() after it took the
+ * entry out of the weak list, without a pin (the table's handle keeps the entry until the owner
+ * has seen it queued). The report (pending_count), then the payload where the death destroys it
+ * ([table.cppm:table_entry::release_payload]), then the queueing. */
+inline on_death(oe) {
+  atomic {
+    assert(emem[oe] == ALLOC && core_mem == ALLOC);
+    od_dd = releases_anywhere;
+    pending++; counted[oe] = 1; inprog[oe] = 0
+  }
+#ifdef BUG_QUEUE_BEFORE_PAYLOAD
+  queue(oe);
+  if
+  :: od_dd -> destroy_payload(oe)
+  :: else
   fi;
-  od_won = 0;
+#else
+  if
+  :: od_dd -> destroy_payload(oe)
+  :: else
+  fi;
+  queue(oe);
+#endif
   od_dd = 0
 }
 
@@ -314,7 +310,8 @@ inline die(dr) {
   }
   if
   :: !dd_empty ->
-    /* 1. under the lock, detach every node, newest first; pin with try_acquire(n, 2) */
+    /* 1. under the lock, detach every node, newest first; an entry is not pinned
+     *    (node_ops::kept_while_linked): while linked, it holds the table's handle */
     hdr_lock(dr);
     dd_i = NE;
     do
@@ -323,16 +320,8 @@ inline die(dr) {
       atomic {
         if
         :: linked[dd_i] && REF_OF(dd_i) == dr ->
-          assert(emem[dd_i] == ALLOC);
-          linked[dd_i] = 0;
-#ifdef BUG_DIE_PINS_WITHOUT_TRY
-          handles[dd_i] = handles[dd_i] + 2; dd_chain = dd_chain | BIT(dd_i)
-#else
-          if
-          :: handles[dd_i] > 0 -> handles[dd_i] = handles[dd_i] + 2; dd_chain = dd_chain | BIT(dd_i)
-          :: else -> skip /* its last handle is going away: no callback */
-          fi
-#endif
+          assert(emem[dd_i] == ALLOC && handles[dd_i] > 0);
+          linked[dd_i] = 0; inprog[dd_i] = 1; dd_chain = dd_chain | BIT(dd_i)
         :: else
         fi
       }
@@ -369,11 +358,12 @@ inline strong_release(sr) {
 
 /* ---- Owner side: modules/table.cppm weak_table ------------------------------------------ */
 
-/* [table.cppm:weak_table::purge]: takes the whole inbox with one exchange; for each entry, unlinks
- * it unless the owner has retired it already (only dead entries come here), destroys the payload
- * unless the death does, and drops the table's handle. Written as pieces because it has two
- * instances: the owner's purge, whose payload destruction (user code) may purge again (REENTER),
- * and that nested purge. */
+/* [table.cppm:weak_table::purge]: takes the whole inbox with one exchange; for each entry
+ * ([table.cppm:weak_table::remove_queued]), unlinks it unless the owner has retired it already
+ * (only dead entries come here), destroys the payload unless the death does, and drops the
+ * table's handle. Written as pieces because it has three instances: the owner's purge, whose
+ * payload destruction (user code) may purge again (REENTER), that nested purge, and the
+ * destructor's, which closes the inbox. */
 inline purge_take(cur) {
   atomic { assert(core_mem == ALLOC); cur = inbox; inbox = NONE }
 }
@@ -391,14 +381,14 @@ inline purge_entry(cur, nxt, ret, own) {
   :: else ->
     d_step {
       /* only a dead entry comes through the inbox: a live one is never removed */
-      assert(use[REF_OF(cur)] == 0 && state[cur] == entry_queued && in_chain[cur]);
+      assert(use[REF_OF(cur)] == 0 && !linked[cur] && in_chain[cur]);
       in_chain[cur] = 0; retired[cur] = 1; size--;
       own = !releases_anywhere
     }
   fi
 }
 inline purge_drop(cur, nxt) {
-  release(cur, 1); /* drop: the table's handle */
+  release_unlinked(cur); /* drop: the table's handle */
   cur = nxt;
   nxt = 0
 }
@@ -430,8 +420,7 @@ inline owner_destroy(pe) {
 #endif
 }
 
-inline purge() {
-  purge_take(pg_cur);
+inline purge_list() {
   do
   :: pg_cur == NONE -> break
   :: else ->
@@ -444,25 +433,37 @@ inline purge() {
   od
 }
 
-/* [table.cppm:weak_table::claim]: live -> erased, or (a death queued it first) an extra handle,
- * because the inbox brings the entry back and its purge drops the table's handle. */
+inline purge() {
+  purge_take(pg_cur);
+  purge_list()
+}
+
+/* [table.cppm:weak_table::claim]: under the referent's lock, the owner takes the entry out of
+ * the weak list, unless die() took it first: then the death reports and queues it, and the owner
+ * takes an extra handle, because the inbox brings the entry back and its purge drops the
+ * table's. */
 inline claim(ce) {
+  hdr_lock(REF_OF(ce));
   atomic {
     assert(emem[ce] == ALLOC);
-    if
-    :: state[ce] == entry_live -> state[ce] = entry_erased; cl_won = 1
-    :: else -> cl_won = 0
-    fi
+#ifdef BUG_CLAIM_IGNORES_DEATH
+    cl_death = 0;
+#else
+    cl_death = !linked[ce];
+#endif
+    linked[ce] = 0 /* [control.cppm:header::unlink] when it was linked */
   }
+  hdr_unlock(REF_OF(ce));
   if
-  :: !cl_won ->
+  :: cl_death ->
+    claimed_by_death[ce] = 1;
     retired_pending++;
 #ifndef BUG_CLAIM_NO_EXTRA_HANDLE
     atomic { assert(emem[ce] == ALLOC && handles[ce] > 0); handles[ce]++ } /* acquire(e) */
 #endif
   :: else
   fi;
-  cl_won = 0
+  cl_death = 0
 }
 
 /* [table.cppm:weak_table::unlink], for an entry the owner takes out itself. */
@@ -477,7 +478,7 @@ inline owner_unlink(ue) {
 inline owner_payload(oq) {
   atomic {
     assert(emem[oq] == ALLOC && core_mem == ALLOC);
-    fn_ours = (!releases_anywhere || state[oq] == entry_erased)
+    fn_ours = (!releases_anywhere || !claimed_by_death[oq])
   }
   if
   :: fn_ours -> fn_ours = 0; owner_destroy(oq)
@@ -486,7 +487,7 @@ inline owner_payload(oq) {
 }
 
 /* [table.cppm:weak_table::erase] = unlink + [table.cppm:weak_table::finish] (claim, payload,
- * release). */
+ * [table.cppm:weak_table::drop]). */
 inline erase(xe) {
 #ifdef BUG_ERASE_DESTROYS_BEFORE_UNLINK
   claim(xe);
@@ -497,7 +498,7 @@ inline erase(xe) {
   claim(xe);
   owner_payload(xe);
 #endif
-  release(xe, 1)
+  release_unlinked(xe)
 }
 
 /* [table.cppm:weak_table::make_entry] + [table.cppm:weak_table::link]
@@ -510,7 +511,7 @@ inline insert(ie) {
   atomic {
     !hlock[REF_OF(ie)] ->
     assert(chunk[REF_OF(ie)] && use[REF_OF(ie)] > 0 && core_mem == ALLOC);
-    emem[ie] = ALLOC; handles[ie] = 1; state[ie] = entry_live; payload[ie] = P_BUILT;
+    emem[ie] = ALLOC; handles[ie] = 1; payload[ie] = P_BUILT;
     wc[REF_OF(ie)]++;  /* ref_node's weak_ptr */
     core_refs++;       /* the entry's reference on the core */
     linked[ie] = 1;    /* header::link */
@@ -564,7 +565,7 @@ inline lookup(lr) {
     }
   :: else ->
     d_step {
-      assert(emem[lk_e] == ALLOC && state[lk_e] == entry_live && payload[lk_e] == P_BUILT);
+      assert(emem[lk_e] == ALLOC && linked[lk_e] && payload[lk_e] == P_BUILT);
       reading[lk_e] = 1
     }
     d_step { assert(emem[lk_e] == ALLOC && payload[lk_e] == P_BUILT); reading[lk_e] = 0 }
@@ -595,7 +596,7 @@ inline clear() {
   assert(size == 0);
   for (cr_i : 0 .. NE - 1) {
     if
-    :: cr_det & BIT(cr_i) -> owner_payload(cr_i); release(cr_i, 1)
+    :: cr_det & BIT(cr_i) -> owner_payload(cr_i); release_unlinked(cr_i)
     :: else
     fi
   }
@@ -603,17 +604,14 @@ inline clear() {
   cr_det = 0
 }
 
-/* [table.cppm:weak_table::destroy] (~weak_table): clear, wait (purging) until every entry whose
- * death was claimed has been pushed, then the container's reference on the core. The code's yield
- * loop is a wait here: if the push never came, this would block, and SPIN reports it. */
+/* [table.cppm:weak_table::destroy] (~weak_table): clear, then close the inbox, taking what it
+ * holds (every entry in it is retired by now); a death that has not queued its entry yet finds
+ * the inbox closed and drops the table's handle itself. No waiting. Then the container's
+ * reference on the core. */
 inline destroy() {
   clear();
-#ifndef BUG_DESTROY_DOES_NOT_WAIT
-  do
-  :: retired_pending == 0 -> break
-  :: else -> (inbox != NONE); purge()
-  od;
-#endif
+  atomic { assert(core_mem == ALLOC); pg_cur = inbox; inbox = CLOSED }
+  purge_list();
   core_unref(1)
 }
 
@@ -626,7 +624,7 @@ inline check_table() {
       assert(!in_chain[sz_i] || emem[sz_i] == ALLOC);
       /* no lost live entry: inserted, not taken out by the owner, referent alive => chained */
       assert(!(emem[sz_i] != UNUSED && !erased_by_owner[sz_i] && use[REF_OF(sz_i)] > 0) ||
-             (in_chain[sz_i] && emem[sz_i] == ALLOC && state[sz_i] == entry_live));
+             (in_chain[sz_i] && emem[sz_i] == ALLOC && linked[sz_i]));
       if
       :: in_chain[sz_i] ->
         sz_chain++;
@@ -643,7 +641,7 @@ inline check_table() {
     }
     assert(size == sz_chain);
     /* [table.cppm:weak_table::size]: in_chains - (pending - retired_pending), clamped; exact when
-     * no death is between its state transition and its pending_count increment */
+     * no death is between its detaching the entry and its pending_count increment */
     if
     :: pending <= retired_pending -> sz_value = size
     :: pending - retired_pending >= size -> sz_value = 0
@@ -663,14 +661,14 @@ inline drop_after_insert(dr) {
 }
 
 #define THREAD_LOCALS \
-  bool rl_fast, rl_last, sr_last, od_won, od_dd, od_pushed, dd_empty; \
+  bool rl_fast, rl_last, ru_last, sr_last, od_dd, od_pushed, dd_empty; \
   byte od_head = NONE, dd_i, dd_chain
 
 proctype owner() {
   THREAD_LOCALS;
   byte ops, lk_e = NONE, lk_i, pg_cur, pg_next, pi_cur, pi_next, cr_i, cr_det;
   byte sz_i, sz_chain, sz_counted, sz_value;
-  bool pg_retired, pg_own, pi_retired, pi_own, cl_won, fn_ours, sz_quiet;
+  bool pg_retired, pg_own, pi_retired, pi_own, cl_death, fn_ours, sz_quiet;
   byte kx;
 
   do
@@ -789,6 +787,6 @@ init {
       assert(emem[i] != ALLOC);
       assert(emem[i] == UNUSED || payload[i] == P_GONE)
     }
-    assert(core_mem == FREED && inbox == NONE && pending == 0 && kref == NONE)
+    assert(core_mem == FREED && inbox == CLOSED && kref == NONE)
   }
 }

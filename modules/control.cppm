@@ -160,6 +160,9 @@ struct node_ops {
   // type of the callback as the user gave it, and its address in the node.
   const std::type_info& (*callback_type)() noexcept = nullptr;
   const void* (*callback_target)(const node_base*) noexcept = nullptr;
+  // The node's callback needs no pin: while the node is in a weak list, a handle that only its
+  // callback's report can end keeps it alive (a container entry: the table's handle, D8).
+  bool kept_while_linked = false;
 };
 
 // The identity of one weak reference or proxy: every copy of a weak_ref is a handle to the same
@@ -307,6 +310,18 @@ inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
   n->ops->dispose(n);
 }
 
+// Releases k handles of a node that is in no weak list: only the holders of its handles can
+// add one then (lock holders add handles to linked nodes only), so the last holder frees it
+// without taking the header's lock. Requires: n is not linked, and it will not be linked again.
+inline void release_unlinked(node_base* n, std::uint32_t handles = 1) noexcept {
+  if (n->handles.load(std::memory_order_acquire) != handles &&
+      n->handles.fetch_sub(handles, std::memory_order_acq_rel) != handles)
+    return;
+  assert(!n->linked && "weakref: release_unlinked requires a node out of its weak list");
+  done_with_header(n->hdr);
+  n->ops->dispose(n);
+}
+
 inline void report_callback_error(std::exception_ptr e) noexcept {
   get_callback_error_handler()(std::move(e));
 }
@@ -327,6 +342,8 @@ inline void header::die() noexcept {
   //    the first callback). A node whose last handle is going away concurrently is skipped:
   //    "a ref destroyed before its referent died never calls back". The pin is two handles at
   //    once: one for the callback's argument, one held across the call (callback_node::call).
+  //    A container entry is not pinned (kept_while_linked): the table's handle keeps it until
+  //    its callback has reported it, and its last handle cannot go while it is linked.
   node_base* chain = nullptr;
   node_base** tail = &chain;
   {
@@ -335,7 +352,7 @@ inline void header::die() noexcept {
       node_base* following = n->next;
       n->prev = n->next = nullptr;
       n->linked = false;
-      if (n->ops->callback && try_acquire(n, 2)) {
+      if (n->ops->callback && (n->ops->kept_while_linked || try_acquire(n, 2))) {
         *tail = n;
         tail = &n->next;
       }

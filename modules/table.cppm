@@ -9,9 +9,9 @@ module;
 #include <limits>
 #include <memory>
 #include <memory_resource>
+#include <mutex>
 #include <new>
 #include <stdexcept>
-#include <thread>
 #include <type_traits>
 #include <utility>
 export module weakref:table;
@@ -27,27 +27,27 @@ import :control;
 // a weak_value_map, the value of a weak_key_map, nothing for a weak_set).
 //
 // Deaths happen on any thread; the container belongs to one thread at a time. So a death never
-// touches the table: the entry's callback only moves it, with two atomics, onto a lock-free
-// "inbox" (a Treiber stack) in the shared `table_core`. The owning thread removes inbox entries
-// from the chains at the start of its next operation that looks up, inserts, erases or
-// iterates (`purge`). Until then a dead entry stays in its chain and every lookup and iterator
-// skips it: it is never observable
+// touches the table: the entry's callback counts it as reported (`pending_count`, which size()
+// subtracts) and queues it on a lock-free "inbox" (a Treiber stack) in the shared
+// `table_core`. The owning thread removes inbox entries from the chains at the start of its next
+// operation that looks up, inserts, erases or iterates (`purge`). Until then a dead entry stays
+// in its chain and every lookup and iterator skips it: it is never observable
 // ([weakref.containers.general]/5), and it never removes anything but itself (bpo-28427).
 //
-// The strongly held part goes inside the death, as in Python ([weakref.containers.general]/5):
-// the death destroys the payload on its own thread, after reporting the entry, when the
-// allocator may be used from any thread (`releases_anywhere`); otherwise the owner's purge
-// destroys it. This is safe because the owner reads a payload only while it holds an owner of
-// the entry's referent (a lookup's or an iterator's pin, or the caller's own key object), and
-// then no death of that referent can be running.
+// The strongly held part goes inside the death, as in Python ([weakref.containers.general]/8):
+// the death destroys the payload on its own thread, after reporting the entry and before
+// queueing it, when the allocator may be used from any thread (`releases_anywhere`); otherwise
+// the owner's purge destroys it. This is safe because the owner reads a payload only while it
+// holds an owner of the entry's referent (a lookup's or an iterator's pin, or the caller's own
+// key object), and then no death of that referent can be running.
 //
-// The entry's state settles the race between the owner erasing an entry and its referent dying:
-//   live --(death callback, any thread)--> queued (then pushed onto the inbox)
-//   live --(owner erases it)-------------> erased (the callback will do nothing)
-// Whoever wins the first transition owns the entry's release.
+// Who releases an entry, the owner erasing it or its referent's death, is settled under the
+// referent's lock by the entry's place in the weak list: header::die() detaches every node
+// there, and the owner's claim() takes the entry out there. Whoever takes it out first owns the
+// entry's release. The table's handle keeps the entry alive until the owner has both taken it
+// out of the chains and seen it queued (when a death took it), so a death needs no pin: its
+// last touch of the entry is the queueing (D8; MAINTAINERS.md, Performance).
 namespace weakref::detail {
-
-enum entry_state : unsigned char { entry_live, entry_queued, entry_erased };
 
 // [weakref.containers.general]/5 Whether a payload may be destroyed, and its memory given back,
 // on whatever thread a death runs: for std::allocator, and for a polymorphic_allocator whose
@@ -82,7 +82,7 @@ bool releases_anywhere(const Alloc& a) noexcept {
 // first death without a stack frame per link, as CPython's "trashcan" bounds deallocation. The
 // link is node_base::next, which header::die() no longer uses once the callback runs.
 struct entry_ops : node_ops {
-  void (*release_payload)(node_base*) noexcept; // destroys the payload, drops the death's pin
+  void (*release_payload)(node_base*) noexcept; // destroys the payload, then queues the entry
 };
 struct nested_releases {
   node_base* head = nullptr;
@@ -229,8 +229,8 @@ struct table_entry : ref_node<R> {
   table_entry* chain_next = nullptr; // owner thread only
   const std::size_t hash;            // taken while the referent was alive; survives its death
   R* const address;                  // identity of the referent; dereferenced only while pinned
-  std::atomic<unsigned char> state{entry_live};
-  bool retired = false; // owner thread only: out of the chains (payload destroyed or being so)
+  bool retired = false;              // owner thread only: out of the chains
+  bool claimed_by_death = false;     // owner thread only: claim() found that a death had taken it
   union {
     P payload;
   };
@@ -245,33 +245,37 @@ struct table_entry : ref_node<R> {
   table_entry* inbox_next() const noexcept { return static_cast<table_entry*>(this->prev); }
   void set_inbox_next(table_entry* e) noexcept { this->prev = e; }
 
-  // The death callback: runs inside header::die() on the releasing thread, with the entry
-  // pinned; it takes over that pin (two handles, see header::die). It reports the entry (no
-  // allocation, no lock), then, where the allocator allows it, destroys the payload (user
-  // code) and drops the pin; otherwise it drops the pin and the owner's purge destroys it.
+  // The death callback: runs inside header::die() on the releasing thread, after die() took
+  // the entry out of the weak list (so the owner's claim() now leaves it to this death), without
+  // a pin (entry_ops' kept_while_linked): the table's handle keeps e, and through e's reference
+  // the core, until the owner purges e, which it does only once e is queued. It reports the
+  // entry (size() stops counting it), then, where the allocator allows it, destroys the payload
+  // (user code), and last queues it for the owner's purge: no allocation, no lock, two atomic
+  // read-modify-writes.
   static void on_death(node_base* n) {
     auto* e = static_cast<table_entry*>(n);
-    unsigned char expected = entry_live;
-    if (!e->state.compare_exchange_strong(expected, entry_queued, std::memory_order_acq_rel)) {
-      release(n, 2); // the owner erased it first, and destroys the payload
-      return;
-    }
     core_type* c = e->core;
-    const bool death_destroys_payload = c->releases_anywhere;
     c->pending_count.fetch_add(1, std::memory_order_relaxed);
-    // Where the payload waits for the owner, so does the entry's memory: the pin goes before
-    // the push (the table's own handle keeps e until the owner purges it, which it cannot do
-    // before the push), so the last handle is the owner's and the entry is freed on its thread.
-    if (!death_destroys_payload) release(n, 2);
-    table_entry* head = c->inbox.load(std::memory_order_relaxed);
-    do e->set_inbox_next(head);
-    while (!c->inbox.compare_exchange_weak(head, e, std::memory_order_release,
-                                           std::memory_order_relaxed));
-    // From here the owner may purge and drop the entry: without a pin, e and c are not touched
-    // again. With one, it keeps e (and, through its reference, the core and its allocator)
-    // alive while the payload is destroyed; the owner never touches the payload of an entry a
-    // death claimed when releases_anywhere.
-    if (death_destroys_payload) release_payload_now_or_after(n);
+    if (c->releases_anywhere)
+      release_payload_now_or_after(n); // the payload, then queue(e)
+    else
+      queue(e); // the owner's purge destroys the payload
+  }
+
+  // The death's last touch of e and of its core: pushes e onto the inbox. Once the container is
+  // gone (destroy() closed the inbox), no purge will come: the death drops the table's handle
+  // itself, which frees e unless a keyrefs() handle still holds it.
+  static void queue(table_entry* e) noexcept {
+    core_type* c = e->core;
+    table_entry* head = c->inbox.load(std::memory_order_acquire);
+    do {
+      if (head == core_type::closed()) {
+        release_unlinked(e);
+        return;
+      }
+      e->set_inbox_next(head);
+    } while (!c->inbox.compare_exchange_weak(head, e, std::memory_order_release,
+                                             std::memory_order_acquire));
   }
 
   // Destroys the payload through the allocator of the entry's core (the table's, which the
@@ -283,8 +287,9 @@ struct table_entry : ref_node<R> {
   }
 
   static void release_payload(node_base* n) noexcept {
-    static_cast<table_entry*>(n)->destroy_payload();
-    release(n, 2);
+    auto* e = static_cast<table_entry*>(n);
+    e->destroy_payload();
+    queue(e);
   }
 
   static void dispose(node_base* n) noexcept {
@@ -293,14 +298,19 @@ struct table_entry : ref_node<R> {
 
   // An entry is a weak reference (kind ref: keyrefs() and valuerefs() adopt it as a weak_ref).
   static const node_ops* entry_ops() noexcept {
-    static constexpr detail::entry_ops ops{{node_kind::ref, &type_tag<R>, &on_death, &dispose},
+    static constexpr detail::entry_ops ops{{.kind = node_kind::ref,
+                                            .element_tag = &type_tag<R>,
+                                            .callback = &on_death,
+                                            .dispose = &dispose,
+                                            .kept_while_linked = true},
                                            &release_payload};
     return &ops;
   }
 };
 
-// The part of a table that outlives its container while any entry does (an entry can be pinned
-// by a death on another thread, or held by a keyrefs() handle), so it owns the allocator.
+// The part of a table that outlives its container while any entry does (an entry a death on
+// another thread has not queued yet, or one held by a keyrefs() handle), so it owns the
+// allocator.
 template <class R, class P, class Alloc>
 struct table_core {
   using entry = table_entry<R, P, Alloc>;
@@ -316,7 +326,7 @@ struct table_core {
   // taken in advance for entries to come (`prepaid`): make_entry takes them 64 at a time, so
   // that an insert does not pay an atomic read-modify-write for the core.
   std::atomic<std::size_t> refs{1};
-  std::atomic<entry*> inbox{nullptr};
+  std::atomic<entry*> inbox{nullptr};        // closed() once the container is gone
   std::atomic<std::size_t> pending_count{0}; // entries reported dead, not yet purged
   [[no_unique_address]] Alloc alloc;
   const bool releases_anywhere; // deaths destroy the payloads (see releases_anywhere())
@@ -332,6 +342,10 @@ struct table_core {
   float max_load_factor = 1.0f;
 
   explicit table_core(const Alloc& a) : alloc(a), releases_anywhere(detail::releases_anywhere(a)) {}
+
+  // The value of `inbox` after destroy(): the address of no entry.
+  alignas(entry) static inline constinit unsigned char closed_marker = 0;
+  static entry* closed() noexcept { return reinterpret_cast<entry*>(&closed_marker); }
 
   static table_core* create(const Alloc& a) {
     core_allocator ca(a);
@@ -355,10 +369,17 @@ struct table_core {
   // by the death), so only the shell remains.
   static void free_entry(entry* e) noexcept {
     table_core* c = e->core;
-    entry_allocator ea(c->alloc);
+    free_shell(e);
+    unref(c);
+  }
+
+  // Destroys and deallocates the shell of an entry, keeping its reference on the core: the
+  // owner, freeing an entry on its own thread, keeps that reference for its next entry
+  // (`prepaid`) instead of returning it with an atomic read-modify-write.
+  static void free_shell(entry* e) noexcept {
+    entry_allocator ea(e->core->alloc);
     e->~entry();
     entry_traits::deallocate(ea, e, 1);
-    unref(c);
   }
 
   // The bucket of a hash: hash mod bucket_count (see bucket_primes); without a division when
@@ -424,23 +445,11 @@ public:
         typename core_type::entry_allocator(alloc_));
   }
 
-  // Removes every entry whose referent's death has been reported ([weakref.containers.general]/8).
+  // Removes every entry whose referent's death has been reported and queued
+  // ([weakref.containers.general]/8-9).
   void purge() noexcept {
     if (!core_ || core_->inbox.load(std::memory_order_relaxed) == nullptr) return;
-    entry* e = core_->inbox.exchange(nullptr, std::memory_order_acquire);
-    while (e) {
-      entry* next = e->inbox_next();
-      core_->pending_count.fetch_sub(1, std::memory_order_relaxed);
-      if (e->retired) {
-        --core_->retired_pending; // the owner took it out already
-      } else {
-        unlink(e);
-        if (!core_->releases_anywhere)
-          destroy_payload(e); // user code: the table is consistent, e is ours alone
-      }
-      drop(e);
-      e = next;
-    }
+    remove_queued(core_->inbox.exchange(nullptr, std::memory_order_acquire));
   }
 
   // Makes an entry for obj (the weakly held referent) and constructs its payload from args,
@@ -555,7 +564,7 @@ public:
     while (detached) {
       entry* next = detached->chain_next;
       if (payload_is_ours(detached)) destroy_payload(detached);
-      release(detached);
+      drop(detached);
       detached = next;
     }
   }
@@ -634,36 +643,70 @@ private:
     --core_->size;
   }
 
-  // e is retired. Takes the handle that keeps e alive until the caller's release(e), which
-  // follows the destruction of its payload: the table's own handle when no death has claimed e
-  // (a death now finds it erased), otherwise an extra one, because the inbox brings e back and
-  // a purge, possibly one run by user code while the payload is destroyed, drops the table's.
+  // e is retired. Takes e out of its referent's weak list, under the referent's lock, unless
+  // a death has detached it already (header::die, under the same lock): then that death reports
+  // and queues e, and the owner takes an extra handle, because the inbox brings e back and a
+  // purge, possibly one run by user code while the payload is destroyed, drops the table's. Either
+  // way the caller then holds a handle that keeps e alive until its release_unlinked(e), which
+  // follows the destruction of the payload.
   void claim(entry* e) noexcept {
-    unsigned char expected = entry_live;
-    if (e->state.compare_exchange_strong(expected, entry_erased, std::memory_order_acq_rel)) return;
+    header* h = e->hdr;
+    bool taken_by_death;
+    {
+      std::lock_guard guard(h->lock);
+      taken_by_death = !e->linked;
+      if (!taken_by_death) h->unlink(e);
+    }
+    if (!taken_by_death) return;
+    e->claimed_by_death = true;
     ++core_->retired_pending;
     acquire(e);
   }
 
   // Destroys a retired entry's payload and releases it. The payload's destructor is user code
   // that may use the container again ([weakref.containers.general]/8): by now the table is
-  // consistent, and e is kept alive by the handle claim() took.
+  // consistent, and e is kept alive by the handle claim() left to the caller.
   void finish(entry* e) noexcept {
     claim(e);
     if (payload_is_ours(e)) destroy_payload(e);
-    release(e);
+    drop(e);
   }
 
   // After claim(e): the owner destroys the payload unless a death claimed e first and destroys
   // it itself (releases_anywhere).
   bool payload_is_ours(const entry* e) const noexcept {
-    return !core_->releases_anywhere || e->state.load(std::memory_order_relaxed) == entry_erased;
+    return !core_->releases_anywhere || !e->claimed_by_death;
   }
 
-  // Releases the table's handle on a retired entry. If another party still holds one (a death
-  // in progress elsewhere, a keyrefs() handle), that party frees it later, with the core kept
-  // alive for it by the reference taken in make_entry.
-  static void drop(entry* e) noexcept { release(e); }
+  // Releases a handle the owner holds on a retired entry, which is out of its referent's weak
+  // list (claim() or the death took it out), so that only handle holders can add a handle
+  // (release_unlinked). The last one frees it here, and the entry's reference on the core
+  // becomes the owner's for a later entry; if another party still holds one (a keyrefs()
+  // handle), that party frees it later, with the core kept alive for it by that reference.
+  void drop(entry* e) noexcept {
+    if (e->handles.load(std::memory_order_acquire) != 1) return release_unlinked(e);
+    done_with_header(e->hdr);
+    core_type::free_shell(e);
+    ++core_->prepaid;
+  }
+
+  // The purge proper: the entries of an inbox list (each reported, queued, and out of its weak
+  // list) leave the chains; their payloads are destroyed unless their deaths did that.
+  void remove_queued(entry* e) noexcept {
+    while (e) {
+      entry* next = e->inbox_next();
+      core_->pending_count.fetch_sub(1, std::memory_order_relaxed);
+      if (e->retired) {
+        --core_->retired_pending; // the owner took it out already
+      } else {
+        unlink(e);
+        if (!core_->releases_anywhere)
+          destroy_payload(e); // user code: the table is consistent, e is ours alone
+      }
+      drop(e);
+      e = next;
+    }
+  }
 
   // Traversal visits entries in bucket order, which is not the order they sit in memory (under
   // the identity policy, addresses modulo a prime). So that a traversal does not wait for one
@@ -721,15 +764,15 @@ private:
     if (old) core_type::bucket_traits::deallocate(ba, old, old_count);
   }
 
-  // The container is going away: release every entry, wait for the deaths that already claimed
-  // an entry to finish reporting it (a few instructions, no user code), then let the core go.
+  // The container is going away: release every entry, then close the inbox, taking what it
+  // holds: a death that took an entry and has not queued it yet (it may be destroying the
+  // payload, user code) finds the inbox closed and drops the table's handle itself
+  // (table_entry::queue). Nothing waits for another thread ([weakref.containers.general]/16).
+  // The core goes with the last of the container and the entries.
   void destroy() noexcept {
     if (!core_) return;
     clear();
-    while (core_->retired_pending != 0) {
-      purge();
-      if (core_->retired_pending != 0) std::this_thread::yield();
-    }
+    remove_queued(core_->inbox.exchange(core_type::closed(), std::memory_order_acq_rel));
     core_type::unref(core_, 1 + core_->prepaid);
     core_ = nullptr;
   }

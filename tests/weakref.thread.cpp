@@ -519,4 +519,44 @@ BOOST_AUTO_TEST_CASE(strong_parts_from_an_unsynchronized_pool_wait_for_the_owner
   BOOST_TEST(std::ranges::distance(names) == 0);
 }
 
+// [weakref.containers.general]/16 A container's destructor does not wait for a death in progress
+// on another thread. Here the dying thread's value destructor waits for the container to be gone
+// (the death reports the entry, destroys the value, and only then queues the entry), which a
+// destructor that waited for the death to queue its entry would not allow: the value gives up
+// after 10 s, and the test fails. The death then finds the container gone and releases the entry
+// itself (under ASan, a leak of the entry or of the table's storage fails the test too).
+BOOST_AUTO_TEST_CASE(container_destruction_does_not_wait_for_a_death_destroying_a_value) {
+  struct waits_for_the_container {
+    std::atomic<bool>* started;
+    std::atomic<bool>* container_gone;
+    std::atomic<bool>* saw_it_gone;
+    waits_for_the_container(std::atomic<bool>* s, std::atomic<bool>* g, std::atomic<bool>* w)
+        : started(s), container_gone(g), saw_it_gone(w) {}
+    waits_for_the_container(const waits_for_the_container&) = delete;
+    waits_for_the_container& operator=(const waits_for_the_container&) = delete;
+    ~waits_for_the_container() {
+      started->store(true);
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!container_gone->load() && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::yield();
+      saw_it_gone->store(container_gone->load());
+    }
+  };
+  using map =
+      weakref::weak_key_map<payload, waits_for_the_container, weakref::identity_hash<payload>,
+                            weakref::identity_equal<payload>>;
+  std::atomic<bool> started{false}, container_gone{false}, saw_it_gone{false};
+  const long alive_before = payload::alive.load();
+  auto key = weakref::make_shared<payload>();
+  std::optional<map> values(std::in_place);
+  values->try_emplace(key, &started, &container_gone, &saw_it_gone);
+  std::thread dying([owner = std::move(key)]() mutable { owner.reset(); });
+  while (!started.load()) std::this_thread::yield();
+  values.reset(); // returns while the value's destructor runs on the dying thread
+  container_gone.store(true);
+  dying.join();
+  BOOST_TEST(saw_it_gone.load());
+  BOOST_TEST(payload::alive.load() == alive_before);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
