@@ -310,16 +310,22 @@ inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
   n->ops->dispose(n);
 }
 
-// Releases k handles of a node that is in no weak list: only the holders of its handles can
-// add one then (lock holders add handles to linked nodes only), so the last holder frees it
-// without taking the header's lock. Requires: n is not linked, and it will not be linked again.
-inline void release_unlinked(node_base* n, std::uint32_t handles = 1) noexcept {
-  if (n->handles.load(std::memory_order_acquire) != handles &&
-      n->handles.fetch_sub(handles, std::memory_order_acq_rel) != handles)
-    return;
-  assert(!n->linked && "weakref: release_unlinked requires a node out of its weak list");
+// Drops one handle of a node that is in no weak list: only the holders of its handles can add
+// one then (lock holders add handles to linked nodes only), so the last holder needs no header
+// lock. Returns true when that was the last handle: the caller then frees the node. Requires:
+// n is not linked, and it will not be linked again.
+inline bool drop_last_unlinked(node_base* n) noexcept {
+  if (n->handles.load(std::memory_order_acquire) != 1 &&
+      n->handles.fetch_sub(1, std::memory_order_acq_rel) != 1)
+    return false;
+  assert(!n->linked && "weakref: a handle dropped without the lock requires an unlinked node");
   done_with_header(n->hdr);
-  n->ops->dispose(n);
+  return true;
+}
+
+// Releases one handle of a node that is in no weak list (see drop_last_unlinked).
+inline void release_unlinked(node_base* n) noexcept {
+  if (drop_last_unlinked(n)) n->ops->dispose(n);
 }
 
 inline void report_callback_error(std::exception_ptr e) noexcept {

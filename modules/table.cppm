@@ -646,9 +646,9 @@ private:
   // e is retired. Takes e out of its referent's weak list, under the referent's lock, unless
   // a death has detached it already (header::die, under the same lock): then that death reports
   // and queues e, and the owner takes an extra handle, because the inbox brings e back and a
-  // purge, possibly one run by user code while the payload is destroyed, drops the table's. Either
-  // way the caller then holds a handle that keeps e alive until its release_unlinked(e), which
-  // follows the destruction of the payload.
+  // purge, possibly one run by user code while the payload is destroyed, drops the table's.
+  // Either way the caller then holds a handle that keeps e alive until its drop(e), which follows
+  // the destruction of the payload.
   void claim(entry* e) noexcept {
     header* h = e->hdr;
     bool taken_by_death;
@@ -680,12 +680,12 @@ private:
 
   // Releases a handle the owner holds on a retired entry, which is out of its referent's weak
   // list (claim() or the death took it out), so that only handle holders can add a handle
-  // (release_unlinked). The last one frees it here, and the entry's reference on the core
-  // becomes the owner's for a later entry; if another party still holds one (a keyrefs()
-  // handle), that party frees it later, with the core kept alive for it by that reference.
+  // (drop_last_unlinked). If it was the last, the owner frees the entry here, and the entry's
+  // reference on the core becomes the owner's for a later entry; if another party still holds
+  // one (a keyrefs() handle), that party frees it later, with the core kept alive for it by
+  // that reference.
   void drop(entry* e) noexcept {
-    if (e->handles.load(std::memory_order_acquire) != 1) return release_unlinked(e);
-    done_with_header(e->hdr);
+    if (!drop_last_unlinked(e)) return;
     core_type::free_shell(e);
     ++core_->prepaid;
   }
