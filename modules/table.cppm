@@ -577,13 +577,7 @@ public:
   void reserve(std::size_t n) {
     core_type& c = ensure_core();
     if (n <= c.grow_at && c.bucket_count != 0) return;
-    const double wanted = static_cast<double>(n) / static_cast<double>(c.max_load_factor);
-    if (c.bucket_count != 0 && wanted <= static_cast<double>(c.bucket_count)) {
-      c.grow_at = n; // a load factor that did not round to an integer threshold
-      return;
-    }
-    const double more = static_cast<double>(c.bucket_count) + 1; // growing, never staying
-    rehash_to(to_size(bucket_count_for(std::max(wanted, more))));
+    grow(c, n);
   }
 
   void rehash(std::size_t n) {
@@ -611,6 +605,17 @@ private:
   core_type& ensure_core() {
     if (!core_) core_ = core_type::create(alloc_);
     return *core_;
+  }
+
+  // reserve(n)'s slow path, kept apart so that the common case inlines into every insert.
+  void grow(core_type& c, std::size_t n) {
+    const double wanted = static_cast<double>(n) / static_cast<double>(c.max_load_factor);
+    if (c.bucket_count != 0 && wanted <= static_cast<double>(c.bucket_count)) {
+      c.grow_at = n; // a load factor that did not round to an integer threshold
+      return;
+    }
+    const double more = static_cast<double>(c.bucket_count) + 1; // growing, never staying
+    rehash_to(to_size(bucket_count_for(std::max(wanted, more))));
   }
 
   // The largest size the buckets hold within max_load_factor (exact: reserve checks the bound
