@@ -1018,7 +1018,8 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_22_cpython_weak_keyed_cascading_deletes) {
 // erasure releases the last owner of another key, one that the walk along the chain has not
 // reached yet (between the comparison and the key looked up, which is the chain's last: CPython's
 // first comparison deleted the last key its iteration would see). The walk meets those dead keys
-// and goes on: the lookups still find their keys, and erasures remove them.
+// and goes on: the lookups still find their keys, and erasures remove them. The chain's order is
+// measured, not assumed: a lookup compares its key with every live key ahead of it in the chain.
 // Checks [weakref.containers.general]/14; [weakref.key.map.lookup]/1 and /3.
 BOOST_AUTO_TEST_CASE(PY_IMPL_22_cascading_deletes_in_one_bucket_chain) {
   const cascade_reset reset;
@@ -1032,7 +1033,7 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_22_cascading_deletes_in_one_bucket_chain) {
     }
     std::vector<const cascade_key*> ahead; // the keys before the target, nearest to it first
     long released = 0;
-    cascade_key::on_compare = [&] {
+    const std::function<void()> release_ahead = [&] {
       while (!ahead.empty()) {
         const cascade_key* victim = ahead.front();
         ahead.erase(ahead.begin());
@@ -1046,13 +1047,21 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_22_cascading_deletes_in_one_bucket_chain) {
     };
     long failures = 0, rounds = 0;
     while (!alive.empty()) {
-      std::vector<const cascade_key*> chain; // one bucket: the iteration order is the chain's
-      for (auto [key, value] : std::as_const(d)) chain.push_back(key.get());
+      std::vector<std::pair<int, const cascade_key*>> depth; // comparisons to find each key
+      for (const auto& key : alive) {
+        int compares = 0;
+        cascade_key::on_compare = [&] { ++compares; };
+        if (!std::as_const(d).contains(*key)) ++failures;
+        depth.emplace_back(compares, key.get());
+      }
+      cascade_key::on_compare = release_ahead;
+      std::ranges::sort(depth, std::greater{}); // the chain's last key first
       const auto target =
-          std::ranges::find(alive, chain.back(), &std::shared_ptr<cascade_key>::get);
+          std::ranges::find(alive, depth.front().second, &std::shared_ptr<cascade_key>::get);
       const std::shared_ptr<cascade_key> k = *target;
       alive.erase(target);
-      ahead.assign(chain.rbegin() + 1, chain.rend());
+      ahead.clear();
+      for (auto it = depth.begin() + 1; it != depth.end(); ++it) ahead.push_back(it->second);
       ++rounds;
       if (erase) {
         if (d.erase(*k) != 1u) ++failures;

@@ -151,7 +151,7 @@ public:
   reference operator*() const { return Access::make(*pos_.e, pos_.pin); }
   arrow operator->() const { return arrow{**this}; }
   table_iterator& operator++() {
-    pos_ = table_->next(pos_);
+    table_->advance(pos_);
     return *this;
   }
   table_iterator operator++(int) {
@@ -559,7 +559,7 @@ protected:
     table_.purge();
     const std::size_t h = hash_(key);
     if (auto [e, pin] = find_entry(h, key); e)
-      return {iterator(&table_, {table_.bucket_of(h), e, std::move(pin)}), false};
+      return {iterator(&table_, {e, std::move(pin)}), false};
     return {link_new(h, std::forward<Make>(make)(), std::forward<Args>(payload)...), true};
   }
   // The same with the weakly held part given: for weak keys and elements, the shared_ptr is
@@ -584,7 +584,7 @@ protected:
     }
     if constexpr (requires { Traits::check_inserted(e->payload, obj); })
       Traits::check_inserted(e->payload, obj);
-    return iterator(&table_, {table_.bucket_of(h), e, std::move(obj)});
+    return iterator(&table_, {e, std::move(obj)});
   }
 
   // Python's pop(k) and popitem(): removes the live element matching key (some live element)
@@ -638,12 +638,12 @@ protected:
   [[no_unique_address]] KeyEqual equal_;
 
 private:
-  // The entry's cached hash is the one that placed it in its bucket.
+  // An iterator to the live element matching key, or end().
   template <class It, class Q>
   It locate(const Q& key) const {
     auto [e, pin] = find_entry(key);
     if (!e) return It();
-    return It(&table_, {table_.bucket_of(e->hash), e, std::move(pin)});
+    return It(&table_, {e, std::move(pin)});
   }
   template <class Q>
   size_type erase_matching(const Q& key) {
@@ -664,13 +664,13 @@ private:
   void copy_elements(const weak_container& other) {
     table_.max_load_factor(other.max_load_factor());
     table_.reserve(other.size());
-    for (auto p = other.table_.first(); p.e; p = other.table_.next(p))
+    for (auto p = other.table_.first(); p.e; other.table_.advance(p))
       link_new(p.e->hash, p.pin, std::as_const(p.e->payload));
   }
   void move_elements(weak_container& other) {
     table_.max_load_factor(other.max_load_factor());
     table_.reserve(other.size());
-    for (auto p = other.table_.first(); p.e; p = other.table_.next(p))
+    for (auto p = other.table_.first(); p.e; other.table_.advance(p))
       link_new(p.e->hash, p.pin, std::move(p.e->payload));
   }
 };

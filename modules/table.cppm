@@ -235,6 +235,9 @@ struct table_entry : ref_node<R> {
     P payload;
   };
   core_type* const core;
+  // The iteration order, the order of insertion (owner thread only; see weak_table::first).
+  table_entry* order_next = nullptr;
+  table_entry* order_prev = nullptr;
 
   table_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hv, core_type* c)
       : ref_node<R>(h, obj, entry_ops()), hash(hv), address(obj.get()), core(c) {}
@@ -335,6 +338,8 @@ struct table_core {
   std::size_t prepaid = 0; // references in `refs` for entries not yet made
   entry** buckets = nullptr;
   std::size_t bucket_count = 0;
+  entry* order_head = nullptr; // the entries in the chains, oldest first
+  entry* order_tail = nullptr;
   std::uint64_t magic = 0;         // mod_magic(bucket_count) when bucket_count < 2^32, else 0
   std::size_t size = 0;            // entries in the chains, alive or dead-not-yet-purged
   std::size_t retired_pending = 0; // retired by the owner, but their callback claimed them
@@ -392,11 +397,11 @@ struct table_core {
   }
 };
 
-// A container entry is 104 bytes for a payload of up to 4 bytes (MAINTAINERS.md, Performance:
-// the 48-byte node, the weak_ptr, the lookup fields, the payload, the core), where the sizes of
-// [control] hold.
-static_assert(!quoted_sizes_apply || sizeof(table_entry<int, int, std::allocator<int>>) == 104,
-              "weakref: a weak container entry with an int payload is 104 bytes");
+// A container entry is 120 bytes for a payload of up to 4 bytes (MAINTAINERS.md, Performance:
+// the 48-byte node, the weak_ptr, the lookup fields, the payload, the core, the order links),
+// where the sizes of [control] hold.
+static_assert(!quoted_sizes_apply || sizeof(table_entry<int, int, std::allocator<int>>) == 120,
+              "weakref: a weak container entry with an int payload is 120 bytes");
 
 // The owner-side table. Facades (the three containers) supply hashing, matching and the public
 // interface; this class supplies storage, the allocator model, death handling and traversal.
@@ -491,6 +496,9 @@ public:
     e->chain_next = head;
     head = e;
     ++core_->size;
+    e->order_prev = core_->order_tail;
+    (e->order_prev ? e->order_prev->order_next : core_->order_head) = e;
+    core_->order_tail = e;
   }
 
   // Takes e out of the table (owner thread), whatever its referent's state.
@@ -524,23 +532,23 @@ public:
     return nullptr;
   }
 
-  std::size_t bucket_of(std::size_t hash) const noexcept { return core_->index(hash); }
   // Grows the bucket array for one more entry now, so that a following link() cannot throw.
   void reserve_one_more() { reserve(ensure_core().size + 1); }
 
-  // Traversal: the live entry at or after (bucket, e), pinned. Dead entries are skipped.
+  // Traversal follows the order of insertion, not the buckets: the entries were allocated in
+  // that order, so a traversal reads memory mostly in order, and it never visits empty buckets
+  // (D10). A position is a live entry, pinned, or the end. Dead entries are skipped.
   struct position {
-    std::size_t bucket = 0;
     entry* e = nullptr;
     std::shared_ptr<R> pin;
   };
   position first() const {
-    return settle({0, core_ && core_->bucket_count ? core_->buckets[0] : nullptr, {}});
+    position p;
+    if (core_) settle(p, core_->order_head);
+    return p;
   }
-  position next(const position& p) const {
-    prefetch_ahead(p.bucket);
-    return settle({p.bucket, p.e->chain_next, {}});
-  }
+  // Moves p to the next live entry, releasing the pin it held.
+  void advance(position& p) const { settle(p, p.e->order_next); }
 
   // As Python's dict.clear(): the table is emptied first and the payloads destroyed after, so
   // that user code run by their destructors finds an empty, consistent table, and what it
@@ -548,24 +556,19 @@ public:
   void clear() noexcept {
     purge();
     if (!core_) return;
-    entry* detached = nullptr;
-    for (std::size_t b = 0; b < core_->bucket_count; ++b) {
-      entry* e = std::exchange(core_->buckets[b], nullptr);
-      while (e) {
-        entry* next = e->chain_next;
-        e->retired = true;
-        claim(e);
-        e->chain_next = detached; // retired: the chain link is free for this list
-        detached = e;
-        e = next;
-      }
-    }
+    std::fill_n(core_->buckets, core_->bucket_count, nullptr);
+    entry* const detached = std::exchange(core_->order_head, nullptr);
+    core_->order_tail = nullptr;
     core_->size = 0;
-    while (detached) {
-      entry* next = detached->chain_next;
-      if (payload_is_ours(detached)) destroy_payload(detached);
-      drop(detached);
-      detached = next;
+    for (entry* e = detached; e; e = e->order_next) {
+      e->retired = true;
+      claim(e);
+    }
+    for (entry* e = detached; e;) { // retired: order_next now links this list alone
+      entry* next = e->order_next;
+      if (payload_is_ours(e)) destroy_payload(e);
+      drop(e);
+      e = next;
     }
   }
 
@@ -574,13 +577,7 @@ public:
   void reserve(std::size_t n) {
     core_type& c = ensure_core();
     if (n <= c.grow_at && c.bucket_count != 0) return;
-    const double wanted = static_cast<double>(n) / static_cast<double>(c.max_load_factor);
-    if (c.bucket_count != 0 && wanted <= static_cast<double>(c.bucket_count)) {
-      c.grow_at = n; // a load factor that did not round to an integer threshold
-      return;
-    }
-    const double more = static_cast<double>(c.bucket_count) + 1; // growing, never staying
-    rehash_to(to_size(bucket_count_for(std::max(wanted, more))));
+    grow(c, n);
   }
 
   void rehash(std::size_t n) {
@@ -608,6 +605,17 @@ private:
   core_type& ensure_core() {
     if (!core_) core_ = core_type::create(alloc_);
     return *core_;
+  }
+
+  // reserve(n)'s slow path, kept apart so that the common case inlines into every insert.
+  void grow(core_type& c, std::size_t n) {
+    const double wanted = static_cast<double>(n) / static_cast<double>(c.max_load_factor);
+    if (c.bucket_count != 0 && wanted <= static_cast<double>(c.bucket_count)) {
+      c.grow_at = n; // a load factor that did not round to an integer threshold
+      return;
+    }
+    const double more = static_cast<double>(c.bucket_count) + 1; // growing, never staying
+    rehash_to(to_size(bucket_count_for(std::max(wanted, more))));
   }
 
   // The largest size the buckets hold within max_load_factor (exact: reserve checks the bound
@@ -639,6 +647,8 @@ private:
     while (*link != e) link = &(*link)->chain_next;
     *link = e->chain_next;
     e->chain_next = nullptr;
+    (e->order_prev ? e->order_prev->order_next : core_->order_head) = e->order_next;
+    (e->order_next ? e->order_next->order_prev : core_->order_tail) = e->order_prev;
     e->retired = true;
     --core_->size;
   }
@@ -708,36 +718,18 @@ private:
     }
   }
 
-  // Traversal visits entries in bucket order, which is not the order they sit in memory (under
-  // the identity policy, addresses modulo a prime). So that a traversal does not wait for one
-  // cache miss at a time, it asks for the entries a few buckets ahead, and for the referents
-  // (control block and header, which the pin touches) of those a little closer.
-  void prefetch_ahead(std::size_t bucket) const noexcept {
-    constexpr std::size_t entry_distance = 16, referent_distance = 8;
-    if (bucket + entry_distance < core_->bucket_count)
-      if (const entry* e = core_->buckets[bucket + entry_distance]) {
-        const char* bytes = reinterpret_cast<const char*>(e);
-        prefetch(bytes);
-        prefetch(bytes + sizeof(entry) / 2);
-        prefetch(bytes + sizeof(entry) - 1);
-      }
-    if (bucket + referent_distance < core_->bucket_count)
-      if (const entry* e = core_->buckets[bucket + referent_distance]) {
-        prefetch(e->hdr);
-        prefetch(e->address);
-      }
-  }
-
-  position settle(position p) const {
-    if (!core_) return {};
-    for (;;) {
-      while (p.e == nullptr) {
-        if (++p.bucket >= core_->bucket_count) return {core_->bucket_count, nullptr, {}};
-        p.e = core_->buckets[p.bucket];
-      }
-      if ((p.pin = p.e->target.lock())) return p;
-      p.e = p.e->chain_next;
+  // Moves p to the first live entry from e on, pinned, or to the end; asks for each entry's
+  // successor while it tries to pin the entry. p's previous pin is released last, once p is
+  // settled: the release may end a referent's life and run user code, which may purge the
+  // entries this loop walks.
+  void settle(position& p, entry* e) const {
+    std::shared_ptr<R> pin;
+    for (; e; e = e->order_next) {
+      prefetch(e->order_next);
+      if ((pin = e->target.lock())) break;
     }
+    p.e = e;
+    p.pin = std::move(pin);
   }
 
   void rehash_to(std::size_t count) {

@@ -289,7 +289,7 @@ private:
     // use this map again, and must find the key's new element, not an empty slot to refill.
     table_.link(e);
     if (old) table_.erase(old);
-    return {iterator(&table_, {table_.bucket_of(h), e, std::move(value)}), old == nullptr};
+    return {iterator(&table_, {e, std::move(value)}), old == nullptr};
   }
 };
 

@@ -559,4 +559,36 @@ BOOST_AUTO_TEST_CASE(container_destruction_does_not_wait_for_a_death_destroying_
   BOOST_TEST(payload::alive.load() == alive_before);
 }
 
+// [weakref.containers.general]/7 An element that the owner takes out while its weakly held
+// object is dying on another thread (the death has taken the element's entry out of the weak
+// list and has not reported it yet) is counted once: the owner notes that the death will report
+// it. Here clear() takes it out while a callback that runs before the entry's own holds the
+// death; once the death has ended, size() counts the two elements inserted since, before and
+// after the purge that takes the entry back. It fails if clear() did not note the element
+// (size() one short: mutation fault claim-forgets-pending).
+BOOST_AUTO_TEST_CASE(an_element_taken_out_during_its_death_is_not_subtracted_twice) {
+  weakref::weak_value_map<int, payload> m;
+  const auto keep = weakref::make_shared<payload>();
+  auto victim = weakref::make_shared<payload>();
+  m.insert_or_assign(1, victim);
+  std::atomic<bool> in_death{false}, cleared{false};
+  // Registered after the element's entry, so its callback runs first (newest first): inside the
+  // death, after the entry has left the weak list, before the entry's callback reports it.
+  const weak_ref<payload> gate(victim, [&](weak_ref<payload>) {
+    in_death.store(true);
+    while (!cleared.load()) std::this_thread::yield();
+  });
+  std::thread dying([owner = std::move(victim)]() mutable { owner.reset(); });
+  while (!in_death.load()) std::this_thread::yield();
+  m.clear();
+  m.insert_or_assign(2, keep);
+  m.insert_or_assign(3, keep);
+  cleared.store(true);
+  dying.join();
+  BOOST_TEST(m.size() == 2u);
+  m.purge();
+  BOOST_TEST(m.size() == 2u);
+  BOOST_TEST(conformance::walked(m) == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -302,6 +302,35 @@ BOOST_AUTO_TEST_CASE(iterator_pins_the_current_value) {
   BOOST_TEST(m.empty());
 }
 
+// An increment that releases the last owner of the visited value runs that death's callbacks
+// once the iterator has reached its next position: here a callback purges the container, whose
+// dead elements (all but the visited one, dead and not yet purged) the increment walks past. It
+// fails (ASan: heap-use-after-free) if the increment released the pin before it had walked them.
+// Checks [weakref.containers.general]/5 and /14; [weakref.value.map.iter]/2.
+BOOST_AUTO_TEST_CASE(an_increment_that_ends_a_life_may_purge_the_container) {
+  weak_value_map<int, tracked> m;
+  std::vector<std::shared_ptr<tracked>> owners;
+  for (int i = 0; i < 8; ++i) {
+    owners.push_back(obj(i));
+    m[i] = owners.back();
+  }
+  auto it = m.begin();
+  const auto visited = static_cast<std::size_t>(it->first);
+  int purges = 0;
+  weakref::weak_ref<tracked> probe(owners[visited], [&](weakref::weak_ref<tracked>) {
+    m.purge();
+    ++purges;
+  });
+  for (auto& owner : owners) owner.reset(); // every other value dies; the visited one is pinned
+  BOOST_TEST(tracked::alive == 1);
+  BOOST_TEST(m.size() == 1u);
+  ++it;
+  BOOST_TEST(purges == 1);
+  BOOST_TEST((it == m.end()));
+  BOOST_TEST(m.empty());
+  BOOST_TEST(tracked::alive == 0);
+}
+
 // [weakref.containers.general]/7: size() counts entries whose death has not been reported;
 // purging happens on the next non-const operation.
 BOOST_AUTO_TEST_CASE(size_is_exact_after_each_death) {
