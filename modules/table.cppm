@@ -537,7 +537,7 @@ public:
 
   // Traversal follows the order of insertion, not the buckets: the entries were allocated in
   // that order, so a traversal reads memory mostly in order, and it never visits empty buckets
-  // (D10). A position is a live entry, pinned, or the end. Dead entries are skipped.
+  // (D8). A position is a live entry, pinned, or the end. Dead entries are skipped.
   struct position {
     entry* e = nullptr;
     std::shared_ptr<R> pin;
