@@ -163,6 +163,9 @@ struct node_ops {
   // The node's callback needs no pin: while the node is in a weak list, a handle that only its
   // callback's report can end keeps it alive (a container entry: the table's handle, D8).
   bool kept_while_linked = false;
+  // The callback runs on a copy of its function object (callback_node::call_on_copy), so the
+  // node need not outlive the call: die() pins only the handle that becomes the argument.
+  bool calls_a_copy = false;
 };
 
 // The identity of one weak reference or proxy: every copy of a weak_ref is a handle to the same
@@ -347,7 +350,8 @@ inline void header::die() noexcept {
   //    ref whose callback is still pending does not cancel it (CPython clears all refs before
   //    the first callback). A node whose last handle is going away concurrently is skipped:
   //    "a ref destroyed before its referent died never calls back". The pin is two handles at
-  //    once: one for the callback's argument, one held across the call (callback_node::call).
+  //    once: one for the callback's argument, one held across the call (callback_node::call),
+  //    or the argument's alone when the call runs on a copy of the function (calls_a_copy).
   //    A container entry is not pinned (kept_while_linked): the table's handle keeps it until
   //    its callback has reported it, and its last handle cannot go while it is linked.
   node_base* chain = nullptr;
@@ -358,7 +362,8 @@ inline void header::die() noexcept {
       node_base* following = n->next;
       n->prev = n->next = nullptr;
       n->linked = false;
-      if (n->ops->callback && (n->ops->kept_while_linked || try_acquire(n, 2))) {
+      if (n->ops->callback &&
+          (n->ops->kept_while_linked || try_acquire(n, n->ops->calls_a_copy ? 1 : 2))) {
         *tail = n;
         tail = &n->next;
       }
@@ -374,7 +379,7 @@ inline void header::die() noexcept {
     chain = n->next;
     n->next = nullptr;
     try {
-      n->ops->callback(n); // takes over both handles of the pin
+      n->ops->callback(n); // takes over the handles of the pin
     } catch (...) {
       report_callback_error(std::current_exception());
     }
@@ -629,7 +634,10 @@ const auto& user_callback(const F& f) noexcept {
     return f;
 }
 
-template <class T, class Handle, class F>
+// MayCopy: F is the user's callback (or a wrapper of it that keeps no address of itself), so a
+// copy of it may be called instead (call_on_copy); false for the library's own function objects
+// whose address is known elsewhere (a finalizer's state, self_callback's binding).
+template <class T, class Handle, class F, bool MayCopy = false>
 struct callback_node : ref_node<T> {
   F fn;
 
@@ -640,10 +648,24 @@ struct callback_node : ref_node<T> {
                                         : callback_ops<node_kind::proxy>()),
         fn(std::forward<G>(g)) {}
 
+  // [weakref.ref.callback]/2 A user's function object that is trivially copyable and destroyed,
+  // small, and callable as const (a lambda without `mutable`, a function pointer: a call that
+  // cannot change it) is called as a copy on the stack, made while the argument's handle holds
+  // the node. The copy costs less than holding the node across the call, which is an atomic
+  // read-modify-write on each side of it.
+  static constexpr bool call_on_copy =
+      MayCopy && std::is_trivially_copy_constructible_v<F> && std::is_trivially_destructible_v<F> &&
+      sizeof(F) <= 8 * sizeof(void*) && std::is_invocable_v<const F&, Handle&&>;
+
   template <node_kind K>
   static const node_ops* callback_ops() noexcept {
-    static constexpr node_ops ops{K,       &type_tag<T>,   &call,           &destroy,
-                                  nullptr, &callback_type, &callback_target};
+    static constexpr node_ops ops{.kind = K,
+                                  .element_tag = &type_tag<T>,
+                                  .callback = &call,
+                                  .dispose = &destroy,
+                                  .callback_type = &callback_type,
+                                  .callback_target = &callback_target,
+                                  .calls_a_copy = call_on_copy};
     return &ops;
   }
 
@@ -653,15 +675,21 @@ struct callback_node : ref_node<T> {
     return std::addressof(user_callback(static_cast<const callback_node*>(n)->fn));
   }
 
-  // Consumes the two handles die() took: one becomes the callback's argument, the other is held
-  // until the call returns, because a callback may drop its argument (even as the last handle)
-  // while it runs, and the function object it is running lives in this node (PY-IMPL-3).
+  // Consumes the handles die() took: one becomes the callback's argument; the other, when the
+  // call does not run on a copy, is held until the call returns, because a callback may drop its
+  // argument (even as the last handle) while it runs, and the function object it is running
+  // lives in this node (PY-IMPL-3).
   static void call(node_base* n) {
-    struct unpin {
-      node_base* node;
-      ~unpin() { release(node); }
-    } keep{n};
-    std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
+    if constexpr (call_on_copy) {
+      F copy = static_cast<callback_node*>(n)->fn; // made while the argument's handle holds n
+      std::invoke(copy, access::adopt<Handle>(n));
+    } else {
+      struct unpin {
+        node_base* node;
+        ~unpin() { release(node); }
+      } keep{n};
+      std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
+    }
   }
   static void destroy(node_base* n) noexcept { delete static_cast<callback_node*>(n); }
 };
@@ -702,10 +730,10 @@ struct no_callback {};
 
 // A new reference to obj whose callback is a Fn made from f (Fn is decay_t<F> but for
 // self_callback's dispatcher, which is made in place), registered in obj's weak list.
-template <class T, class Handle, class Fn, class F>
+template <class T, class Handle, class Fn, bool MayCopy = false, class F>
 ref_node<T>* make_callback_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
   header* h = require_header(obj);
-  ref_node<T>* n = new callback_node<T, Handle, Fn>(h, obj, kind, std::forward<F>(f));
+  ref_node<T>* n = new callback_node<T, Handle, Fn, MayCopy>(h, obj, kind, std::forward<F>(f));
   h->link(n);
   return n;
 }
@@ -714,7 +742,7 @@ template <class T, class Handle, class F>
 ref_node<T>* make_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
   if constexpr (!std::is_same_v<std::decay_t<F>, no_callback>)
     if (!is_null_callback(f))
-      return make_callback_node<T, Handle, std::decay_t<F>>(obj, kind, std::forward<F>(f));
+      return make_callback_node<T, Handle, std::decay_t<F>, true>(obj, kind, std::forward<F>(f));
   header* h = require_header(obj);
   const node_ops* plain = kind == node_kind::ref
                               ? ref_node<T>::template plain_ops<node_kind::ref>()
