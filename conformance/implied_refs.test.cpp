@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -215,6 +216,49 @@ BOOST_AUTO_TEST_CASE(PY_IMPL_3_callback_destroys_the_handle_it_received) {
   BOOST_TEST(!state_destroyed_early); // the callback was not destroyed while it ran
   BOOST_TEST(seen_label == "own state");
   BOOST_TEST(state_destroyed); // released once the callback has returned
+}
+
+namespace {
+// A small callback of trivially copyable type that cannot change itself (its call operator is
+// const): what the library may call as a copy. It drops every handle of its own reference, then
+// makes new references with callbacks of its own type but another marker, which take the memory
+// its reference object had if that was freed, and records the marker it reads from its own state.
+struct marker_callback {
+  std::optional<wr::weak_ref<tracked>>* program_handle;
+  const std::shared_ptr<tracked>* other; // alive throughout
+  std::uintptr_t marker;
+  static inline int calls = 0;
+  static inline std::uintptr_t seen = 0;
+
+  void operator()(wr::weak_ref<tracked> self) const {
+    ++calls;
+    program_handle->reset();        // the program's handle goes ...
+    self = wr::weak_ref<tracked>(); // ... then the one the callback received: the last one
+    std::vector<wr::weak_ref<tracked>> reuse;
+    for (int i = 0; i < 8; ++i) reuse.emplace_back(*other, marker_callback{nullptr, nullptr, 0});
+    seen = marker;
+  }
+};
+static_assert(std::is_trivially_copyable_v<marker_callback>);
+} // namespace
+
+// PY-IMPL-3: "a callback may destroy the last handle of its own reference, or erase the container
+// entry that holds it, safely" (here: a small callback of trivially copyable type, which the
+// library may call as a copy instead of holding the reference object across the call, reads its
+// own state after the last handle went and new references took the freed memory)
+// Checks [weakref.ref.death]/2; [weakref.ref.callback]/2.
+BOOST_AUTO_TEST_CASE(PY_IMPL_3_trivially_copyable_callback_destroys_the_handle_it_received) {
+  marker_callback::calls = 0;
+  marker_callback::seen = 0;
+  const auto other = wr::make_shared<tracked>(2);
+  auto obj = wr::make_shared<tracked>(1);
+  {
+    std::optional<wr::weak_ref<tracked>> r;
+    r.emplace(obj, marker_callback{&r, &other, 0x5eed'cafe});
+    obj.reset();
+  }
+  BOOST_TEST(marker_callback::calls == 1);
+  BOOST_TEST(marker_callback::seen == 0x5eed'cafeu);
 }
 
 // PY-IMPL-3: "a callback may destroy the last handle of its own reference, or erase the container

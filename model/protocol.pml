@@ -73,6 +73,10 @@
  *   @atomic handles       handles[e]        node_base::handles
  *   @atomic head          linked[e]         header::head: the weak list as the set of linked
  *                                           nodes (order: newest first, as die() walks it)
+ *   @atomic linked        linked[e]         node_base::linked, written under the header's lock
+ *                                           as here; release() reads it without the lock only
+ *                                           for a reference whose weak list holds a handle
+ *                                           (list_holds_handle), never for an entry
  *   @atomic refs          core_refs         table_core::refs (one per entry, no prepaying)
  *   @atomic inbox         inbox, inext[e]   table_core::inbox (and node_base::prev as its link)
  *   @atomic pending_count pending           table_core::pending_count

@@ -163,6 +163,13 @@ struct node_ops {
   // The node's callback needs no pin: while the node is in a weak list, a handle that only its
   // callback's report can end keeps it alive (a container entry: the table's handle, D8).
   bool kept_while_linked = false;
+  // While the node is linked, its weak list holds one of its handles (a reference with a
+  // callback, D2): die() hands that handle to the callback as its argument, with no atomic
+  // read-modify-write, and the last other handle goes only under the header's lock (release).
+  bool list_holds_handle = false;
+  // The callback runs on a copy of its function object (callback_node::call_on_copy), so the
+  // node need not outlive the call: the argument's handle is the whole pin.
+  bool calls_a_copy = false;
 };
 
 // The identity of one weak reference or proxy: every copy of a weak_ref is a handle to the same
@@ -170,7 +177,9 @@ struct node_ops {
 // counts); the node leaves the weak list and is freed when the last handle goes. 48 bytes.
 struct node_base {
   std::atomic<std::uint32_t> handles{1};
-  bool linked = false;                  // guarded by hdr->lock
+  // Written under hdr->lock; atomic so that release() may read it without the lock (a node
+  // once unlinked is never linked again). Relaxed: the lock and `handles` order the rest.
+  std::atomic<bool> linked{false};
   std::atomic<bool> hash_cached{false}; // [weakref.ref.hash]/2
   header* const hdr;
   node_base* prev = nullptr; // guarded by hdr->lock
@@ -226,13 +235,13 @@ struct header {
     n->next = old;
     if (old) old->prev = n;
     head.store(n, std::memory_order_relaxed);
-    n->linked = true;
+    n->linked.store(true, std::memory_order_relaxed);
     ++count;
   }
 
   // Requires: lock held and n->linked.
   inline void unlink(node_base* n) noexcept {
-    assert(lock.held() && n->linked &&
+    assert(lock.held() && n->linked.load(std::memory_order_relaxed) &&
            "weakref: header::unlink requires the lock and a linked node");
     if (n->prev)
       n->prev->next = n->next;
@@ -240,7 +249,7 @@ struct header {
       head.store(n->next, std::memory_order_relaxed);
     if (n->next) n->next->prev = n->prev;
     n->prev = n->next = nullptr;
-    n->linked = false;
+    n->linked.store(false, std::memory_order_relaxed);
     --count;
   }
 
@@ -269,11 +278,12 @@ inline void header_unreachable([[maybe_unused]] header* h) noexcept {
 inline void acquire(node_base* n) noexcept { n->handles.fetch_add(1, std::memory_order_relaxed); }
 
 // Takes a handle only while another still exists: a node whose count reached zero is being
-// retired by its last owner and must not be revived.
-inline bool try_acquire(node_base* n, std::uint32_t handles = 1) noexcept {
+// retired by its last owner and must not be revived. (A linked node whose weak list holds a
+// handle never has a count below two: release() takes it to zero under the lock.)
+inline bool try_acquire(node_base* n) noexcept {
   std::uint32_t c = n->handles.load(std::memory_order_relaxed);
   while (c != 0)
-    if (n->handles.compare_exchange_weak(c, c + handles, std::memory_order_acq_rel,
+    if (n->handles.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel,
                                          std::memory_order_relaxed))
       return true;
   return false;
@@ -281,6 +291,34 @@ inline bool try_acquire(node_base* n, std::uint32_t handles = 1) noexcept {
 
 inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
   header* h = n->hdr;
+  // A node whose weak list holds a handle (a reference with a callback, D2): while it is linked,
+  // the count never drops to the list's handle alone but under the lock, together with the
+  // unlink, so that die() always finds a holder behind a linked node and can hand the list's
+  // handle to the callback without a read-modify-write. Above that, a decrement is a CAS. (At
+  // or below it, the death may have taken the node out since `linked` was read, and the count
+  // may be ours alone: the lock, then the path for an unlinked node, decide.)
+  if (n->ops->list_holds_handle) {
+    while (n->linked.load(std::memory_order_acquire)) {
+      std::uint32_t c = n->handles.load(std::memory_order_relaxed);
+      while (c > handles + 1)
+        if (n->handles.compare_exchange_weak(c, c - handles, std::memory_order_acq_rel,
+                                             std::memory_order_relaxed))
+          return;
+      h->lock.lock();
+      if (n->linked.load(std::memory_order_relaxed) &&
+          n->handles.load(std::memory_order_acquire) == handles + 1) {
+        n->handles.store(0, std::memory_order_relaxed);
+        h->unlink(n);
+        h->lock.unlock();
+        done_with_header(h);
+        n->ops->dispose(n);
+        return;
+      }
+      // The death took the node out (the list's handle is its callback's argument now), or
+      // weak_refs() took a handle: look again.
+      h->lock.unlock();
+    }
+  }
   // The last handle, the common case: its holder is the only party that could copy it, so the
   // count can now grow only under the header's lock (die() and weak_refs() take handles there).
   // Checking again under the lock that we are the last replaces the count's decrement (one
@@ -292,7 +330,7 @@ inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
     // and its callback released the pin), and that callback's writes must precede the free.
     if (n->handles.load(std::memory_order_acquire) == handles) {
       n->handles.store(0, std::memory_order_relaxed);
-      if (n->linked) h->unlink(n);
+      if (n->linked.load(std::memory_order_relaxed)) h->unlink(n);
       h->lock.unlock();
       done_with_header(h);
       n->ops->dispose(n);
@@ -304,7 +342,7 @@ inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
   // The node's weak_ptr keeps the chunk, and so the header, alive until dispose().
   {
     std::lock_guard guard(h->lock);
-    if (n->linked) h->unlink(n);
+    if (n->linked.load(std::memory_order_relaxed)) h->unlink(n);
   }
   done_with_header(h);
   n->ops->dispose(n);
@@ -318,7 +356,8 @@ inline bool drop_last_unlinked(node_base* n) noexcept {
   if (n->handles.load(std::memory_order_acquire) != 1 &&
       n->handles.fetch_sub(1, std::memory_order_acq_rel) != 1)
     return false;
-  assert(!n->linked && "weakref: a handle dropped without the lock requires an unlinked node");
+  assert(!n->linked.load(std::memory_order_relaxed) &&
+         "weakref: a handle dropped without the lock requires an unlinked node");
   done_with_header(n->hdr);
   return true;
 }
@@ -345,11 +384,14 @@ inline void header::die() noexcept {
   }
   // 1. Detach every node; pin those with a callback so that a callback destroying another
   //    ref whose callback is still pending does not cancel it (CPython clears all refs before
-  //    the first callback). A node whose last handle is going away concurrently is skipped:
-  //    "a ref destroyed before its referent died never calls back". The pin is two handles at
-  //    once: one for the callback's argument, one held across the call (callback_node::call).
-  //    A container entry is not pinned (kept_while_linked): the table's handle keeps it until
-  //    its callback has reported it, and its last handle cannot go while it is linked.
+  //    the first callback). The pin of a reference is the handle its weak list held, which
+  //    becomes the callback's argument: a linked reference always has a holder besides the
+  //    list (release() drops the last one only under this lock, unlinking the node, so "a ref
+  //    destroyed before its referent died never calls back"), and its count cannot reach zero
+  //    meanwhile. A callback not called as a copy of its function (calls_a_copy) also needs the
+  //    node across the call: one handle more (callback_node::call releases it). A container
+  //    entry is not pinned (kept_while_linked): the table's handle keeps it until its callback
+  //    has reported it, and its last handle cannot go while it is linked.
   node_base* chain = nullptr;
   node_base** tail = &chain;
   {
@@ -357,8 +399,12 @@ inline void header::die() noexcept {
     for (node_base* n = first(); n != nullptr;) {
       node_base* following = n->next;
       n->prev = n->next = nullptr;
-      n->linked = false;
-      if (n->ops->callback && (n->ops->kept_while_linked || try_acquire(n, 2))) {
+      n->linked.store(false, std::memory_order_relaxed);
+      if (n->ops->callback) {
+        assert((n->ops->kept_while_linked || n->ops->list_holds_handle) &&
+               "weakref: a node with a callback is kept by its table or by its weak list");
+        if (n->ops->list_holds_handle && !n->ops->calls_a_copy)
+          n->handles.fetch_add(1, std::memory_order_relaxed); // held across the call
         *tail = n;
         tail = &n->next;
       }
@@ -374,7 +420,7 @@ inline void header::die() noexcept {
     chain = n->next;
     n->next = nullptr;
     try {
-      n->ops->callback(n); // takes over both handles of the pin
+      n->ops->callback(n); // takes over the handles of the pin
     } catch (...) {
       report_callback_error(std::current_exception());
     }
@@ -629,7 +675,10 @@ const auto& user_callback(const F& f) noexcept {
     return f;
 }
 
-template <class T, class Handle, class F>
+// MayCopy: F is the user's callback (or a wrapper of it that keeps no address of itself), so a
+// copy of it may be called instead (call_on_copy); false for the library's own function objects
+// whose address is known elsewhere (a finalizer's state, self_callback's binding).
+template <class T, class Handle, class F, bool MayCopy = false>
 struct callback_node : ref_node<T> {
   F fn;
 
@@ -638,12 +687,30 @@ struct callback_node : ref_node<T> {
       : ref_node<T>(h, obj,
                     k == node_kind::ref ? callback_ops<node_kind::ref>()
                                         : callback_ops<node_kind::proxy>()),
-        fn(std::forward<G>(g)) {}
+        fn(std::forward<G>(g)) {
+    // The creator's handle and the weak list's, which the node is about to enter (D2).
+    this->handles.store(2, std::memory_order_relaxed);
+  }
+
+  // [weakref.ref.callback]/2 A user's function object that is trivially copyable and destroyed,
+  // small, and callable as const (a lambda without `mutable`, a function pointer: a call that
+  // cannot change it) is called as a copy on the stack, made while the argument's handle holds
+  // the node. The copy costs less than holding the node across the call, which is an atomic
+  // read-modify-write on each side of it.
+  static constexpr bool call_on_copy =
+      MayCopy && std::is_trivially_copy_constructible_v<F> && std::is_trivially_destructible_v<F> &&
+      sizeof(F) <= 8 * sizeof(void*) && std::is_invocable_v<const F&, Handle&&>;
 
   template <node_kind K>
   static const node_ops* callback_ops() noexcept {
-    static constexpr node_ops ops{K,       &type_tag<T>,   &call,           &destroy,
-                                  nullptr, &callback_type, &callback_target};
+    static constexpr node_ops ops{.kind = K,
+                                  .element_tag = &type_tag<T>,
+                                  .callback = &call,
+                                  .dispose = &destroy,
+                                  .callback_type = &callback_type,
+                                  .callback_target = &callback_target,
+                                  .list_holds_handle = true,
+                                  .calls_a_copy = call_on_copy};
     return &ops;
   }
 
@@ -653,15 +720,21 @@ struct callback_node : ref_node<T> {
     return std::addressof(user_callback(static_cast<const callback_node*>(n)->fn));
   }
 
-  // Consumes the two handles die() took: one becomes the callback's argument, the other is held
-  // until the call returns, because a callback may drop its argument (even as the last handle)
-  // while it runs, and the function object it is running lives in this node (PY-IMPL-3).
+  // Consumes the handles of die()'s pin: the weak list's becomes the callback's argument; the
+  // other, when the call does not run on a copy, is held until the call returns, because a
+  // callback may drop its argument (even as the last handle) while it runs, and the function
+  // object it is running lives in this node (PY-IMPL-3).
   static void call(node_base* n) {
-    struct unpin {
-      node_base* node;
-      ~unpin() { release(node); }
-    } keep{n};
-    std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
+    if constexpr (call_on_copy) {
+      F copy = static_cast<callback_node*>(n)->fn; // made while the argument's handle holds n
+      std::invoke(copy, access::adopt<Handle>(n));
+    } else {
+      struct unpin {
+        node_base* node;
+        ~unpin() { release(node); }
+      } keep{n};
+      std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
+    }
   }
   static void destroy(node_base* n) noexcept { delete static_cast<callback_node*>(n); }
 };
@@ -702,10 +775,10 @@ struct no_callback {};
 
 // A new reference to obj whose callback is a Fn made from f (Fn is decay_t<F> but for
 // self_callback's dispatcher, which is made in place), registered in obj's weak list.
-template <class T, class Handle, class Fn, class F>
+template <class T, class Handle, class Fn, bool MayCopy = false, class F>
 ref_node<T>* make_callback_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
   header* h = require_header(obj);
-  ref_node<T>* n = new callback_node<T, Handle, Fn>(h, obj, kind, std::forward<F>(f));
+  ref_node<T>* n = new callback_node<T, Handle, Fn, MayCopy>(h, obj, kind, std::forward<F>(f));
   h->link(n);
   return n;
 }
@@ -714,7 +787,7 @@ template <class T, class Handle, class F>
 ref_node<T>* make_node(const std::shared_ptr<T>& obj, node_kind kind, F&& f) {
   if constexpr (!std::is_same_v<std::decay_t<F>, no_callback>)
     if (!is_null_callback(f))
-      return make_callback_node<T, Handle, std::decay_t<F>>(obj, kind, std::forward<F>(f));
+      return make_callback_node<T, Handle, std::decay_t<F>, true>(obj, kind, std::forward<F>(f));
   header* h = require_header(obj);
   const node_ops* plain = kind == node_kind::ref
                               ? ref_node<T>::template plain_ops<node_kind::ref>()

@@ -664,7 +664,7 @@ private:
     bool taken_by_death;
     {
       std::lock_guard guard(h->lock);
-      taken_by_death = !e->linked;
+      taken_by_death = !e->linked.load(std::memory_order_relaxed);
       if (!taken_by_death) h->unlink(e);
     }
     if (!taken_by_death) return;

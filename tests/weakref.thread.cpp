@@ -13,6 +13,7 @@
 #include <ranges>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -190,7 +191,9 @@ BOOST_AUTO_TEST_CASE(callbacks_run_on_the_releasing_thread) {
 }
 
 // [weakref.ref.general]/4-5: referents die on one thread while another creates, copies, locks
-// and destroys refs and proxies to them; a third destroys refs as their referents die. Checks:
+// and destroys refs and proxies to them; a third destroys refs as their referents die (callback
+// refs alternate between a callback called in place, pinned by two handles, and one called as a
+// copy, pinned by its argument's, [weakref.ref.callback]/2). Checks:
 // no use after free (every successful lock sees an intact object), every callback runs at most
 // once, every callback ref that outlived its referent was called exactly once, nothing leaks.
 // The worker's and the reaper's operations that overlapped a death on the killer's thread are
@@ -227,6 +230,20 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
       callbacks_run.fetch_add(1, std::memory_order_relaxed);
     };
   };
+  // Every other callback ref has a trivially copyable callback that cannot change itself, which
+  // the library calls as a copy, pinned by its argument's handle alone ([weakref.ref.callback]/2);
+  // its record is kept here, since the callback holds only its address.
+  std::vector<std::shared_ptr<record>> copied_callback_records;
+  auto make_copied_callback = [&](const std::shared_ptr<record>& rec) {
+    copied_callback_records.push_back(rec);
+    auto callback = [&callbacks_run, &double_calls, r = rec.get()](weak_ref<payload> self) {
+      if (self.lock()) double_calls.fetch_add(1);
+      if (r->calls.fetch_add(1) != 0) double_calls.fetch_add(1);
+      callbacks_run.fetch_add(1, std::memory_order_relaxed);
+    };
+    static_assert(std::is_trivially_copyable_v<decltype(callback)>);
+    return callback;
+  };
 
   stress_result worker_result;
   std::thread worker([&] {
@@ -240,7 +257,9 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
         std::shared_ptr<payload> owner = owners.get(slot);
         if (!owner) continue;
         auto rec = std::make_shared<record>();
-        weak_ref<payload> with_cb(owner, make_callback(rec));
+        weak_ref<payload> with_cb = n % 2 == 0
+                                        ? weak_ref<payload>(owner, make_callback(rec))
+                                        : weak_ref<payload>(owner, make_copied_callback(rec));
         callback_refs.fetch_add(1, std::memory_order_relaxed);
         weak_ref<payload> plain(owner);
         weak_ref<payload> copy = with_cb;
