@@ -223,12 +223,14 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
   std::mutex handoff_mutex;
   std::vector<weak_ref<payload>> handoff;
 
+  // What every callback checks and counts, whichever way it holds its record.
+  auto called_back = [&callbacks_run, &double_calls](const weak_ref<payload>& self, record& rec) {
+    if (self.lock()) double_calls.fetch_add(1); // cleared before the callback: must be empty
+    if (rec.calls.fetch_add(1) != 0) double_calls.fetch_add(1);
+    callbacks_run.fetch_add(1, std::memory_order_relaxed);
+  };
   auto make_callback = [&](const std::shared_ptr<record>& rec) {
-    return [&callbacks_run, &double_calls, rec](weak_ref<payload> self) {
-      if (self.lock()) double_calls.fetch_add(1); // cleared before the callback: must be empty
-      if (rec->calls.fetch_add(1) != 0) double_calls.fetch_add(1);
-      callbacks_run.fetch_add(1, std::memory_order_relaxed);
-    };
+    return [&called_back, rec](weak_ref<payload> self) { called_back(self, *rec); };
   };
   // Every other callback ref has a trivially copyable callback that cannot change itself, which
   // the library calls as a copy, pinned by its argument's handle alone ([weakref.ref.callback]/2);
@@ -236,10 +238,8 @@ BOOST_AUTO_TEST_CASE(concurrent_death_create_lock_destroy) {
   std::vector<std::shared_ptr<record>> copied_callback_records;
   auto make_copied_callback = [&](const std::shared_ptr<record>& rec) {
     copied_callback_records.push_back(rec);
-    auto callback = [&callbacks_run, &double_calls, r = rec.get()](weak_ref<payload> self) {
-      if (self.lock()) double_calls.fetch_add(1);
-      if (r->calls.fetch_add(1) != 0) double_calls.fetch_add(1);
-      callbacks_run.fetch_add(1, std::memory_order_relaxed);
+    auto callback = [&called_back, r = rec.get()](weak_ref<payload> self) {
+      called_back(self, *r);
     };
     static_assert(std::is_trivially_copyable_v<decltype(callback)>);
     return callback;
