@@ -289,6 +289,18 @@ inline bool try_acquire(node_base* n) noexcept {
   return false;
 }
 
+// Frees a node whose last handles are being dropped, called with h->lock held: the count goes
+// to zero and the node leaves its weak list in one step under the lock, so that neither die()
+// nor weak_refs() can find it again ([weakref.ref.cons]: a destroyed reference never calls
+// back). Unlocks before the node is disposed of: dispose() may free the chunk h lives in.
+inline void retire_locked(node_base* n, header* h) noexcept {
+  n->handles.store(0, std::memory_order_relaxed);
+  if (n->linked.load(std::memory_order_relaxed)) h->unlink(n);
+  h->lock.unlock();
+  done_with_header(h);
+  n->ops->dispose(n);
+}
+
 inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
   header* h = n->hdr;
   // A node whose weak list holds a handle (a reference with a callback, D2): while it is linked,
@@ -306,14 +318,8 @@ inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
           return;
       h->lock.lock();
       if (n->linked.load(std::memory_order_relaxed) &&
-          n->handles.load(std::memory_order_acquire) == handles + 1) {
-        n->handles.store(0, std::memory_order_relaxed);
-        h->unlink(n);
-        h->lock.unlock();
-        done_with_header(h);
-        n->ops->dispose(n);
-        return;
-      }
+          n->handles.load(std::memory_order_acquire) == handles + 1)
+        return retire_locked(n, h);
       // The death took the node out (the list's handle is its callback's argument now), or
       // weak_refs() took a handle: look again.
       h->lock.unlock();
@@ -328,24 +334,14 @@ inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
     h->lock.lock();
     // Acquire again: the count may have gone up and back down meanwhile (die() pinned the node
     // and its callback released the pin), and that callback's writes must precede the free.
-    if (n->handles.load(std::memory_order_acquire) == handles) {
-      n->handles.store(0, std::memory_order_relaxed);
-      if (n->linked.load(std::memory_order_relaxed)) h->unlink(n);
-      h->lock.unlock();
-      done_with_header(h);
-      n->ops->dispose(n);
-      return;
-    }
+    if (n->handles.load(std::memory_order_acquire) == handles) return retire_locked(n, h);
     h->lock.unlock(); // a handle was taken meanwhile: not the last one after all
   }
   if (n->handles.fetch_sub(handles, std::memory_order_acq_rel) != handles) return;
-  // The node's weak_ptr keeps the chunk, and so the header, alive until dispose().
-  {
-    std::lock_guard guard(h->lock);
-    if (n->linked.load(std::memory_order_relaxed)) h->unlink(n);
-  }
-  done_with_header(h);
-  n->ops->dispose(n);
+  // The node's weak_ptr keeps the chunk, and so the header, alive until dispose(). A count of
+  // zero is never raised again (try_acquire), so storing it again under the lock changes nothing.
+  h->lock.lock();
+  retire_locked(n, h);
 }
 
 // Drops one handle of a node that is in no weak list: only the holders of its handles can add
