@@ -167,9 +167,10 @@ struct node_ops {
   // callback, D2): die() hands that handle to the callback as its argument, with no atomic
   // read-modify-write, and the last other handle goes only under the header's lock (release).
   bool list_holds_handle = false;
-  // The callback runs on a copy of its function object (callback_node::call_on_copy), so the
-  // node need not outlive the call: the argument's handle is the whole pin.
-  bool calls_a_copy = false;
+  // The argument's handle is the whole pin of the callback's call: the callback runs on a copy
+  // of its function object (callback_node::call_on_copy), or cannot drop its argument before it
+  // returns (a finalizer: callback_node::argument_outlives_call).
+  bool pinned_by_argument = false;
 };
 
 // The identity of one weak reference or proxy: every copy of a weak_ref is a handle to the same
@@ -384,8 +385,9 @@ inline void header::die() noexcept {
   //    becomes the callback's argument: a linked reference always has a holder besides the
   //    list (release() drops the last one only under this lock, unlinking the node, so "a ref
   //    destroyed before its referent died never calls back"), and its count cannot reach zero
-  //    meanwhile. A callback not called as a copy of its function (calls_a_copy) also needs the
-  //    node across the call: one handle more (callback_node::call releases it). A container
+  //    meanwhile. A callback that may drop its argument while its function object, in the node,
+  //    runs (not pinned_by_argument) needs one handle more across the call
+  //    (callback_node::call releases it). A container
   //    entry is not pinned (kept_while_linked): the table's handle keeps it until its callback
   //    has reported it, and its last handle cannot go while it is linked.
   node_base* chain = nullptr;
@@ -399,7 +401,7 @@ inline void header::die() noexcept {
       if (n->ops->callback) {
         assert((n->ops->kept_while_linked || n->ops->list_holds_handle) &&
                "weakref: a node with a callback is kept by its table or by its weak list");
-        if (n->ops->list_holds_handle && !n->ops->calls_a_copy)
+        if (n->ops->list_holds_handle && !n->ops->pinned_by_argument)
           n->handles.fetch_add(1, std::memory_order_relaxed); // held across the call
         *tail = n;
         tail = &n->next;
@@ -696,6 +698,10 @@ struct callback_node : ref_node<T> {
   static constexpr bool call_on_copy =
       MayCopy && std::is_trivially_copy_constructible_v<F> && std::is_trivially_destructible_v<F> &&
       sizeof(F) <= 8 * sizeof(void*) && std::is_invocable_v<const F&, Handle&&>;
+  // A library function object that takes its argument by const reference and lets no user code
+  // reach it (a finalizer's state) says so: the argument, a temporary of the call, then holds
+  // the node until the call returns.
+  static constexpr bool argument_outlives_call = requires { requires F::argument_outlives_call; };
 
   template <node_kind K>
   static const node_ops* callback_ops() noexcept {
@@ -706,7 +712,7 @@ struct callback_node : ref_node<T> {
                                   .callback_type = &callback_type,
                                   .callback_target = &callback_target,
                                   .list_holds_handle = true,
-                                  .calls_a_copy = call_on_copy};
+                                  .pinned_by_argument = call_on_copy || argument_outlives_call};
     return &ops;
   }
 
@@ -717,13 +723,16 @@ struct callback_node : ref_node<T> {
   }
 
   // Consumes the handles of die()'s pin: the weak list's becomes the callback's argument; the
-  // other, when the call does not run on a copy, is held until the call returns, because a
-  // callback may drop its argument (even as the last handle) while it runs, and the function
-  // object it is running lives in this node (PY-IMPL-3).
+  // other, unless the argument is the whole pin (pinned_by_argument), is held until the call
+  // returns, because a callback may drop its argument (even as the last handle) while it runs,
+  // and the function object it is running lives in this node (PY-IMPL-3).
   static void call(node_base* n) {
     if constexpr (call_on_copy) {
       F copy = static_cast<callback_node*>(n)->fn; // made while the argument's handle holds n
       std::invoke(copy, access::adopt<Handle>(n));
+    } else if constexpr (argument_outlives_call) {
+      // The temporary handle lives to the end of this full-expression.
+      std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
     } else {
       struct unpin {
         node_base* node;

@@ -174,9 +174,8 @@ public:
   }
   finalizer_state(const finalizer_state&) = delete;
   finalizer_state& operator=(const finalizer_state&) = delete;
-  // The last share destroyed the payload of a dead finalizer. A node is freed alive only if it
-  // never became a finalizer: the registry holds a handle while it is alive, and every user of
-  // the payload holds another.
+  // A state is destroyed dead (the registry holds a handle on its node while it is alive), its
+  // payload already destroyed by the last share; were it destroyed alive, the payload goes here.
   ~finalizer_state() {
     if (word_.load(std::memory_order_relaxed) & alive_bit) std::destroy_at(&payload_);
   }
@@ -257,8 +256,11 @@ public:
   }
 
   // The weak list calls the finalizer at the death, with a handle to its reference; an exception
-  // goes to the callback error handler as any callback's ([weakref.finalize.call]/7).
+  // goes to the callback error handler as any callback's ([weakref.finalize.call]/7). That
+  // handle, which no user code can reach, holds the node for the whole call: the death needs no
+  // pin of its own (callback_node::argument_outlives_call).
   void operator()(const weak_ref<T>&) { (void)call(); }
+  static constexpr bool argument_outlives_call = true;
 
 private:
   static constexpr std::uint32_t alive_bit = 1; // not yet taken
