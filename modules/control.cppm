@@ -386,10 +386,10 @@ inline void header::die() noexcept {
   //    list (release() drops the last one only under this lock, unlinking the node, so "a ref
   //    destroyed before its referent died never calls back"), and its count cannot reach zero
   //    meanwhile. A callback that may drop its argument while its function object, in the node,
-  //    runs (not pinned_by_argument) needs one handle more across the call
-  //    (callback_node::call releases it). A container
-  //    entry is not pinned (kept_while_linked): the table's handle keeps it until its callback
-  //    has reported it, and its last handle cannot go while it is linked.
+  //    runs (not pinned_by_argument) needs one handle more across the call (callback_node::call
+  //    releases it). A container entry is not pinned (kept_while_linked): the table's handle
+  //    keeps it until its callback has reported it, and its last handle cannot go while it is
+  //    linked.
   node_base* chain = nullptr;
   node_base** tail = &chain;
   {
