@@ -133,6 +133,32 @@ def ref_workloads(ops):
         # Python's no-callback refs are shared, but refs with callbacks are distinct: k of them.
         yield f"death_callbacks/k:{k}", death_callbacks, batch
 
+    def finalize_create_call():
+        finalize = weakref.finalize
+        calls = []
+        callback = calls.append
+        for _ in itertools.repeat(None, ops):
+            finalize(obj, callback, 1)()
+        if len(calls) != ops:
+            raise RuntimeError("not every finalizer ran")
+
+    def death_finalize():
+        calls = []
+        callback = calls.append
+        objects = [Item(i) for i in range(batch)]
+        for o in objects:
+            weakref.finalize(o, callback, 1)
+        del o
+        t0 = time.process_time_ns()
+        objects.clear()
+        t1 = time.process_time_ns()
+        if len(calls) != batch:
+            raise RuntimeError("not every finalizer ran")
+        return t1 - t0
+
+    yield "finalize_create_call", finalize_create_call, ops
+    yield "death_finalize/1", death_finalize, batch
+
 
 # -------------------------------------------------------------------------------- weak containers
 

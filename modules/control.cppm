@@ -167,9 +167,10 @@ struct node_ops {
   // callback, D2): die() hands that handle to the callback as its argument, with no atomic
   // read-modify-write, and the last other handle goes only under the header's lock (release).
   bool list_holds_handle = false;
-  // The callback runs on a copy of its function object (callback_node::call_on_copy), so the
-  // node need not outlive the call: the argument's handle is the whole pin.
-  bool calls_a_copy = false;
+  // The argument's handle is the whole pin of the callback's call: the callback runs on a copy
+  // of its function object (callback_node::call_on_copy), or cannot drop its argument before it
+  // returns (a finalizer: callback_node::argument_outlives_call).
+  bool pinned_by_argument = false;
 };
 
 // The identity of one weak reference or proxy: every copy of a weak_ref is a handle to the same
@@ -289,6 +290,18 @@ inline bool try_acquire(node_base* n) noexcept {
   return false;
 }
 
+// Frees a node whose last handles are being dropped, called with h->lock held: the count goes
+// to zero and the node leaves its weak list in one step under the lock, so that neither die()
+// nor weak_refs() can find it again ([weakref.ref.cons]: a destroyed reference never calls
+// back). Unlocks before the node is disposed of: dispose() may free the chunk h lives in.
+inline void retire_locked(node_base* n, header* h) noexcept {
+  n->handles.store(0, std::memory_order_relaxed);
+  if (n->linked.load(std::memory_order_relaxed)) h->unlink(n);
+  h->lock.unlock();
+  done_with_header(h);
+  n->ops->dispose(n);
+}
+
 inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
   header* h = n->hdr;
   // A node whose weak list holds a handle (a reference with a callback, D2): while it is linked,
@@ -306,14 +319,8 @@ inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
           return;
       h->lock.lock();
       if (n->linked.load(std::memory_order_relaxed) &&
-          n->handles.load(std::memory_order_acquire) == handles + 1) {
-        n->handles.store(0, std::memory_order_relaxed);
-        h->unlink(n);
-        h->lock.unlock();
-        done_with_header(h);
-        n->ops->dispose(n);
-        return;
-      }
+          n->handles.load(std::memory_order_acquire) == handles + 1)
+        return retire_locked(n, h);
       // The death took the node out (the list's handle is its callback's argument now), or
       // weak_refs() took a handle: look again.
       h->lock.unlock();
@@ -328,24 +335,14 @@ inline void release(node_base* n, std::uint32_t handles = 1) noexcept {
     h->lock.lock();
     // Acquire again: the count may have gone up and back down meanwhile (die() pinned the node
     // and its callback released the pin), and that callback's writes must precede the free.
-    if (n->handles.load(std::memory_order_acquire) == handles) {
-      n->handles.store(0, std::memory_order_relaxed);
-      if (n->linked.load(std::memory_order_relaxed)) h->unlink(n);
-      h->lock.unlock();
-      done_with_header(h);
-      n->ops->dispose(n);
-      return;
-    }
+    if (n->handles.load(std::memory_order_acquire) == handles) return retire_locked(n, h);
     h->lock.unlock(); // a handle was taken meanwhile: not the last one after all
   }
   if (n->handles.fetch_sub(handles, std::memory_order_acq_rel) != handles) return;
-  // The node's weak_ptr keeps the chunk, and so the header, alive until dispose().
-  {
-    std::lock_guard guard(h->lock);
-    if (n->linked.load(std::memory_order_relaxed)) h->unlink(n);
-  }
-  done_with_header(h);
-  n->ops->dispose(n);
+  // The node's weak_ptr keeps the chunk, and so the header, alive until dispose(). A count of
+  // zero is never raised again (try_acquire), so storing it again under the lock changes nothing.
+  h->lock.lock();
+  retire_locked(n, h);
 }
 
 // Drops one handle of a node that is in no weak list: only the holders of its handles can add
@@ -388,10 +385,11 @@ inline void header::die() noexcept {
   //    becomes the callback's argument: a linked reference always has a holder besides the
   //    list (release() drops the last one only under this lock, unlinking the node, so "a ref
   //    destroyed before its referent died never calls back"), and its count cannot reach zero
-  //    meanwhile. A callback not called as a copy of its function (calls_a_copy) also needs the
-  //    node across the call: one handle more (callback_node::call releases it). A container
-  //    entry is not pinned (kept_while_linked): the table's handle keeps it until its callback
-  //    has reported it, and its last handle cannot go while it is linked.
+  //    meanwhile. A callback that may drop its argument while its function object, in the node,
+  //    runs (not pinned_by_argument) needs one handle more across the call (callback_node::call
+  //    releases it). A container entry is not pinned (kept_while_linked): the table's handle
+  //    keeps it until its callback has reported it, and its last handle cannot go while it is
+  //    linked.
   node_base* chain = nullptr;
   node_base** tail = &chain;
   {
@@ -403,7 +401,7 @@ inline void header::die() noexcept {
       if (n->ops->callback) {
         assert((n->ops->kept_while_linked || n->ops->list_holds_handle) &&
                "weakref: a node with a callback is kept by its table or by its weak list");
-        if (n->ops->list_holds_handle && !n->ops->calls_a_copy)
+        if (n->ops->list_holds_handle && !n->ops->pinned_by_argument)
           n->handles.fetch_add(1, std::memory_order_relaxed); // held across the call
         *tail = n;
         tail = &n->next;
@@ -700,6 +698,10 @@ struct callback_node : ref_node<T> {
   static constexpr bool call_on_copy =
       MayCopy && std::is_trivially_copy_constructible_v<F> && std::is_trivially_destructible_v<F> &&
       sizeof(F) <= 8 * sizeof(void*) && std::is_invocable_v<const F&, Handle&&>;
+  // A library function object that takes its argument by const reference and lets no user code
+  // reach it (a finalizer's state) says so: the argument, a temporary of the call, then holds
+  // the node until the call returns.
+  static constexpr bool argument_outlives_call = requires { requires F::argument_outlives_call; };
 
   template <node_kind K>
   static const node_ops* callback_ops() noexcept {
@@ -710,7 +712,7 @@ struct callback_node : ref_node<T> {
                                   .callback_type = &callback_type,
                                   .callback_target = &callback_target,
                                   .list_holds_handle = true,
-                                  .calls_a_copy = call_on_copy};
+                                  .pinned_by_argument = call_on_copy || argument_outlives_call};
     return &ops;
   }
 
@@ -721,13 +723,16 @@ struct callback_node : ref_node<T> {
   }
 
   // Consumes the handles of die()'s pin: the weak list's becomes the callback's argument; the
-  // other, when the call does not run on a copy, is held until the call returns, because a
-  // callback may drop its argument (even as the last handle) while it runs, and the function
-  // object it is running lives in this node (PY-IMPL-3).
+  // other, unless the argument is the whole pin (pinned_by_argument), is held until the call
+  // returns, because a callback may drop its argument (even as the last handle) while it runs,
+  // and the function object it is running lives in this node (PY-IMPL-3).
   static void call(node_base* n) {
     if constexpr (call_on_copy) {
       F copy = static_cast<callback_node*>(n)->fn; // made while the argument's handle holds n
       std::invoke(copy, access::adopt<Handle>(n));
+    } else if constexpr (argument_outlives_call) {
+      // The temporary handle lives to the end of this full-expression.
+      std::invoke(static_cast<callback_node*>(n)->fn, access::adopt<Handle>(n));
     } else {
       struct unpin {
         node_base* node;

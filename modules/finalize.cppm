@@ -27,10 +27,12 @@ import :ref;
 //  - The registry (one per program) lists the live finalizers, newest first, under a spinlock
 //    that no user code runs under. A listed finalizer's reference holds one handle for the
 //    registry, so it outlives every handle the program drops ([weakref.finalize.general]/3).
-//  - The function and its arguments live in a `finalizer_payload`, reached from the finalizer
-//    through one pointer that the first call, detach or death exchanges with null: whoever gets
-//    it is the only one to call (at most once, [weakref.finalize.call]/5). peek() shares the
-//    payload with a count, so a call racing with a peek never destroys what the peek is copying.
+//  - The function and its arguments (the `finalizer_payload`) live in the node, next to one
+//    atomic word: an alive bit, which the first call, detach, death or exit pass clears (whoever
+//    clears it is the only one to call: at most once, [weakref.finalize.call]/5), and a count of
+//    shares. peek() takes a share while the bit is set, so a call racing with a peek never
+//    destroys what the peek is copying; the last share destroys the payload. Whoever uses the
+//    payload holds a handle on the node.
 namespace weakref::detail {
 
 // The untyped part of every finalizer: its place in the registry.
@@ -140,34 +142,19 @@ void diagnose_argument_owning_object([[maybe_unused]] const A& argument,
 #endif
 }
 
+// The function and the arguments, as the finalizer stores them.
 template <class F, class... Args>
 struct finalizer_payload {
-  std::atomic<std::uint32_t> sharers{1}; // the finalizer's own pointer, plus running peeks
   F func;
   std::tuple<Args...> args;
 
   template <class G, class... A>
   explicit finalizer_payload(G&& g, A&&... a)
       : func(std::forward<G>(g)), args(std::forward<A>(a)...) {}
-
-  static void drop(finalizer_payload* p) noexcept {
-    if (p->sharers.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p;
-  }
-  // Drops the share it was given at the end of the scope, however the scope ends.
-  struct share_guard {
-    finalizer_payload* p;
-    explicit share_guard(finalizer_payload* shared) noexcept : p(shared) {}
-    share_guard(const share_guard&) = delete;
-    share_guard& operator=(const share_guard&) = delete;
-    ~share_guard() { drop(p); }
-  };
-  // After the payload was taken no peek can start, so a single sharer is the taker alone and
-  // may move from it; otherwise a peek is copying it, and the taker copies too.
-  bool exclusive() const noexcept { return sharers.load(std::memory_order_acquire) == 1; }
 };
 
-// The function object stored in the finalizer's reference node (its callback): the payload
-// pointer and the registry link.
+// The function object stored in the finalizer's reference node (its callback): the registry
+// link, and the payload itself, in the node, with one atomic word saying who may use it.
 template <class T, class F, class... Args>
 class finalizer_state : public finalizer_link {
 public:
@@ -177,62 +164,118 @@ public:
   // returning void, else its result, if it ran.
   using call_result = call_outcome<result>;
 
-  explicit finalizer_state(payload* p) noexcept : payload_(p) {
+  // Builds the payload from the finalizer's forwarded arguments (a tuple of references).
+  template <class... Given>
+  explicit finalizer_state(std::tuple<Given...> given) {
     run_at_exit = &finalizer_state::exit_call;
+    std::apply(
+        [this](auto&&... a) { std::construct_at(&payload_, std::forward<decltype(a)>(a)...); },
+        std::move(given));
   }
   finalizer_state(const finalizer_state&) = delete;
   finalizer_state& operator=(const finalizer_state&) = delete;
-  // Only a node that never became a finalizer (its construction failed after the payload was
-  // handed over) still has its payload here; a listed one is unlisted before its last handle.
+  // A state is destroyed dead (the registry holds a handle on its node while it is alive), its
+  // payload already destroyed by the last share; were it destroyed alive, the payload goes here.
   ~finalizer_state() {
-    if (payload* p = payload_.load(std::memory_order_relaxed)) payload::drop(p);
+    if (word_.load(std::memory_order_relaxed) & alive_bit) std::destroy_at(&payload_);
   }
 
-  bool alive() const noexcept { return payload_.load(std::memory_order_acquire) != nullptr; }
+  bool alive() const noexcept { return word_.load(std::memory_order_acquire) & alive_bit; }
 
-  // The first of a call, a detach or the death to get here wins the payload.
-  payload* take() noexcept {
-    std::lock_guard guard(lock_);
-    return payload_.exchange(nullptr, std::memory_order_acq_rel);
+  // [weakref.finalize.call]/5 The first of a call, a detach, the death or the exit pass to clear
+  // the alive bit wins the payload, with the finalizer's own share.
+  bool take() noexcept {
+    return word_.fetch_and(~alive_bit, std::memory_order_acq_rel) & alive_bit;
   }
-  // peek(): a counted share of the payload, or null if it is gone.
-  payload* share() const noexcept {
-    std::lock_guard guard(lock_);
-    payload* const p = payload_.load(std::memory_order_relaxed);
-    if (p != nullptr) p->sharers.fetch_add(1, std::memory_order_relaxed);
-    return p;
+  // peek(): a counted share of the payload, while the finalizer is alive.
+  bool share() noexcept {
+    std::uint32_t w = word_.load(std::memory_order_relaxed);
+    while (w & alive_bit)
+      if (word_.compare_exchange_weak(w, w + one_share, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed))
+        return true;
+    return false;
   }
+  // After the payload was taken no peek can start, so a single share is the taker's alone and
+  // it may move from the payload; otherwise a peek is copying it, and the taker copies too.
+  bool exclusive() const noexcept { return word_.load(std::memory_order_acquire) == one_share; }
 
-  // Leaves the registry and drops its handle. The caller holds another handle on the node.
-  void retire() noexcept {
-    if (the_finalizer_registry.unlist(this)) release(node);
-  }
+  payload& objects() noexcept { return payload_; }
+
+  // Drops a share at the end of the scope, however the scope ends; the last share of a dead
+  // finalizer destroys the payload (Python drops func and args when the finalizer dies).
+  class share_guard {
+  public:
+    explicit share_guard(finalizer_state& s) noexcept : s_(s) {}
+    share_guard(const share_guard&) = delete;
+    share_guard& operator=(const share_guard&) = delete;
+    ~share_guard() { s_.drop(); }
+
+  private:
+    finalizer_state& s_;
+  };
+
+  // What the winner of take() holds to the end of its scope: the payload's first share and the
+  // registry's handle. The finalizer leaves the registry at once (the exit pass must not find
+  // it again), but the registry's handle is dropped only after the share: the payload lives in
+  // the node, and the function's call or the payload's destruction (user code) may drop every
+  // other handle of the finalizer (PY-IMPL-3).
+  class taken_guard {
+  public:
+    explicit taken_guard(finalizer_state& s) noexcept
+        : s_(s), listed_(the_finalizer_registry.unlist(&s)) {}
+    taken_guard(const taken_guard&) = delete;
+    taken_guard& operator=(const taken_guard&) = delete;
+    ~taken_guard() {
+      node_base* const n = s_.node;
+      s_.drop();
+      if (listed_) release(n);
+    }
+
+  private:
+    finalizer_state& s_;
+    bool listed_;
+  };
 
   // [weakref.finalize.call]/2 and /5-6 Marks the finalizer dead and, if it was alive (and the exit
   // pass has not run), calls func(args...) with the arguments as lvalues, as Python passes them.
   call_result call() {
-    payload* const p = take();
-    if (p == nullptr) return call_result();
-    retire();
-    const typename payload::share_guard guard{p};
+    if (!take()) return call_result();
+    const taken_guard guard{*this};
     if (the_finalizer_registry.shut_down()) return call_result();
     if constexpr (std::copy_constructible<F> && (std::copy_constructible<Args> && ...)) {
-      if (!p->exclusive()) {
+      if (!exclusive()) {
         // A peek is copying the payload on another thread: call a copy of it instead of the
         // objects being read.
-        F func(p->func);
-        std::tuple<Args...> args(p->args);
+        F func(payload_.func);
+        std::tuple<Args...> args(payload_.args);
         return invoke(func, args);
       }
     }
-    return invoke(p->func, p->args);
+    return invoke(payload_.func, payload_.args);
   }
 
   // The weak list calls the finalizer at the death, with a handle to its reference; an exception
-  // goes to the callback error handler as any callback's ([weakref.finalize.call]/7).
+  // goes to the callback error handler as any callback's ([weakref.finalize.call]/7). That
+  // handle, which no user code can reach, holds the node for the whole call: the death needs no
+  // pin of its own (callback_node::argument_outlives_call).
   void operator()(const weak_ref<T>&) { (void)call(); }
+  static constexpr bool argument_outlives_call = true;
 
 private:
+  static constexpr std::uint32_t alive_bit = 1; // not yet taken
+  static constexpr std::uint32_t one_share = 2; // shares: the finalizer's own, plus running peeks
+
+  // The last share destroys the payload. Once the finalizer is dead no share can be added, so
+  // a word of one share is the caller's alone: then no read-modify-write is needed.
+  void drop() noexcept {
+    if (word_.load(std::memory_order_acquire) == one_share ||
+        word_.fetch_sub(one_share, std::memory_order_acq_rel) == one_share) {
+      word_.store(0, std::memory_order_relaxed);
+      std::destroy_at(&payload_);
+    }
+  }
+
   static call_result invoke(F& func, std::tuple<Args...>& args) {
     if constexpr (std::is_void_v<result>) {
       std::apply([&](Args&... a) { std::invoke(func, a...); }, args);
@@ -250,8 +293,10 @@ private:
     }
   }
 
-  mutable spinlock lock_;           // orders take() against share()
-  std::atomic<payload*> payload_{}; // null once the finalizer is dead
+  std::atomic<std::uint32_t> word_{alive_bit | one_share};
+  union {
+    payload payload_; // built by the constructor; destroyed by the last share (drop)
+  };
 };
 
 } // namespace weakref::detail
@@ -298,10 +343,10 @@ public:
   finalize(const std::shared_ptr<T>& obj, G&& func, A&&... args) {
     (detail::diagnose_argument_owning_object(args, obj), ...);
     detail::the_finalizer_registry.arm_exit_pass();
-    std::unique_ptr<payload> p(new payload(std::forward<G>(func), std::forward<A>(args)...));
-    detail::ref_node<T>* const n =
-        detail::make_callback_node<T, weak_ref<T>, state>(obj, detail::node_kind::ref, p.get());
-    p.release(); // the state owns it now
+    // The payload is built in the node, after obj was found weakly referenceable.
+    detail::ref_node<T>* const n = detail::make_callback_node<T, weak_ref<T>, state>(
+        obj, detail::node_kind::ref,
+        std::forward_as_tuple(std::forward<G>(func), std::forward<A>(args)...));
     state& s = static_cast<node*>(n)->fn;
     s.node = n;
     detail::acquire(n); // the registry's handle
@@ -320,14 +365,11 @@ public:
   // [weakref.finalize.obs]/3 Python: f.detach(). If the finalizer is alive and obj still lives,
   // marks it dead without calling it and returns obj, func and args; otherwise nothing.
   std::optional<info> detach() const {
-    return inspect([](state& s) { return s.take(); },
-                   [](state& s, std::shared_ptr<T>&& obj, payload& p) -> info {
-                     s.retire();
-                     if constexpr (std::copy_constructible<F> &&
-                                   (std::copy_constructible<Args> && ...))
-                       if (!p.exclusive()) return info{std::move(obj), p.func, p.args};
-                     return info{std::move(obj), std::move(p.func), std::move(p.args)};
-                   });
+    return inspect<true>([](state& s, std::shared_ptr<T>&& obj, payload& p) -> info {
+      if constexpr (std::copy_constructible<F> && (std::copy_constructible<Args> && ...))
+        if (!s.exclusive()) return info{std::move(obj), p.func, p.args};
+      return info{std::move(obj), std::move(p.func), std::move(p.args)};
+    });
   }
 
   // [weakref.finalize.obs]/7 Python: f.peek(). As detach(), but the finalizer stays alive and the
@@ -335,10 +377,9 @@ public:
   std::optional<info> peek() const
     requires std::copy_constructible<F> && (std::copy_constructible<Args> && ...)
   {
-    return inspect([](state& s) { return s.share(); },
-                   [](state&, std::shared_ptr<T>&& obj, payload& p) {
-                     return info{std::move(obj), p.func, p.args};
-                   });
+    return inspect<false>([](state&, std::shared_ptr<T>&& obj, payload& p) {
+      return info{std::move(obj), p.func, p.args};
+    });
   }
 
   // [weakref.finalize.obs]/1 Python: f.alive: not yet called, detached or run at exit.
@@ -368,18 +409,23 @@ public:
 
 private:
   // What detach() and peek() share: nothing unless the finalizer is alive and its object lives
-  // (pinned for the result); `acquire` takes or shares the payload, `make` builds the result
+  // (pinned for the result); the payload is taken (Take) or shared, and `make` builds the result
   // from it before the share is dropped.
-  template <class Acquire, class Make>
-  std::optional<info> inspect(Acquire acquire, Make make) const {
+  template <bool Take, class Make>
+  std::optional<info> inspect(Make make) const {
     state* const s = get();
     if (s == nullptr) return std::nullopt;
     std::shared_ptr<T> obj = ref_.lock();
     if (!obj) return std::nullopt;
-    payload* const p = acquire(*s);
-    if (p == nullptr) return std::nullopt;
-    const typename payload::share_guard guard{p};
-    return make(*s, std::move(obj), *p);
+    if constexpr (Take) {
+      if (!s->take()) return std::nullopt;
+      const typename state::taken_guard guard{*s};
+      return make(*s, std::move(obj), s->objects());
+    } else {
+      if (!s->share()) return std::nullopt;
+      const typename state::share_guard guard{*s};
+      return make(*s, std::move(obj), s->objects());
+    }
   }
 
   state* get() const noexcept {

@@ -213,6 +213,30 @@ BOOST_AUTO_TEST_CASE(move_only_function_and_arguments) {
   BOOST_TEST(*std::get<0>(detached->args) == 9); // moved out
 }
 
+// Checks [weakref.finalize.call]/6; [weakref.finalize.obs]/1 and /7: the function may destroy every handle to its finalizer, the
+// one it is called through included (Python keeps a called finalizer alive for the call). The
+// function and its captures live in the finalizer: they must outlive the call and their own
+// destruction after it, which the handles the function destroyed no longer ensure.
+BOOST_AUTO_TEST_CASE(function_may_destroy_the_handle_it_is_called_through) {
+  auto obj = weakref::make_shared<int>(1);
+  int calls = 0;
+  bool seen_dead = false;
+  std::vector<wr::finalize<int, std::function<void()>>> cleanups;
+  cleanups.emplace_back(obj, [&calls, &seen_dead, &cleanups] {
+    // [weakref.finalize.obs]/1 and /7: dead from the moment it is called
+    seen_dead = !cleanups.front().alive() && !cleanups.front().peek();
+    cleanups.clear(); // the last handle the program holds, the one being called
+    ++calls;
+  });
+  BOOST_TEST(cleanups.front()());
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(seen_dead);
+  BOOST_TEST(cleanups.empty());
+  BOOST_TEST(wr::weak_ref_count(obj) == 0u); // and the registry let go of it
+  obj.reset();
+  BOOST_TEST(calls == 1);
+}
+
 // Checks [weakref.finalize.exit]/1-2.
 BOOST_AUTO_TEST_CASE(atexit_flag_defaults_to_true_and_is_shared_by_copies) {
   auto obj = weakref::make_shared<int>(1);
