@@ -213,10 +213,11 @@ BOOST_AUTO_TEST_CASE(move_only_function_and_arguments) {
   BOOST_TEST(*std::get<0>(detached->args) == 9); // moved out
 }
 
-// Checks [weakref.finalize.call]/6; [weakref.finalize.obs]/1 and /7: the function may destroy every handle to its finalizer, the
-// one it is called through included (Python keeps a called finalizer alive for the call). The
-// function and its captures live in the finalizer: they must outlive the call and their own
-// destruction after it, which the handles the function destroyed no longer ensure.
+// Checks [weakref.finalize.call]/6; [weakref.finalize.obs]/1 and /7: the function may destroy
+// every handle to its finalizer, the one it is called through included (Python keeps a called
+// finalizer alive for the call). The function and its captures live in the finalizer: they must
+// outlive the call and their own destruction after it, which the handles the function destroyed
+// no longer ensure.
 BOOST_AUTO_TEST_CASE(function_may_destroy_the_handle_it_is_called_through) {
   auto obj = weakref::make_shared<int>(1);
   int calls = 0;
