@@ -673,6 +673,13 @@ const auto& user_callback(const F& f) noexcept {
     return f;
 }
 
+// True for a library function object that takes its argument by const reference and lets no
+// user code reach it, so that its argument outlives its call (a finalizer's state, specialized
+// in :finalize). A trait of this partition, not a member name: a user's callback could declare
+// any member, and one taken for this mark would be called without the pin it needs.
+template <class F>
+inline constexpr bool argument_outlives_call_v = false;
+
 // MayCopy: F is the user's callback (or a wrapper of it that keeps no address of itself), so a
 // copy of it may be called instead (call_on_copy); false for the library's own function objects
 // whose address is known elsewhere (a finalizer's state, self_callback's binding).
@@ -699,9 +706,9 @@ struct callback_node : ref_node<T> {
       MayCopy && std::is_trivially_copy_constructible_v<F> && std::is_trivially_destructible_v<F> &&
       sizeof(F) <= 8 * sizeof(void*) && std::is_invocable_v<const F&, Handle&&>;
   // A library function object that takes its argument by const reference and lets no user code
-  // reach it (a finalizer's state) says so: the argument, a temporary of the call, then holds
-  // the node until the call returns.
-  static constexpr bool argument_outlives_call = requires { requires F::argument_outlives_call; };
+  // reach it (a finalizer's state) is marked by argument_outlives_call_v: the argument, a
+  // temporary of the call, then holds the node until the call returns.
+  static constexpr bool argument_outlives_call = argument_outlives_call_v<F>;
 
   template <node_kind K>
   static const node_ops* callback_ops() noexcept {

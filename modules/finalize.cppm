@@ -258,9 +258,8 @@ public:
   // The weak list calls the finalizer at the death, with a handle to its reference; an exception
   // goes to the callback error handler as any callback's ([weakref.finalize.call]/7). That
   // handle, which no user code can reach, holds the node for the whole call: the death needs no
-  // pin of its own (callback_node::argument_outlives_call).
+  // pin of its own (argument_outlives_call_v, below).
   void operator()(const weak_ref<T>&) { (void)call(); }
-  static constexpr bool argument_outlives_call = true;
 
 private:
   static constexpr std::uint32_t alive_bit = 1; // not yet taken
@@ -298,6 +297,11 @@ private:
     payload payload_; // built by the constructor; destroyed by the last share (drop)
   };
 };
+
+// The handle a finalizer's state receives at the death is a temporary of the call, taken by
+// const reference, which no user code reaches: it holds the node until the call returns.
+template <class T, class F, class... Args>
+inline constexpr bool argument_outlives_call_v<finalizer_state<T, F, Args...>> = true;
 
 } // namespace weakref::detail
 
