@@ -4,6 +4,7 @@ module;
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <concepts>
 #include <exception>
 #include <functional>
@@ -762,15 +763,18 @@ inline constexpr bool is_shared_ptr = false;
 template <class T>
 inline constexpr bool is_shared_ptr<std::shared_ptr<T>> = true;
 
-// For the debug-build diagnostics of an owner kept where only a weak reference belongs
-// ([weakref.key.map]/5, [weakref.finalize.cons]/5): v is a shared_ptr sharing obj's ownership.
+// Debug builds: a diagnostic on stderr when v is a shared_ptr sharing obj's ownership, an owner
+// kept where only a weak reference belongs: a value of weak_key_map owning its key
+// ([weakref.key.map]/5), an argument of finalize owning its object ([weakref.finalize.cons]/5).
+// Detected where it is cheap: any other owner (a capture, a member) goes unseen.
 template <class V, class T>
-bool shares_ownership([[maybe_unused]] const V& v,
-                      [[maybe_unused]] const std::shared_ptr<T>& obj) noexcept {
+void diagnose_shared_owner([[maybe_unused]] const V& v,
+                           [[maybe_unused]] const std::shared_ptr<T>& obj,
+                           [[maybe_unused]] const char* message) noexcept {
+#ifndef NDEBUG
   if constexpr (is_shared_ptr<V>)
-    return v && !v.owner_before(obj) && !obj.owner_before(v);
-  else
-    return false;
+    if (v && !v.owner_before(obj) && !obj.owner_before(v)) std::fputs(message, stderr);
+#endif
 }
 
 // Python: "If callback is provided and not None" (PY-REF-10): a null function pointer or an

@@ -3,7 +3,6 @@ module;
 #include <atomic>
 #include <concepts>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <functional>
@@ -130,17 +129,10 @@ void finalizer_registry::run_exit_pass() noexcept {
 
 // [weakref.finalize.cons]/5 Debug builds: an argument that owns the object keeps it alive
 // forever, since the registry holds the arguments (Python: "func, args and kwargs [must not]
-// own any references to obj"). Detected where it is cheap: a shared_ptr sharing obj's ownership.
-template <class A, class T>
-void diagnose_argument_owning_object([[maybe_unused]] const A& argument,
-                                     [[maybe_unused]] const std::shared_ptr<T>& obj) noexcept {
-#ifndef NDEBUG
-  if (shares_ownership(argument, obj))
-    std::fputs("weakref: finalize: an argument owns the object, so the object can never die and "
-               "the finalizer runs only at exit; pass a weak_ref or nothing that owns it\n",
-               stderr);
-#endif
-}
+// own any references to obj").
+inline constexpr const char* argument_owns_object_message =
+    "weakref: finalize: an argument owns the object, so the object can never die and the "
+    "finalizer runs only at exit; pass a weak_ref or nothing that owns it\n";
 
 // The function and the arguments, as the finalizer stores them.
 template <class F, class... Args>
@@ -345,7 +337,7 @@ public:
   template <class G, class... A>
     requires std::constructible_from<F, G> && (std::constructible_from<Args, A> && ...)
   finalize(const std::shared_ptr<T>& obj, G&& func, A&&... args) {
-    (detail::diagnose_argument_owning_object(args, obj), ...);
+    (detail::diagnose_shared_owner(args, obj, detail::argument_owns_object_message), ...);
     detail::the_finalizer_registry.arm_exit_pass();
     // The payload is built in the node, after obj was found weakly referenceable.
     detail::ref_node<T>* const n = detail::make_callback_node<T, weak_ref<T>, state>(
