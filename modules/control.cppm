@@ -663,12 +663,17 @@ private:
   friend struct access;
 };
 
+// The base of the library's function objects that wrap a user's callback (self_callback's
+// dispatcher, weak_method's adapter) and expose it as user_callback(). Not exported, so no user
+// type can derive from it: a user's callback that happens to have a member user_callback() is
+// still the callback shown ([weakref.ref.callback]/4-6).
+struct callback_wrapper {};
+
 // The callback a user gave, inside the function object a node stores: the object itself, or
-// what a wrapper of the library (self_callback's dispatcher, weak_method's adapter) exposes as
-// user_callback().
+// what a wrapper of the library exposes as user_callback().
 template <class F>
 const auto& user_callback(const F& f) noexcept {
-  if constexpr (requires { f.user_callback(); })
+  if constexpr (std::is_base_of_v<callback_wrapper, F>)
     return f.user_callback();
   else
     return f;
