@@ -4,6 +4,7 @@ module;
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <concepts>
 #include <exception>
 #include <functional>
@@ -662,16 +663,28 @@ private:
   friend struct access;
 };
 
+// The base of the library's function objects that wrap a user's callback (self_callback's
+// dispatcher, weak_method's adapter) and expose it as user_callback(). Not exported, so no user
+// type can derive from it: a user's callback that happens to have a member user_callback() is
+// still the callback shown ([weakref.ref.callback]/4-6).
+struct callback_wrapper {};
+
 // The callback a user gave, inside the function object a node stores: the object itself, or
-// what a wrapper of the library (self_callback's dispatcher, weak_method's adapter) exposes as
-// user_callback().
+// what a wrapper of the library exposes as user_callback().
 template <class F>
 const auto& user_callback(const F& f) noexcept {
-  if constexpr (requires { f.user_callback(); })
+  if constexpr (std::is_base_of_v<callback_wrapper, F>)
     return f.user_callback();
   else
     return f;
 }
+
+// True for a library function object that takes its argument by const reference and lets no
+// user code reach it, so that its argument outlives its call (a finalizer's state, specialized
+// in :finalize). A trait of this partition, not a member name: a user's callback could declare
+// any member, and one taken for this mark would be called without the pin it needs.
+template <class F>
+inline constexpr bool argument_outlives_call_v = false;
 
 // MayCopy: F is the user's callback (or a wrapper of it that keeps no address of itself), so a
 // copy of it may be called instead (call_on_copy); false for the library's own function objects
@@ -699,9 +712,9 @@ struct callback_node : ref_node<T> {
       MayCopy && std::is_trivially_copy_constructible_v<F> && std::is_trivially_destructible_v<F> &&
       sizeof(F) <= 8 * sizeof(void*) && std::is_invocable_v<const F&, Handle&&>;
   // A library function object that takes its argument by const reference and lets no user code
-  // reach it (a finalizer's state) says so: the argument, a temporary of the call, then holds
-  // the node until the call returns.
-  static constexpr bool argument_outlives_call = requires { requires F::argument_outlives_call; };
+  // reach it (a finalizer's state) is marked by argument_outlives_call_v: the argument, a
+  // temporary of the call, then holds the node until the call returns.
+  static constexpr bool argument_outlives_call = argument_outlives_call_v<F>;
 
   template <node_kind K>
   static const node_ops* callback_ops() noexcept {
@@ -755,15 +768,18 @@ inline constexpr bool is_shared_ptr = false;
 template <class T>
 inline constexpr bool is_shared_ptr<std::shared_ptr<T>> = true;
 
-// For the debug-build diagnostics of an owner kept where only a weak reference belongs
-// ([weakref.key.map]/5, [weakref.finalize.cons]/5): v is a shared_ptr sharing obj's ownership.
+// Debug builds: a diagnostic on stderr when v is a shared_ptr sharing obj's ownership, an owner
+// kept where only a weak reference belongs: a value of weak_key_map owning its key
+// ([weakref.key.map]/5), an argument of finalize owning its object ([weakref.finalize.cons]/5).
+// Detected where it is cheap: any other owner (a capture, a member) goes unseen.
 template <class V, class T>
-bool shares_ownership([[maybe_unused]] const V& v,
-                      [[maybe_unused]] const std::shared_ptr<T>& obj) noexcept {
+void diagnose_shared_owner([[maybe_unused]] const V& v,
+                           [[maybe_unused]] const std::shared_ptr<T>& obj,
+                           [[maybe_unused]] const char* message) noexcept {
+#ifndef NDEBUG
   if constexpr (is_shared_ptr<V>)
-    return v && !v.owner_before(obj) && !obj.owner_before(v);
-  else
-    return false;
+    if (v && !v.owner_before(obj) && !obj.owner_before(v)) std::fputs(message, stderr);
+#endif
 }
 
 // Python: "If callback is provided and not None" (PY-REF-10): a null function pointer or an

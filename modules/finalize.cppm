@@ -3,7 +3,6 @@ module;
 #include <atomic>
 #include <concepts>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <functional>
@@ -130,17 +129,10 @@ void finalizer_registry::run_exit_pass() noexcept {
 
 // [weakref.finalize.cons]/5 Debug builds: an argument that owns the object keeps it alive
 // forever, since the registry holds the arguments (Python: "func, args and kwargs [must not]
-// own any references to obj"). Detected where it is cheap: a shared_ptr sharing obj's ownership.
-template <class A, class T>
-void diagnose_argument_owning_object([[maybe_unused]] const A& argument,
-                                     [[maybe_unused]] const std::shared_ptr<T>& obj) noexcept {
-#ifndef NDEBUG
-  if (shares_ownership(argument, obj))
-    std::fputs("weakref: finalize: an argument owns the object, so the object can never die and "
-               "the finalizer runs only at exit; pass a weak_ref or nothing that owns it\n",
-               stderr);
-#endif
-}
+// own any references to obj").
+inline constexpr const char* argument_owns_object_message =
+    "weakref: finalize: an argument owns the object, so the object can never die and the "
+    "finalizer runs only at exit; pass a weak_ref or nothing that owns it\n";
 
 // The function and the arguments, as the finalizer stores them.
 template <class F, class... Args>
@@ -258,9 +250,8 @@ public:
   // The weak list calls the finalizer at the death, with a handle to its reference; an exception
   // goes to the callback error handler as any callback's ([weakref.finalize.call]/7). That
   // handle, which no user code can reach, holds the node for the whole call: the death needs no
-  // pin of its own (callback_node::argument_outlives_call).
+  // pin of its own (argument_outlives_call_v, below).
   void operator()(const weak_ref<T>&) { (void)call(); }
-  static constexpr bool argument_outlives_call = true;
 
 private:
   static constexpr std::uint32_t alive_bit = 1; // not yet taken
@@ -298,6 +289,11 @@ private:
     payload payload_; // built by the constructor; destroyed by the last share (drop)
   };
 };
+
+// The handle a finalizer's state receives at the death is a temporary of the call, taken by
+// const reference, which no user code reaches: it holds the node until the call returns.
+template <class T, class F, class... Args>
+inline constexpr bool argument_outlives_call_v<finalizer_state<T, F, Args...>> = true;
 
 } // namespace weakref::detail
 
@@ -341,7 +337,7 @@ public:
   template <class G, class... A>
     requires std::constructible_from<F, G> && (std::constructible_from<Args, A> && ...)
   finalize(const std::shared_ptr<T>& obj, G&& func, A&&... args) {
-    (detail::diagnose_argument_owning_object(args, obj), ...);
+    (detail::diagnose_shared_owner(args, obj, detail::argument_owns_object_message), ...);
     detail::the_finalizer_registry.arm_exit_pass();
     // The payload is built in the node, after obj was found weakly referenceable.
     detail::ref_node<T>* const n = detail::make_callback_node<T, weak_ref<T>, state>(

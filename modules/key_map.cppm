@@ -2,7 +2,6 @@
 module;
 #include <concepts>
 #include <cstddef>
-#include <cstdio>
 #include <functional>
 #include <initializer_list>
 #include <iterator>
@@ -23,18 +22,10 @@ import :table;
 namespace weakref::detail {
 
 // [weakref.key.map]/5 Debug builds: a value that owns its own key keeps the element forever
-// (Python's permanent entry). Detected where it is cheap: a value that is a shared_ptr sharing
-// the key's ownership, at insertion and assignment through the map.
-template <class V, class K>
-void diagnose_value_owning_key([[maybe_unused]] const V& value,
-                               [[maybe_unused]] const std::shared_ptr<K>& key) noexcept {
-#ifndef NDEBUG
-  if (shares_ownership(value, key))
-    std::fputs("weakref: weak_key_map: a value owns its own key, so the element can never be "
-               "removed (a permanent entry); let the value hold the key by weak_ref\n",
-               stderr);
-#endif
-}
+// (Python's permanent entry), diagnosed at insertion and assignment through the map.
+inline constexpr const char* value_owns_key_message =
+    "weakref: weak_key_map: a value owns its own key, so the element can never be removed (a "
+    "permanent entry); let the value hold the key by weak_ref\n";
 
 // What weak_key_map's iterators yield: the key, pinned, and the value by reference (const for
 // const_iterator). Not std::pair<shared_ptr<K>, const V&>: in C++20 that pair and the value type
@@ -82,7 +73,7 @@ struct key_map_traits : weak_key_traits<K> {
     return c.emplace_weak(key, value);
   }
   static void check_inserted(const V& value, const std::shared_ptr<K>& key) noexcept {
-    diagnose_value_owning_key(value, key);
+    diagnose_shared_owner(value, key, value_owns_key_message);
   }
 };
 } // namespace weakref::detail
@@ -156,7 +147,7 @@ public:
     auto [it, inserted] = try_emplace(key, std::forward<M>(value));
     if (!inserted) {
       (*it).second = std::forward<M>(value);
-      detail::diagnose_value_owning_key((*it).second, key);
+      detail::diagnose_shared_owner((*it).second, key, detail::value_owns_key_message);
     }
     return {it, inserted};
   }

@@ -151,7 +151,7 @@ public:
 private:
   // The callback registered with the reference: gives the user's callback this weak_method.
   template <class Fn>
-  struct adapter {
+  struct adapter : detail::callback_wrapper {
     M method;
     Fn fn;
     const Fn& user_callback() const noexcept { return fn; }
@@ -165,7 +165,7 @@ private:
   template <class F>
   static weak_ref<T> make_ref(const std::shared_ptr<T>& obj, M method, F&& callback) {
     if (detail::is_null_callback(callback)) return weak_ref<T>(obj);
-    return weak_ref<T>(obj, adapter<std::decay_t<F>>{method, std::forward<F>(callback)});
+    return weak_ref<T>(obj, adapter<std::decay_t<F>>{{}, method, std::forward<F>(callback)});
   }
 
   weak_method(weak_ref<T>&& r, M method) noexcept : ref_(std::move(r)), method_(method) {}

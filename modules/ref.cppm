@@ -311,7 +311,7 @@ struct self_init {
 // The callback stored in the node: calls the user's callback with the derived object, if it is
 // still bound, instead of with the weak_ref<T> handle that the node passes.
 template <class Derived, class Fn>
-struct self_dispatch {
+struct self_dispatch : callback_wrapper {
   self_binding binding;
   Fn fn;
 

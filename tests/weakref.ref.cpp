@@ -424,6 +424,67 @@ BOOST_AUTO_TEST_CASE(callback_may_destroy_its_own_ref) {
   BOOST_TEST(!r.has_value());
 }
 
+namespace {
+// A callback that is not trivially copyable (the library calls the stored object, not a copy)
+// and happens to declare members named like the library's internal ones: a mark that lets a
+// callback run without the library holding its reference, and the accessor a library wrapper
+// shows its user's callback through. It drops every handle of its own reference, then reads its
+// own state, which must still exist.
+struct declares_library_names {
+  static constexpr bool argument_outlives_call = true;
+  static constexpr bool call_on_copy = true;
+  std::optional<weak_ref<tracked>>* program_handle;
+  bool* destroyed;
+  std::string label = "own state";
+  int other = 0;
+  static inline bool destroyed_early = false;
+  static inline std::string seen;
+
+  declares_library_names(std::optional<weak_ref<tracked>>* h, bool* d)
+      : program_handle(h), destroyed(d) {}
+  declares_library_names(const declares_library_names&) = default;
+  ~declares_library_names() { *destroyed = true; }
+  const int& user_callback() const noexcept { return other; }
+
+  void operator()(weak_ref<tracked> self) {
+    bool* const flag = destroyed;
+    const std::string* const own = &label;
+    program_handle->reset();    // the program's handle goes ...
+    self = weak_ref<tracked>(); // ... then the one received: the last one
+    destroyed_early = *flag;    // read through a copy: the object may be gone
+    if (!destroyed_early) seen = *own;
+  }
+};
+static_assert(declares_library_names::argument_outlives_call &&
+              declares_library_names::call_on_copy &&                 // the names are there ...
+              !std::is_trivially_copyable_v<declares_library_names>); // ... and mean nothing
+} // namespace
+
+// [weakref.ref.callback]/4-6, [weakref.ref.death]/2: whatever members a callback's type
+// declares, the accessor shows that callback, and the callback may destroy the last handle of
+// its own ref (a user type cannot opt out of the library holding the reference across the call
+// by declaring a member named like an internal mark).
+BOOST_AUTO_TEST_CASE(callback_declaring_library_names_is_shown_and_may_destroy_its_own_ref) {
+  declares_library_names::destroyed_early = false;
+  declares_library_names::seen.clear();
+  bool destroyed = false;
+  auto p = weakref::make_shared<tracked>(1);
+  {
+    std::optional<weak_ref<tracked>> r;
+    r.emplace(p, declares_library_names(&r, &destroyed));
+    BOOST_TEST((r->callback_type() == typeid(declares_library_names)));
+    const declares_library_names* const shown = r->callback<declares_library_names>();
+    BOOST_TEST_REQUIRE(shown != nullptr);
+    BOOST_TEST(shown->label == "own state");
+    BOOST_TEST(r->callback<int>() == nullptr);
+    destroyed = false; // the temporary the callback was moved from is gone
+    p.reset();
+  }
+  BOOST_TEST(!declares_library_names::destroyed_early);
+  BOOST_TEST(declares_library_names::seen == "own state");
+  BOOST_TEST(destroyed); // released once the callback has returned
+}
+
 // PY-REF-10 "If callback is provided and not None": a null callback registers a ref without one.
 // Checks [weakref.ref.cons]/2 and /5.
 BOOST_AUTO_TEST_CASE(null_callback_means_none) {
