@@ -743,15 +743,13 @@ private:
     c.bucket_count = count;
     c.magic = count <= 0xFFFFFFFFu ? mod_magic(count) : 0;
     c.grow_at = threshold(c);
-    for (std::size_t b = 0; b < old_count; ++b) {
-      entry* e = old[b];
-      while (e) {
-        entry* next = e->chain_next;
-        entry*& head = fresh[c.index(e->hash)];
-        e->chain_next = head;
-        head = e;
-        e = next;
-      }
+    // Every entry in the chains is in the order list too: walking that list visits the entries
+    // alone, not the empty buckets, and reads them in the order they were allocated. Within a
+    // chain the newest entry comes first, as link() leaves it; no lookup depends on that order.
+    for (entry* e = c.order_head; e; e = e->order_next) {
+      entry*& head = fresh[c.index(e->hash)];
+      e->chain_next = head;
+      head = e;
     }
     if (old) core_type::bucket_traits::deallocate(ba, old, old_count);
   }
