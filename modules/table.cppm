@@ -407,22 +407,22 @@ struct table_core {
     return std::to_address(entry_traits::allocate(ea, 1));
   }
   // Destroys e (its last handle gone, on the owner's thread) and, with std::allocator, keeps
-  // its memory as a spare shell, unless there are enough or the table is empty: then it and
-  // every spare go back to the allocator, so that an emptied table holds no entry's memory.
+  // its memory as a spare shell, unless there are enough. The operations that free entries
+  // (finish, remove_queued, clear) give every spare back when they leave the table empty, so
+  // that an emptied table holds no entry's memory, with one test per operation, not per entry.
   // An insertion after an erasure or a purge then costs no allocation and no deallocation
   // (malloc + free: ~130 instructions in glibc, even from its per-thread cache). A user's
   // allocator gets each entry's memory back when the entry goes, as from a node-based standard
   // container: its owner may count or bound what it has out (D8).
   void recycle_shell(entry* e) noexcept {
     e->~entry();
-    if (is_std_allocator<Alloc> && size != 0 && spare_count < max_spare_shells) {
+    if (is_std_allocator<Alloc> && spare_count < max_spare_shells) {
       spare_shells = ::new (static_cast<void*>(e)) spare_shell{spare_shells};
       ++spare_count;
       return;
     }
     entry_allocator ea(alloc);
     entry_traits::deallocate(ea, e, 1);
-    if (size == 0) release_spare_shells();
   }
   void release_spare_shells() noexcept {
     entry_allocator ea(alloc);
@@ -615,6 +615,7 @@ public:
       drop(e);
       e = next;
     }
+    if (core_->size == 0) core_->release_spare_shells();
   }
 
   // Grows the buckets so that n entries stay within max_load_factor. The common case, room
@@ -725,6 +726,7 @@ private:
     claim(e);
     if (payload_is_ours(e)) destroy_payload(e);
     drop(e);
+    if (core_->size == 0) core_->release_spare_shells();
   }
 
   // After claim(e): the owner destroys the payload unless a death claimed e first and destroys
@@ -761,6 +763,7 @@ private:
       drop(e);
       e = next;
     }
+    if (core_->size == 0) core_->release_spare_shells();
   }
 
   // Moves p to the first live entry from e on, pinned, or to the end; asks for each entry's
