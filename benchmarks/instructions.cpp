@@ -27,7 +27,9 @@
 // The rows and sides are those of the Google Benchmark programs, with the same names (row
 // definitions: containers.cpp and ref.cpp; the container adaptors are workloads.hpp's, shared):
 //   <c>_insert, <c>_lookup_hit / _lookup, value_map_lookup_hit_in_order, <c>_lookup_miss,
-//   <c>_erase, <c>_iterate, <c>_copy (copy-construct the filled container), <c>_death, <c>_purge
+//   <c>_erase, <c>_churn (erase an element of the full container and insert it again: this
+//   harness only, no target), <c>_iterate, <c>_copy (copy-construct the filled container),
+//   <c>_death, <c>_purge
 //     for c = value_map, key_map, set; sides ours, std (unordered_map), flat (unordered_flat_map)
 //   bytes_per_entry/<c>, referent_bytes (--time only: sizes, counted by an allocator)
 //   ref_create_destroy, ref_create_destroy_callback, lock_live, factory_create_destroy,
@@ -213,6 +215,27 @@ int container_row(std::string_view op, std::size_t n, meter& m) {
     }
     sink = erased;
     return erased == all ? 0 : fail("erase missed an entry");
+  }
+  if (op == "churn") {
+    // A full container whose elements are replaced one at a time, as a cache's are: each
+    // operation erases one key's element and inserts it again.
+    const std::vector<ptr> owners = wb::make_owners<A>(n);
+    const std::vector<int> keys = wb::shuffled_keys(n);
+    map_type c;
+    wb::fill<A>(c, owners);
+    long long replaced = 0;
+    for (std::size_t i = 0; i < iterations; ++i) {
+      m([&] {
+        for (const int k : keys) {
+          const ptr& p = owners[static_cast<std::size_t>(k)];
+          replaced += static_cast<long long>(A::erase(c, k, p));
+          A::insert(c, k, p);
+        }
+      });
+      if (c.size() != n) return fail("churn lost an entry");
+    }
+    sink = replaced;
+    return replaced == all ? 0 : fail("churn missed an entry");
   }
   if (op == "iterate" || op == "copy") {
     const std::vector<ptr> owners = wb::make_owners<A>(n);
@@ -453,7 +476,7 @@ std::vector<row_info> all_rows() {
   for (const std::string c : {"value_map", "key_map", "set"}) {
     const std::string lookup = c == "value_map" ? "_lookup_hit" : "_lookup";
     for (const std::string op : {"_insert", lookup.c_str(), "_lookup_hit_in_order", "_lookup_miss",
-                                 "_erase", "_iterate", "_copy", "_death", "_purge"}) {
+                                 "_erase", "_churn", "_iterate", "_copy", "_death", "_purge"}) {
       if (op == "_lookup_hit_in_order" && c != "value_map") continue;
       rows.push_back({c + op, true, false, 3, 0, op != "_copy"});
     }

@@ -165,7 +165,9 @@ using flat_pmr_set = pmr_flat_map<const item*, std::weak_ptr<item>>;
 
 // ------------------------------------------------------------------------------------ adaptors
 // Each: map_type, pmr_map_type, and
-//   insert(m, k, p)   the entry for key k (value_map) or referent p (key_map, set)
+//   insert(m, k, p)   the entry for key k (value_map) or referent p (key_map, set); always
+//                     inlined into the row, on every side, so that a row that inserts from two
+//                     places (churn) does not turn it into a call on one side and not the other
 //   lookup(m, k, p)   the value found (>= 0), pinned where the row pins it; -1 if absent
 //   absent(m, k, p)   true when k (or p) is not in m
 //   erase(m, k, p)    erase by key (or by the referent), the count erased
@@ -179,7 +181,7 @@ struct value_map_ours : Side {
   using map_type = Map;
   using pmr_map_type = PmrMap;
   template <class M>
-  static void insert(M& m, int k, const ptr& p) {
+  [[gnu::always_inline]] static void insert(M& m, int k, const ptr& p) {
     m.insert_or_assign(k, p);
   }
   static int lookup(const Map& m, int k, const ptr&) {
@@ -200,7 +202,7 @@ struct value_map_baseline : Side {
   using map_type = Map;
   using pmr_map_type = PmrMap;
   template <class M>
-  static void insert(M& m, int k, const ptr& p) {
+  [[gnu::always_inline]] static void insert(M& m, int k, const ptr& p) {
     m.insert_or_assign(k, std::weak_ptr<item>(p));
   }
   static int lookup(const Map& m, int k, const ptr&) {
@@ -224,7 +226,7 @@ struct key_map_ours : Side {
   using map_type = Map;
   using pmr_map_type = PmrMap;
   template <class M>
-  static void insert(M& m, int k, const ptr& p) {
+  [[gnu::always_inline]] static void insert(M& m, int k, const ptr& p) {
     m.try_emplace(p, k);
   }
   static int lookup(const Map& m, int, const ptr& p) {
@@ -245,7 +247,7 @@ struct key_map_baseline : Side {
   using map_type = Map;
   using pmr_map_type = PmrMap;
   template <class M>
-  static void insert(M& m, int k, const ptr& p) {
+  [[gnu::always_inline]] static void insert(M& m, int k, const ptr& p) {
     m.try_emplace(p.get(), p, k);
   }
   static int lookup(const Map& m, int, const ptr& p) {
@@ -267,7 +269,7 @@ struct set_ours : Side {
   using map_type = Map;
   using pmr_map_type = PmrMap;
   template <class M>
-  static void insert(M& m, int, const ptr& p) {
+  [[gnu::always_inline]] static void insert(M& m, int, const ptr& p) {
     m.insert(p);
   }
   static int lookup(const Map& m, int, const ptr& p) { return m.contains(*p) ? 0 : -1; }
@@ -285,7 +287,7 @@ struct set_baseline : Side {
   using map_type = Map;
   using pmr_map_type = PmrMap;
   template <class M>
-  static void insert(M& m, int, const ptr& p) {
+  [[gnu::always_inline]] static void insert(M& m, int, const ptr& p) {
     m.try_emplace(p.get(), p);
   }
   static int lookup(const Map& m, int, const ptr& p) {

@@ -61,7 +61,7 @@ public:
   }
   inline void unlock() noexcept { locked_.store(false, std::memory_order_release); }
   // For the debug-build checks of "Requires: lock held": true while some thread holds it.
-  bool held() const noexcept { return locked_.load(std::memory_order_relaxed); }
+  inline bool held() const noexcept { return locked_.load(std::memory_order_relaxed); }
 };
 
 // Performance: the nodes of weak_ref and weak_proxy are small blocks made and freed at the rate
@@ -102,13 +102,14 @@ class node_pool {
         }
     }
   };
+  // Once per thread, on its first cached block: left out of line.
   static void register_cleanup() {
     thread_local cleanup at_thread_exit;
     (void)at_thread_exit;
   }
 
 public:
-  static void* allocate(std::size_t bytes) {
+  static inline void* allocate(std::size_t bytes) {
 #ifndef WEAKREF_NO_NODE_POOL
     const std::size_t k = (bytes - 1) / granule;
     if (k < classes) {
@@ -124,7 +125,7 @@ public:
     return ::operator new(bytes);
   }
 
-  static void deallocate(void* p, [[maybe_unused]] std::size_t bytes) noexcept {
+  static inline void deallocate(void* p, [[maybe_unused]] std::size_t bytes) noexcept {
 #ifndef WEAKREF_NO_NODE_POOL
     const std::size_t k = (bytes - 1) / granule;
     cache& c = tls;
@@ -195,14 +196,14 @@ struct node_base {
 
   // The nodes that handles make with new (ref_node, callback_node) come from the node pool; an
   // over-aligned callback_node does not.
-  static void* operator new(std::size_t bytes) { return node_pool::allocate(bytes); }
-  static void operator delete(void* p, std::size_t bytes) noexcept {
+  static inline void* operator new(std::size_t bytes) { return node_pool::allocate(bytes); }
+  static inline void operator delete(void* p, std::size_t bytes) noexcept {
     node_pool::deallocate(p, bytes);
   }
-  static void* operator new(std::size_t bytes, std::align_val_t a) {
+  static inline void* operator new(std::size_t bytes, std::align_val_t a) {
     return ::operator new(bytes, a);
   }
-  static void operator delete(void* p, std::size_t bytes, std::align_val_t a) noexcept {
+  static inline void operator delete(void* p, std::size_t bytes, std::align_val_t a) noexcept {
     ::operator delete(p, bytes, a);
   }
 };
@@ -229,7 +230,7 @@ struct header {
   void* chunk = nullptr; // start of the allocation; the control block is placed there
   const header_ops* ops = nullptr;
 
-  node_base* first() const noexcept { return head.load(std::memory_order_relaxed); }
+  inline node_base* first() const noexcept { return head.load(std::memory_order_relaxed); }
 
   inline void link(node_base* n) noexcept {
     std::lock_guard guard(lock);
@@ -679,12 +680,11 @@ const auto& user_callback(const F& f) noexcept {
     return f;
 }
 
-// True for a library function object that takes its argument by const reference and lets no
-// user code reach it, so that its argument outlives its call (a finalizer's state, specialized
-// in :finalize). A trait of this partition, not a member name: a user's callback could declare
-// any member, and one taken for this mark would be called without the pin it needs.
-template <class F>
-inline constexpr bool argument_outlives_call_v = false;
+// The base of a library function object that takes its argument by const reference and lets
+// no user code reach it, so that its argument outlives its call (a finalizer's state). Like
+// callback_wrapper, a base that no user type can name, not a member name: a user's callback
+// could declare any member, and one taken for this mark would be called without the pin it needs.
+struct argument_outlives_call_mark {};
 
 // MayCopy: F is the user's callback (or a wrapper of it that keeps no address of itself), so a
 // copy of it may be called instead (call_on_copy); false for the library's own function objects
@@ -712,9 +712,9 @@ struct callback_node : ref_node<T> {
       MayCopy && std::is_trivially_copy_constructible_v<F> && std::is_trivially_destructible_v<F> &&
       sizeof(F) <= 8 * sizeof(void*) && std::is_invocable_v<const F&, Handle&&>;
   // A library function object that takes its argument by const reference and lets no user code
-  // reach it (a finalizer's state) is marked by argument_outlives_call_v: the argument, a
+  // reach it (a finalizer's state) derives from argument_outlives_call_mark: the argument, a
   // temporary of the call, then holds the node until the call returns.
-  static constexpr bool argument_outlives_call = argument_outlives_call_v<F>;
+  static constexpr bool argument_outlives_call = std::is_base_of_v<argument_outlives_call_mark, F>;
 
   template <node_kind K>
   static const node_ops* callback_ops() noexcept {

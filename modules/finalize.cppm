@@ -59,14 +59,14 @@ public:
   // [weakref.finalize.exit]/4 Registers the exit pass with std::atexit the first time. Throws:
   // std::runtime_error if std::atexit cannot register it (then no finalizer is made: it could
   // never run at exit).
-  void arm_exit_pass();
+  inline void arm_exit_pass();
   // Lists l, which holds a handle on l->node for the registry.
-  void list(finalizer_link* l) noexcept;
+  inline void list(finalizer_link* l) noexcept;
   // Takes l off the list; true if it was listed, and then the caller drops the registry's
   // handle (after the lock is released: dropping it may free the node).
-  bool unlist(finalizer_link* l) noexcept;
+  inline bool unlist(finalizer_link* l) noexcept;
   // Python: after the exit pass, finalizers are no longer called ([weakref.finalize.exit]/6).
-  bool shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
+  inline bool shut_down() const noexcept { return shut_down_.load(std::memory_order_acquire); }
   // [weakref.finalize.exit]/1 and /4 Calls the live finalizers whose at_exit flag is set, newest
   // first, including those that a finalizer creates meanwhile.
   void run_exit_pass() noexcept;
@@ -148,7 +148,7 @@ struct finalizer_payload {
 // The function object stored in the finalizer's reference node (its callback): the registry
 // link, and the payload itself, in the node, with one atomic word saying who may use it.
 template <class T, class F, class... Args>
-class finalizer_state : public finalizer_link {
+class finalizer_state : public finalizer_link, argument_outlives_call_mark {
 public:
   using payload = finalizer_payload<F, Args...>;
   using result = std::invoke_result_t<F&, Args&...>;
@@ -250,7 +250,7 @@ public:
   // The weak list calls the finalizer at the death, with a handle to its reference; an exception
   // goes to the callback error handler as any callback's ([weakref.finalize.call]/7). That
   // handle, which no user code can reach, holds the node for the whole call: the death needs no
-  // pin of its own (argument_outlives_call_v, below).
+  // pin of its own (the base argument_outlives_call_mark says so).
   void operator()(const weak_ref<T>&) { (void)call(); }
 
 private:
@@ -289,11 +289,6 @@ private:
     payload payload_; // built by the constructor; destroyed by the last share (drop)
   };
 };
-
-// The handle a finalizer's state receives at the death is a temporary of the call, taken by
-// const reference, which no user code reaches: it holds the node until the call returns.
-template <class T, class F, class... Args>
-inline constexpr bool argument_outlives_call_v<finalizer_state<T, F, Args...>> = true;
 
 } // namespace weakref::detail
 

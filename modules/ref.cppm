@@ -269,10 +269,10 @@ class self_binding {
   std::thread::id runner_; // guarded by lock_, meaningful while running_
 
 public:
-  explicit self_binding(void* self) noexcept : self_(self) {}
+  inline explicit self_binding(void* self) noexcept : self_(self) {}
 
   // On the dying thread: the object to call, now marked as in use; null if it is gone.
-  void* enter() noexcept {
+  inline void* enter() noexcept {
     std::lock_guard guard(lock_);
     if (self_ != nullptr) {
       running_ = true;
@@ -280,14 +280,14 @@ public:
     }
     return self_;
   }
-  void leave() noexcept {
+  inline void leave() noexcept {
     std::lock_guard guard(lock_);
     running_ = false;
   }
   // From the object's destruction: once this returns no call is running on another thread and
   // none will start. A call running on this thread (the callback destroying its own object)
   // is not waited for: after it returns, leave() touches only this state, which is in the node.
-  void unbind() noexcept {
+  inline void unbind() noexcept {
     const std::thread::id me = std::this_thread::get_id();
     for (;;) {
       {

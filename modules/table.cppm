@@ -345,6 +345,14 @@ struct table_core {
   std::size_t retired_pending = 0; // retired by the owner, but their callback claimed them
   std::size_t grow_at = 0;         // the size beyond which the buckets must grow (0: none yet)
   float max_load_factor = 1.0f;
+  // The memory of entries the owner freed, kept for its next entries (recycle_shell): at most
+  // max_spare_shells, linked through their first bytes, none while the table is empty.
+  struct spare_shell {
+    spare_shell* next;
+  };
+  spare_shell* spare_shells = nullptr;
+  std::size_t spare_count = 0;
+  static constexpr std::size_t max_spare_shells = 64;
 
   explicit table_core(const Alloc& a) : alloc(a), releases_anywhere(detail::releases_anywhere(a)) {}
 
@@ -385,6 +393,45 @@ struct table_core {
     entry_allocator ea(e->core->alloc);
     e->~entry();
     entry_traits::deallocate(ea, e, 1);
+  }
+
+  // Owner thread only. The memory for a new entry: a spare shell, or the allocator's.
+  entry* allocate_shell() {
+    if (spare_shell* const shell = spare_shells) {
+      spare_shells = shell->next;
+      --spare_count;
+      shell->~spare_shell();
+      return reinterpret_cast<entry*>(shell);
+    }
+    entry_allocator ea(alloc);
+    return std::to_address(entry_traits::allocate(ea, 1));
+  }
+  // Destroys e (its last handle gone, on the owner's thread) and, with std::allocator, keeps
+  // its memory as a spare shell, unless there are enough. The operations that free entries
+  // (finish, remove_queued, clear) give every spare back when they leave the table empty, so
+  // that an emptied table holds no entry's memory, with one test per operation, not per entry.
+  // An insertion after an erasure or a purge then costs no allocation and no deallocation
+  // (malloc + free: ~130 instructions in glibc, even from its per-thread cache). A user's
+  // allocator gets each entry's memory back when the entry goes, as from a node-based standard
+  // container: its owner may count or bound what it has out (D8).
+  void recycle_shell(entry* e) noexcept {
+    e->~entry();
+    if (is_std_allocator<Alloc> && spare_count < max_spare_shells) {
+      spare_shells = ::new (static_cast<void*>(e)) spare_shell{spare_shells};
+      ++spare_count;
+      return;
+    }
+    entry_allocator ea(alloc);
+    entry_traits::deallocate(ea, e, 1);
+  }
+  void release_spare_shells() noexcept {
+    entry_allocator ea(alloc);
+    while (spare_shell* const shell = spare_shells) {
+      spare_shells = shell->next;
+      shell->~spare_shell();
+      entry_traits::deallocate(ea, reinterpret_cast<entry*>(shell), 1);
+    }
+    spare_count = 0;
   }
 
   // The bucket of a hash: hash mod bucket_count (see bucket_primes); without a division when
@@ -464,15 +511,13 @@ public:
   entry* make_entry(const std::shared_ptr<R>& obj, std::size_t hash, Args&&... args) {
     header* h = require_header(obj);
     core_type& c = ensure_core();
-    typename core_type::entry_allocator ea(alloc_);
-    entry* e = std::to_address(core_type::entry_traits::allocate(ea, 1));
+    entry* e = c.allocate_shell();
     ::new (static_cast<void*>(e)) entry(h, obj, hash, &c);
     try {
       std::uninitialized_construct_using_allocator(std::addressof(e->payload), alloc_,
                                                    std::forward<Args>(args)...);
     } catch (...) {
-      e->~entry();
-      core_type::entry_traits::deallocate(ea, e, 1);
+      core_type::free_shell(e);
       throw;
     }
     if (c.prepaid == 0) { // balanced by free_entry's unref, or by destroy() if never used
@@ -570,6 +615,7 @@ public:
       drop(e);
       e = next;
     }
+    if (core_->size == 0) core_->release_spare_shells();
   }
 
   // Grows the buckets so that n entries stay within max_load_factor. The common case, room
@@ -680,6 +726,7 @@ private:
     claim(e);
     if (payload_is_ours(e)) destroy_payload(e);
     drop(e);
+    if (core_->size == 0) core_->release_spare_shells();
   }
 
   // After claim(e): the owner destroys the payload unless a death claimed e first and destroys
@@ -690,13 +737,13 @@ private:
 
   // Releases a handle the owner holds on a retired entry, which is out of its referent's weak
   // list (claim() or the death took it out), so that only handle holders can add a handle
-  // (drop_last_unlinked). If it was the last, the owner frees the entry here, and the entry's
-  // reference on the core becomes the owner's for a later entry; if another party still holds
-  // one (a keyrefs() handle), that party frees it later, with the core kept alive for it by
-  // that reference.
+  // (drop_last_unlinked). If it was the last, the owner frees the entry here, keeping its memory
+  // for a later entry (recycle_shell), and the entry's reference on the core becomes the
+  // owner's for that entry; if another party still holds one (a keyrefs() handle), that party
+  // frees it later, with the core kept alive for it by that reference.
   void drop(entry* e) noexcept {
     if (!drop_last_unlinked(e)) return;
-    core_type::free_shell(e);
+    core_->recycle_shell(e);
     ++core_->prepaid;
   }
 
@@ -716,6 +763,7 @@ private:
       drop(e);
       e = next;
     }
+    if (core_->size == 0) core_->release_spare_shells();
   }
 
   // Moves p to the first live entry from e on, pinned, or to the end; asks for each entry's
@@ -743,15 +791,13 @@ private:
     c.bucket_count = count;
     c.magic = count <= 0xFFFFFFFFu ? mod_magic(count) : 0;
     c.grow_at = threshold(c);
-    for (std::size_t b = 0; b < old_count; ++b) {
-      entry* e = old[b];
-      while (e) {
-        entry* next = e->chain_next;
-        entry*& head = fresh[c.index(e->hash)];
-        e->chain_next = head;
-        head = e;
-        e = next;
-      }
+    // Every entry in the chains is in the order list too: walking that list visits the entries
+    // alone, not the empty buckets, and reads them in the order they were allocated. Within a
+    // chain the newest entry comes first, as link() leaves it; no lookup depends on that order.
+    for (entry* e = c.order_head; e; e = e->order_next) {
+      entry*& head = fresh[c.index(e->hash)];
+      e->chain_next = head;
+      head = e;
     }
     if (old) core_type::bucket_traits::deallocate(ba, old, old_count);
   }
@@ -765,6 +811,7 @@ private:
     if (!core_) return;
     clear();
     remove_queued(core_->inbox.exchange(core_type::closed(), std::memory_order_acq_rel));
+    core_->release_spare_shells();
     core_type::unref(core_, 1 + core_->prepaid);
     core_ = nullptr;
   }

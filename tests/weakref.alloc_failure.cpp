@@ -50,6 +50,9 @@ struct injector {
     countdown = -1;
     return fired;
   }
+  // Calls of the global operator new and operator delete on this thread, armed or not.
+  static inline thread_local long news = 0;
+  static inline thread_local long deletes = 0;
   static bool fail_now() {
     if (countdown < 0) return false;
     if (countdown-- != 0) return false;
@@ -65,12 +68,14 @@ struct injector {
 // that the injector also reaches the allocations made with std::allocator and plain `new`.
 // Unarmed, they are malloc and free.
 void* operator new(std::size_t n) {
+  ++injector::news;
   if (injector::fail_now()) throw std::bad_alloc();
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
 void* operator new[](std::size_t n) { return ::operator new(n); }
 void* operator new(std::size_t n, std::align_val_t a) {
+  ++injector::news;
   if (injector::fail_now()) throw std::bad_alloc();
   const auto align = static_cast<std::size_t>(a);
   if (void* p =
@@ -99,18 +104,24 @@ void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noe
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return ::operator new(n, a, std::nothrow);
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+namespace {
+void release(void* p) noexcept {
+  if (p != nullptr) ++injector::deletes;
+  std::free(p);
+}
+} // namespace
+void operator delete(void* p) noexcept { release(p); }
+void operator delete[](void* p) noexcept { release(p); }
+void operator delete(void* p, std::size_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t) noexcept { release(p); }
+void operator delete(void* p, std::align_val_t) noexcept { release(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
 #endif
 
 namespace {
@@ -560,5 +571,56 @@ BOOST_AUTO_TEST_CASE(other_operations_are_basic) {
   BOOST_TEST(book.live_bytes == 0);
   BOOST_TEST_MESSAGE("allocation failure: " << points_tried << " failure points tried");
 }
+
+#ifndef WEAKREF_TEST_GLOBAL_NEW_FIXED
+// [weakref.containers.general]/15 With std::allocator, the memory of an entry the container
+// erased or purged serves its next insertion (no operator new, no operator delete), while the
+// container is not empty; the erasure that empties it gives every such memory back. (With the
+// allocator of a user, every entry's storage goes back when the entry goes: the tests of
+// value_map/cpp_api count it, e.g. non_const_at_purges.)
+BOOST_AUTO_TEST_CASE(a_freed_entrys_memory_serves_the_next_insertion_until_the_table_empties) {
+  std::vector<std::shared_ptr<tracked>> objs;
+  for (int i = 0; i < 4; ++i) objs.push_back(weakref::make_shared<tracked>(i));
+  weakref::weak_value_map<int, tracked> m;
+  m.reserve(16); // no bucket allocation below
+  for (int i = 0; i < 3; ++i) m.insert_or_assign(i, objs[static_cast<std::size_t>(i)]);
+  BOOST_TEST(m.erase(0) == 1u);
+  const auto allocations = [] { return injector::news; };
+  long before = allocations();
+  m.insert_or_assign(3, objs[3]); // into the erased entry's memory
+  BOOST_TEST(allocations() == before);
+  before = allocations();
+  m.insert_or_assign(0, objs[0]); // no memory left over: the allocator's
+  BOOST_TEST(allocations() == before + 1);
+
+  { // A purged entry's memory too.
+    auto dying = weakref::make_shared<tracked>(9);
+    m.insert_or_assign(9, dying);
+  }
+  m.purge();
+  before = allocations();
+  m.insert_or_assign(10, objs[1]);
+  BOOST_TEST(allocations() == before);
+
+  // Emptied one element at a time: the last erasure gives back its entry and the two kept.
+  BOOST_TEST(m.erase(0) == 1u);
+  BOOST_TEST(m.erase(1) == 1u);
+  BOOST_TEST(m.erase(2) == 1u);
+  BOOST_TEST(m.erase(3) == 1u);
+  const long deletes_before = injector::deletes;
+  BOOST_TEST(m.erase(10) == 1u);
+  BOOST_TEST(m.empty());
+  BOOST_TEST(injector::deletes == deletes_before + 1 + 4);
+
+  // At most 64 are kept: of 70 erasures that leave the table non-empty, 6 give memory back.
+  for (int i = 0; i < 71; ++i) m.insert_or_assign(100 + i, objs[0]);
+  long deletes = injector::deletes;
+  for (int i = 0; i < 70; ++i) BOOST_TEST(m.erase(100 + i) == 1u);
+  BOOST_TEST(injector::deletes == deletes + 6);
+  deletes = injector::deletes;
+  BOOST_TEST(m.erase(170) == 1u);
+  BOOST_TEST(injector::deletes == deletes + 1 + 64);
+}
+#endif
 
 BOOST_AUTO_TEST_SUITE_END()
