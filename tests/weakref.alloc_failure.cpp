@@ -50,9 +50,10 @@ struct injector {
     countdown = -1;
     return fired;
   }
-  // Calls of the global operator new and operator delete on this thread, armed or not.
-  static inline thread_local long news = 0;
-  static inline thread_local long deletes = 0;
+  // Calls of the global operator new and operator delete on this thread, armed or not (not
+  // counted where the global functions cannot be replaced: WEAKREF_TEST_GLOBAL_NEW_FIXED).
+  [[maybe_unused]] static inline thread_local long news = 0;
+  [[maybe_unused]] static inline thread_local long deletes = 0;
   static bool fail_now() {
     if (countdown < 0) return false;
     if (countdown-- != 0) return false;
