@@ -603,7 +603,7 @@ BOOST_AUTO_TEST_CASE(a_freed_entrys_memory_serves_the_next_insertion_until_the_t
   m.insert_or_assign(10, objs[1]);
   BOOST_TEST(allocations() == before);
 
-  // Emptied one element at a time: the last erasure gives back its entry and the two kept.
+  // Emptied one element at a time: the last erasure gives back its entry and the four kept.
   BOOST_TEST(m.erase(0) == 1u);
   BOOST_TEST(m.erase(1) == 1u);
   BOOST_TEST(m.erase(2) == 1u);
