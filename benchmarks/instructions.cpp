@@ -71,6 +71,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -326,6 +327,8 @@ int container_side(std::string_view op, std::string_view side, std::size_t n, me
 //                        report (size() stops counting the entry), the queueing for the owner
 //   value_map_purge      the death above, then the purge: the queue taken at once, and per
 //                        entry the report's settlement and the baseline's erase
+// and the same rows of key_map and set, but for their erase, which finds the element by the
+// address of the key object the caller holds (the identity policy), so needs no pin.
 
 // The referent of a floor: the baseline's item, with what the floor's registrations need.
 struct floor_item : item {
@@ -349,6 +352,7 @@ struct floor_item : item {
 // one per key, made before the row runs.
 struct dead_key {
   int key;
+  const item* address; // the key of the identity-keyed containers
   dead_key* next;
 };
 struct floor_inbox {
@@ -378,55 +382,76 @@ struct floor_side {
   static ptr make(int i) {
     if (inbox.links.size() <= static_cast<std::size_t>(i))
       inbox.links.resize(static_cast<std::size_t>(i) + 1);
-    inbox.links[static_cast<std::size_t>(i)].key = i;
-    return std::make_shared<floor_item>(i);
+    ptr p = std::make_shared<floor_item>(i);
+    inbox.links[static_cast<std::size_t>(i)] = {i, p.get(), nullptr};
+    return p;
   }
   template <class Map>
   static void purge(Map& m) {
     for (dead_key* d = inbox.head.exchange(nullptr, std::memory_order_acquire); d;) {
       dead_key* next = d->next;
-      m.erase(d->key);
+      if constexpr (std::is_same_v<typename Map::key_type, int>)
+        m.erase(d->key);
+      else
+        m.erase(d->address);
       inbox.pending.fetch_sub(1, std::memory_order_relaxed);
       d = next;
     }
   }
 };
 
-struct value_map_floor : floor_side {
-  using map_type = wb::std_value_map;
-  // The lookups have no floor of their own: they are the baseline's (container_row names them).
-  static int lookup(const map_type& m, int k, const ptr& p) {
-    return wb::value_map_std::lookup(m, k, p);
+// The floor of a container row, on the map of the baseline adaptor Base (value_map_std,
+// key_map_std, set_std): the baseline's operation, with the read-modify-writes of "the floors"
+// above. A weak_value_map compares its keys under a pin; the identity-keyed containers find
+// their elements by the address of a key object the caller holds, which needs none.
+template <class Base>
+struct floor_container : floor_side {
+  using map_type = typename Base::map_type;
+  static constexpr bool by_address = !std::is_same_v<typename map_type::key_type, int>;
+
+  static const std::weak_ptr<item>& weak(const typename map_type::value_type& kv) noexcept {
+    if constexpr (requires { kv.second.expired(); })
+      return kv.second;
+    else
+      return kv.second.first; // key_map_std's (weak_ptr, value) pair
   }
-  static bool absent(const map_type& m, int k, const ptr& p) {
-    return wb::value_map_std::absent(m, k, p);
-  }
-  template <class M>
-  static void insert(M& m, int k, const ptr& p) {
-    m.insert_or_assign(k, std::weak_ptr<item>(p));
+  static void registration(const ptr& p, int change) noexcept {
     floor_item& f = floor_of(p);
     f.lock();
-    ++f.registrations;
+    f.registrations += static_cast<std::uint32_t>(change);
     f.unlock();
+  }
+
+  // The lookups have no floor of their own: they are the baseline's (container_row names them).
+  static int lookup(const map_type& m, int k, const ptr& p) { return Base::lookup(m, k, p); }
+  static bool absent(const map_type& m, int k, const ptr& p) { return Base::absent(m, k, p); }
+  template <class M>
+  static void insert(M& m, int k, const ptr& p) {
+    Base::insert(m, k, p);
+    registration(p, 1);
     ptr pin(p); // the returned iterator's
     keep(pin);
   }
-  static std::size_t erase(map_type& m, int k, const ptr&) {
-    const auto it = m.find(k);
-    if (it == m.end()) return 0;
-    const ptr pin = it->second.lock(); // while the key is compared
-    if (!pin) return 0;
-    floor_item& f = floor_of(pin);
-    f.lock();
-    --f.registrations;
-    f.unlock();
-    m.erase(it);
+  static std::size_t erase(map_type& m, int k, const ptr& p) {
+    if constexpr (by_address) {
+      const auto it = m.find(p.get());
+      if (it == m.end() || weak(*it).expired()) return 0;
+      registration(p, -1);
+      m.erase(it);
+    } else {
+      const auto it = m.find(k);
+      if (it == m.end()) return 0;
+      const ptr pin = weak(*it).lock(); // while the key is compared
+      if (!pin) return 0;
+      registration(pin, -1);
+      m.erase(it);
+    }
     return 1;
   }
   static std::int64_t iterate(map_type& m) {
     std::int64_t sum = 0;
-    for (const auto& [k, w] : m)
-      if (const ptr pin = w.lock()) {
+    for (const auto& kv : m)
+      if (const ptr pin = weak(kv).lock()) {
         ptr out = pin; // the owning value handed out
         keep(out);
         sum += out->x;
@@ -436,10 +461,13 @@ struct value_map_floor : floor_side {
 };
 
 // The floor of a row of containers (the ops container_row has a floor for).
-int floor_container_row(std::string_view op, std::size_t n, meter& m) {
+int floor_container_row(std::string_view container, std::string_view op, std::size_t n, meter& m) {
   if (op != "insert" && op != "erase" && op != "iterate" && op != "death" && op != "purge")
     return 2;
-  const int status = container_row<value_map_floor>(op, n, m);
+  const int status =
+      container == "value_map" ? container_row<floor_container<wb::value_map_std>>(op, n, m)
+      : container == "key_map" ? container_row<floor_container<wb::key_map_std>>(op, n, m)
+                               : container_row<floor_container<wb::set_std>>(op, n, m);
   // The rows that end with their containers still full leave their referents' deaths queued
   // (a floor container does not unregister when it is destroyed); the death rows purge theirs.
   const bool purged = inbox.pending.load() == 0 && inbox.head.load() == nullptr;
@@ -677,7 +705,9 @@ constexpr derived derived_rows[] = {
 
 int run(std::string_view row, std::string_view side, std::size_t n, meter& m) {
   if (side == "floor") {
-    if (row.starts_with("value_map_")) return floor_container_row(row.substr(10), n, m);
+    for (const std::string_view c : {"value_map", "key_map", "set"})
+      if (row.size() > c.size() && row.starts_with(c) && row[c.size()] == '_')
+        return floor_container_row(c, row.substr(c.size() + 1), n, m);
     return floor_ref_row(row, n, m);
   }
   for (const std::string_view c : {"value_map", "key_map", "set"}) {
@@ -934,10 +964,22 @@ struct floor_row {
   bool sized;        // a container row: run at each size
   std::size_t batch; // the other rows: operations per region (--floors)
 };
-constexpr floor_row floor_rows[] = {
-    {"ref_create_destroy", false, 1000}, {"value_map_insert", true, 0},
-    {"value_map_erase", true, 0},        {"value_map_iterate", true, 0},
-    {"value_map_death", true, 0},        {"value_map_purge", true, 0}};
+constexpr floor_row floor_rows[] = {{"ref_create_destroy", false, 1000},
+                                    {"value_map_insert", true, 0},
+                                    {"value_map_erase", true, 0},
+                                    {"value_map_iterate", true, 0},
+                                    {"value_map_death", true, 0},
+                                    {"value_map_purge", true, 0},
+                                    {"key_map_insert", true, 0},
+                                    {"key_map_erase", true, 0},
+                                    {"key_map_iterate", true, 0},
+                                    {"key_map_death", true, 0},
+                                    {"key_map_purge", true, 0},
+                                    {"set_insert", true, 0},
+                                    {"set_erase", true, 0},
+                                    {"set_iterate", true, 0},
+                                    {"set_death", true, 0},
+                                    {"set_purge", true, 0}};
 constexpr std::size_t floor_side_count = 3;
 constexpr const char* floor_sides[floor_side_count] = {"std", "floor", "ours"};
 
