@@ -327,16 +327,13 @@ int container_side(std::string_view op, std::string_view side, std::size_t n, me
 //                        report (size() stops counting the entry), the queueing for the owner
 //   value_map_purge      the death above, then the purge: the queue taken at once, and per
 //                        entry the report's settlement and the baseline's erase
+//   death_callbacks/k:K  the referent's lock, and per callback the release of the handle to its
+//                        reference that the callback is passed (PY-REF-1)
 // and the same rows of key_map and set, but for their erase, which finds the element by the
 // address of the key object the caller holds (the identity policy), so needs no pin.
 
-// The referent of a floor: the baseline's item, with what the floor's registrations need.
-struct floor_item : item {
-  using item::item;
-  floor_item(const floor_item&) = delete;
-  floor_item& operator=(const floor_item&) = delete;
-  ~floor_item();
-
+// The one-byte spinlock of a floor's referent, which its registrations and its death take.
+struct floor_lock {
   void lock() noexcept {
     while (locked.exchange(true, std::memory_order_acquire))
       while (locked.load(std::memory_order_relaxed)) std::this_thread::yield();
@@ -344,7 +341,45 @@ struct floor_item : item {
   void unlock() noexcept { locked.store(false, std::memory_order_release); }
 
   std::atomic<bool> locked{false};
+};
+
+// The referent of a container's or a reference's floor: the baseline's item, with its lock and
+// a count of its registrations.
+struct floor_item : item, floor_lock {
+  using item::item;
+  floor_item(const floor_item&) = delete;
+  floor_item& operator=(const floor_item&) = delete;
+  ~floor_item();
+
   std::uint32_t registrations = 0; // under the lock
+};
+
+// A reference with a callback (death_callbacks' floor): the callback, and the count of the
+// handles of its reference, one of which the death passes to the callback (PY-REF-1) and
+// releases after it: atomically, as other copies may be released on other threads meanwhile.
+struct floor_callback {
+  std::function<void()> fn;
+  std::atomic<std::uint32_t> handles{2}; // the reference's own, and the one the death passes
+};
+
+// The referent of death_callbacks' floor: its references with a callback.
+struct floor_callback_item : item, floor_lock {
+  using item::item;
+  floor_callback_item(const floor_callback_item&) = delete;
+  floor_callback_item& operator=(const floor_callback_item&) = delete;
+  ~floor_callback_item() {
+    lock();
+    floor_callback* const first = std::exchange(callbacks, nullptr);
+    const std::size_t k = std::exchange(count, 0);
+    unlock();
+    for (std::size_t i = 0; i < k; ++i) {
+      first[i].fn();
+      first[i].handles.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  floor_callback* callbacks = nullptr; // under the lock
+  std::size_t count = 0;
 };
 
 // What a floor container's deaths report to it: a count and a stack of the dead entries' keys
@@ -482,6 +517,39 @@ int floor_container_row(std::string_view container, std::string_view op, std::si
 // The floor of ref_create_destroy: the baseline's weak_ptr copy and release, and a
 // registration with the referent on each side.
 int floor_ref_row(std::string_view row, std::size_t n, meter& m) {
+  if (row.starts_with("death_callbacks/k:")) {
+    // The floor of a death with k callbacks: the baseline's death and k std::function calls,
+    // the referent's lock (the death takes the references out of its list), and per callback
+    // the release of the handle it was passed. The references hold weak_ptrs, as any that can
+    // be locked must, so the death releases the weak count its owners held (as ours does).
+    const std::size_t k = std::strtoul(row.data() + row.find(':') + 1, nullptr, 10);
+    long long calls = 0;
+    std::vector<std::shared_ptr<floor_callback_item>> objects(n);
+    std::vector<std::weak_ptr<floor_callback_item>> refs;
+    for (std::size_t i = 0; i < m.iterations; ++i) {
+      const auto records = std::make_unique<floor_callback[]>(n * k);
+      refs.reserve(n * k);
+      for (std::size_t o = 0; o < n; ++o) {
+        objects[o] = std::make_shared<floor_callback_item>(1);
+        for (std::size_t j = 0; j < k; ++j) {
+          records[o * k + j].fn = [&calls] { ++calls; };
+          refs.emplace_back(objects[o]);
+        }
+        objects[o]->lock();
+        objects[o]->callbacks = &records[o * k];
+        objects[o]->count = k;
+        objects[o]->unlock();
+      }
+      m([&] {
+        for (auto& obj : objects) obj.reset();
+      });
+      refs.clear();
+    }
+    sink = calls;
+    return calls == static_cast<long long>(m.iterations * n * k)
+               ? 0
+               : fail("not every floor callback ran");
+  }
   if (row != "ref_create_destroy") return 2;
   const auto obj = std::make_shared<floor_item>(1);
   const std::weak_ptr<floor_item> w(obj);
@@ -979,7 +1047,9 @@ constexpr floor_row floor_rows[] = {{"ref_create_destroy", false, 1000},
                                     {"set_erase", true, 0},
                                     {"set_iterate", true, 0},
                                     {"set_death", true, 0},
-                                    {"set_purge", true, 0}};
+                                    {"set_purge", true, 0},
+                                    {"death_callbacks/k:1", false, 64},
+                                    {"death_callbacks/k:16", false, 64}};
 constexpr std::size_t floor_side_count = 3;
 constexpr const char* floor_sides[floor_side_count] = {"std", "floor", "ours"};
 
@@ -1016,6 +1086,30 @@ void print_floor_table(std::ostream& out, const std::vector<std::string>& order,
       return wb::target_met(*t, instructions, *v[a], *v[0]) ? "yes" : "NO";
     };
     lines.push_back({name, text[0], text[1], text[2], ratio(1, 0), ratio(2, 0), ratio(2, 1),
+                     t ? wb::target_text(*t, instructions) : "-", met(1), met(2)});
+  }
+  // callback_at_death, derived as in the other tables.
+  for (const derived& d : derived_rows) {
+    if (!rows.contains(d.minuend) || !rows.contains(d.subtrahend)) continue;
+    std::optional<double> v[floor_side_count];
+    for (std::size_t s = 0; s < floor_side_count; ++s) {
+      const auto a = rows.at(d.minuend)[s].median();
+      const auto b = rows.at(d.subtrahend)[s].median();
+      if (a && b) v[s] = (*a - *b) / d.divisor;
+    }
+    auto ratio = [&](std::size_t a, std::size_t b) -> std::string {
+      if (!v[a] || !v[b] || *v[b] <= 0) return "-";
+      char r[32];
+      std::snprintf(r, sizeof r, "%.2f", *v[a] / *v[b]);
+      return r;
+    };
+    const wb::target* t = wb::find_target(targets, d.name);
+    auto met = [&](std::size_t a) -> std::string {
+      if (!t || !v[a] || !v[0] || *v[0] <= 0) return "-";
+      return wb::target_met(*t, instructions, *v[a], *v[0]) ? "yes" : "NO";
+    };
+    lines.push_back({d.name, v[0] ? number(*v[0]) : "-", v[1] ? number(*v[1]) : "-",
+                     v[2] ? number(*v[2]) : "-", ratio(1, 0), ratio(2, 0), ratio(2, 1),
                      t ? wb::target_text(*t, instructions) : "-", met(1), met(2)});
   }
   const std::string u(unit);
