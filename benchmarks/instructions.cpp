@@ -327,6 +327,8 @@ int container_side(std::string_view op, std::string_view side, std::size_t n, me
 //                        report (size() stops counting the entry), the queueing for the owner
 //   value_map_purge      the death above, then the purge: the queue taken at once, and per
 //                        entry the report's settlement and the baseline's erase
+//   <c>_lookup...        nothing: a lookup hit pins and releases, as the baseline's does, so its
+//                        floor is the baseline itself, and ours's gap there is ours alone
 //   death_callbacks/k:K  the referent's lock, and per callback the release of the handle to its
 //                        reference that the callback is passed (PY-REF-1)
 // and the same rows of key_map and set, but for their erase, which finds the element by the
@@ -497,7 +499,8 @@ struct floor_container : floor_side {
 
 // The floor of a row of containers (the ops container_row has a floor for).
 int floor_container_row(std::string_view container, std::string_view op, std::size_t n, meter& m) {
-  if (op != "insert" && op != "erase" && op != "iterate" && op != "death" && op != "purge")
+  if (op != "insert" && op != "lookup_hit" && op != "lookup_hit_in_order" && op != "lookup" &&
+      op != "erase" && op != "iterate" && op != "death" && op != "purge")
     return 2;
   const int status =
       container == "value_map" ? container_row<floor_container<wb::value_map_std>>(op, n, m)
@@ -1034,16 +1037,20 @@ struct floor_row {
 };
 constexpr floor_row floor_rows[] = {{"ref_create_destroy", false, 1000},
                                     {"value_map_insert", true, 0},
+                                    {"value_map_lookup_hit", true, 0},
+                                    {"value_map_lookup_hit_in_order", true, 0},
                                     {"value_map_erase", true, 0},
                                     {"value_map_iterate", true, 0},
                                     {"value_map_death", true, 0},
                                     {"value_map_purge", true, 0},
                                     {"key_map_insert", true, 0},
+                                    {"key_map_lookup", true, 0},
                                     {"key_map_erase", true, 0},
                                     {"key_map_iterate", true, 0},
                                     {"key_map_death", true, 0},
                                     {"key_map_purge", true, 0},
                                     {"set_insert", true, 0},
+                                    {"set_lookup", true, 0},
                                     {"set_erase", true, 0},
                                     {"set_iterate", true, 0},
                                     {"set_death", true, 0},
