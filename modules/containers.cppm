@@ -8,7 +8,6 @@ module;
 #include <memory>
 #include <optional>
 #include <ranges>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -652,14 +651,15 @@ private:
   template <class Q>
   size_type erase_matching(const Q& key) {
     table_.purge();
-    entry* e = nullptr;
-    std::shared_ptr<R> pin; // held until the entry is gone, where the match needed it
-    if constexpr (found_by_address<Q>)
-      e = find_live(key); // the caller holds the key object: its element cannot die meanwhile
-    else
-      std::tie(e, pin) = find_entry(key);
-    if (!e) return 0;
-    table_.erase(e);
+    if constexpr (found_by_address<Q>) {
+      entry* const e = find_live(key); // the caller holds the key object: it cannot die meanwhile
+      if (!e) return 0;
+      table_.erase(e);
+    } else {
+      const auto [e, pin] = find_entry(key); // pinned until the entry is gone
+      if (!e) return 0;
+      table_.erase(e);
+    }
     return 1;
   }
   template <class It>
