@@ -538,9 +538,11 @@ protected:
   // without touching its referent's count (a performance path; found_by_address, which erase
   // uses too). A raw pointer takes the pinned path: the caller need not own what it points to.
   template <class Q>
+  static constexpr bool held_by_caller =
+      owner_argument<Q, Traits> || std::convertible_to<const Q&, const R&>;
+  template <class Q>
   static constexpr bool found_by_address =
-      Traits::weak_key && is_identity_policy<Hash, KeyEqual> &&
-      (owner_argument<Q, Traits> || std::convertible_to<const Q&, const R&>);
+      Traits::weak_key && is_identity_policy<Hash, KeyEqual> && held_by_caller<Q>;
   template <class Q>
   entry* find_live(const Q& key) const {
     if constexpr (owner_argument<Q, Traits>) {
