@@ -535,15 +535,20 @@ protected:
   }
   // The live entry matching a lookup argument, not pinned (for lookups that return no element):
   // under the identity policy, an object (which the caller holds) is found by its address
-  // without touching its referent's count (a performance path). A raw pointer takes the pinned
-  // path: the caller need not own what it points to.
+  // without touching its referent's count (a performance path; found_by_address, which erase
+  // uses too). A raw pointer takes the pinned path: the caller need not own what it points to.
+  template <class Q>
+  static constexpr bool held_by_caller =
+      owner_argument<Q, Traits> || std::convertible_to<const Q&, const R&>;
+  template <class Q>
+  static constexpr bool found_by_address =
+      Traits::weak_key && is_identity_policy<Hash, KeyEqual> && held_by_caller<Q>;
   template <class Q>
   entry* find_live(const Q& key) const {
     if constexpr (owner_argument<Q, Traits>) {
       const std::shared_ptr<R>& owner = key;
       return owner ? find_live(*owner) : nullptr;
-    } else if constexpr (Traits::weak_key && is_identity_policy<Hash, KeyEqual> &&
-                         std::convertible_to<const Q&, const R&>) {
+    } else if constexpr (found_by_address<Q>) {
       const R& object = key;
       return table_.find_by_address(hash_(object), std::addressof(object));
     } else {
@@ -648,9 +653,15 @@ private:
   template <class Q>
   size_type erase_matching(const Q& key) {
     table_.purge();
-    auto [e, pin] = find_entry(key); // pinned until the entry is gone
-    if (!e) return 0;
-    table_.erase(e);
+    if constexpr (found_by_address<Q>) {
+      entry* const e = find_live(key); // the caller holds the key object: it cannot die meanwhile
+      if (!e) return 0;
+      table_.erase(e);
+    } else {
+      const auto [e, pin] = find_entry(key); // pinned until the entry is gone
+      if (!e) return 0;
+      table_.erase(e);
+    }
     return 1;
   }
   template <class It>

@@ -217,7 +217,7 @@ struct header_ops {
   void (*release_chunk)(header*) noexcept;
 };
 
-// Per-referent state; lives in the chunk next to the object. 32 bytes: every weakly
+// Per-referent state; lives in the chunk next to the object. 24 bytes: every weakly
 // referenceable object carries it.
 struct header {
   spinlock lock;
@@ -227,10 +227,14 @@ struct header {
   // Newest first: the callback order of PY-REF-2. Guarded by lock; atomic only so that die()
   // may see an empty list without taking the lock (relaxed under the lock: the lock orders).
   std::atomic<node_base*> head{nullptr};
-  void* chunk = nullptr; // start of the allocation; the control block is placed there
   const header_ops* ops = nullptr;
 
   inline node_base* first() const noexcept { return head.load(std::memory_order_relaxed); }
+
+  // The start of the allocation, where the control block's slot is: the header is placed
+  // cb_slot bytes after it (allocate_shared), so the address is computed, not stored (8 bytes
+  // fewer in every referent).
+  inline void* chunk() noexcept { return reinterpret_cast<unsigned char*>(this) - cb_slot; }
 
   inline void link(node_base* n) noexcept {
     std::lock_guard guard(lock);
@@ -265,16 +269,17 @@ struct header {
 // is stated here: each path that touched a header releases it just before dropping its weak or
 // strong count, and the deallocation acquires it. The edge itself is real (the count is an
 // acq_rel atomic); only its visibility to the tool is added. The annotated address is a plain
-// field, not the header's first byte: that is the spinlock's, whose release-stores would
-// replace, not join, the annotation's clock. No-ops in other builds.
+// field (`ops`, written once before the header is shared), not the header's first byte: that
+// is the spinlock's, whose release-stores would replace, not join, the annotation's clock.
+// No-ops in other builds.
 inline void done_with_header([[maybe_unused]] header* h) noexcept {
 #ifdef WEAKREF_TSAN_ANNOTATIONS
-  __tsan_release(&h->chunk);
+  __tsan_release(&h->ops);
 #endif
 }
 inline void header_unreachable([[maybe_unused]] header* h) noexcept {
 #ifdef WEAKREF_TSAN_ANNOTATIONS
-  __tsan_acquire(&h->chunk);
+  __tsan_acquire(&h->ops);
 #endif
 }
 
@@ -447,37 +452,41 @@ struct probe_result {
   std::size_t align = 0;
 };
 
+// Where the probe of control_block_layout, running on this thread, records what it saw. Not a
+// member of chunk_allocator: the allocator is stored in every control block, and one pointer
+// there (the header) is 8 bytes fewer per referent than two.
+inline thread_local constinit probe_result* probing = nullptr;
+
 template <class U>
 struct chunk_allocator {
   using value_type = U;
-  header* hdr = nullptr;
-  probe_result* probe = nullptr;
+  header* hdr; // null only in control_block_layout's probe
 
-  chunk_allocator(header* h, probe_result* p) noexcept : hdr(h), probe(p) {}
+  explicit chunk_allocator(header* h) noexcept : hdr(h) {}
   template <class V>
-  chunk_allocator(const chunk_allocator<V>& other) noexcept : hdr(other.hdr), probe(other.probe) {}
+  chunk_allocator(const chunk_allocator<V>& other) noexcept : hdr(other.hdr) {}
 
   U* allocate(std::size_t n) {
     const std::size_t bytes = n * sizeof(U);
-    if (probe) {
-      probe->size = bytes;
-      probe->align = alignof(U);
+    if (hdr == nullptr) {
+      probing->size = bytes;
+      probing->align = alignof(U);
       return static_cast<U*>(::operator new(bytes));
     }
     if (!hdr->cb_placed && bytes <= hdr->cb_slot) {
       hdr->cb_placed = true;
-      return static_cast<U*>(hdr->chunk);
+      return static_cast<U*>(hdr->chunk());
     }
     // Only if a standard library allocates differently from what the probe saw.
     return static_cast<U*>(::operator new(bytes, std::align_val_t{alignof(U)}));
   }
 
   void deallocate(U* p, std::size_t) noexcept {
-    if (probe) {
+    if (hdr == nullptr) {
       ::operator delete(p);
       return;
     }
-    if (static_cast<void*>(p) != hdr->chunk) ::operator delete(p, std::align_val_t{alignof(U)});
+    if (static_cast<void*>(p) != hdr->chunk()) ::operator delete(p, std::align_val_t{alignof(U)});
     hdr->ops->release_chunk(hdr);
   }
 
@@ -488,10 +497,12 @@ template <class T>
 const probe_result& control_block_layout() {
   static const probe_result layout = [] {
     probe_result r;
+    probing = &r;
     {
       std::shared_ptr<T> probe(static_cast<T*>(nullptr), deleter{nullptr},
-                               chunk_allocator<std::byte>{nullptr, &r});
+                               chunk_allocator<std::byte>{nullptr});
     }
+    probing = nullptr;
     return r;
   }();
   return layout;
@@ -541,7 +552,7 @@ struct ref_node : node_base {
 // hold: 64-bit targets whose std::weak_ptr is two pointers (libc++ and libstdc++ both).
 inline constexpr bool quoted_sizes_apply = sizeof(void*) == 8 && sizeof(std::weak_ptr<int>) == 16;
 static_assert(!quoted_sizes_apply || sizeof(node_base) == 48, "weakref: node_base is 48 bytes");
-static_assert(!quoted_sizes_apply || sizeof(header) == 32, "weakref: header is 32 bytes");
+static_assert(!quoted_sizes_apply || sizeof(header) == 24, "weakref: header is 24 bytes");
 static_assert(!quoted_sizes_apply || sizeof(ref_node<int>) == 64,
               "weakref: a weak_ref node without callback is 64 bytes");
 

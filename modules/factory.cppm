@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 module;
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -25,9 +26,11 @@ constexpr std::size_t round_up(std::size_t n, std::size_t a) noexcept {
 template <class T, class Alloc>
 struct block : header {
   using value_type = std::remove_cv_t<T>;
-  static constexpr std::size_t unit_align = alignof(std::max_align_t) > alignof(value_type)
-                                                ? alignof(std::max_align_t)
-                                                : alignof(value_type);
+  // The chunk is allocated in units of the strictest alignment among its parts, not of
+  // max_align_t: units of 8 bytes for an `int` make its chunk 8 bytes smaller than units of 16
+  // could (a control block that asks for more than this gets an allocation of its own).
+  static constexpr std::size_t unit_align =
+      std::max({alignof(header), alignof(Alloc), alignof(value_type)});
   using unit = chunk_unit<unit_align>;
   using unit_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<unit>;
   using unit_traits = std::allocator_traits<unit_allocator>;
@@ -57,7 +60,7 @@ struct block : header {
     header_unreachable(h);
     block* b = from(h);
     unit_allocator ua(b->alloc);
-    unit* first = static_cast<unit*>(h->chunk);
+    unit* first = static_cast<unit*>(h->chunk());
     const std::size_t n = units(h->cb_slot);
     b->~block();
     unit_traits::deallocate(
@@ -101,7 +104,6 @@ std::shared_ptr<T> allocate_shared(const Alloc& a, Args&&... args) {
   auto memory = block::unit_traits::allocate(ua, units);
   unsigned char* base = reinterpret_cast<unsigned char*>(std::to_address(memory));
   block* b = ::new (static_cast<void*>(base + cb_bytes)) block(a);
-  b->chunk = base;
   b->cb_slot = static_cast<std::uint16_t>(cb_bytes);
   b->ops = &block::block_ops;
 
@@ -115,8 +117,7 @@ std::shared_ptr<T> allocate_shared(const Alloc& a, Args&&... args) {
   T* object = std::launder(b->object());
   try {
     // Taking a raw pointer (not aliasing) keeps enable_shared_from_this working.
-    return std::shared_ptr<T>(object, detail::deleter{b},
-                              detail::chunk_allocator<std::byte>{b, nullptr});
+    return std::shared_ptr<T>(object, detail::deleter{b}, detail::chunk_allocator<std::byte>{b});
   } catch (...) {
     // Only reachable if the control block did not fit its slot and operator new failed; the
     // shared_ptr constructor has already run the deleter, which destroyed the object.

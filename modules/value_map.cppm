@@ -276,7 +276,10 @@ private:
   std::pair<iterator, bool> insert_or_assign_impl(KK&& key, std::shared_ptr<V> value) {
     table_.purge();
     const std::size_t h = hash_(key);
-    entry* old = find_entry(h, key).first;
+    // The old element stays pinned until it is gone: releasing the pin could end its value's
+    // life here, and that death's payload destructor (user code) could purge this map and free
+    // the old entry before the erase below ([weakref.containers.general]/8).
+    const auto [old, old_pin] = find_entry(h, key);
     // Strong guarantee: everything that can throw happens before the old entry goes.
     entry* e = table_.make_entry(value, h, std::forward<KK>(key));
     try {

@@ -119,6 +119,62 @@ BOOST_AUTO_TEST_CASE(stale_death_keeps_newer_value) {
   BOOST_TEST(m.at("j") == newer);
 }
 
+namespace {
+// A key whose copies, while `armed`, look the map up (user code that re-enters the container as
+// its key is built), and a KeyEqual that, while `drop` is set, drops the owner it points to:
+// between them they end the replaced value's life inside insert_or_assign.
+struct reentrant_key {
+  int id;
+  static inline weak_value_map<reentrant_key, tracked, struct reentrant_hash,
+                               struct reentrant_equal>* map = nullptr;
+  static inline bool armed = false;
+  explicit reentrant_key(int i) : id(i) {}
+  reentrant_key(const reentrant_key& other);
+};
+struct reentrant_hash {
+  std::size_t operator()(const reentrant_key& k) const { return std::hash<int>{}(k.id); }
+};
+struct reentrant_equal {
+  static inline std::shared_ptr<tracked>* drop = nullptr;
+  bool operator()(const reentrant_key& a, const reentrant_key& b) const {
+    if (drop != nullptr) std::exchange(drop, nullptr)->reset();
+    return a.id == b.id;
+  }
+};
+reentrant_key::reentrant_key(const reentrant_key& other) : id(other.id) {
+  if (armed) {
+    armed = false;
+    (void)map->erase(reentrant_key(-1)); // purges the map
+  }
+}
+} // namespace
+
+// [weakref.containers.general]/8: a replacement whose old value loses its last other owner
+// during the lookup (here the KeyEqual drops it; in a program, another thread) keeps that
+// element pinned until it is gone. Released early, the pin ran the old value's death inside
+// insert_or_assign, and the new key's construction (user code) purged the map and freed the old
+// entry before insert_or_assign erased it, whose erase then walked its chain past the end (a
+// null dereference, seen). Fails if insert_or_assign drops the lookup's pin at once (the mutant
+// replace-drops-the-old-pin).
+BOOST_AUTO_TEST_CASE(replaced_value_dying_during_the_replacement_is_erased_once) {
+  weak_value_map<reentrant_key, tracked, reentrant_hash, reentrant_equal> m;
+  reentrant_key::map = &m;
+  auto old_value = obj(1);
+  auto new_value = obj(2);
+  const reentrant_key key(7);
+  m.insert_or_assign(key, old_value);
+  reentrant_equal::drop = &old_value; // the lookup's comparison drops the old value's owner
+  reentrant_key::armed = true;        // the new entry's key copy then purges the map
+  m.insert_or_assign(key, new_value);
+  reentrant_key::armed = false;
+  reentrant_equal::drop = nullptr;
+  BOOST_TEST(old_value == nullptr);
+  BOOST_TEST(m.size() == 1u);
+  BOOST_TEST(m.get(key) == new_value);
+  m.clear();
+  reentrant_key::map = nullptr;
+}
+
 // bpo-28427 with a dead entry still in the table: inserting under its key makes a new entry,
 // and purging the dead one leaves the new one.
 // Checks [weakref.value.map.modifiers]/8; [weakref.containers.general]/5 and /9.
