@@ -833,6 +833,18 @@ std::string number(double x) {
   return s;
 }
 
+// A cell's text: its median (with " B" for a size), and its spread where it has one.
+std::string cell_text(std::optional<double> value, std::optional<double> spread, bool bytes) {
+  if (!value) return "-";
+  std::string text = number(*value) + (bytes ? " B" : "");
+  if (spread) {
+    char p[16];
+    std::snprintf(p, sizeof p, *spread < 0.1 ? " ±%.1f%%" : " ±%.0f%%", *spread * 100);
+    text += p;
+  }
+  return text;
+}
+
 // A table of measured rows (name -> the three sides), in `order`, with the derived rows after
 // their minuends. unit: "ns", "instr" or "" (sizes carry " B").
 void print_table(std::ostream& out, const std::vector<std::string>& order,
@@ -846,18 +858,7 @@ void print_table(std::ostream& out, const std::vector<std::string>& order,
   auto add = [&](const std::string& name, const std::optional<double>(&v)[wb::sides],
                  const std::optional<double>(&sp)[wb::sides], bool bytes) {
     std::string text[wb::sides];
-    for (std::size_t s = 0; s < wb::sides; ++s) {
-      if (!v[s]) {
-        text[s] = "-";
-        continue;
-      }
-      text[s] = number(*v[s]) + (bytes ? " B" : "");
-      if (sp[s]) {
-        char p[16];
-        std::snprintf(p, sizeof p, *sp[s] < 0.1 ? " ±%.1f%%" : " ±%.0f%%", *sp[s] * 100);
-        text[s] += p;
-      }
-    }
+    for (std::size_t s = 0; s < wb::sides; ++s) text[s] = cell_text(v[s], sp[s], bytes);
     lines.push_back(
         wb::ratio_cells(name, text, v, wb::find_target(targets, name), instructions, flat));
   };
@@ -899,6 +900,48 @@ int write_md(const std::string& path, const std::string& title, const std::strin
   return 0;
 }
 
+// The "row side count" lines of scripts/instructions (stdin), per operation of a run of n, by
+// side (the index of the side's name in `sides`).
+template <std::size_t K>
+std::map<std::string, std::array<cell, K>> read_counts(double n, const char* const (&sides)[K]) {
+  std::map<std::string, std::array<cell, K>> rows;
+  std::string name, side;
+  double count = 0;
+  while (std::cin >> name >> side >> count)
+    for (std::size_t s = 0; s < K; ++s)
+      if (side == sides[s]) rows[name][s].samples.push_back(count / n);
+  return rows;
+}
+
+// --sizes (the container rows' entries), for --time and --floors.
+std::vector<std::size_t> sizes_option(int argc, char** argv) {
+  std::vector<std::size_t> sizes;
+  std::istringstream list(option(argc, argv, "sizes", "1000,100000,1000000"));
+  for (std::string size; std::getline(list, size, ',');)
+    sizes.push_back(static_cast<std::size_t>(std::strtoull(size.c_str(), nullptr, 10)));
+  return sizes;
+}
+
+// One timed run of a row's side (--time, --floors): its result per operation (a size row's
+// bytes, else nanoseconds), or the run's failure status.
+struct timed_result {
+  int status = 0;
+  double per_op = 0;
+};
+timed_result timed_run(const std::string& name, std::string_view row, const char* side,
+                       std::size_t n, std::size_t iterations, std::chrono::nanoseconds overhead) {
+  meter m;
+  m.timed = true;
+  m.iterations = iterations;
+  m.overhead = overhead;
+  if (const int status = run(row, side, n, m); status != 0) {
+    std::fprintf(stderr, "weakref.instructions: %s %s failed (%d)\n", name.c_str(), side, status);
+    return {status};
+  }
+  return {0, m.value ? *m.value
+                     : static_cast<double>(m.total.count()) / static_cast<double>(iterations * n)};
+}
+
 // --list: what scripts/instructions runs under callgrind.
 int list_rows() {
   for (const row_info& r : all_rows()) {
@@ -913,12 +956,7 @@ int list_rows() {
 // --table: the instruction counts of scripts/instructions, per operation.
 int instruction_table(int argc, char** argv) {
   const double n = std::strtod(option(argc, argv, "n", "10000").c_str(), nullptr);
-  std::map<std::string, std::array<cell, wb::sides>> rows;
-  std::string name, side;
-  double count = 0;
-  while (std::cin >> name >> side >> count)
-    for (std::size_t s = 0; s < wb::sides; ++s)
-      if (side == wb::side_names[s]) rows[name][s].samples.push_back(count / n);
+  const auto rows = read_counts(n, wb::side_names);
   std::vector<std::string> order;
   for (const row_info& r : all_rows()) order.push_back(r.name);
   std::ostringstream table;
@@ -939,12 +977,7 @@ int instruction_table(int argc, char** argv) {
 
 // --time: the timing table (the libc++ build's, in scripts/bench).
 int time_table(int argc, char** argv) {
-  std::vector<std::size_t> sizes;
-  {
-    std::istringstream list(option(argc, argv, "sizes", "1000,100000,1000000"));
-    for (std::string item; std::getline(list, item, ',');)
-      sizes.push_back(static_cast<std::size_t>(std::strtoull(item.c_str(), nullptr, 10)));
-  }
+  const std::vector<std::size_t> sizes = sizes_option(argc, argv);
   const int repetitions = std::atoi(option(argc, argv, "repetitions", "5").c_str());
   const auto ops = static_cast<std::size_t>(
       std::strtoull(option(argc, argv, "ops", "1000000").c_str(), nullptr, 10));
@@ -993,19 +1026,10 @@ int time_table(int argc, char** argv) {
   std::map<std::string, std::array<cell, wb::sides>> rows;
   std::size_t done = 0;
   for (const job* j : schedule) {
-    meter m;
-    m.timed = true;
-    m.iterations = j->iterations;
-    m.overhead = overhead;
-    if (const int status = run(j->row, wb::side_names[j->side], j->n, m); status != 0) {
-      std::fprintf(stderr, "weakref.instructions: %s %s failed (%d)\n", j->name.c_str(),
-                   wb::side_names[j->side], status);
-      return status;
-    }
-    const double per_op =
-        m.value ? *m.value
-                : static_cast<double>(m.total.count()) / static_cast<double>(j->iterations * j->n);
-    rows[j->name][j->side].samples.push_back(per_op);
+    const timed_result r =
+        timed_run(j->name, j->row, wb::side_names[j->side], j->n, j->iterations, overhead);
+    if (r.status != 0) return r.status;
+    rows[j->name][j->side].samples.push_back(r.per_op);
     if (++done % 50 == 0) std::fprintf(stderr, "  %zu of %zu runs\n", done, schedule.size());
   }
 
@@ -1091,12 +1115,7 @@ void print_floor_table(std::ostream& out, const std::vector<std::string>& order,
     std::array<std::string, floor_side_count> text;
     for (std::size_t s = 0; s < floor_side_count; ++s) {
       v[s] = it->second[s].median();
-      text[s] = v[s] ? number(*v[s]) : "-";
-      if (const auto sp = it->second[s].spread()) {
-        char p[16];
-        std::snprintf(p, sizeof p, *sp < 0.1 ? " ±%.1f%%" : " ±%.0f%%", *sp * 100);
-        text[s] += p;
-      }
+      text[s] = cell_text(v[s], it->second[s].spread(), false);
     }
     add(name, v, text);
   }
@@ -1109,7 +1128,7 @@ void print_floor_table(std::ostream& out, const std::vector<std::string>& order,
       const auto a = rows.at(d.minuend)[s].median();
       const auto b = rows.at(d.subtrahend)[s].median();
       if (a && b) v[s] = (*a - *b) / d.divisor;
-      text[s] = v[s] ? number(*v[s]) : "-";
+      text[s] = cell_text(v[s], std::nullopt, false);
     }
     add(d.name, v, text);
   }
@@ -1136,12 +1155,7 @@ int list_floors() {
 // --floors-table: the instruction counts of scripts/instructions --floors, per operation.
 int floor_instruction_table(int argc, char** argv) {
   const double n = std::strtod(option(argc, argv, "n", "10000").c_str(), nullptr);
-  std::map<std::string, std::array<cell, floor_side_count>> rows;
-  std::string name, side;
-  double count = 0;
-  while (std::cin >> name >> side >> count)
-    for (std::size_t s = 0; s < floor_side_count; ++s)
-      if (side == floor_sides[s]) rows[name][s].samples.push_back(count / n);
+  const auto rows = read_counts(n, floor_sides);
   std::vector<std::string> order;
   for (const floor_row& r : floor_rows) order.push_back(r.name);
   std::ostringstream table;
@@ -1156,12 +1170,7 @@ int floor_instruction_table(int argc, char** argv) {
 
 // --floors: the floors' times, each row's three sides interleaved at random.
 int floor_time_table(int argc, char** argv) {
-  std::vector<std::size_t> sizes;
-  {
-    std::istringstream list(option(argc, argv, "sizes", "1000,100000,1000000"));
-    for (std::string size; std::getline(list, size, ',');)
-      sizes.push_back(static_cast<std::size_t>(std::strtoull(size.c_str(), nullptr, 10)));
-  }
+  const std::vector<std::size_t> sizes = sizes_option(argc, argv);
   const int repetitions = std::atoi(option(argc, argv, "repetitions", "5").c_str());
   const auto ops = static_cast<std::size_t>(
       std::strtoull(option(argc, argv, "ops", "1000000").c_str(), nullptr, 10));
@@ -1191,17 +1200,10 @@ int floor_time_table(int argc, char** argv) {
   const auto overhead = clock_overhead();
   std::map<std::string, std::array<cell, floor_side_count>> rows;
   for (const job* j : schedule) {
-    meter m;
-    m.timed = true;
-    m.iterations = j->iterations;
-    m.overhead = overhead;
-    if (const int status = run(j->row, floor_sides[j->side], j->n, m); status != 0) {
-      std::fprintf(stderr, "weakref.instructions: %s %s failed (%d)\n", j->name.c_str(),
-                   floor_sides[j->side], status);
-      return status;
-    }
-    rows[j->name][j->side].samples.push_back(static_cast<double>(m.total.count()) /
-                                             static_cast<double>(j->iterations * j->n));
+    const timed_result r =
+        timed_run(j->name, j->row, floor_sides[j->side], j->n, j->iterations, overhead);
+    if (r.status != 0) return r.status;
+    rows[j->name][j->side].samples.push_back(r.per_op);
   }
   std::ostringstream table;
   print_floor_table(table, order, rows, "ns", false);
