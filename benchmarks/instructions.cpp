@@ -19,10 +19,13 @@
 //                                            baseline, against common.hpp's targets
 //   weakref.instructions --time [--sizes=1000,100000,1000000] [--repetitions=5]
 //                               [--ops=1000000] [--filter=TEXT] [--md=PATH] [--title=TEXT]
+//                               [--tsv=PATH]
 //                                            times every row whose name contains TEXT (the
 //                                            container rows at each size) on every side,
 //                                            repetitions interleaved at random, and prints the
-//                                            ratio table (medians, spreads) against the targets
+//                                            ratio table (medians, spreads) against the targets;
+//                                            --tsv also writes ours's and std's medians for
+//                                            benchmarks/cpython.py (--ratio_tsv's format)
 //
 // The rows and sides are those of the Google Benchmark programs, with the same names (row
 // definitions: containers.cpp and ref.cpp; the container adaptors are workloads.hpp's, shared):
@@ -900,6 +903,31 @@ int write_md(const std::string& path, const std::string& title, const std::strin
   return 0;
 }
 
+// --tsv=PATH of --time: a line per row, "name<TAB>ours<TAB>std" (medians per operation, "-" for
+// none), the format of the Google Benchmark programs' --ratio_tsv, which benchmarks/cpython.py
+// reads.
+int write_tsv(const std::string& path, const std::vector<std::string>& order,
+              const std::map<std::string, std::array<cell, wb::sides>>& rows) {
+  if (path.empty()) return 0;
+  std::ofstream tsv(path);
+  for (const std::string& name : order) {
+    const auto it = rows.find(name);
+    if (it == rows.end()) continue;
+    tsv << name;
+    for (std::size_t s = 0; s < 2; ++s) { // wb::side_names: ours, std
+      const std::optional<double> v = it->second[s].median();
+      tsv << '\t';
+      if (v)
+        tsv << *v;
+      else
+        tsv << '-';
+    }
+    tsv << '\n';
+  }
+  if (!tsv) return fail("cannot write the TSV file");
+  return 0;
+}
+
 // The "row side count" lines of scripts/instructions (stdin), per operation of a run of n, by
 // side (the index of the side's name in `sides`).
 template <std::size_t K>
@@ -1048,6 +1076,8 @@ int time_table(int argc, char** argv) {
       "not containers). Targets: benchmarks/common.hpp, checked against each baseline. "
       "callback_at_death = (death_callbacks/k:16 - death_callbacks/k:1) / 15.";
   std::cout << "\n" << title << "\n" << table.str() << "\n" << footnote << "\n";
+  if (const int status = write_tsv(option(argc, argv, "tsv", ""), order, rows); status != 0)
+    return status;
   return write_md(option(argc, argv, "md", ""), title, table.str(), footnote);
 }
 
@@ -1238,7 +1268,7 @@ int main(int argc, char** argv) {
   if (argc < 3 || mode.starts_with("--")) {
     std::fputs("usage: weakref.instructions <row> <ours|std|flat|floor> [n] | --list | --table "
                "[--n=N] [--md=PATH] | --time [--sizes=...] [--repetitions=R] [--ops=N] "
-               "[--filter=TEXT] [--md=PATH] | --list-floors | --floors-table [--n=N] "
+               "[--filter=TEXT] [--md=PATH] [--tsv=PATH] | --list-floors | --floors-table [--n=N] "
                "[--md=PATH] | --floors [--sizes=...] [--repetitions=R] [--ops=N] [--md=PATH]\n",
                stderr);
     return 2;
