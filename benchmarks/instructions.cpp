@@ -335,7 +335,11 @@ int container_side(std::string_view op, std::string_view side, std::size_t n, me
 //   death_callbacks/k:K  the referent's lock, and per callback the release of the handle to its
 //                        reference that the callback is passed (PY-REF-1)
 // and the same rows of key_map and set, but for their erase, which finds the element by the
-// address of the key object the caller holds (the identity policy), so needs no pin.
+// address of the key object the caller holds (the identity policy), so needs no pin. Memory has
+// a floor too:
+//   bytes_per_entry/<c>  the baseline's node and two pointers: the link by which the referent
+//                        lists its entries (the death's walk; then the owner's queue), and the
+//                        owner the death reports to (floor_bytes, below)
 
 // The one-byte spinlock of a floor's referent, which its registrations and its death take.
 struct floor_lock {
@@ -517,6 +521,107 @@ int floor_container_row(std::string_view container, std::string_view op, std::si
   inbox.links.clear();
   if (status == 0 && !purged && (op == "death" || op == "purge"))
     return fail("a floor death was not purged");
+  return status;
+}
+
+// The floor of bytes_per_entry/<c>: the baseline's node and the two pointers that a
+// registration needs, nothing else. The death must reach every entry of its referent, so the
+// referent lists them, through a link in each entry; it must tell the entry's owner, so the entry
+// names it; and the owner must learn which entries died, so the death queues each entry on the
+// same link, which the referent's list no longer uses (as ours reuses node_base::next). The
+// list is singly linked (an unregistration walks the referent's list: ours is doubly linked, for
+// an unlink in constant time); the count of the registrations is the referent's, not an entry's.
+// The purge scans the table, as the baseline's does (a table of its own would unlink the entries
+// its queue names, as ours does; no byte either way).
+struct floor_owner;
+struct floor_registration {
+  floor_registration* next = nullptr; // the referent's list; after the death, the owner's queue
+  floor_owner* owner = nullptr;
+};
+struct floor_owner {
+  std::atomic<std::size_t> pending{0};
+  std::atomic<floor_registration*> dead{nullptr};
+};
+
+// The referent of the bytes floor: the list of the entries registered with it.
+struct floor_listed_item : item, floor_lock {
+  using item::item;
+  floor_listed_item(const floor_listed_item&) = delete;
+  floor_listed_item& operator=(const floor_listed_item&) = delete;
+  ~floor_listed_item() {
+    lock();
+    floor_registration* r = std::exchange(registered, nullptr);
+    unlock();
+    while (r != nullptr) {
+      floor_registration* const following = r->next;
+      floor_owner& o = *r->owner;
+      o.pending.fetch_add(1, std::memory_order_relaxed);
+      floor_registration* top = o.dead.load(std::memory_order_relaxed);
+      do r->next = top;
+      while (!o.dead.compare_exchange_weak(top, r, std::memory_order_release,
+                                           std::memory_order_relaxed));
+      r = following;
+    }
+  }
+
+  floor_registration* registered = nullptr; // under the lock
+};
+
+// The adaptor of the bytes floor over the baseline adaptor Base: Base's key and mapped value,
+// with a registration beside the mapped value.
+template <class Base>
+struct floor_bytes {
+  using base_map = typename Base::pmr_map_type;
+  using key_type = typename base_map::key_type;
+  struct mapped {
+    typename base_map::mapped_type baseline;
+    floor_registration registration;
+  };
+  using pmr_map_type = std::pmr::unordered_map<key_type, mapped>;
+  static inline floor_owner owner;    // one container at a time
+  static inline std::size_t reported; // the deaths the last purge found queued
+
+  static ptr make(int i) { return std::make_shared<floor_listed_item>(i); }
+  static void insert(pmr_map_type& m, int k, const ptr& p) {
+    std::weak_ptr<item> w(p);
+    const auto [it, fresh] = [&] {
+      if constexpr (std::is_same_v<key_type, int>)
+        return m.try_emplace(k, mapped{std::move(w), {}});
+      else if constexpr (std::is_same_v<typename base_map::mapped_type, std::weak_ptr<item>>)
+        return m.try_emplace(p.get(), mapped{std::move(w), {}});
+      else
+        return m.try_emplace(p.get(), mapped{{std::move(w), k}, {}});
+    }();
+    if (!fresh) return;
+    auto& f = static_cast<floor_listed_item&>(*p);
+    f.lock();
+    it->second.registration = {f.registered, &owner};
+    f.registered = &it->second.registration;
+    f.unlock();
+  }
+  static void purge(pmr_map_type& m) {
+    // The queue first: its links are in the entries that the scan frees.
+    reported = 0;
+    for (floor_registration* r = owner.dead.exchange(nullptr, std::memory_order_acquire); r;
+         r = r->next)
+      ++reported;
+    owner.pending.fetch_sub(reported, std::memory_order_relaxed);
+    std::erase_if(m, [](const auto& kv) {
+      if constexpr (requires { kv.second.baseline.expired(); })
+        return kv.second.baseline.expired();
+      else
+        return kv.second.baseline.first.expired();
+    });
+  }
+};
+
+// bytes_per_entry/<c> on the floor side; fails unless every entry's death reached its owner.
+template <class Base>
+int floor_bytes_row(std::size_t n, meter& m) {
+  using A = floor_bytes<Base>;
+  const int status = bytes_row<A>(n, m);
+  if (status == 0 && (A::reported != n || A::owner.pending.load() != 0))
+    return fail("a floor entry's death was not reported to its owner");
   return status;
 }
 
@@ -779,6 +884,9 @@ constexpr derived derived_rows[] = {
 
 int run(std::string_view row, std::string_view side, std::size_t n, meter& m) {
   if (side == "floor") {
+    if (row == "bytes_per_entry/value_map") return floor_bytes_row<wb::value_map_std>(n, m);
+    if (row == "bytes_per_entry/key_map") return floor_bytes_row<wb::key_map_std>(n, m);
+    if (row == "bytes_per_entry/set") return floor_bytes_row<wb::set_std>(n, m);
     for (const std::string_view c : {"value_map", "key_map", "set"})
       if (row.size() > c.size() && row.starts_with(c) && row[c.size()] == '_')
         return floor_container_row(c, row.substr(c.size() + 1), n, m);
@@ -1086,8 +1194,9 @@ int time_table(int argc, char** argv) {
 // The rows that have a floor (see "the floors" above), and the sides of their table.
 struct floor_row {
   const char* name;
-  bool sized;        // a container row: run at each size
-  std::size_t batch; // the other rows: operations per region (--floors)
+  bool sized;         // a container row: run at each size
+  std::size_t batch;  // the other rows: operations per region (--floors)
+  bool bytes = false; // its result is a size, not a time: --floors only, run once
 };
 constexpr floor_row floor_rows[] = {{"ref_create_destroy", false, 1000},
                                     {"value_map_insert", true, 0},
@@ -1110,7 +1219,10 @@ constexpr floor_row floor_rows[] = {{"ref_create_destroy", false, 1000},
                                     {"set_death", true, 0},
                                     {"set_purge", true, 0},
                                     {"death_callbacks/k:1", false, 64},
-                                    {"death_callbacks/k:16", false, 64}};
+                                    {"death_callbacks/k:16", false, 64},
+                                    {"bytes_per_entry/value_map", true, 0, true},
+                                    {"bytes_per_entry/key_map", true, 0, true},
+                                    {"bytes_per_entry/set", true, 0, true}};
 constexpr std::size_t floor_side_count = 3;
 constexpr const char* floor_sides[floor_side_count] = {"std", "floor", "ours"};
 
@@ -1118,7 +1230,8 @@ constexpr const char* floor_sides[floor_side_count] = {"std", "floor", "ours"};
 // ours meet the row's target (against the baseline).
 void print_floor_table(std::ostream& out, const std::vector<std::string>& order,
                        const std::map<std::string, std::array<cell, floor_side_count>>& rows,
-                       std::string_view unit, bool instructions) {
+                       const std::map<std::string, bool>& is_bytes, std::string_view unit,
+                       bool instructions) {
   using values = std::array<std::optional<double>, floor_side_count>;
   const std::vector<wb::target> targets = wb::brief_targets();
   std::vector<std::vector<std::string>> lines;
@@ -1143,9 +1256,10 @@ void print_floor_table(std::ostream& out, const std::vector<std::string>& order,
     if (it == rows.end()) continue;
     values v;
     std::array<std::string, floor_side_count> text;
+    const bool bytes = is_bytes.contains(name) && is_bytes.at(name);
     for (std::size_t s = 0; s < floor_side_count; ++s) {
       v[s] = it->second[s].median();
-      text[s] = cell_text(v[s], it->second[s].spread(), false);
+      text[s] = cell_text(v[s], it->second[s].spread(), bytes);
     }
     add(name, v, text);
   }
@@ -1178,7 +1292,8 @@ const std::string floor_footnote =
 
 // --list-floors: what scripts/instructions --floors runs under callgrind.
 int list_floors() {
-  for (const floor_row& r : floor_rows) std::printf("%s std floor ours\n", r.name);
+  for (const floor_row& r : floor_rows)
+    if (!r.bytes) std::printf("%s std floor ours\n", r.name);
   return 0;
 }
 
@@ -1189,7 +1304,7 @@ int floor_instruction_table(int argc, char** argv) {
   std::vector<std::string> order;
   for (const floor_row& r : floor_rows) order.push_back(r.name);
   std::ostringstream table;
-  print_floor_table(table, order, rows, "instr", true);
+  print_floor_table(table, order, rows, {}, "instr", true);
   const std::string title = option(
       argc, argv, "title", wb::standard_library() + ": the floors, instructions (callgrind)");
   const std::string footnote = "Instructions per operation (scripts/instructions --floors; n = " +
@@ -1207,9 +1322,11 @@ int floor_time_table(int argc, char** argv) {
   struct job {
     std::string name, row;
     std::size_t side, n, iterations;
+    bool bytes;
   };
   std::vector<job> jobs;
   std::vector<std::string> order;
+  std::map<std::string, bool> is_bytes;
   for (const floor_row& r : floor_rows) {
     std::vector<std::pair<std::string, std::size_t>> at; // name, n
     if (r.sized)
@@ -1218,13 +1335,17 @@ int floor_time_table(int argc, char** argv) {
       at.emplace_back(r.name, r.batch);
     for (const auto& [name, n] : at) {
       order.push_back(name);
+      is_bytes[name] = r.bytes;
+      const std::size_t iterations = r.bytes ? 1 : std::max<std::size_t>(1, ops / n);
       for (std::size_t s = 0; s < floor_side_count; ++s)
-        jobs.push_back({name, r.name, s, n, std::max<std::size_t>(1, ops / n)});
+        jobs.push_back({name, r.name, s, n, iterations, r.bytes});
     }
   }
+  // Sizes once: they do not vary.
   std::vector<const job*> schedule;
   for (int rep = 0; rep < repetitions; ++rep)
-    for (const job& j : jobs) schedule.push_back(&j);
+    for (const job& j : jobs)
+      if (rep == 0 || !j.bytes) schedule.push_back(&j);
   std::shuffle(schedule.begin(), schedule.end(), std::mt19937(20240611));
 
   const auto overhead = clock_overhead();
@@ -1236,13 +1357,17 @@ int floor_time_table(int argc, char** argv) {
     rows[j->name][j->side].samples.push_back(r.per_op);
   }
   std::ostringstream table;
-  print_floor_table(table, order, rows, "ns", false);
+  print_floor_table(table, order, rows, is_bytes, "ns", false);
   const std::string title =
       option(argc, argv, "title",
              wb::standard_library() + ": the floors, times (weakref.instructions --floors)");
   const std::string footnote =
       "CPU time per operation, as weakref.instructions --time; median of " +
-      std::to_string(repetitions) + " repetitions interleaved at random. " + floor_footnote;
+      std::to_string(repetitions) +
+      " repetitions interleaved at random; cells in B: bytes "
+      "requested per live entry, as in the --time table (the floor: the baseline's node and a "
+      "registration's two pointers). " +
+      floor_footnote;
   std::cout << "\n" << title << "\n" << table.str() << "\n" << footnote << "\n";
   return write_md(option(argc, argv, "md", ""), title, table.str(), footnote);
 }
