@@ -334,6 +334,10 @@ int container_side(std::string_view op, std::string_view side, std::size_t n, me
 //                        floor is the baseline itself, and ours's gap there is ours alone
 //   death_callbacks/k:K  the referent's lock, and per callback the release of the handle to its
 //                        reference that the callback is passed (PY-REF-1)
+//   finalize_create_call the registration with the referent and its removal, the registry's
+//                        listing and unlisting, the take, the release of the registry's handle
+//                        (floor_finalizer, below)
+//   death_finalize       the referent's lock, the take, the unlisting, the registry's handle
 // and the same rows of key_map and set, but for their erase, which finds the element by the
 // address of the key object the caller holds (the identity policy), so needs no pin. Memory has
 // a floor too:
@@ -625,6 +629,138 @@ int floor_bytes_row(std::size_t n, meter& m) {
   return status;
 }
 
+// The floors of the finalizer rows (finalize_create_call, death_finalize). A finalizer is the
+// baseline's weak_ptr and std::function, and what its guarantees add, each at its cheapest:
+// the registration with its referent (weak_ref_count counts it, the death calls it: the
+// referent's lock, on creation and on destruction); a registry that lists it, so that it lives
+// while the program holds no handle ([weakref.finalize.general]/3) and the exit pass finds it (a
+// one-byte lock, on listing and on unlisting); the take, which lets one caller of the call, the
+// death and detach() call the function ([weakref.finalize.call]/5: an exchange); and the
+// registry's handle, released after the call, which the function may not outlive while it may
+// drop every other handle ([weakref.finalize.call]/6: a decrement; its count is set, not
+// incremented, on creation). Its memory is made before the row runs, as the dead_key links are:
+// a finalizer outlives its handles, so it cannot be on the stack, and ours takes its node from
+// a per-thread pool.
+struct floor_finalizer {
+  std::function<void()> fn;
+  std::weak_ptr<item> referent;          // peek() and alive() lock it
+  std::atomic<bool> pending{true};       // the take
+  std::atomic<std::uint32_t> handles{0}; // the program's and the registry's
+  floor_finalizer* prev = nullptr;       // the registry's list, under its lock
+  floor_finalizer* next = nullptr;
+};
+struct floor_registry : floor_lock {
+  void list(floor_finalizer* f) noexcept {
+    lock();
+    f->prev = nullptr;
+    f->next = head;
+    if (head) head->prev = f;
+    head = f;
+    unlock();
+  }
+  void unlist(floor_finalizer* f) noexcept {
+    lock();
+    if (f->prev)
+      f->prev->next = f->next;
+    else
+      head = f->next;
+    if (f->next) f->next->prev = f->prev;
+    unlock();
+  }
+  floor_finalizer* head = nullptr;
+};
+floor_registry finalizers;
+
+// Makes f the finalizer of p (a floor referent: its lock and its count of registrations), held
+// by the registry and by `handles - 1` handles of the program.
+template <class R, class F>
+void floor_finalize(floor_finalizer& f, const std::shared_ptr<R>& p, F&& fn,
+                    std::uint32_t handles) {
+  std::destroy_at(&f.fn); // the last use's: built in place, as the baseline's is
+  std::construct_at(&f.fn, std::forward<F>(fn));
+  f.referent = p;
+  f.pending.store(true, std::memory_order_relaxed);
+  f.handles.store(handles, std::memory_order_relaxed);
+  p->lock();
+  ++p->registrations;
+  p->unlock();
+  finalizers.list(&f);
+}
+// The call, by the program or by the death: whoever takes the finalizer calls it.
+void floor_call(floor_finalizer& f) {
+  if (!f.pending.exchange(false, std::memory_order_acq_rel)) return;
+  finalizers.unlist(&f);
+  f.fn();
+  f.handles.fetch_sub(1, std::memory_order_acq_rel); // the registry's
+}
+
+// The referent of death_finalize's floor: its finalizer.
+struct floor_finalized_item : item, floor_lock {
+  using item::item;
+  floor_finalized_item(const floor_finalized_item&) = delete;
+  floor_finalized_item& operator=(const floor_finalized_item&) = delete;
+  ~floor_finalized_item() {
+    lock();
+    floor_finalizer* const f = std::exchange(finalizer, nullptr);
+    registrations = 0;
+    unlock();
+    if (f == nullptr) return;
+    floor_call(*f);
+    // The registry's handle was the last: the finalizer goes, with its weak_ptr.
+    if (f->handles.load(std::memory_order_acquire) == 0) f->referent.reset();
+  }
+  std::uint32_t registrations = 0;      // under the lock
+  floor_finalizer* finalizer = nullptr; // under the lock
+};
+
+int floor_finalizer_row(std::string_view row, std::size_t n, meter& m) {
+  long long calls = 0;
+  if (row == "finalize_create_call") {
+    const auto obj = std::make_shared<floor_item>(1);
+    floor_finalizer f;
+    for (std::size_t i = 0; i < m.iterations; ++i)
+      m([&] {
+        for (std::size_t j = 0; j < n; ++j) {
+          floor_finalize(f, obj, [&calls] { calls += 1; }, 2);
+          floor_call(f);
+          // The program's handle goes, the last one: it unregisters (no decrement, as ours's
+          // last release) and releases the weak_ptr.
+          if (f.handles.load(std::memory_order_acquire) == 1) {
+            obj->lock();
+            --obj->registrations;
+            obj->unlock();
+            f.referent.reset();
+          }
+        }
+      });
+    sink = calls;
+    if (obj->registrations != 0) return fail("a floor finalizer's registration was left behind");
+    return calls == static_cast<long long>(m.iterations * n)
+               ? 0
+               : fail("not every floor finalizer ran");
+  }
+  if (row != "death_finalize") return 2;
+  // A death with one finalizer, which the program holds no handle of.
+  std::vector<std::shared_ptr<floor_finalized_item>> objects(n);
+  for (std::size_t i = 0; i < m.iterations; ++i) {
+    const auto records = std::make_unique<floor_finalizer[]>(n);
+    for (std::size_t o = 0; o < n; ++o) {
+      objects[o] = std::make_shared<floor_finalized_item>(1);
+      floor_finalize(records[o], objects[o], [&calls] { calls += 1; }, 1);
+      objects[o]->lock();
+      objects[o]->finalizer = &records[o];
+      objects[o]->unlock();
+    }
+    m([&] {
+      for (auto& obj : objects) obj.reset();
+    });
+  }
+  sink = calls;
+  if (finalizers.head != nullptr) return fail("a floor finalizer was left listed");
+  return calls == static_cast<long long>(m.iterations * n) ? 0
+                                                           : fail("not every floor finalizer ran");
+}
+
 // The floor of ref_create_destroy: the baseline's weak_ptr copy and release, and a
 // registration with the referent on each side.
 int floor_ref_row(std::string_view row, std::size_t n, meter& m) {
@@ -661,6 +797,8 @@ int floor_ref_row(std::string_view row, std::size_t n, meter& m) {
                ? 0
                : fail("not every floor callback ran");
   }
+  if (row == "finalize_create_call" || row == "death_finalize")
+    return floor_finalizer_row(row, n, m);
   if (row != "ref_create_destroy") return 2;
   const auto obj = std::make_shared<floor_item>(1);
   const std::weak_ptr<floor_item> w(obj);
@@ -1220,6 +1358,8 @@ constexpr floor_row floor_rows[] = {{"ref_create_destroy", false, 1000},
                                     {"set_purge", true, 0},
                                     {"death_callbacks/k:1", false, 64},
                                     {"death_callbacks/k:16", false, 64},
+                                    {"finalize_create_call", false, 1000},
+                                    {"death_finalize", false, 64},
                                     {"bytes_per_entry/value_map", true, 0, true},
                                     {"bytes_per_entry/key_map", true, 0, true},
                                     {"bytes_per_entry/set", true, 0, true}};
