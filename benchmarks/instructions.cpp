@@ -345,7 +345,8 @@ int container_side(std::string_view op, std::string_view side, std::size_t n, me
 //                        lists its entries (the death's walk; then the owner's queue), and the
 //                        owner the death reports to (floor_bytes, below)
 
-// The one-byte spinlock of a floor's referent, which its registrations and its death take.
+// The one-byte spinlock of a floor's referent, which its registrations and its death take (it
+// makes the referents non-copyable, as their registrations require).
 struct floor_lock {
   void lock() noexcept {
     while (locked.exchange(true, std::memory_order_acquire))
@@ -360,8 +361,6 @@ struct floor_lock {
 // a count of its registrations.
 struct floor_item : item, floor_lock {
   using item::item;
-  floor_item(const floor_item&) = delete;
-  floor_item& operator=(const floor_item&) = delete;
   ~floor_item();
 
   std::uint32_t registrations = 0; // under the lock
@@ -378,8 +377,6 @@ struct floor_callback {
 // The referent of death_callbacks' floor: its references with a callback.
 struct floor_callback_item : item, floor_lock {
   using item::item;
-  floor_callback_item(const floor_callback_item&) = delete;
-  floor_callback_item& operator=(const floor_callback_item&) = delete;
   ~floor_callback_item() {
     lock();
     floor_callback* const first = std::exchange(callbacks, nullptr);
@@ -550,8 +547,6 @@ struct floor_owner {
 // The referent of the bytes floor: the list of the entries registered with it.
 struct floor_listed_item : item, floor_lock {
   using item::item;
-  floor_listed_item(const floor_listed_item&) = delete;
-  floor_listed_item& operator=(const floor_listed_item&) = delete;
   ~floor_listed_item() {
     lock();
     floor_registration* r = std::exchange(registered, nullptr);
@@ -697,8 +692,6 @@ void floor_call(floor_finalizer& f) {
 // The referent of death_finalize's floor: its finalizer.
 struct floor_finalized_item : item, floor_lock {
   using item::item;
-  floor_finalized_item(const floor_finalized_item&) = delete;
-  floor_finalized_item& operator=(const floor_finalized_item&) = delete;
   ~floor_finalized_item() {
     lock();
     floor_finalizer* const f = std::exchange(finalizer, nullptr);
