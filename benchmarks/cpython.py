@@ -51,6 +51,10 @@ TARGETS = {
 }
 
 
+# Rows that weakref.instructions names without the Google Benchmark programs' argument.
+SAME_ROW = {"death_finalize/1": "death_finalize"}
+
+
 class Item:
     __slots__ = ("x", "__weakref__")
 
@@ -358,7 +362,7 @@ def main():
         goal = TARGETS.get(name.split("/")[0])
         ours_ns, speedups, met, faster = [], [], [], []
         for library, rows in zip(("libstdc++", "libc++"), libraries):
-            our, _ = rows.get(name, (None, None))
+            our, _ = rows.get(name, rows.get(SAME_ROW.get(name), (None, None)))
             speedup = ns / our if our else None
             ours_ns.append(fmt(our))
             speedups.append(f"{speedup:.1f}" if speedup else "-")
