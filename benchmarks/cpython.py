@@ -4,14 +4,19 @@
 
 Runs the workloads of weakref.bench.ref and weakref.bench.containers through Python's weakref
 module (standard library only), reads our medians and the std baselines' from the .tsv files the
-benchmark programs write (--ratio_tsv), and prints one row per operation:
+benchmark programs write (--ratio_tsv: libstdc++) and weakref.instructions --time --tsv writes
+(libc++), and prints one row per operation:
 
-    operation | CPython ns | ours ns | speedup | target | met? | std speedup
+    operation | CPython ns | ours ns: libstdc++ / libc++ | speedup | target | met? | faster? |
+    std speedup
 
-where speedup = CPython time / our time (per operation, medians) and "std speedup" is the same
-for the std baseline, which the brief quotes as context. Used by scripts/bench; by hand:
+where speedup = CPython time / our time (per operation, medians; for each standard library),
+"met?" checks the brief's target for the row, "faster?" issue 18's rule that no row of ours is
+slower than CPython at any size (speedup >= 1), and "std speedup" is the speedup of the std
+baseline, which the brief quotes as context. Used by scripts/bench; by hand:
 
-    python3 benchmarks/cpython.py --ours build/bench/*.tsv [--md out.md] [--repetitions 5]
+    python3 benchmarks/cpython.py --ours build/bench/*.tsv [--ours-libcxx build/bench/libcxx.tsv]
+                                  [--md out.md] [--repetitions 5] [--sizes 1000 100000 1000000]
     python3 benchmarks/cpython.py --smoke        # tiny sizes, no comparison: checks the workloads
 
 Each workload is timed as a whole loop of operations (the loop's own overhead is part of what a
@@ -44,6 +49,10 @@ TARGETS = {
     "key_map_purge": 3.0,
     "set_purge": 3.0,
 }
+
+
+# Rows that weakref.instructions names without the Google Benchmark programs' argument.
+SAME_ROW = {"death_finalize/1": "death_finalize"}
 
 
 class Item:
@@ -307,12 +316,15 @@ def fmt(ns, spread=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ours", nargs="*", default=[], help="the programs' --ratio_tsv files")
+    parser.add_argument("--ours", nargs="*", default=[],
+                        help="the Google Benchmark programs' --ratio_tsv files (libstdc++)")
+    parser.add_argument("--ours-libcxx", nargs="*", default=[],
+                        help="weakref.instructions --time --tsv files (libc++)")
     parser.add_argument("--md", help="also write the table as Markdown to this file")
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--ref-ops", type=int, default=1_000_000,
                         help="operations per run of the weak reference workloads")
-    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 100_000],
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 100_000, 1_000_000],
                         help="container sizes (entries)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes, 1 repetition: only checks that every workload runs")
@@ -320,7 +332,7 @@ def main():
     if args.smoke:
         args.repetitions, args.ref_ops, args.sizes = 1, 1000, [100]
 
-    ours = read_ours(args.ours)
+    libraries = [read_ours(args.ours), read_ours(args.ours_libcxx)]  # libstdc++, libc++
     measured = []
     workloads = itertools.chain(ref_workloads(args.ref_ops),
                                 *(container_workloads(n) for n in args.sizes))
@@ -339,23 +351,40 @@ def main():
         measured.append((name, ns, spread))
         print(f"  {name}: {fmt(ns, spread)} ns", file=sys.stderr, flush=True)
 
-    head = ["operation", "CPython ns", "ours ns", "speedup", "target", "met?", "std speedup"]
-    lines = ["| " + " | ".join(head) + " |", "|---|---:|---:|---:|---:|---|---:|"]
+    def both(cells):  # one cell per standard library, "-" for a library not measured
+        return " / ".join(cells) if any(c != "-" for c in cells) else "-"
+
+    head = ["operation", "CPython ns", "ours ns: libstdc++ / libc++", "speedup", "target",
+            "met?", "faster?", "std speedup"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---:|---:|---:|---:|---|---|---:|"]
+    slower = []
     for name, ns, spread in measured:
-        our, base = ours.get(name, (None, None))
-        speedup = ns / our if our else None
         goal = TARGETS.get(name.split("/")[0])
-        met = "-" if goal is None or speedup is None else ("yes" if speedup >= goal else "NO")
+        ours_ns, speedups, met, faster = [], [], [], []
+        for library, rows in zip(("libstdc++", "libc++"), libraries):
+            our, _ = rows.get(name, rows.get(SAME_ROW.get(name), (None, None)))
+            speedup = ns / our if our else None
+            ours_ns.append(fmt(our))
+            speedups.append(f"{speedup:.1f}" if speedup else "-")
+            met.append("-" if goal is None or speedup is None else
+                       ("yes" if speedup >= goal else "NO"))
+            faster.append("-" if speedup is None else ("yes" if speedup >= 1 else "NO"))
+            if speedup is not None and speedup < 1:
+                slower.append(f"{name} ({library})")
+        _, base = libraries[0].get(name, (None, None))
         lines.append("| " + " | ".join([
-            name, fmt(ns, spread), fmt(our),
-            f"{speedup:.1f}" if speedup else "-",
-            f">= {goal:g}" if goal else "-", met,
+            name, fmt(ns, spread), both(ours_ns), both(speedups),
+            f">= {goal:g}" if goal else "-", both(met), both(faster),
             f"{ns / base:.1f}" if base else "-",
         ]) + " |")
     lines += ["", f"speedup = CPython / ours (CPU time per operation for CPython, median of {args.repetitions} "
-              f"repetitions, ± stddev / mean); std speedup = CPython / the std baseline of the same "
-              f"row. Python {sys.version.split()[0]} ({sys.implementation.name}), weakref module, "
-              f"the same workloads (benchmarks/cpython.py); targets from the design brief."]
+              f"repetitions, ± stddev / mean), with libstdc++ (the Google Benchmark programs) / "
+              f"with libc++ (weakref.instructions --time); met? = the design brief's target; "
+              f"faster? = speedup >= 1 (issue 18: no row slower than CPython at any size); "
+              f"std speedup = CPython / the std baseline of the same row (libstdc++). Python "
+              f"{sys.version.split()[0]} ({sys.implementation.name}), weakref module, the same "
+              f"workloads (benchmarks/cpython.py). Slower than CPython: "
+              f"{', '.join(slower) if slower else 'no row'}."]
     table = "\n".join(lines) + "\n"
     print()
     print(table)

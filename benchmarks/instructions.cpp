@@ -19,10 +19,13 @@
 //                                            baseline, against common.hpp's targets
 //   weakref.instructions --time [--sizes=1000,100000,1000000] [--repetitions=5]
 //                               [--ops=1000000] [--filter=TEXT] [--md=PATH] [--title=TEXT]
+//                               [--tsv=PATH]
 //                                            times every row whose name contains TEXT (the
 //                                            container rows at each size) on every side,
 //                                            repetitions interleaved at random, and prints the
-//                                            ratio table (medians, spreads) against the targets
+//                                            ratio table (medians, spreads) against the targets;
+//                                            --tsv also writes ours's and std's medians for
+//                                            benchmarks/cpython.py (--ratio_tsv's format)
 //
 // The rows and sides are those of the Google Benchmark programs, with the same names (row
 // definitions: containers.cpp and ref.cpp; the container adaptors are workloads.hpp's, shared):
@@ -331,10 +334,19 @@ int container_side(std::string_view op, std::string_view side, std::size_t n, me
 //                        floor is the baseline itself, and ours's gap there is ours alone
 //   death_callbacks/k:K  the referent's lock, and per callback the release of the handle to its
 //                        reference that the callback is passed (PY-REF-1)
+//   finalize_create_call the registration with the referent and its removal, the registry's
+//                        listing and unlisting, the take, the release of the registry's handle
+//                        (floor_finalizer, below)
+//   death_finalize       the referent's lock, the take, the unlisting, the registry's handle
 // and the same rows of key_map and set, but for their erase, which finds the element by the
-// address of the key object the caller holds (the identity policy), so needs no pin.
+// address of the key object the caller holds (the identity policy), so needs no pin. Memory has
+// a floor too:
+//   bytes_per_entry/<c>  the baseline's node and two pointers: the link by which the referent
+//                        lists its entries (the death's walk; then the owner's queue), and the
+//                        owner the death reports to (floor_bytes, below)
 
-// The one-byte spinlock of a floor's referent, which its registrations and its death take.
+// The one-byte spinlock of a floor's referent, which its registrations and its death take (it
+// makes the referents non-copyable, as their registrations require).
 struct floor_lock {
   void lock() noexcept {
     while (locked.exchange(true, std::memory_order_acquire))
@@ -349,8 +361,6 @@ struct floor_lock {
 // a count of its registrations.
 struct floor_item : item, floor_lock {
   using item::item;
-  floor_item(const floor_item&) = delete;
-  floor_item& operator=(const floor_item&) = delete;
   ~floor_item();
 
   std::uint32_t registrations = 0; // under the lock
@@ -367,8 +377,6 @@ struct floor_callback {
 // The referent of death_callbacks' floor: its references with a callback.
 struct floor_callback_item : item, floor_lock {
   using item::item;
-  floor_callback_item(const floor_callback_item&) = delete;
-  floor_callback_item& operator=(const floor_callback_item&) = delete;
   ~floor_callback_item() {
     lock();
     floor_callback* const first = std::exchange(callbacks, nullptr);
@@ -517,6 +525,235 @@ int floor_container_row(std::string_view container, std::string_view op, std::si
   return status;
 }
 
+// The floor of bytes_per_entry/<c>: the baseline's node and the two pointers that a
+// registration needs, nothing else. The death must reach every entry of its referent, so the
+// referent lists them, through a link in each entry; it must tell the entry's owner, so the entry
+// names it; and the owner must learn which entries died, so the death queues each entry on the
+// same link, which the referent's list no longer uses (as ours reuses node_base::next). The
+// list is singly linked (an unregistration walks the referent's list: ours is doubly linked, for
+// an unlink in constant time); the count of the registrations is the referent's, not an entry's.
+// The purge scans the table, as the baseline's does (a table of its own would unlink the entries
+// its queue names, as ours does; no byte either way).
+struct floor_owner;
+struct floor_registration {
+  floor_registration* next = nullptr; // the referent's list; after the death, the owner's queue
+  floor_owner* owner = nullptr;
+};
+struct floor_owner {
+  std::atomic<std::size_t> pending{0};
+  std::atomic<floor_registration*> dead{nullptr};
+};
+
+// The referent of the bytes floor: the list of the entries registered with it.
+struct floor_listed_item : item, floor_lock {
+  using item::item;
+  ~floor_listed_item() {
+    lock();
+    floor_registration* r = std::exchange(registered, nullptr);
+    unlock();
+    while (r != nullptr) {
+      floor_registration* const following = r->next;
+      floor_owner& o = *r->owner;
+      o.pending.fetch_add(1, std::memory_order_relaxed);
+      floor_registration* top = o.dead.load(std::memory_order_relaxed);
+      do r->next = top;
+      while (!o.dead.compare_exchange_weak(top, r, std::memory_order_release,
+                                           std::memory_order_relaxed));
+      r = following;
+    }
+  }
+
+  floor_registration* registered = nullptr; // under the lock
+};
+
+// The adaptor of the bytes floor over the baseline adaptor Base: Base's key and mapped value,
+// with a registration beside the mapped value.
+template <class Base>
+struct floor_bytes {
+  using base_map = typename Base::pmr_map_type;
+  using key_type = typename base_map::key_type;
+  struct mapped {
+    typename base_map::mapped_type baseline;
+    floor_registration registration;
+  };
+  using pmr_map_type = std::pmr::unordered_map<key_type, mapped>;
+  static inline floor_owner owner;    // one container at a time
+  static inline std::size_t reported; // the deaths the last purge found queued
+
+  static ptr make(int i) { return std::make_shared<floor_listed_item>(i); }
+  static void insert(pmr_map_type& m, int k, const ptr& p) {
+    std::weak_ptr<item> w(p);
+    const auto [it, fresh] = [&] {
+      if constexpr (std::is_same_v<key_type, int>)
+        return m.try_emplace(k, mapped{std::move(w), {}});
+      else if constexpr (std::is_same_v<typename base_map::mapped_type, std::weak_ptr<item>>)
+        return m.try_emplace(p.get(), mapped{std::move(w), {}});
+      else
+        return m.try_emplace(p.get(), mapped{{std::move(w), k}, {}});
+    }();
+    if (!fresh) return;
+    auto& f = static_cast<floor_listed_item&>(*p);
+    f.lock();
+    it->second.registration = {f.registered, &owner};
+    f.registered = &it->second.registration;
+    f.unlock();
+  }
+  static void purge(pmr_map_type& m) {
+    // The queue first: its links are in the entries that the scan frees.
+    reported = 0;
+    for (floor_registration* r = owner.dead.exchange(nullptr, std::memory_order_acquire); r;
+         r = r->next)
+      ++reported;
+    owner.pending.fetch_sub(reported, std::memory_order_relaxed);
+    std::erase_if(m, [](const auto& kv) {
+      if constexpr (requires { kv.second.baseline.expired(); })
+        return kv.second.baseline.expired();
+      else
+        return kv.second.baseline.first.expired();
+    });
+  }
+};
+
+// bytes_per_entry/<c> on the floor side; fails unless every entry's death reached its owner.
+template <class Base>
+int floor_bytes_row(std::size_t n, meter& m) {
+  using A = floor_bytes<Base>;
+  const int status = bytes_row<A>(n, m);
+  if (status == 0 && (A::reported != n || A::owner.pending.load() != 0))
+    return fail("a floor entry's death was not reported to its owner");
+  return status;
+}
+
+// The floors of the finalizer rows (finalize_create_call, death_finalize). A finalizer is the
+// baseline's weak_ptr and std::function, and what its guarantees add, each at its cheapest:
+// the registration with its referent (weak_ref_count counts it, the death calls it: the
+// referent's lock, on creation and on destruction); a registry that lists it, so that it lives
+// while the program holds no handle ([weakref.finalize.general]/3) and the exit pass finds it (a
+// one-byte lock, on listing and on unlisting); the take, which lets one caller of the call, the
+// death and detach() call the function ([weakref.finalize.call]/5: an exchange); and the
+// registry's handle, released after the call, which the function may not outlive while it may
+// drop every other handle ([weakref.finalize.call]/6: a decrement; its count is set, not
+// incremented, on creation). Its memory is made before the row runs, as the dead_key links are:
+// a finalizer outlives its handles, so it cannot be on the stack, and ours takes its node from
+// a per-thread pool.
+struct floor_finalizer {
+  std::function<void()> fn;
+  std::weak_ptr<item> referent;          // peek() and alive() lock it
+  std::atomic<bool> pending{true};       // the take
+  std::atomic<std::uint32_t> handles{0}; // the program's and the registry's
+  floor_finalizer* prev = nullptr;       // the registry's list, under its lock
+  floor_finalizer* next = nullptr;
+};
+struct floor_registry : floor_lock {
+  void list(floor_finalizer* f) noexcept {
+    lock();
+    f->prev = nullptr;
+    f->next = head;
+    if (head) head->prev = f;
+    head = f;
+    unlock();
+  }
+  void unlist(floor_finalizer* f) noexcept {
+    lock();
+    if (f->prev)
+      f->prev->next = f->next;
+    else
+      head = f->next;
+    if (f->next) f->next->prev = f->prev;
+    unlock();
+  }
+  floor_finalizer* head = nullptr;
+};
+floor_registry finalizers;
+
+// Makes f the finalizer of p (a floor referent: its lock and its count of registrations), held
+// by the registry and by `handles - 1` handles of the program.
+template <class R, class F>
+void floor_finalize(floor_finalizer& f, const std::shared_ptr<R>& p, F&& fn,
+                    std::uint32_t handles) {
+  std::destroy_at(&f.fn); // the last use's: built in place, as the baseline's is
+  std::construct_at(&f.fn, std::forward<F>(fn));
+  f.referent = p;
+  f.pending.store(true, std::memory_order_relaxed);
+  f.handles.store(handles, std::memory_order_relaxed);
+  p->lock();
+  ++p->registrations;
+  p->unlock();
+  finalizers.list(&f);
+}
+// The call, by the program or by the death: whoever takes the finalizer calls it.
+void floor_call(floor_finalizer& f) {
+  if (!f.pending.exchange(false, std::memory_order_acq_rel)) return;
+  finalizers.unlist(&f);
+  f.fn();
+  f.handles.fetch_sub(1, std::memory_order_acq_rel); // the registry's
+}
+
+// The referent of death_finalize's floor: its finalizer.
+struct floor_finalized_item : item, floor_lock {
+  using item::item;
+  ~floor_finalized_item() {
+    lock();
+    floor_finalizer* const f = std::exchange(finalizer, nullptr);
+    registrations = 0;
+    unlock();
+    if (f == nullptr) return;
+    floor_call(*f);
+    // The registry's handle was the last: the finalizer goes, with its weak_ptr.
+    if (f->handles.load(std::memory_order_acquire) == 0) f->referent.reset();
+  }
+  std::uint32_t registrations = 0;      // under the lock
+  floor_finalizer* finalizer = nullptr; // under the lock
+};
+
+int floor_finalizer_row(std::string_view row, std::size_t n, meter& m) {
+  long long calls = 0;
+  if (row == "finalize_create_call") {
+    const auto obj = std::make_shared<floor_item>(1);
+    floor_finalizer f;
+    for (std::size_t i = 0; i < m.iterations; ++i)
+      m([&] {
+        for (std::size_t j = 0; j < n; ++j) {
+          floor_finalize(f, obj, [&calls] { calls += 1; }, 2);
+          floor_call(f);
+          // The program's handle goes, the last one: it unregisters (no decrement, as ours's
+          // last release) and releases the weak_ptr.
+          if (f.handles.load(std::memory_order_acquire) == 1) {
+            obj->lock();
+            --obj->registrations;
+            obj->unlock();
+            f.referent.reset();
+          }
+        }
+      });
+    sink = calls;
+    if (obj->registrations != 0) return fail("a floor finalizer's registration was left behind");
+    return calls == static_cast<long long>(m.iterations * n)
+               ? 0
+               : fail("not every floor finalizer ran");
+  }
+  if (row != "death_finalize") return 2;
+  // A death with one finalizer, which the program holds no handle of.
+  std::vector<std::shared_ptr<floor_finalized_item>> objects(n);
+  for (std::size_t i = 0; i < m.iterations; ++i) {
+    const auto records = std::make_unique<floor_finalizer[]>(n);
+    for (std::size_t o = 0; o < n; ++o) {
+      objects[o] = std::make_shared<floor_finalized_item>(1);
+      floor_finalize(records[o], objects[o], [&calls] { calls += 1; }, 1);
+      objects[o]->lock();
+      objects[o]->finalizer = &records[o];
+      objects[o]->unlock();
+    }
+    m([&] {
+      for (auto& obj : objects) obj.reset();
+    });
+  }
+  sink = calls;
+  if (finalizers.head != nullptr) return fail("a floor finalizer was left listed");
+  return calls == static_cast<long long>(m.iterations * n) ? 0
+                                                           : fail("not every floor finalizer ran");
+}
+
 // The floor of ref_create_destroy: the baseline's weak_ptr copy and release, and a
 // registration with the referent on each side.
 int floor_ref_row(std::string_view row, std::size_t n, meter& m) {
@@ -553,6 +790,8 @@ int floor_ref_row(std::string_view row, std::size_t n, meter& m) {
                ? 0
                : fail("not every floor callback ran");
   }
+  if (row == "finalize_create_call" || row == "death_finalize")
+    return floor_finalizer_row(row, n, m);
   if (row != "ref_create_destroy") return 2;
   const auto obj = std::make_shared<floor_item>(1);
   const std::weak_ptr<floor_item> w(obj);
@@ -776,6 +1015,9 @@ constexpr derived derived_rows[] = {
 
 int run(std::string_view row, std::string_view side, std::size_t n, meter& m) {
   if (side == "floor") {
+    if (row == "bytes_per_entry/value_map") return floor_bytes_row<wb::value_map_std>(n, m);
+    if (row == "bytes_per_entry/key_map") return floor_bytes_row<wb::key_map_std>(n, m);
+    if (row == "bytes_per_entry/set") return floor_bytes_row<wb::set_std>(n, m);
     for (const std::string_view c : {"value_map", "key_map", "set"})
       if (row.size() > c.size() && row.starts_with(c) && row[c.size()] == '_')
         return floor_container_row(c, row.substr(c.size() + 1), n, m);
@@ -897,6 +1139,31 @@ int write_md(const std::string& path, const std::string& title, const std::strin
   std::ofstream md(path);
   md << "### " << title << "\n\n" << table << "\n" << footnote << "\n";
   if (!md) return fail("cannot write the Markdown table");
+  return 0;
+}
+
+// --tsv=PATH of --time: a line per row, "name<TAB>ours<TAB>std" (medians per operation, "-" for
+// none), the format of the Google Benchmark programs' --ratio_tsv, which benchmarks/cpython.py
+// reads.
+int write_tsv(const std::string& path, const std::vector<std::string>& order,
+              const std::map<std::string, std::array<cell, wb::sides>>& rows) {
+  if (path.empty()) return 0;
+  std::ofstream tsv(path);
+  for (const std::string& name : order) {
+    const auto it = rows.find(name);
+    if (it == rows.end()) continue;
+    tsv << name;
+    for (std::size_t s = 0; s < 2; ++s) { // wb::side_names: ours, std
+      const std::optional<double> v = it->second[s].median();
+      tsv << '\t';
+      if (v)
+        tsv << *v;
+      else
+        tsv << '-';
+    }
+    tsv << '\n';
+  }
+  if (!tsv) return fail("cannot write the TSV file");
   return 0;
 }
 
@@ -1048,6 +1315,8 @@ int time_table(int argc, char** argv) {
       "not containers). Targets: benchmarks/common.hpp, checked against each baseline. "
       "callback_at_death = (death_callbacks/k:16 - death_callbacks/k:1) / 15.";
   std::cout << "\n" << title << "\n" << table.str() << "\n" << footnote << "\n";
+  if (const int status = write_tsv(option(argc, argv, "tsv", ""), order, rows); status != 0)
+    return status;
   return write_md(option(argc, argv, "md", ""), title, table.str(), footnote);
 }
 
@@ -1056,8 +1325,9 @@ int time_table(int argc, char** argv) {
 // The rows that have a floor (see "the floors" above), and the sides of their table.
 struct floor_row {
   const char* name;
-  bool sized;        // a container row: run at each size
-  std::size_t batch; // the other rows: operations per region (--floors)
+  bool sized;         // a container row: run at each size
+  std::size_t batch;  // the other rows: operations per region (--floors)
+  bool bytes = false; // its result is a size, not a time: --floors only, run once
 };
 constexpr floor_row floor_rows[] = {{"ref_create_destroy", false, 1000},
                                     {"value_map_insert", true, 0},
@@ -1080,7 +1350,12 @@ constexpr floor_row floor_rows[] = {{"ref_create_destroy", false, 1000},
                                     {"set_death", true, 0},
                                     {"set_purge", true, 0},
                                     {"death_callbacks/k:1", false, 64},
-                                    {"death_callbacks/k:16", false, 64}};
+                                    {"death_callbacks/k:16", false, 64},
+                                    {"finalize_create_call", false, 1000},
+                                    {"death_finalize", false, 64},
+                                    {"bytes_per_entry/value_map", true, 0, true},
+                                    {"bytes_per_entry/key_map", true, 0, true},
+                                    {"bytes_per_entry/set", true, 0, true}};
 constexpr std::size_t floor_side_count = 3;
 constexpr const char* floor_sides[floor_side_count] = {"std", "floor", "ours"};
 
@@ -1088,7 +1363,8 @@ constexpr const char* floor_sides[floor_side_count] = {"std", "floor", "ours"};
 // ours meet the row's target (against the baseline).
 void print_floor_table(std::ostream& out, const std::vector<std::string>& order,
                        const std::map<std::string, std::array<cell, floor_side_count>>& rows,
-                       std::string_view unit, bool instructions) {
+                       const std::map<std::string, bool>& is_bytes, std::string_view unit,
+                       bool instructions) {
   using values = std::array<std::optional<double>, floor_side_count>;
   const std::vector<wb::target> targets = wb::brief_targets();
   std::vector<std::vector<std::string>> lines;
@@ -1113,9 +1389,10 @@ void print_floor_table(std::ostream& out, const std::vector<std::string>& order,
     if (it == rows.end()) continue;
     values v;
     std::array<std::string, floor_side_count> text;
+    const bool bytes = is_bytes.contains(name) && is_bytes.at(name);
     for (std::size_t s = 0; s < floor_side_count; ++s) {
       v[s] = it->second[s].median();
-      text[s] = cell_text(v[s], it->second[s].spread(), false);
+      text[s] = cell_text(v[s], it->second[s].spread(), bytes);
     }
     add(name, v, text);
   }
@@ -1148,7 +1425,8 @@ const std::string floor_footnote =
 
 // --list-floors: what scripts/instructions --floors runs under callgrind.
 int list_floors() {
-  for (const floor_row& r : floor_rows) std::printf("%s std floor ours\n", r.name);
+  for (const floor_row& r : floor_rows)
+    if (!r.bytes) std::printf("%s std floor ours\n", r.name);
   return 0;
 }
 
@@ -1159,7 +1437,7 @@ int floor_instruction_table(int argc, char** argv) {
   std::vector<std::string> order;
   for (const floor_row& r : floor_rows) order.push_back(r.name);
   std::ostringstream table;
-  print_floor_table(table, order, rows, "instr", true);
+  print_floor_table(table, order, rows, {}, "instr", true);
   const std::string title = option(
       argc, argv, "title", wb::standard_library() + ": the floors, instructions (callgrind)");
   const std::string footnote = "Instructions per operation (scripts/instructions --floors; n = " +
@@ -1177,9 +1455,11 @@ int floor_time_table(int argc, char** argv) {
   struct job {
     std::string name, row;
     std::size_t side, n, iterations;
+    bool bytes;
   };
   std::vector<job> jobs;
   std::vector<std::string> order;
+  std::map<std::string, bool> is_bytes;
   for (const floor_row& r : floor_rows) {
     std::vector<std::pair<std::string, std::size_t>> at; // name, n
     if (r.sized)
@@ -1188,13 +1468,17 @@ int floor_time_table(int argc, char** argv) {
       at.emplace_back(r.name, r.batch);
     for (const auto& [name, n] : at) {
       order.push_back(name);
+      is_bytes[name] = r.bytes;
+      const std::size_t iterations = r.bytes ? 1 : std::max<std::size_t>(1, ops / n);
       for (std::size_t s = 0; s < floor_side_count; ++s)
-        jobs.push_back({name, r.name, s, n, std::max<std::size_t>(1, ops / n)});
+        jobs.push_back({name, r.name, s, n, iterations, r.bytes});
     }
   }
+  // Sizes once: they do not vary.
   std::vector<const job*> schedule;
   for (int rep = 0; rep < repetitions; ++rep)
-    for (const job& j : jobs) schedule.push_back(&j);
+    for (const job& j : jobs)
+      if (rep == 0 || !j.bytes) schedule.push_back(&j);
   std::shuffle(schedule.begin(), schedule.end(), std::mt19937(20240611));
 
   const auto overhead = clock_overhead();
@@ -1206,13 +1490,17 @@ int floor_time_table(int argc, char** argv) {
     rows[j->name][j->side].samples.push_back(r.per_op);
   }
   std::ostringstream table;
-  print_floor_table(table, order, rows, "ns", false);
+  print_floor_table(table, order, rows, is_bytes, "ns", false);
   const std::string title =
       option(argc, argv, "title",
              wb::standard_library() + ": the floors, times (weakref.instructions --floors)");
   const std::string footnote =
       "CPU time per operation, as weakref.instructions --time; median of " +
-      std::to_string(repetitions) + " repetitions interleaved at random. " + floor_footnote;
+      std::to_string(repetitions) +
+      " repetitions interleaved at random; cells in B: bytes "
+      "requested per live entry, as in the --time table (the floor: the baseline's node and a "
+      "registration's two pointers). " +
+      floor_footnote;
   std::cout << "\n" << title << "\n" << table.str() << "\n" << footnote << "\n";
   return write_md(option(argc, argv, "md", ""), title, table.str(), footnote);
 }
@@ -1238,7 +1526,7 @@ int main(int argc, char** argv) {
   if (argc < 3 || mode.starts_with("--")) {
     std::fputs("usage: weakref.instructions <row> <ours|std|flat|floor> [n] | --list | --table "
                "[--n=N] [--md=PATH] | --time [--sizes=...] [--repetitions=R] [--ops=N] "
-               "[--filter=TEXT] [--md=PATH] | --list-floors | --floors-table [--n=N] "
+               "[--filter=TEXT] [--md=PATH] [--tsv=PATH] | --list-floors | --floors-table [--n=N] "
                "[--md=PATH] | --floors [--sizes=...] [--repetitions=R] [--ops=N] [--md=PATH]\n",
                stderr);
     return 2;

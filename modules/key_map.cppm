@@ -251,13 +251,12 @@ private:
     return e ? e->payload : std::move(default_value);
   }
   // The live entry for key, with what keeps its value alive while the caller copies it: under
-  // the identity policy a key object passed by the caller is the stored key; otherwise a pin of
-  // the stored key, since its death may destroy the value on another thread
-  // ([weakref.containers.general]/5).
+  // the identity policy a key object (or an owner of one) passed by the caller is the stored
+  // key, which the caller keeps alive; otherwise a pin of the stored key, since its death may
+  // destroy the value on another thread ([weakref.containers.general]/5).
   template <class Q>
   std::pair<const entry*, std::shared_ptr<K>> find_value(const Q& key) const {
-    if constexpr (detail::is_identity_policy<Hash, KeyEqual> &&
-                  std::convertible_to<const Q&, const K&>)
+    if constexpr (base::template found_by_address<Q>)
       return {find_live(key), nullptr};
     else
       return find_entry(key);

@@ -82,7 +82,7 @@ class weak_value_map
 
   using traits = detail::value_map_traits<K, V>;
   using base = detail::weak_container<weak_value_map, traits, Hash, KeyEqual, Allocator>;
-  using base::equal_, base::hash_, base::table_, base::find_entry;
+  using base::equal_, base::hash_of, base::table_, base::find_entry;
   using typename base::entry;
 
 public:
@@ -275,7 +275,7 @@ private:
   template <class KK>
   std::pair<iterator, bool> insert_or_assign_impl(KK&& key, std::shared_ptr<V> value) {
     table_.purge();
-    const std::size_t h = hash_(key);
+    const std::size_t h = hash_of(key);
     // The old element stays pinned until it is gone: releasing the pin could end its value's
     // life here, and that death's payload destructor (user code) could purge this map and free
     // the old entry before the erase below ([weakref.containers.general]/8).
