@@ -631,8 +631,8 @@ int floor_bytes_row(std::size_t n, meter& m) {
 // while the program holds no handle ([weakref.finalize.general]/3) and the exit pass finds it (a
 // one-byte lock, on listing and on unlisting); the take, which lets one caller of the call, the
 // death and detach() call the function ([weakref.finalize.call]/5: an exchange); and the
-// registry's handle, released after the call, which the function may not outlive while it may
-// drop every other handle ([weakref.finalize.call]/6: a decrement; its count is set, not
+// registry's handle, released only after the call, because the function may drop every other
+// handle while it runs ([weakref.finalize.call]/6: a decrement; its count is set, not
 // incremented, on creation). Its memory is made before the row runs, as the dead_key links are:
 // a finalizer outlives its handles, so it cannot be on the stack, and ours takes its node from
 // a per-thread pool.
