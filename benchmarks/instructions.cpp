@@ -605,12 +605,7 @@ struct floor_bytes {
          r = r->next)
       ++reported;
     owner.pending.fetch_sub(reported, std::memory_order_relaxed);
-    std::erase_if(m, [](const auto& kv) {
-      if constexpr (requires { kv.second.baseline.expired(); })
-        return kv.second.baseline.expired();
-      else
-        return kv.second.baseline.first.expired();
-    });
+    std::erase_if(m, [](const auto& kv) { return wb::mapped_expired(kv.second.baseline); });
   }
 };
 

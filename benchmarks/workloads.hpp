@@ -111,12 +111,17 @@ struct ours_side {
   static constexpr bool exact_leftover_check = true;
 };
 
+// Whether a baseline's mapped value (a weak_ptr, or key_map's (weak_ptr, value) pair) has expired.
+template <class Mapped>
+bool mapped_expired(const Mapped& mapped) noexcept {
+  if constexpr (requires { mapped.expired(); })
+    return mapped.expired();
+  else
+    return mapped.first.expired();
+}
 template <class Entry>
 bool entry_expired(const Entry& kv) noexcept {
-  if constexpr (requires { kv.second.expired(); })
-    return kv.second.expired();
-  else
-    return kv.second.first.expired();
+  return mapped_expired(kv.second);
 }
 
 struct std_side {
