@@ -790,7 +790,8 @@ struct floor_deleter {
   template <class T>
   void operator()(T*) const noexcept {
     if (h == nullptr) return; // the probe's
-    if (h->head.load(std::memory_order_acquire) != nullptr) std::abort(); // no reference here
+    // This row makes no reference: a death with references is not the floor's to run.
+    if (h->head.load(std::memory_order_acquire) != nullptr) std::abort();
     h->destroy(h);
   }
 };
@@ -809,8 +810,8 @@ struct floor_chunk_allocator {
   }
   U* allocate(std::size_t k) {
     if (h == nullptr) { // the probe: records the size, and allocates apart
-      floor_control_block_bytes = (sizeof(U) * k + alignof(void*) - 1) / alignof(void*) *
-                                  alignof(void*);
+      floor_control_block_bytes =
+          (sizeof(U) * k + alignof(void*) - 1) / alignof(void*) * alignof(void*);
       return std::allocator<U>().allocate(k);
     }
     if (sizeof(U) * k > floor_control_block_bytes || alignof(U) > alignof(void*))
