@@ -321,6 +321,9 @@ int container_side(std::string_view op, std::string_view side, std::size_t n, me
 // Performance, "The floors"):
 //   ref_create_destroy   a registration with the referent on each side (weak_ref_count,
 //                        weak_refs and callbacks need every reference in a list: PY-COUNT-1)
+//   factory_create_destroy  no atomic, but a structure: the control block that
+//                        std::get_deleter finds and the header beside the object (D1;
+//                        floor_make_shared, below)
 //   value_map_insert     the entry's registration (keyrefs and weak_ref_count see it), and the
 //                        returned iterator's pin ([weakref.containers.general]/5)
 //   value_map_erase      a pin while the key is compared (a death destroys the key on its own
@@ -1534,8 +1537,9 @@ void print_floor_table(std::ostream& out, const std::vector<std::string>& order,
 
 const std::string floor_footnote =
     "floor: the std baseline's code plus only the atomic read-modify-writes that ours's "
-    "guarantees require, each as cheap as it can be (benchmarks/instructions.cpp, \"the "
-    "floors\"; MAINTAINERS.md, Performance). Where the floor misses a target, no code with "
+    "guarantees require, each as cheap as it can be (for factory_create_destroy, no atomic: the "
+    "control block that std::get_deleter finds, and the header; benchmarks/instructions.cpp, "
+    "\"the floors\"; MAINTAINERS.md, Performance). Where the floor misses a target, no code with "
     "these guarantees and the baseline's structure meets it; ours/floor is what ours spends "
     "beyond them (below 1 where ours's structure is better: the identity-keyed purge).";
 
