@@ -321,6 +321,9 @@ int container_side(std::string_view op, std::string_view side, std::size_t n, me
 // Performance, "The floors"):
 //   ref_create_destroy   a registration with the referent on each side (weak_ref_count,
 //                        weak_refs and callbacks need every reference in a list: PY-COUNT-1)
+//   factory_create_destroy  no atomic, but a structure: the control block that
+//                        std::get_deleter finds and the header beside the object (D1;
+//                        floor_make_shared, below)
 //   value_map_insert     the entry's registration (keyrefs and weak_ref_count see it), and the
 //                        returned iterator's pin ([weakref.containers.general]/5)
 //   value_map_erase      a pin while the key is compared (a death destroys the key on its own
@@ -749,6 +752,125 @@ int floor_finalizer_row(std::string_view row, std::size_t n, meter& m) {
                                                            : fail("not every floor finalizer ran");
 }
 
+// The floor of factory_create_destroy: std::make_shared's one allocation and its one atomic
+// read-modify-write per owner released, with what a weakly referenceable object needs besides
+// (no atomic among it):
+//  - a control block made from a pointer, a deleter and an allocator (std::shared_ptr's
+//    constructor), not make_shared's: std::get_deleter finds only a deleter, and it is how a
+//    reference reaches the referent's weak list from any shared_ptr to it (D1);
+//  - the 24-byte header beside the object, in the same allocation: the weak list, its lock and
+//    count, and how the object is destroyed (a pointer: the deleter is one type for every
+//    referent, or get_deleter could not name it for a shared_ptr to a base);
+//  - at the death, the check that the weak list is empty (a load; this row makes no reference),
+//    then the object's destruction through that pointer; the chunk goes with the control block.
+// The control block takes a slot at the chunk's start, measured once at start-up (ours measures
+// it on first use, per type).
+struct floor_header {
+  floor_lock lock;
+  std::uint32_t count = 0;
+  std::atomic<void*> head{nullptr};
+  void (*destroy)(floor_header*) noexcept = nullptr;
+};
+static_assert(sizeof(void*) != 8 || sizeof(floor_header) == 24,
+              "the floor's header is as large as ours's");
+
+template <class T>
+struct floor_block : floor_header {
+  alignas(T) unsigned char storage[sizeof(T)];
+
+  T* object() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
+  static void destroy_object(floor_header* h) noexcept {
+    std::destroy_at(static_cast<floor_block*>(h)->object());
+  }
+};
+
+// The size of the control block (rounded to a pointer's alignment), which the probe below
+// records: a null header means "probing", on both the allocator and the deleter.
+std::size_t floor_control_block_bytes = 0;
+
+struct floor_deleter {
+  floor_header* h;
+  template <class T>
+  void operator()(T*) const noexcept {
+    if (h == nullptr) return; // the probe's
+    // This row makes no reference: a death with references is not the floor's to run.
+    if (h->head.load(std::memory_order_acquire) != nullptr) std::abort();
+    h->destroy(h);
+  }
+};
+
+template <class U>
+struct floor_chunk_allocator {
+  using value_type = U;
+  floor_header* h;
+
+  explicit floor_chunk_allocator(floor_header* header) noexcept : h(header) {}
+  template <class V>
+  floor_chunk_allocator(const floor_chunk_allocator<V>& other) noexcept : h(other.h) {}
+
+  static unsigned char* chunk(floor_header* header) noexcept {
+    return reinterpret_cast<unsigned char*>(header) - floor_control_block_bytes;
+  }
+  U* allocate(std::size_t k) {
+    if (h == nullptr) { // the probe: records the size, and allocates apart
+      floor_control_block_bytes =
+          (sizeof(U) * k + alignof(void*) - 1) / alignof(void*) * alignof(void*);
+      return std::allocator<U>().allocate(k);
+    }
+    if (sizeof(U) * k > floor_control_block_bytes || alignof(U) > alignof(void*))
+      throw std::bad_alloc(); // not the control block the probe measured
+    return reinterpret_cast<U*>(chunk(h));
+  }
+  void deallocate(U* p, std::size_t k) noexcept {
+    if (h == nullptr) return std::allocator<U>().deallocate(p, k);
+    ::operator delete(chunk(h)); // the whole chunk: the header and the object's storage too
+  }
+  template <class V>
+  bool operator==(const floor_chunk_allocator<V>& other) const noexcept {
+    return h == other.h;
+  }
+};
+
+// Called once, before any row runs.
+void floor_probe_control_block() {
+  static int dummy = 0;
+  const std::shared_ptr<int> probe(&dummy, floor_deleter{nullptr},
+                                   floor_chunk_allocator<int>(nullptr));
+}
+
+template <class T, class... Args>
+std::shared_ptr<T> floor_make_shared(Args&&... args) {
+  using block = floor_block<T>;
+  static_assert(alignof(block) <= alignof(void*), "the floor's chunk is aligned for a pointer");
+  auto* chunk =
+      static_cast<unsigned char*>(::operator new(floor_control_block_bytes + sizeof(block)));
+  block* b = ::new (static_cast<void*>(chunk + floor_control_block_bytes)) block;
+  b->destroy = &block::destroy_object;
+  try {
+    std::construct_at(reinterpret_cast<T*>(b->storage), std::forward<Args>(args)...);
+  } catch (...) {
+    ::operator delete(chunk);
+    throw;
+  }
+  return std::shared_ptr<T>(b->object(), floor_deleter{b}, floor_chunk_allocator<T>(b));
+}
+
+int floor_factory_row(std::size_t n, meter& m) {
+  for (std::size_t i = 0; i < m.iterations; ++i)
+    m([&] {
+      for (std::size_t j = 0; j < n; ++j) {
+        std::shared_ptr<int> p = floor_make_shared<int>(1);
+        keep(p);
+      }
+    });
+  // What the floor pays for: the header is found from the shared_ptr, as a reference finds it.
+  const std::shared_ptr<int> p = floor_make_shared<int>(2);
+  const floor_deleter* d = std::get_deleter<floor_deleter>(p);
+  if (d == nullptr || static_cast<floor_block<int>*>(d->h)->object() != p.get() || *p != 2)
+    return fail("the floor's referent does not reach its header");
+  return 0;
+}
+
 // The floor of ref_create_destroy: the baseline's weak_ptr copy and release, and a
 // registration with the referent on each side.
 int floor_ref_row(std::string_view row, std::size_t n, meter& m) {
@@ -787,6 +909,7 @@ int floor_ref_row(std::string_view row, std::size_t n, meter& m) {
   }
   if (row == "finalize_create_call" || row == "death_finalize")
     return floor_finalizer_row(row, n, m);
+  if (row == "factory_create_destroy") return floor_factory_row(n, m);
   if (row != "ref_create_destroy") return 2;
   const auto obj = std::make_shared<floor_item>(1);
   const std::weak_ptr<floor_item> w(obj);
@@ -1325,6 +1448,7 @@ struct floor_row {
   bool bytes = false; // its result is a size, not a time: --floors only, run once
 };
 constexpr floor_row floor_rows[] = {{"ref_create_destroy", false, 1000},
+                                    {"factory_create_destroy", false, 1000},
                                     {"value_map_insert", true, 0},
                                     {"value_map_lookup_hit", true, 0},
                                     {"value_map_lookup_hit_in_order", true, 0},
@@ -1413,8 +1537,9 @@ void print_floor_table(std::ostream& out, const std::vector<std::string>& order,
 
 const std::string floor_footnote =
     "floor: the std baseline's code plus only the atomic read-modify-writes that ours's "
-    "guarantees require, each as cheap as it can be (benchmarks/instructions.cpp, \"the "
-    "floors\"; MAINTAINERS.md, Performance). Where the floor misses a target, no code with "
+    "guarantees require, each as cheap as it can be (for factory_create_destroy, no atomic: the "
+    "control block that std::get_deleter finds, and the header; benchmarks/instructions.cpp, "
+    "\"the floors\"; MAINTAINERS.md, Performance). Where the floor misses a target, no code with "
     "these guarantees and the baseline's structure meets it; ours/floor is what ours spends "
     "beyond them (below 1 where ours's structure is better: the identity-keyed purge).";
 
@@ -1452,10 +1577,13 @@ int floor_time_table(int argc, char** argv) {
     std::size_t side, n, iterations;
     bool bytes;
   };
+  const std::string filter = option(argc, argv, "filter", "");
   std::vector<job> jobs;
   std::vector<std::string> order;
   std::map<std::string, bool> is_bytes;
   for (const floor_row& r : floor_rows) {
+    if (!filter.empty() && std::string_view(r.name).find(filter) == std::string_view::npos)
+      continue;
     std::vector<std::pair<std::string, std::size_t>> at; // name, n
     if (r.sized)
       for (const std::size_t n : sizes) at.emplace_back(r.name + ("/n:" + std::to_string(n)), n);
@@ -1510,6 +1638,7 @@ int main(int argc, char** argv) {
   // ratio_reporter.hpp): the state of the Google Benchmark programs, and of any program that
   // uses weak references across threads.
   std::thread([] {}).join();
+  floor_probe_control_block();
 
   const std::string_view mode = argc > 1 ? argv[1] : "";
   if (mode == "--list") return list_rows();
@@ -1522,7 +1651,8 @@ int main(int argc, char** argv) {
     std::fputs("usage: weakref.instructions <row> <ours|std|flat|floor> [n] | --list | --table "
                "[--n=N] [--md=PATH] | --time [--sizes=...] [--repetitions=R] [--ops=N] "
                "[--filter=TEXT] [--md=PATH] [--tsv=PATH] | --list-floors | --floors-table [--n=N] "
-               "[--md=PATH] | --floors [--sizes=...] [--repetitions=R] [--ops=N] [--md=PATH]\n",
+               "[--md=PATH] | --floors [--sizes=...] [--repetitions=R] [--ops=N] [--filter=TEXT] "
+               "[--md=PATH]\n",
                stderr);
     return 2;
   }

@@ -140,7 +140,7 @@ inline hdr_unlock(hr) {
 }
 
 /* std::weak_ptr destruction (the control block's weak count): the last one frees the chunk
- * ([control.cppm:chunk_allocator::deallocate], header_ops::release_chunk). */
+ * ([control.cppm:chunk_allocator::deallocate], then factory.cppm's block::free_chunk). */
 inline weak_release(wr) {
   d_step {
     assert(wc[wr] > 0);

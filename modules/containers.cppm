@@ -63,17 +63,13 @@ inline constexpr bool is_identity_policy = false;
 template <class T>
 inline constexpr bool is_identity_policy<identity_hash<T>, identity_equal<T>> = true;
 
-// The address that identity_hash<T> hashes: the same overloads, so the same resolution.
+// The address that an identity_hash hashes: the same overloads, so the same resolution.
+template <class Hash>
+struct identity_address;
 template <class T>
-struct identity_address {
+struct identity_address<identity_hash<T>> {
   const void* operator()(const T& object) const noexcept { return std::addressof(object); }
   const void* operator()(const T* address) const noexcept { return address; }
-};
-template <class Hash>
-struct identity_policy_type;
-template <class T>
-struct identity_policy_type<identity_hash<T>> {
-  using type = T;
 };
 
 // Where a container under the identity policy files an object: by its address, keeping the
@@ -671,7 +667,7 @@ protected:
   template <class Q>
   std::size_t hash_of(const Q& key) const {
     if constexpr (is_identity_policy<Hash, KeyEqual>)
-      return address_hash(identity_address<typename identity_policy_type<Hash>::type>{}(key));
+      return address_hash(identity_address<Hash>{}(key));
     else
       return hash_(key);
   }

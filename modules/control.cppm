@@ -211,10 +211,10 @@ struct node_base {
 template <class T>
 inline constexpr char type_tag = 0;
 
-// What the referent's type decides (one constant table per element type and allocator).
+// What the referent's type decides (one constant table per element type and allocator). The
+// chunk's release needs none: the control block's allocator knows the block's type.
 struct header_ops {
   void (*destroy_referent)(header*) noexcept;
-  void (*release_chunk)(header*) noexcept;
 };
 
 // Per-referent state; lives in the chunk next to the object. 24 bytes: every weakly
@@ -261,6 +261,8 @@ struct header {
   }
 
   inline void die() noexcept;
+  // die() once the weak list is found not empty: steps 1 to 3.
+  inline void die_with_references() noexcept;
 };
 
 // The chunk is freed when the weak count reaches zero. libc++ decrements that count inside its
@@ -378,14 +380,20 @@ inline void report_callback_error(std::exception_ptr e) noexcept {
 // [weakref.ref.death]: runs on the thread that released the last owner, after the use count
 // reached zero (so every weak reference is already cleared, PY-NOTE-1).
 inline void header::die() noexcept {
-  // 0. Nothing to clear or call back: no lock. Once the use count is zero no node can be linked
-  //    any more (every constructor of a node takes an owner), and the use count's decrement
-  //    made every earlier link visible here; a concurrent unlink only empties the list further.
+  // 0. Nothing to clear or call back: no lock, and no call (this part is small enough to be
+  //    inlined into the control block's release, the common death). Once the use count is zero
+  //    no node can be linked any more (every constructor of a node takes an owner), and the
+  //    use count's decrement made every earlier link visible here; a concurrent unlink only
+  //    empties the list further.
   if (head.load(std::memory_order_acquire) == nullptr) {
     ops->destroy_referent(this);
     done_with_header(this);
     return;
   }
+  die_with_references();
+}
+
+inline void header::die_with_references() noexcept {
   // 1. Detach every node; pin those with a callback so that a callback destroying another
   //    ref whose callback is still pending does not cancel it (CPython clears all refs before
   //    the first callback). The pin of a reference is the handle its weak list held, which
@@ -446,25 +454,29 @@ struct deleter {
 
 // The control block's size is not known to the library (it is the standard library's private
 // type), so it is measured once per element type by building one shared_ptr with a probing
-// allocator; afterwards the control block goes in the slot reserved at the chunk's start.
+// allocator (probe_control_block; the factory keeps the result); afterwards the control block
+// goes in the slot reserved at the chunk's start.
 struct probe_result {
   std::size_t size = 0;
   std::size_t align = 0;
 };
 
-// Where the probe of control_block_layout, running on this thread, records what it saw. Not a
-// member of chunk_allocator: the allocator is stored in every control block, and one pointer
-// there (the header) is 8 bytes fewer per referent than two.
+// Where the probe, running on this thread, records what it saw. Not a member of
+// chunk_allocator: the allocator is stored in every control block, and one pointer there (the
+// header) is 8 bytes fewer per referent than two.
 inline thread_local constinit probe_result* probing = nullptr;
 
-template <class U>
+// The control block's allocator: its memory is the slot at the start of the chunk of the
+// header `hdr`, a Block (weakref:factory's block<T, Alloc>), whose free_chunk releases the
+// chunk when the control block goes: a direct call, not one through the header's ops.
+template <class U, class Block>
 struct chunk_allocator {
   using value_type = U;
-  header* hdr; // null only in control_block_layout's probe
+  header* hdr; // null only in probe_control_block
 
   explicit chunk_allocator(header* h) noexcept : hdr(h) {}
   template <class V>
-  chunk_allocator(const chunk_allocator<V>& other) noexcept : hdr(other.hdr) {}
+  chunk_allocator(const chunk_allocator<V, Block>& other) noexcept : hdr(other.hdr) {}
 
   U* allocate(std::size_t n) {
     const std::size_t bytes = n * sizeof(U);
@@ -487,25 +499,24 @@ struct chunk_allocator {
       return;
     }
     if (static_cast<void*>(p) != hdr->chunk()) ::operator delete(p, std::align_val_t{alignof(U)});
-    hdr->ops->release_chunk(hdr);
+    Block::free_chunk(hdr);
   }
 
   friend bool operator==(const chunk_allocator&, const chunk_allocator&) = default;
 };
 
-template <class T>
-const probe_result& control_block_layout() {
-  static const probe_result layout = [] {
-    probe_result r;
-    probing = &r;
-    {
-      std::shared_ptr<T> probe(static_cast<T*>(nullptr), deleter{nullptr},
-                               chunk_allocator<std::byte>{nullptr});
-    }
-    probing = nullptr;
-    return r;
-  }();
-  return layout;
+// The size and alignment of the control block of a shared_ptr<T> made with a deleter and a
+// chunk_allocator<std::byte, Block>, as the factory makes it.
+template <class T, class Block>
+probe_result probe_control_block() {
+  probe_result r;
+  probing = &r;
+  {
+    std::shared_ptr<T> probe(static_cast<T*>(nullptr), deleter{nullptr},
+                             chunk_allocator<std::byte, Block>{nullptr});
+  }
+  probing = nullptr;
+  return r;
 }
 
 // The header of a factory-made object, or null (not weakly referenceable, PY-INTRO-5).

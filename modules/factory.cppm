@@ -47,6 +47,18 @@ struct block : header {
     return (cb_slot + round_up(sizeof(block), alignof(unit))) / alignof(unit);
   }
 
+  // The bytes of the control block's slot, probed on first use: 0 when the control block gets
+  // an allocation of its own, because it is stricter than the unit alignment or larger than a
+  // slot can say (neither ever seen).
+  static std::size_t control_block_bytes() {
+    static const std::size_t bytes = [] {
+      const probe_result cb = probe_control_block<T, block>();
+      const std::size_t slot = round_up(cb.size, alignof(unit));
+      return cb.align <= alignof(unit) && slot <= 0xFFFF ? slot : 0;
+    }();
+    return bytes;
+  }
+
   value_type* object() noexcept { return reinterpret_cast<value_type*>(storage); }
   static block* from(header* h) noexcept { return static_cast<block*>(h); }
 
@@ -67,7 +79,7 @@ struct block : header {
         ua, std::pointer_traits<typename unit_traits::pointer>::pointer_to(*first), n);
   }
 
-  static constexpr header_ops block_ops{&destroy_object, &free_chunk};
+  static constexpr header_ops block_ops{&destroy_object};
 };
 
 } // namespace weakref::detail
@@ -90,14 +102,8 @@ template <class T, class Alloc, class... Args>
 std::shared_ptr<T> allocate_shared(const Alloc& a, Args&&... args) {
   static_assert(std::is_object_v<T>, "weakref::allocate_shared<T>: T must be an object type");
   using block = detail::block<T, Alloc>;
-  using unit = typename block::unit;
-  constexpr std::size_t align = alignof(unit);
 
-  const detail::probe_result& cb = detail::control_block_layout<T>();
-  // A control block stricter than the unit alignment, or larger than a slot can say (neither
-  // ever seen), gets its own allocation.
-  const std::size_t slot = detail::round_up(cb.size, align);
-  const std::size_t cb_bytes = cb.align <= align && slot <= 0xFFFF ? slot : 0;
+  const std::size_t cb_bytes = block::control_block_bytes();
   const std::size_t units = block::units(cb_bytes);
 
   typename block::unit_allocator ua(a);
@@ -117,7 +123,8 @@ std::shared_ptr<T> allocate_shared(const Alloc& a, Args&&... args) {
   T* object = std::launder(b->object());
   try {
     // Taking a raw pointer (not aliasing) keeps enable_shared_from_this working.
-    return std::shared_ptr<T>(object, detail::deleter{b}, detail::chunk_allocator<std::byte>{b});
+    return std::shared_ptr<T>(object, detail::deleter{b},
+                              detail::chunk_allocator<std::byte, block>{b});
   } catch (...) {
     // Only reachable if the control block did not fit its slot and operator new failed; the
     // shared_ptr constructor has already run the deleter, which destroyed the object.
