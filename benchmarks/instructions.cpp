@@ -763,8 +763,8 @@ int floor_finalizer_row(std::string_view row, std::size_t n, meter& m) {
 //    referent, or get_deleter could not name it for a shared_ptr to a base);
 //  - at the death, the check that the weak list is empty (a load; this row makes no reference),
 //    then the object's destruction through that pointer; the chunk goes with the control block.
-// The control block takes a slot at the chunk's start, measured once at start-up (ours measures
-// it on first use, per type).
+// The control block takes a slot at the chunk's start, measured before the row runs (ours
+// measures it on first use, per type).
 struct floor_header {
   floor_lock lock;
   std::uint32_t count = 0;
@@ -831,7 +831,7 @@ struct floor_chunk_allocator {
   }
 };
 
-// Called once, before any row runs.
+// Called by the factory's floor row before it makes any referent (outside its measured region).
 void floor_probe_control_block() {
   static int dummy = 0;
   const std::shared_ptr<int> probe(&dummy, floor_deleter{nullptr},
@@ -856,6 +856,7 @@ std::shared_ptr<T> floor_make_shared(Args&&... args) {
 }
 
 int floor_factory_row(std::size_t n, meter& m) {
+  floor_probe_control_block();
   for (std::size_t i = 0; i < m.iterations; ++i)
     m([&] {
       for (std::size_t j = 0; j < n; ++j) {
@@ -1638,7 +1639,6 @@ int main(int argc, char** argv) {
   // ratio_reporter.hpp): the state of the Google Benchmark programs, and of any program that
   // uses weak references across threads.
   std::thread([] {}).join();
-  floor_probe_control_block();
 
   const std::string_view mode = argc > 1 ? argv[1] : "";
   if (mode == "--list") return list_rows();

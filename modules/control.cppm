@@ -453,9 +453,9 @@ struct deleter {
 };
 
 // The control block's size is not known to the library (it is the standard library's private
-// type), so it is measured once per element type by building one shared_ptr with a probing
-// allocator (probe_control_block; the factory keeps the result); afterwards the control block
-// goes in the slot reserved at the chunk's start.
+// type), so it is measured once per element type and allocator by building one shared_ptr with
+// a probing allocator (probe_control_block; the factory's block keeps the result); afterwards
+// the control block goes in the slot reserved at the chunk's start.
 struct probe_result {
   std::size_t size = 0;
   std::size_t align = 0;
