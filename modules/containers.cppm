@@ -97,6 +97,7 @@ template <class Hash>
 struct filed_by_identity {
   const void* address;
 
+  // The container's hash of the referent is address_hash of this address: not kept.
   template <class R>
   filed_by_identity(std::size_t, const R& referent) noexcept
       : address(identity_address<Hash>{}(referent)) {}
