@@ -86,6 +86,24 @@ inline std::size_t address_hash(const void* address) noexcept {
   return static_cast<std::uint32_t>((a >> 4) + (a >> 18 >> 18));
 }
 
+// How a weak_key_map or weak_set under the identity policy files an entry (the table's
+// Filing, weakref:table's filed_by_hash otherwise): by the address that Hash hashes, taken
+// while the referent is alive, from which the hash follows (address_hash) and which
+// find_by_address compares. One word where an entry kept two, its hash and its referent's
+// address: 8 bytes fewer per entry. The address, not the referent's pointer: the two differ
+// when Hash is identity_hash of a base class, and converting the pointer after the referent's
+// death is undefined for a virtual base.
+template <class Hash>
+struct filed_by_identity {
+  const void* address;
+
+  // The container's hash of the referent is address_hash of this address: not kept.
+  template <class R>
+  filed_by_identity(std::size_t, const R& referent) noexcept
+      : address(identity_address<Hash>{}(referent)) {}
+  std::size_t hash() const noexcept { return address_hash(address); }
+};
+
 // [weakref.containers.lookup]/3 Hash and KeyEqual both declare is_transparent, as for the
 // heterogeneous lookup of std::unordered_map ([unord.req.general]).
 template <class Hash, class KeyEqual>
@@ -280,7 +298,10 @@ class weak_container {
   using alloc_traits = std::allocator_traits<Allocator>;
 
 protected:
-  using table_type = weak_table<R, typename Traits::payload, Allocator>;
+  using table_type =
+      weak_table<R, typename Traits::payload, Allocator,
+                 std::conditional_t<Traits::weak_key && is_identity_policy<Hash, KeyEqual>,
+                                    filed_by_identity<Hash>, filed_by_hash>>;
   using entry = typename table_type::entry;
 
 public:
@@ -574,7 +595,7 @@ protected:
       return owner ? find_live(*owner) : nullptr;
     } else if constexpr (found_by_address<Q>) {
       const R& object = key;
-      return table_.find_by_address(hash_of(object), std::addressof(object));
+      return table_.find_by_address(hash_of(object), identity_address<Hash>{}(object));
     } else {
       return find_entry(key).first;
     }
@@ -710,13 +731,13 @@ private:
     table_.max_load_factor(other.max_load_factor());
     table_.reserve(other.size());
     for (auto p = other.table_.first(); p.e; other.table_.advance(p))
-      link_new(p.e->hash, p.pin, std::as_const(p.e->payload));
+      link_new(p.e->filing.hash(), p.pin, std::as_const(p.e->payload));
   }
   void move_elements(weak_container& other) {
     table_.max_load_factor(other.max_load_factor());
     table_.reserve(other.size());
     for (auto p = other.table_.first(); p.e; other.table_.advance(p))
-      link_new(p.e->hash, p.pin, std::move(p.e->payload));
+      link_new(p.e->filing.hash(), p.pin, std::move(p.e->payload));
   }
 };
 

@@ -217,18 +217,30 @@ inline std::uint64_t bucket_count_for(double wanted) {
   throw std::length_error("weakref: too many buckets");
 }
 
-template <class R, class P, class Alloc>
+// How an entry is filed in its table's buckets: under the hash of its key, kept in the entry,
+// since a purge or a rehash needs it when the key (a weakly held one) may be gone. The filing
+// is the table's last template parameter; the containers give another under the identity
+// policy (weakref:containers, filed_by_identity), which keeps the referent's address instead
+// and computes the hash from it. Either is one word of the entry.
+struct filed_by_hash {
+  std::size_t filed_hash;
+
+  template <class R>
+  filed_by_hash(std::size_t hash, const R&) noexcept : filed_hash(hash) {}
+  inline std::size_t hash() const noexcept { return filed_hash; }
+};
+
+template <class R, class P, class Alloc, class Filing = filed_by_hash>
 struct table_core;
 
-template <class R, class P, class Alloc>
+template <class R, class P, class Alloc, class Filing>
 struct table_entry : ref_node<R> {
-  using core_type = table_core<R, P, Alloc>;
+  using core_type = table_core<R, P, Alloc, Filing>;
 
   // What a lookup reads (the weak_ptr above, then these up to the payload) comes first, next to
   // each other, and a small payload fills the padding after the two flags.
   table_entry* chain_next = nullptr; // owner thread only
-  const std::size_t hash;            // taken while the referent was alive; survives its death
-  R* const address;                  // identity of the referent; dereferenced only while pinned
+  const Filing filing;               // taken while the referent was alive; survives its death
   bool retired = false;              // owner thread only: out of the chains
   bool claimed_by_death = false;     // owner thread only: claim() found that a death had taken it
   union {
@@ -240,7 +252,7 @@ struct table_entry : ref_node<R> {
   table_entry* order_prev = nullptr;
 
   table_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hv, core_type* c)
-      : ref_node<R>(h, obj, entry_ops()), hash(hv), address(obj.get()), core(c) {}
+      : ref_node<R>(h, obj, entry_ops()), filing(hv, *obj), core(c) {}
   ~table_entry() {}
 
   // The inbox link reuses node_base::prev: once die() has detached the node from the weak list,
@@ -314,9 +326,9 @@ struct table_entry : ref_node<R> {
 // The part of a table that outlives its container while any entry does (an entry a death on
 // another thread has not queued yet, or one held by a keyrefs() handle), so it owns the
 // allocator.
-template <class R, class P, class Alloc>
+template <class R, class P, class Alloc, class Filing>
 struct table_core {
-  using entry = table_entry<R, P, Alloc>;
+  using entry = table_entry<R, P, Alloc, Filing>;
   using alloc_traits = std::allocator_traits<Alloc>;
   using entry_allocator = typename alloc_traits::template rebind_alloc<entry>;
   using entry_traits = std::allocator_traits<entry_allocator>;
@@ -444,19 +456,20 @@ struct table_core {
   }
 };
 
-// A container entry is 120 bytes for a payload of up to 4 bytes (MAINTAINERS.md, Performance:
-// the 48-byte node, the weak_ptr, the lookup fields, the payload, the core, the order links),
-// where the sizes of [control] hold.
-static_assert(!quoted_sizes_apply || sizeof(table_entry<int, int, std::allocator<int>>) == 120,
-              "weakref: a weak container entry with an int payload is 120 bytes");
+// A container entry is 112 bytes for a payload of up to 4 bytes (MAINTAINERS.md, Performance:
+// the 48-byte node, the weak_ptr, the chain link, the filing, the payload, the core, the order
+// links), where the sizes of [control] hold.
+static_assert(!quoted_sizes_apply ||
+                  sizeof(table_entry<int, int, std::allocator<int>, filed_by_hash>) == 112,
+              "weakref: a weak container entry with an int payload is 112 bytes");
 
 // The owner-side table. Facades (the three containers) supply hashing, matching and the public
 // interface; this class supplies storage, the allocator model, death handling and traversal.
-template <class R, class P, class Alloc>
+template <class R, class P, class Alloc, class Filing = filed_by_hash>
 class weak_table {
 public:
   using allocator_type = Alloc;
-  using core_type = table_core<R, P, Alloc>;
+  using core_type = table_core<R, P, Alloc, Filing>;
   using entry = typename core_type::entry;
   using alloc_traits = std::allocator_traits<Alloc>;
 
@@ -537,7 +550,7 @@ public:
 
   void link(entry* e) {
     reserve(core_->size + 1);
-    entry*& head = core_->buckets[core_->index(e->hash)];
+    entry*& head = core_->buckets[core_->index(e->filing.hash())];
     e->chain_next = head;
     head = e;
     ++core_->size;
@@ -558,22 +571,23 @@ public:
   std::pair<entry*, std::shared_ptr<R>> find(std::size_t hash, Match&& match) const {
     if (!core_ || core_->bucket_count == 0) return {};
     for (entry* e = core_->buckets[core_->index(hash)]; e; e = e->chain_next) {
-      if (e->hash != hash) continue;
+      if (e->filing.hash() != hash) continue;
       std::shared_ptr<R> pin = e->target.lock();
       if (pin && match(*e, *pin)) return {e, std::move(pin)};
     }
     return {};
   }
 
-  // [weakref.containers.general]/4 under the identity policy: the live entry whose referent is
-  // the object at `address`, not pinned. Comparing addresses needs no referent, and the caller
-  // holds that object, so a live entry with its address cannot die under the caller; an entry
-  // whose referent died (its address perhaps reused by the caller's object) is told apart by
-  // its expired weak_ptr. A load instead of find()'s lock and unlock of the referent's count.
-  entry* find_by_address(std::size_t hash, const R* address) const noexcept {
+  // [weakref.containers.general]/4 under the identity policy (a filing that keeps the address
+  // identity_hash hashes): the live entry whose referent is the object at `address`, not
+  // pinned. Comparing addresses needs no referent, and the caller holds that object, so a live
+  // entry with its address cannot die under the caller; an entry whose referent died (its
+  // address perhaps reused by the caller's object) is told apart by its expired weak_ptr. A
+  // load instead of find()'s lock and unlock of the referent's count.
+  entry* find_by_address(std::size_t hash, const void* address) const noexcept {
     if (!core_ || core_->bucket_count == 0) return nullptr;
     for (entry* e = core_->buckets[core_->index(hash)]; e; e = e->chain_next)
-      if (e->hash == hash && e->address == address && !e->target.expired()) return e;
+      if (e->filing.address == address && !e->target.expired()) return e;
     return nullptr;
   }
 
@@ -689,7 +703,7 @@ private:
 
   // Takes e out of the chains (owner thread); its payload is left to the caller.
   void unlink(entry* e) noexcept {
-    entry** link = &core_->buckets[core_->index(e->hash)];
+    entry** link = &core_->buckets[core_->index(e->filing.hash())];
     while (*link != e) link = &(*link)->chain_next;
     *link = e->chain_next;
     e->chain_next = nullptr;
@@ -795,7 +809,7 @@ private:
     // alone, not the empty buckets, and reads them in the order they were allocated. Within a
     // chain the newest entry comes first, as link() leaves it; no lookup depends on that order.
     for (entry* e = c.order_head; e; e = e->order_next) {
-      entry*& head = fresh[c.index(e->hash)];
+      entry*& head = fresh[c.index(e->filing.hash())];
       e->chain_next = head;
       head = e;
     }

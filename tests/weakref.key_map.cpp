@@ -394,6 +394,52 @@ BOOST_AUTO_TEST_CASE(every_lookup_takes_the_key_or_its_owner) {
   BOOST_TEST(m.empty());
 }
 
+namespace {
+// A key type whose identity is that of a base subobject at a non-zero offset.
+struct badge {
+  int number = 0;
+};
+struct part {
+  int serial = 0;
+};
+struct widget : badge, part {};
+using widgets_by_part_t =
+    weak_key_map<widget, int, weakref::identity_hash<part>, weakref::identity_equal<part>>;
+} // namespace
+
+// [weakref.containers.identity]/1, /3 Under the identity policy of a base class, a key is the
+// object its base subobject is: found by the key object (a lookup that needs no owner), by an
+// owner and by the base's address; its entry is filed under that address, not the key's own,
+// before and after the key's death (the purge and the rehashes that follow it).
+// Checks [weakref.containers.identity]/6.
+BOOST_AUTO_TEST_CASE(identity_policy_of_a_base_files_the_base_subobject) {
+  widgets_by_part_t m;
+  std::vector<std::shared_ptr<widget>> keys;
+  for (int i = 0; i < 8; ++i) {
+    keys.push_back(weakref::make_shared<widget>());
+    m[keys.back()] = i;
+  }
+  const part* first_part = keys[0].get();
+  BOOST_TEST_REQUIRE(static_cast<const void*>(first_part) != static_cast<void*>(keys[0].get()));
+  BOOST_TEST(m.contains(*keys[0]));
+  BOOST_TEST(m.contains(keys[1]));
+  BOOST_TEST(m.at(first_part) == 0);
+  BOOST_TEST(m.erase(*keys[2]) == 1u);
+  BOOST_TEST(!m.contains(*keys[2]));
+  keys[3].reset(); // a death: purged under the hash of the address kept
+  for (int i = 8; i < 64; ++i) {
+    keys.push_back(weakref::make_shared<widget>());
+    m[keys.back()] = i; // the table grows, refiling every entry, the dead one first purged
+  }
+  BOOST_TEST(m.size() == 62u);
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (i != 2 && i != 3) BOOST_TEST(m.at(*keys[i]) == static_cast<int>(i));
+  keys[4].reset();
+  BOOST_TEST(m.size() == 61u);
+  BOOST_TEST(m.erase(*keys[5]) == 1u);
+  BOOST_TEST(m.size() == 60u);
+}
+
 // [weakref.containers.lookup]/2 An owner of a derived object names that object, and
 // [weakref.containers.identity]/4 the identity policy also finds an object by its address, so a
 // member function can look up `this` without an owner.
