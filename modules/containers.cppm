@@ -296,12 +296,14 @@ class weak_container {
                 "weak_key_map<K, V>'s K, weak_set<T>'s T) must be a non-array object type");
   using lookup_key = typename Traits::lookup_key;
   using alloc_traits = std::allocator_traits<Allocator>;
+  // A weakly held key under the identity policy: its entry is filed by the address Hash hashes,
+  // and an object the caller holds is found by that address (found_by_address).
+  static constexpr bool filed_by_address = Traits::weak_key && is_identity_policy<Hash, KeyEqual>;
 
 protected:
   using table_type =
       weak_table<R, typename Traits::payload, Allocator,
-                 std::conditional_t<Traits::weak_key && is_identity_policy<Hash, KeyEqual>,
-                                    filed_by_identity<Hash>, filed_by_hash>>;
+                 std::conditional_t<filed_by_address, filed_by_identity<Hash>, filed_by_hash>>;
   using entry = typename table_type::entry;
 
 public:
@@ -586,8 +588,7 @@ protected:
   static constexpr bool held_by_caller =
       owner_argument<Q, Traits> || std::convertible_to<const Q&, const R&>;
   template <class Q>
-  static constexpr bool found_by_address =
-      Traits::weak_key && is_identity_policy<Hash, KeyEqual> && held_by_caller<Q>;
+  static constexpr bool found_by_address = filed_by_address && held_by_caller<Q>;
   template <class Q>
   entry* find_live(const Q& key) const {
     if constexpr (owner_argument<Q, Traits>) {
