@@ -84,6 +84,13 @@ bool releases_anywhere(const Alloc& a) noexcept {
 struct entry_ops : node_ops {
   void (*release_payload)(node_base*) noexcept; // destroys the payload, then queues the entry
 };
+// A table's entries share one node_ops, which lives in the table's core and names it: an entry
+// reaches its core through its `ops`, and keeps no pointer of its own to it (8 bytes an entry).
+// The core outlives every entry (table_core::refs), so the ops outlive every node that names them.
+template <class Core>
+struct core_entry_ops : entry_ops {
+  Core* core;
+};
 struct nested_releases {
   node_base* head = nullptr;
   bool running = false;
@@ -246,14 +253,18 @@ struct table_entry : ref_node<R> {
   union {
     P payload;
   };
-  core_type* const core;
   // The iteration order, the order of insertion (owner thread only; see weak_table::first).
   table_entry* order_next = nullptr;
   table_entry* order_prev = nullptr;
 
   table_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hv, core_type* c)
-      : ref_node<R>(h, obj, entry_ops()), filing(hv, *obj), core(c) {}
+      : ref_node<R>(h, obj, &c->entries_ops), filing(hv, *obj) {}
   ~table_entry() {}
+
+  // The table's core, named by the entry's ops (core_entry_ops).
+  core_type* core() const noexcept {
+    return static_cast<const core_entry_ops<core_type>*>(this->ops)->core;
+  }
 
   // The inbox link reuses node_base::prev: once die() has detached the node from the weak list,
   // prev is no longer guarded by (or read under) the header's lock.
@@ -269,7 +280,7 @@ struct table_entry : ref_node<R> {
   // read-modify-writes.
   static void on_death(node_base* n) {
     auto* e = static_cast<table_entry*>(n);
-    core_type* c = e->core;
+    core_type* c = e->core();
     c->pending_count.fetch_add(1, std::memory_order_relaxed);
     if (c->releases_anywhere)
       release_payload_now_or_after(n); // the payload, then queue(e)
@@ -281,7 +292,7 @@ struct table_entry : ref_node<R> {
   // gone (destroy() closed the inbox), no purge will come: the death drops the table's handle
   // itself, which frees e unless a keyrefs() handle still holds it.
   static void queue(table_entry* e) noexcept {
-    core_type* c = e->core;
+    core_type* c = e->core();
     table_entry* head = c->inbox.load(std::memory_order_acquire);
     do {
       if (head == core_type::closed()) {
@@ -297,7 +308,7 @@ struct table_entry : ref_node<R> {
   // owner's and the death's destruction both use).
   void destroy_payload() noexcept {
     using payload_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<P>;
-    payload_allocator pa(core->alloc);
+    payload_allocator pa(core()->alloc);
     std::allocator_traits<payload_allocator>::destroy(pa, std::addressof(payload));
   }
 
@@ -311,15 +322,16 @@ struct table_entry : ref_node<R> {
     core_type::free_entry(static_cast<table_entry*>(n));
   }
 
-  // An entry is a weak reference (kind ref: keyrefs() and valuerefs() adopt it as a weak_ref).
-  static const node_ops* entry_ops() noexcept {
-    static constexpr detail::entry_ops ops{{.kind = node_kind::ref,
-                                            .element_tag = &type_tag<R>,
-                                            .callback = &on_death,
-                                            .dispose = &dispose,
-                                            .kept_while_linked = true},
-                                           &release_payload};
-    return &ops;
+  // The ops of the entries of core c. An entry is a weak reference (kind ref: keyrefs() and
+  // valuerefs() adopt it as a weak_ref).
+  static core_entry_ops<core_type> ops_of(core_type* c) noexcept {
+    return {{{.kind = node_kind::ref,
+              .element_tag = &type_tag<R>,
+              .callback = &on_death,
+              .dispose = &dispose,
+              .kept_while_linked = true},
+             &release_payload},
+            c};
   }
 };
 
@@ -345,6 +357,7 @@ struct table_core {
   std::atomic<std::size_t> pending_count{0}; // entries reported dead, not yet purged
   [[no_unique_address]] Alloc alloc;
   const bool releases_anywhere; // deaths destroy the payloads (see releases_anywhere())
+  const core_entry_ops<table_core> entries_ops{entry::ops_of(this)}; // see core_entry_ops
 
   // Owner thread only.
   std::size_t prepaid = 0; // references in `refs` for entries not yet made
@@ -393,7 +406,7 @@ struct table_core {
   // The entry's last handle is gone (on any thread): its payload was destroyed (by the owner or
   // by the death), so only the shell remains.
   static void free_entry(entry* e) noexcept {
-    table_core* c = e->core;
+    table_core* c = e->core();
     free_shell(e);
     unref(c);
   }
@@ -402,7 +415,7 @@ struct table_core {
   // owner, freeing an entry on its own thread, keeps that reference for its next entry
   // (`prepaid`) instead of returning it with an atomic read-modify-write.
   static void free_shell(entry* e) noexcept {
-    entry_allocator ea(e->core->alloc);
+    entry_allocator ea(e->core()->alloc);
     e->~entry();
     entry_traits::deallocate(ea, e, 1);
   }
@@ -456,12 +469,12 @@ struct table_core {
   }
 };
 
-// A container entry is 112 bytes for a payload of up to 4 bytes (MAINTAINERS.md, Performance:
-// the 48-byte node, the weak_ptr, the chain link, the filing, the payload, the core, the order
-// links), where the sizes of [control] hold.
+// A container entry is 104 bytes for a payload of up to 4 bytes (MAINTAINERS.md, Performance:
+// the 48-byte node, the weak_ptr, the chain link, the filing, the payload, the order links),
+// where the sizes of [control] hold.
 static_assert(!quoted_sizes_apply ||
-                  sizeof(table_entry<int, int, std::allocator<int>, filed_by_hash>) == 112,
-              "weakref: a weak container entry with an int payload is 112 bytes");
+                  sizeof(table_entry<int, int, std::allocator<int>, filed_by_hash>) == 104,
+              "weakref: a weak container entry with an int payload is 104 bytes");
 
 // The owner-side table. Facades (the three containers) supply hashing, matching and the public
 // interface; this class supplies storage, the allocator model, death handling and traversal.
