@@ -84,13 +84,6 @@ bool releases_anywhere(const Alloc& a) noexcept {
 struct entry_ops : node_ops {
   void (*release_payload)(node_base*) noexcept; // destroys the payload, then queues the entry
 };
-// A table's entries share one node_ops, which lives in the table's core and names it: an entry
-// reaches its core through its `ops`, and keeps no pointer of its own to it (8 bytes an entry).
-// The core outlives every entry (table_core::refs), so the ops outlive every node that names them.
-template <class Core>
-struct core_entry_ops : entry_ops {
-  Core* core;
-};
 struct nested_releases {
   node_base* head = nullptr;
   bool running = false;
@@ -258,12 +251,13 @@ struct table_entry : ref_node<R> {
   table_entry* order_prev = nullptr;
 
   table_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hv, core_type* c)
-      : ref_node<R>(h, obj, &c->entries_ops), filing(hv, *obj) {}
+      : ref_node<R>(h, obj, c), filing(hv, *obj) {}
   ~table_entry() {}
 
-  // The table's core, named by the entry's ops (core_entry_ops).
+  // The table's core: the entry's ops are its base (table_core), so this costs no instruction.
   core_type* core() const noexcept {
-    return static_cast<const core_entry_ops<core_type>*>(this->ops)->core;
+    const auto* ops = static_cast<const detail::entry_ops*>(this->ops);
+    return static_cast<core_type*>(const_cast<detail::entry_ops*>(ops));
   }
 
   // The inbox link reuses node_base::prev: once die() has detached the node from the weak list,
@@ -285,14 +279,13 @@ struct table_entry : ref_node<R> {
     if (c->releases_anywhere)
       release_payload_now_or_after(n); // the payload, then queue(e)
     else
-      queue(e); // the owner's purge destroys the payload
+      queue(e, c); // the owner's purge destroys the payload
   }
 
   // The death's last touch of e and of its core: pushes e onto the inbox. Once the container is
   // gone (destroy() closed the inbox), no purge will come: the death drops the table's handle
   // itself, which frees e unless a keyrefs() handle still holds it.
-  static void queue(table_entry* e) noexcept {
-    core_type* c = e->core();
+  static void queue(table_entry* e, core_type* c) noexcept {
     table_entry* head = c->inbox.load(std::memory_order_acquire);
     do {
       if (head == core_type::closed()) {
@@ -315,31 +308,32 @@ struct table_entry : ref_node<R> {
   static void release_payload(node_base* n) noexcept {
     auto* e = static_cast<table_entry*>(n);
     e->destroy_payload();
-    queue(e);
+    queue(e, e->core());
   }
 
   static void dispose(node_base* n) noexcept {
     core_type::free_entry(static_cast<table_entry*>(n));
   }
 
-  // The ops of the entries of core c. An entry is a weak reference (kind ref: keyrefs() and
-  // valuerefs() adopt it as a weak_ref).
-  static core_entry_ops<core_type> ops_of(core_type* c) noexcept {
-    return {{{.kind = node_kind::ref,
-              .element_tag = &type_tag<R>,
-              .callback = &on_death,
-              .dispose = &dispose,
-              .kept_while_linked = true},
-             &release_payload},
-            c};
+  // The ops of the entries, which their table's core holds (table_core). An entry is a weak
+  // reference (kind ref: keyrefs() and valuerefs() adopt it as a weak_ref).
+  static constexpr detail::entry_ops ops_of_entries() noexcept {
+    return {{.kind = node_kind::ref,
+             .element_tag = &type_tag<R>,
+             .callback = &on_death,
+             .dispose = &dispose,
+             .kept_while_linked = true},
+            &release_payload};
   }
 };
 
 // The part of a table that outlives its container while any entry does (an entry a death on
 // another thread has not queued yet, or one held by a keyrefs() handle), so it owns the
-// allocator.
+// allocator. A core is also the node_ops of its table's entries (its base, written only by its
+// constructor): an entry's `ops` leads to its core (table_entry::core), so the entry keeps no
+// pointer of its own to it (8 bytes an entry), and the ops outlive every entry (`refs`).
 template <class R, class P, class Alloc, class Filing>
-struct table_core {
+struct table_core : entry_ops {
   using entry = table_entry<R, P, Alloc, Filing>;
   using alloc_traits = std::allocator_traits<Alloc>;
   using entry_allocator = typename alloc_traits::template rebind_alloc<entry>;
@@ -357,7 +351,6 @@ struct table_core {
   std::atomic<std::size_t> pending_count{0}; // entries reported dead, not yet purged
   [[no_unique_address]] Alloc alloc;
   const bool releases_anywhere; // deaths destroy the payloads (see releases_anywhere())
-  const core_entry_ops<table_core> entries_ops{entry::ops_of(this)}; // see core_entry_ops
 
   // Owner thread only.
   std::size_t prepaid = 0; // references in `refs` for entries not yet made
@@ -379,7 +372,9 @@ struct table_core {
   std::size_t spare_count = 0;
   static constexpr std::size_t max_spare_shells = 64;
 
-  explicit table_core(const Alloc& a) : alloc(a), releases_anywhere(detail::releases_anywhere(a)) {}
+  explicit table_core(const Alloc& a)
+      : entry_ops(entry::ops_of_entries()), alloc(a),
+        releases_anywhere(detail::releases_anywhere(a)) {}
 
   // The value of `inbox` after destroy(): the address of no entry.
   alignas(entry) static inline constinit unsigned char closed_marker = 0;
