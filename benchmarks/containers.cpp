@@ -74,8 +74,8 @@
 // the CTest smoke test runs every row once at 1 000 entries.
 //
 // Memory at 10 M entries (checked by bytes_per_entry and referent_bytes at 1 M): an entry of ours
-// is 112 B requested (a 128 B malloc chunk) + 8-16 B of buckets, a referent 72 B (80 B), an
-// owner 16 B: ~2.7 GiB for the largest run of ours; each baseline's ~1 GiB.
+// is 104 B requested (a 112 B malloc chunk) + 8-16 B of buckets, a referent 72 B (80 B), an
+// owner 16 B: ~2.5 GiB for the largest run of ours; each baseline's ~1 GiB.
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 

@@ -246,14 +246,19 @@ struct table_entry : ref_node<R> {
   union {
     P payload;
   };
-  core_type* const core;
   // The iteration order, the order of insertion (owner thread only; see weak_table::first).
   table_entry* order_next = nullptr;
   table_entry* order_prev = nullptr;
 
   table_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hv, core_type* c)
-      : ref_node<R>(h, obj, entry_ops()), filing(hv, *obj), core(c) {}
+      : ref_node<R>(h, obj, c), filing(hv, *obj) {}
   ~table_entry() {}
+
+  // The table's core: the entry's ops are its base (table_core), so this costs no instruction.
+  core_type* core() const noexcept {
+    const auto* ops = static_cast<const detail::entry_ops*>(this->ops);
+    return static_cast<core_type*>(const_cast<detail::entry_ops*>(ops));
+  }
 
   // The inbox link reuses node_base::prev: once die() has detached the node from the weak list,
   // prev is no longer guarded by (or read under) the header's lock.
@@ -269,19 +274,18 @@ struct table_entry : ref_node<R> {
   // read-modify-writes.
   static void on_death(node_base* n) {
     auto* e = static_cast<table_entry*>(n);
-    core_type* c = e->core;
+    core_type* c = e->core();
     c->pending_count.fetch_add(1, std::memory_order_relaxed);
     if (c->releases_anywhere)
       release_payload_now_or_after(n); // the payload, then queue(e)
     else
-      queue(e); // the owner's purge destroys the payload
+      queue(e, c); // the owner's purge destroys the payload
   }
 
   // The death's last touch of e and of its core: pushes e onto the inbox. Once the container is
   // gone (destroy() closed the inbox), no purge will come: the death drops the table's handle
   // itself, which frees e unless a keyrefs() handle still holds it.
-  static void queue(table_entry* e) noexcept {
-    core_type* c = e->core;
+  static void queue(table_entry* e, core_type* c) noexcept {
     table_entry* head = c->inbox.load(std::memory_order_acquire);
     do {
       if (head == core_type::closed()) {
@@ -297,37 +301,39 @@ struct table_entry : ref_node<R> {
   // owner's and the death's destruction both use).
   void destroy_payload() noexcept {
     using payload_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<P>;
-    payload_allocator pa(core->alloc);
+    payload_allocator pa(core()->alloc);
     std::allocator_traits<payload_allocator>::destroy(pa, std::addressof(payload));
   }
 
   static void release_payload(node_base* n) noexcept {
     auto* e = static_cast<table_entry*>(n);
     e->destroy_payload();
-    queue(e);
+    queue(e, e->core());
   }
 
   static void dispose(node_base* n) noexcept {
     core_type::free_entry(static_cast<table_entry*>(n));
   }
 
-  // An entry is a weak reference (kind ref: keyrefs() and valuerefs() adopt it as a weak_ref).
-  static const node_ops* entry_ops() noexcept {
-    static constexpr detail::entry_ops ops{{.kind = node_kind::ref,
-                                            .element_tag = &type_tag<R>,
-                                            .callback = &on_death,
-                                            .dispose = &dispose,
-                                            .kept_while_linked = true},
-                                           &release_payload};
-    return &ops;
+  // The ops of the entries, which their table's core holds (table_core). An entry is a weak
+  // reference (kind ref: keyrefs() and valuerefs() adopt it as a weak_ref).
+  static constexpr detail::entry_ops ops_of_entries() noexcept {
+    return {{.kind = node_kind::ref,
+             .element_tag = &type_tag<R>,
+             .callback = &on_death,
+             .dispose = &dispose,
+             .kept_while_linked = true},
+            &release_payload};
   }
 };
 
 // The part of a table that outlives its container while any entry does (an entry a death on
 // another thread has not queued yet, or one held by a keyrefs() handle), so it owns the
-// allocator.
+// allocator. A core is also the node_ops of its table's entries (its base, written only by its
+// constructor): an entry's `ops` leads to its core (table_entry::core), so the entry keeps no
+// pointer of its own to it (8 bytes an entry), and the ops outlive every entry (`refs`).
 template <class R, class P, class Alloc, class Filing>
-struct table_core {
+struct table_core : entry_ops {
   using entry = table_entry<R, P, Alloc, Filing>;
   using alloc_traits = std::allocator_traits<Alloc>;
   using entry_allocator = typename alloc_traits::template rebind_alloc<entry>;
@@ -366,7 +372,9 @@ struct table_core {
   std::size_t spare_count = 0;
   static constexpr std::size_t max_spare_shells = 64;
 
-  explicit table_core(const Alloc& a) : alloc(a), releases_anywhere(detail::releases_anywhere(a)) {}
+  explicit table_core(const Alloc& a)
+      : entry_ops(entry::ops_of_entries()), alloc(a),
+        releases_anywhere(detail::releases_anywhere(a)) {}
 
   // The value of `inbox` after destroy(): the address of no entry.
   alignas(entry) static inline constinit unsigned char closed_marker = 0;
@@ -393,7 +401,7 @@ struct table_core {
   // The entry's last handle is gone (on any thread): its payload was destroyed (by the owner or
   // by the death), so only the shell remains.
   static void free_entry(entry* e) noexcept {
-    table_core* c = e->core;
+    table_core* c = e->core();
     free_shell(e);
     unref(c);
   }
@@ -402,7 +410,7 @@ struct table_core {
   // owner, freeing an entry on its own thread, keeps that reference for its next entry
   // (`prepaid`) instead of returning it with an atomic read-modify-write.
   static void free_shell(entry* e) noexcept {
-    entry_allocator ea(e->core->alloc);
+    entry_allocator ea(e->core()->alloc);
     e->~entry();
     entry_traits::deallocate(ea, e, 1);
   }
@@ -456,12 +464,12 @@ struct table_core {
   }
 };
 
-// A container entry is 112 bytes for a payload of up to 4 bytes (MAINTAINERS.md, Performance:
-// the 48-byte node, the weak_ptr, the chain link, the filing, the payload, the core, the order
-// links), where the sizes of [control] hold.
+// A container entry is 104 bytes for a payload of up to 4 bytes (MAINTAINERS.md, Performance:
+// the 48-byte node, the weak_ptr, the chain link, the filing, the payload, the order links),
+// where the sizes of [control] hold.
 static_assert(!quoted_sizes_apply ||
-                  sizeof(table_entry<int, int, std::allocator<int>, filed_by_hash>) == 112,
-              "weakref: a weak container entry with an int payload is 112 bytes");
+                  sizeof(table_entry<int, int, std::allocator<int>, filed_by_hash>) == 104,
+              "weakref: a weak container entry with an int payload is 104 bytes");
 
 // The owner-side table. Facades (the three containers) supply hashing, matching and the public
 // interface; this class supplies storage, the allocator model, death handling and traversal.
