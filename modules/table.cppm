@@ -77,6 +77,12 @@ bool releases_anywhere(const Alloc& a) noexcept {
   }
 }
 
+// [weakref.ref.callback]/3: an entry's callback, the report of its element's death to its
+// container, is of this unspecified type; callback<F>() finds this object when F is the type.
+// Python's keyrefs and valuerefs likewise show the dictionary's own remove function.
+struct container_report {};
+inline constexpr container_report the_container_report{};
+
 // Payloads released by deaths nested inside another payload's release on the same thread wait
 // for the outermost one, which releases them in a loop: a chain of entries whose payloads own
 // the next entry's referent (a weak_key_map<node, shared_ptr<node>> list) collapses inside the
@@ -85,12 +91,6 @@ bool releases_anywhere(const Alloc& a) noexcept {
 struct entry_ops : node_ops {
   void (*release_payload)(node_base*) noexcept; // destroys the payload, then queues the entry
 };
-
-// [weakref.ref.callback]/3: an entry's callback, the report of its element's death to its
-// container, is of this unspecified type; callback<F>() finds this object when F is the type.
-// Python's keyrefs and valuerefs likewise show the dictionary's own remove function.
-struct container_report {};
-inline constexpr container_report the_container_report{};
 struct nested_releases {
   node_base* head = nullptr;
   bool running = false;

@@ -10,8 +10,8 @@
 #include <memory_resource>
 #include <ranges>
 #include <string>
-#include <typeinfo>
 #include <string_view>
+#include <typeinfo>
 #include <utility>
 #include <variant>
 #include <vector>
