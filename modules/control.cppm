@@ -159,7 +159,8 @@ struct node_ops {
   // Non-null only for a view ([weakref.ref.conv]/2): the node of the reference it stands for.
   node_base* (*viewed)(node_base*) noexcept = nullptr;
   // Non-null exactly when `callback` is ([weakref.ref.callback]/4, Python's __callback__): the
-  // type of the callback as the user gave it, and its address in the node.
+  // type of the callback as the user gave it, and its address in the node (for a container
+  // entry, whose callback the user did not give, an unspecified type: container_report).
   const std::type_info& (*callback_type)() noexcept = nullptr;
   const void* (*callback_target)(const node_base*) noexcept = nullptr;
   // The node's callback needs no pin: while the node is in a weak list, a handle that only its

@@ -13,6 +13,7 @@ module;
 #include <new>
 #include <stdexcept>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 export module weakref:table;
 import :errors;
@@ -75,6 +76,12 @@ bool releases_anywhere(const Alloc& a) noexcept {
     return false;
   }
 }
+
+// [weakref.ref.callback]/3: an entry's callback, the report of its element's death to its
+// container, is of this unspecified type; callback<F>() finds this object when F is the type.
+// Python's keyrefs and valuerefs likewise show the dictionary's own remove function.
+struct container_report {};
+inline constexpr container_report the_container_report{};
 
 // Payloads released by deaths nested inside another payload's release on the same thread wait
 // for the outermost one, which releases them in a loop: a chain of entries whose payloads own
@@ -322,9 +329,13 @@ struct table_entry : ref_node<R> {
              .element_tag = &type_tag<R>,
              .callback = &on_death,
              .dispose = &dispose,
+             .callback_type = &report_type,
+             .callback_target = &report_target,
              .kept_while_linked = true},
             &release_payload};
   }
+  static const std::type_info& report_type() noexcept { return typeid(container_report); }
+  static const void* report_target(const node_base*) noexcept { return &the_container_report; }
 };
 
 // The part of a table that outlives its container while any entry does (an entry a death on

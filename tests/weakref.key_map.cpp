@@ -11,7 +11,9 @@
 #include <ranges>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <range/v3/range/conversion.hpp>
@@ -281,6 +283,28 @@ BOOST_AUTO_TEST_CASE(keyrefs_may_die_after_they_are_taken) {
     ++lazily;
   }
   BOOST_TEST(lazily == 1u);
+}
+
+// Python 3.4: a keyref's __callback__ is the dictionary's own remove function, so a reference to
+// an entry, from keyrefs() or weak_refs(), has a callback of an unspecified type while its key
+// lives (the user's types do not match it), and none once the key is dead.
+// Checks [weakref.ref.callback]/3-6; [weakref.containers.general]/3.
+BOOST_AUTO_TEST_CASE(an_entry_reference_shows_a_callback_of_its_own_type) {
+  map_t m;
+  auto a = key("a");
+  m[a] = 1;
+  using user_callback = void (*)(weakref::weak_ref<name_t>);
+  const auto listed = std::get<weakref::weak_ref<name_t>>(weakref::weak_refs(a).front());
+  for (const weakref::weak_ref<name_t>& r : {m.keyrefs().front(), listed}) {
+    BOOST_TEST(r.has_callback());
+    BOOST_TEST((r.callback_type() != typeid(void)));
+    BOOST_TEST((r.callback_type() != typeid(user_callback)));
+    BOOST_TEST(r.callback<user_callback>() == nullptr);
+  }
+  weakref::weak_ref<name_t> kept = m.keyrefs().front();
+  a.reset();
+  BOOST_TEST(!kept.has_callback());
+  BOOST_TEST((kept.callback_type() == typeid(void)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
