@@ -2,6 +2,7 @@
 module;
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <concepts>
 #include <cstdint>
@@ -298,13 +299,14 @@ struct table_entry : ref_node<R> {
     if (c->releases_anywhere)
       release_payload_now_or_after(n); // the payload, then queue(e)
     else
-      queue(e, c); // the owner's purge destroys the payload
+      queue(e); // the owner's purge destroys the payload
   }
 
   // The death's last touch of e and of its core: pushes e onto the inbox. Once the container is
   // gone (destroy() closed the inbox), no purge will come: the death drops the table's handle
   // itself, which frees e unless a keyrefs() handle still holds it.
-  static void queue(table_entry* e, core_type* c) noexcept {
+  static void queue(table_entry* e) noexcept {
+    core_type* const c = e->core();
     table_entry* head = c->inbox.load(std::memory_order_acquire);
     do {
       if (head == core_type::closed()) {
