@@ -329,7 +329,7 @@ struct table_entry : ref_node<R> {
   static void release_payload(node_base* n) noexcept {
     auto* e = static_cast<table_entry*>(n);
     e->destroy_payload();
-    queue(e, e->core());
+    queue(e);
   }
 
   static void dispose(node_base* n) noexcept {
@@ -550,12 +550,13 @@ public:
     remove_queued(core_->inbox.exchange(nullptr, std::memory_order_acquire));
   }
 
-  // Makes an entry for obj (the weakly held referent) and constructs its payload from args,
-  // through the allocator (uses-allocator construction, as std::pmr containers do). The entry
-  // is registered with the referent but not yet in the table.
+  // Makes an entry for obj (the weakly held referent, whose header is h: require_header(obj))
+  // and constructs its payload from args, through the allocator (uses-allocator construction,
+  // as std::pmr containers do). The entry is registered with the referent but not yet in the
+  // table.
   template <class... Args>
-  entry* make_entry(const std::shared_ptr<R>& obj, std::size_t hash, Args&&... args) {
-    header* h = require_header(obj);
+  entry* make_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hash, Args&&... args) {
+    assert(h != nullptr && h == header_of(obj) && "weakref: make_entry requires obj's header");
     core_type& c = ensure_core();
     entry* e = c.allocate_shell();
     ::new (static_cast<void*>(e)) entry(h, obj, hash, &c);

@@ -284,7 +284,7 @@ private:
     // the old entry before the erase below ([weakref.containers.general]/8).
     const auto [old, old_pin] = find_entry(h, key);
     // Strong guarantee: everything that can throw happens before the old entry goes.
-    entry* e = table_.make_entry(value, h, std::forward<KK>(key));
+    entry* e = table_.make_entry(detail::require_header(value), value, h, std::forward<KK>(key));
     try {
       table_.reserve_one_more();
     } catch (...) {
