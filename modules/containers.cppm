@@ -630,7 +630,7 @@ protected:
         *obj, [&] { return checked_referent{hdr, std::shared_ptr<R>(std::forward<Ptr>(obj))}; },
         std::forward<Args>(payload)...);
   }
-  // An object to hold weakly, with its header: require_header(obj), found once an insertion.
+  // An object to hold weakly, with its header (require_header(obj), found once per insertion).
   struct checked_referent {
     header* hdr;
     std::shared_ptr<R> obj;
