@@ -603,39 +603,56 @@ protected:
   }
 
   // Inserts an element unless a live one matches key (the element there stays, as Python keeps
-  // the first key object). make() yields the shared_ptr to hold weakly; it is called only when
-  // no element matches (try_emplace constructs nothing for a key that is present).
+  // the first key object). make() yields the shared_ptr to hold weakly (or a checked_referent);
+  // it is called only when no element matches (try_emplace constructs nothing for a key that is
+  // present). A weak key is the caller's object (emplace_weak): under the identity policy it is
+  // found by address, unpinned, and the element found is pinned only then.
   template <class Make, class... Args>
   std::pair<iterator, bool> emplace_unique(const lookup_key& key, Make&& make, Args&&... payload) {
     table_.purge();
     const std::size_t h = hash_of(key);
-    if (auto [e, pin] = find_entry(h, key); e)
+    if constexpr (found_by_address<lookup_key>) {
+      if (entry* e = table_.find_by_address(h, identity_address<Hash>{}(key)))
+        return {iterator(&table_, {e, e->target.lock()}), false};
+    } else if (auto [e, pin] = find_entry(h, key); e) {
       return {iterator(&table_, {e, std::move(pin)}), false};
-    return {link_new(h, std::forward<Make>(make)(), std::forward<Args>(payload)...), true};
+    }
+    return {link_new(h, checked(std::forward<Make>(make)()), std::forward<Args>(payload)...), true};
   }
   // The same with the weakly held part given: for weak keys and elements, the shared_ptr is
-  // checked first (type_error even when an equal element is present, as Python's TypeError).
+  // checked first (type_error even when an equal element is present, as Python's TypeError),
+  // once (its header is what the check finds).
   template <class Ptr, class... Args>
     requires std::same_as<std::remove_cvref_t<Ptr>, std::shared_ptr<R>>
   std::pair<iterator, bool> emplace_weak(Ptr&& obj, Args&&... payload) {
-    require_header(obj);
+    header* const hdr = require_header(obj);
     return emplace_unique(
-        *obj, [&] { return std::shared_ptr<R>(std::forward<Ptr>(obj)); },
+        *obj, [&] { return checked_referent{hdr, std::shared_ptr<R>(std::forward<Ptr>(obj))}; },
         std::forward<Args>(payload)...);
   }
-  // Makes and links a new element for obj, hashed h; the strong guarantee.
+  // An object to hold weakly, with its header (require_header(obj), found once per insertion).
+  struct checked_referent {
+    header* hdr;
+    std::shared_ptr<R> obj;
+  };
+  static checked_referent checked(std::shared_ptr<R> obj) {
+    header* const hdr = require_header(obj);
+    return {hdr, std::move(obj)};
+  }
+  static checked_referent checked(checked_referent r) noexcept { return r; }
+  // Makes and links a new element for r.obj, hashed h; the strong guarantee.
   template <class... Args>
-  iterator link_new(std::size_t h, std::shared_ptr<R> obj, Args&&... payload) {
-    entry* e = table_.make_entry(obj, h, std::forward<Args>(payload)...);
+  iterator link_new(std::size_t h, checked_referent r, Args&&... payload) {
+    entry* e = table_.make_entry(r.hdr, r.obj, h, std::forward<Args>(payload)...);
     try {
       table_.link(e);
     } catch (...) {
       table_.discard(e);
       throw;
     }
-    if constexpr (requires { Traits::check_inserted(e->payload, obj); })
-      Traits::check_inserted(e->payload, obj);
-    return iterator(&table_, {e, std::move(obj)});
+    if constexpr (requires { Traits::check_inserted(e->payload, r.obj); })
+      Traits::check_inserted(e->payload, r.obj);
+    return iterator(&table_, {e, std::move(r.obj)});
   }
 
   // Python's pop(k) and popitem(): removes the live element matching key (some live element)
@@ -732,13 +749,13 @@ private:
     table_.max_load_factor(other.max_load_factor());
     table_.reserve(other.size());
     for (auto p = other.table_.first(); p.e; other.table_.advance(p))
-      link_new(p.e->filing.hash(), p.pin, std::as_const(p.e->payload));
+      link_new(p.e->filing.hash(), {p.e->hdr, p.pin}, std::as_const(p.e->payload));
   }
   void move_elements(weak_container& other) {
     table_.max_load_factor(other.max_load_factor());
     table_.reserve(other.size());
     for (auto p = other.table_.first(); p.e; other.table_.advance(p))
-      link_new(p.e->filing.hash(), p.pin, std::move(p.e->payload));
+      link_new(p.e->filing.hash(), {p.e->hdr, p.pin}, std::move(p.e->payload));
   }
 };
 

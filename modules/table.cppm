@@ -2,6 +2,7 @@
 module;
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <concepts>
 #include <cstdint>
@@ -187,20 +188,32 @@ inline constexpr std::uint64_t bucket_primes[] = {11ull,
 
 // x mod d without a division, for x and d below 2^32 (Lemire, Kaser and Kurz, "Faster Remainder
 // by Direct Computation", 2019): with magic = floor((2^64 - 1) / d) + 1, x mod d is the high
-// 64 bits of (magic * x mod 2^64) * d, computed here without a 128-bit type.
+// 64 bits of (magic * x mod 2^64) * d: one widening multiplication where the compiler has a
+// 128-bit type (3 instructions on x86-64), else two 64-bit ones (8, high_bits_by_halves).
 constexpr std::uint64_t mod_magic(std::uint64_t d) noexcept { return ~std::uint64_t{0} / d + 1; }
+// The high 64 bits of low * d, for d below 2^32, from 64-bit products only.
+constexpr std::uint64_t high_bits_by_halves(std::uint64_t low, std::uint64_t d) noexcept {
+  return ((low >> 32) * d + (((low & 0xFFFFFFFFu) * d) >> 32)) >> 32;
+}
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 wide_product; // __extension__: no -Wpedantic warning
+#endif
 constexpr std::uint64_t fast_mod(std::uint32_t x, std::uint64_t magic, std::uint64_t d) noexcept {
   const std::uint64_t low = magic * x;
-  const std::uint64_t high = (low >> 32) * d + (((low & 0xFFFFFFFFu) * d) >> 32);
-  return high >> 32;
+#ifdef __SIZEOF_INT128__
+  return static_cast<std::uint64_t>((static_cast<wide_product>(low) * d) >> 64);
+#endif
+  return high_bits_by_halves(low, d); // reached without a 128-bit type
 }
+// Both ways, whichever this compiler uses.
 consteval bool fast_mod_agrees() {
   for (const std::uint64_t d : bucket_primes) {
     if (d > 0xFFFFFFFFu) break;
     const std::uint64_t samples[] = {0,     1,         d - 1,      d,          d + 1,
                                      2 * d, 3 * d - 1, 0x9E3779B9, 0x7FFFFFFF, 0xFFFFFFFF};
     for (const std::uint64_t x : samples)
-      if (x <= 0xFFFFFFFFu && fast_mod(static_cast<std::uint32_t>(x), mod_magic(d), d) != x % d)
+      if (x <= 0xFFFFFFFFu && (fast_mod(static_cast<std::uint32_t>(x), mod_magic(d), d) != x % d ||
+                               high_bits_by_halves(mod_magic(d) * x, d) != x % d))
         return false;
   }
   return true;
@@ -286,13 +299,14 @@ struct table_entry : ref_node<R> {
     if (c->releases_anywhere)
       release_payload_now_or_after(n); // the payload, then queue(e)
     else
-      queue(e, c); // the owner's purge destroys the payload
+      queue(e); // the owner's purge destroys the payload
   }
 
   // The death's last touch of e and of its core: pushes e onto the inbox. Once the container is
   // gone (destroy() closed the inbox), no purge will come: the death drops the table's handle
   // itself, which frees e unless a keyrefs() handle still holds it.
-  static void queue(table_entry* e, core_type* c) noexcept {
+  static void queue(table_entry* e) noexcept {
+    core_type* const c = e->core();
     table_entry* head = c->inbox.load(std::memory_order_acquire);
     do {
       if (head == core_type::closed()) {
@@ -315,7 +329,7 @@ struct table_entry : ref_node<R> {
   static void release_payload(node_base* n) noexcept {
     auto* e = static_cast<table_entry*>(n);
     e->destroy_payload();
-    queue(e, e->core());
+    queue(e);
   }
 
   static void dispose(node_base* n) noexcept {
@@ -536,12 +550,13 @@ public:
     remove_queued(core_->inbox.exchange(nullptr, std::memory_order_acquire));
   }
 
-  // Makes an entry for obj (the weakly held referent) and constructs its payload from args,
-  // through the allocator (uses-allocator construction, as std::pmr containers do). The entry
-  // is registered with the referent but not yet in the table.
+  // Makes an entry for obj (the weakly held referent, whose header is h: require_header(obj))
+  // and constructs its payload from args, through the allocator (uses-allocator construction,
+  // as std::pmr containers do). The entry is registered with the referent but not yet in the
+  // table.
   template <class... Args>
-  entry* make_entry(const std::shared_ptr<R>& obj, std::size_t hash, Args&&... args) {
-    header* h = require_header(obj);
+  entry* make_entry(header* h, const std::shared_ptr<R>& obj, std::size_t hash, Args&&... args) {
+    assert(h != nullptr && h == header_of(obj) && "weakref: make_entry requires obj's header");
     core_type& c = ensure_core();
     entry* e = c.allocate_shell();
     ::new (static_cast<void*>(e)) entry(h, obj, hash, &c);
